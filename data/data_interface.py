@@ -1,0 +1,89 @@
+"""DInterface: the LightningDataModule that builds one train set, several val and test sets, and their loaders."""
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, random_split
+
+from utils.dataset_entries import DatasetEntry
+from utils.errors import UserError
+from utils.signature_options import build_instance, constructor_parameters
+
+
+def keep_batch(batch: Any) -> Any:
+    """Collate for datasets whose `__getitems__` already returns a whole batch."""
+    return batch
+
+
+def serves_batches(dataset: Dataset) -> bool:
+    """Whether a dataset (or the dataset under a Subset) answers a list of indices with a ready batch."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return callable(getattr(dataset, "__getitems__", None))
+
+
+class DInterface(pl.LightningDataModule):
+    """Builds each stage's datasets from their entries and serves them, val and test sets each under its label."""
+
+    def __init__(self, train_entry: DatasetEntry, val_entries: list[DatasetEntry], test_entries: list[DatasetEntry],
+                 dataset_classes: dict[str, type], options: dict[str, Any]) -> None:
+        super().__init__()
+        self.dataset_classes, self.options = dataset_classes, options
+        self.batch_size, self.num_workers = options["batch_size"], options["num_workers"]
+        self._built: dict[tuple, Dataset] = {}
+        self.train_set = self._dataset(train_entry, "train", train_entry)
+        self.val_sets = {entry.label: self._dataset(entry, "val", train_entry) for entry in val_entries}
+        self.test_sets = {entry.label: self._dataset(entry, "test", train_entry) for entry in test_entries}
+
+    def _dataset(self, entry: DatasetEntry, stage: str, train_entry: DatasetEntry) -> Dataset:
+        cls = self.dataset_classes[entry.name]
+        has_split = "split" in {parameter.name for parameter in constructor_parameters(cls)}
+        same_as_train = (entry.name, entry.overrides) == (train_entry.name, train_entry.overrides)
+        if has_split or not same_as_train:
+            return self._instance(entry, stage if has_split else None)
+        # The same class and arguments as the train set, without a split parameter: a seeded hold-out part of it.
+        fraction = self.options["val_fraction"]
+        whole = self._instance(entry, None)
+        held_out = max(1, round(len(whole) * fraction))
+        if held_out >= len(whole):
+            raise UserError(f"{entry.label}: {cls.__name__} has {len(whole)} items, too few to hold out "
+                            f"--val_fraction {fraction} for validation: use more items or --val_datasets")
+        generator = torch.Generator().manual_seed(self.options["seed"])
+        train_part, val_part = random_split(whole, [len(whole) - held_out, held_out], generator=generator)
+        return train_part if stage == "train" else val_part
+
+    def _instance(self, entry: DatasetEntry, split: str | None) -> Dataset:
+        key = (entry.name, tuple(sorted(entry.overrides.items())), split)
+        if key not in self._built:
+            cls = self.dataset_classes[entry.name]
+            fixed = {"split": split} if split else {}
+            try:
+                dataset = build_instance(cls, self.options, entry.overrides, **fixed)
+            except (FileNotFoundError, ValueError) as error:
+                raise UserError(f"dataset {entry.label!r}: {cls.__name__} could not be built: {error}") from None
+            if len(dataset) == 0:
+                raise UserError(f"dataset {entry.label!r}: {cls.__name__} has no items: check its files or arguments")
+            self._built[key] = dataset
+        return self._built[key]
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0,
+                          collate_fn=keep_batch if serves_batches(dataset) else None)
+
+    def train_dataloader(self) -> DataLoader:
+        """The shuffled train loader."""
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> list[DataLoader]:
+        """One loader per val set, in the order of their labels."""
+        return [self._loader(dataset, shuffle=False) for dataset in self.val_sets.values()]
+
+    def test_dataloader(self) -> list[DataLoader]:
+        """One loader per test set, in the order of their labels."""
+        return [self._loader(dataset, shuffle=False) for dataset in self.test_sets.values()]
+
+    def predict_dataloader(self) -> list[DataLoader]:
+        """The test sets, for predictions."""
+        return self.test_dataloader()

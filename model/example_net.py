@@ -1,0 +1,21 @@
+"""The MNIST example net."""
+
+from torch import nn
+
+
+class ExampleNet(nn.Module):
+    """A small CNN for 28x28 greyscale digits: two conv blocks and a two-layer head."""
+
+    def __init__(self, num_classes: int = 10, channels: int = 32, hidden: int = 128, dropout: float = 0.25) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, channels, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
+            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 7
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(2 * channels * 7 * 7, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x):
+        return self.head(self.features(x))

@@ -1,0 +1,108 @@
+"""MInterface: the LightningModule that wraps the user's net with loss, optimizer, scheduler and metrics."""
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from utils.losses import TaskLoss
+from utils.metrics import METRIC_NAMES, metric_collection
+from utils.optimization import build_optimizer, build_schedulers
+from utils.registry import load_class
+
+
+class MInterface(pl.LightningModule):
+    """Trains `model/<model_name>.py` and reports every val and test dataset under its own label."""
+
+    def __init__(self, model_name: str, model_kwargs: dict[str, Any], val_labels: list[str], test_labels: list[str],
+                 task: str = "classification", num_classes: int = 10, loss: str = "cross_entropy",
+                 label_smoothing: float = 0.0, optimization: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        # Plain values only, so every checkpoint loads with torch's weights_only=True.
+        self.save_hyperparameters()
+        self.net: nn.Module = load_class("model", model_name)(**model_kwargs)
+        self.loss_function = TaskLoss(loss, task, num_classes, label_smoothing)
+        self.optimization = optimization or {}
+        self.train_metrics = metric_collection(task, num_classes)
+        self.val_metrics = nn.ModuleList(metric_collection(task, num_classes) for _ in val_labels)
+        self.test_metrics = nn.ModuleList(metric_collection(task, num_classes) for _ in test_labels)
+        self.labels = {"val": list(val_labels), "test": list(test_labels)}
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Run the net."""
+        return self.net(inputs)
+
+    def predictions(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Turn raw outputs into what the metrics compare with targets."""
+        task = self.hparams.task
+        if task == "classification":
+            return outputs.argmax(dim=-1)
+        if task == "binary":
+            return torch.sigmoid(outputs.reshape(-1))
+        return outputs.reshape(outputs.shape[0], -1).squeeze(-1)
+
+    def _step(self, batch: Any, metrics: Any) -> torch.Tensor:
+        inputs, targets = batch[0], batch[1]
+        outputs = self(inputs)
+        loss = self.loss_function(outputs, targets)
+        predictions = self.predictions(outputs.detach())
+        metric_targets = targets.reshape(predictions.shape) if self.hparams.task != "classification" else targets
+        metrics["loss"].update(loss.detach(), weight=targets.shape[0])
+        for name in METRIC_NAMES[self.hparams.task]:
+            metrics[name].update(predictions, metric_targets.int() if self.hparams.task == "binary" else metric_targets)
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """One optimisation step; the step loss goes to the progress bar and TensorBoard."""
+        loss = self._step(batch, self.train_metrics)
+        self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Update the metrics of the val set this batch came from."""
+        self._step(batch, self.val_metrics[dataloader_idx])
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Update the metrics of the test set this batch came from."""
+        self._step(batch, self.test_metrics[dataloader_idx])
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Return the raw outputs of a batch (inputs first when the dataset also gives targets)."""
+        inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self(inputs)
+
+    @staticmethod
+    def _compute(collection: Any) -> dict[str, torch.Tensor]:
+        values = collection.compute()
+        collection.reset()
+        return values
+
+    def _log_epoch(self, stage: str, collections: list[Any], labels: list[str]) -> None:
+        per_label = [self._compute(collection) for collection in collections]
+        for label, values in zip(labels, per_label, strict=True):
+            self.log_dict({f"{stage}/{label}/{name}": value for name, value in values.items()},
+                          sync_dist=True, add_dataloader_idx=False)
+        if per_label:
+            means = {f"{stage}/{name}": torch.stack([values[name] for values in per_label]).mean()
+                     for name in per_label[0]}
+            self.log_dict(means, sync_dist=True, add_dataloader_idx=False, prog_bar=stage == "val")
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch's train metrics (the loss is the exact mean over the epoch's samples)."""
+        values = self._compute(self.train_metrics)
+        self.log_dict({f"train/{name}": value for name, value in values.items()}, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log each val set's metrics and their means."""
+        self._log_epoch("val", list(self.val_metrics), self.labels["val"])
+
+    def on_test_epoch_end(self) -> None:
+        """Log each test set's metrics and their means."""
+        self._log_epoch("test", list(self.test_metrics), self.labels["test"])
+
+    def configure_optimizers(self) -> Any:
+        """The chosen optimizer and, when a scheduler or warm-up is on, its schedulers."""
+        optimizer = build_optimizer(self.parameters(), self.optimization)
+        schedulers = build_schedulers(optimizer, self.optimization, self.trainer.max_epochs or 1)
+        return [optimizer], schedulers

@@ -1,0 +1,52 @@
+"""The callbacks of a run, all driven by the same --monitor and --monitor_mode."""
+
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning import Callback, Trainer
+from pytorch_lightning.callbacks import (
+    DeviceStatsMonitor,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    ModelSummary,
+    TQDMProgressBar,
+)
+
+
+class ValidationHistory(Callback):
+    """Keeps each validation's metrics by global step, to report those of the best checkpoint."""
+
+    def __init__(self) -> None:
+        self.by_step: dict[int, dict[str, float]] = {}
+
+    def on_validation_end(self, trainer: Trainer, pl_module: Any) -> None:
+        """Record the val metrics of this validation."""
+        if not trainer.sanity_checking:
+            self.by_step[trainer.global_step] = {key: float(value) for key, value in trainer.callback_metrics.items()
+                                                 if key.startswith("val/")}
+
+
+def checkpoint_callback(options: dict[str, Any], run_dir: Path) -> ModelCheckpoint:
+    """Best k checkpoints by the monitor, plus last.ckpt; the file name never takes a '/' from the metric."""
+    monitor = options["monitor"]
+    return ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", monitor=monitor, mode=options["monitor_mode"],
+        save_top_k=options["save_top_k"], save_last=True, auto_insert_metric_name=False,
+        filename=f"epoch{{epoch:03d}}-step{{step}}-{monitor.replace('/', '_')}{{{monitor}:.4f}}",
+    )
+
+
+def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
+    """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
+    callbacks: list[Callback] = [ModelSummary(max_depth=options["summary_depth"]), TQDMProgressBar()]
+    if options["mode"] == "fit":
+        callbacks += [checkpoint_callback(options, run_dir), ValidationHistory()]
+        if options["patience"] > 0:
+            callbacks.append(EarlyStopping(monitor=options["monitor"], mode=options["monitor_mode"],
+                                           patience=options["patience"]))
+        if options["scheduler"] != "none" or options["warmup_steps"] > 0:
+            callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if options["device_stats"]:
+        callbacks.append(DeviceStatsMonitor())
+    return callbacks

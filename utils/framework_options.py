@@ -1,0 +1,97 @@
+"""The framework's own command-line options, each default with its reason where it is not obvious."""
+
+import argparse
+
+from utils import value_types as vt
+
+LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
+TASKS = ("classification", "binary", "regression")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "step", "multistep", "cosine", "cosine_restarts", "exponential", "plateau")
+MODES = ("fit", "validate", "test", "predict")
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
+PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true")
+
+
+def add_name_options(parser: argparse.ArgumentParser) -> None:
+    """Options that choose the classes: known before the classes' own options can be added."""
+    group = parser.add_argument_group("what to run")
+    group.add_argument("--model_name", default="example_net", help="file in model/ without .py (default: example_net)")
+    group.add_argument("--dataset", help="one dataset file in data/ for train, val and test")
+    group.add_argument("--train_dataset", help="dataset entry for training: NAME or LABEL=NAME:key=value,...")
+    group.add_argument("--val_datasets", nargs="+", help="dataset entries validated every epoch, each under its label")
+    group.add_argument("--test_datasets", nargs="+", help="dataset entries tested after fit or with --mode test")
+    group.add_argument("--config", help="YAML file of option defaults; the command line wins")
+    group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
+
+
+def add_framework_options(parser: argparse.ArgumentParser) -> None:
+    """Every option the framework itself reads, grouped as --help shows them."""
+    run = parser.add_argument_group("run")
+    run.add_argument("--mode", choices=MODES, default="fit", help="fit trains then tests the best checkpoint")
+    run.add_argument("--ckpt", help="checkpoint for --mode validate, test or predict")
+    run.add_argument("--log_dir", default="Logs", help="folder that holds every run (default: Logs)")
+    run.add_argument("--experiment", help="run folder group (default: <model_name>-<train label>)")
+    run.add_argument("--val_fraction", type=vt.open_fraction, default=0.1,
+                     help="part held out for val when a --dataset class has no split parameter")
+    run.add_argument("--seed", type=vt.non_negative_int, default=42, help="seed for every random generator")
+
+    learning = parser.add_argument_group("learning")
+    learning.add_argument("--task", choices=TASKS, default="classification",
+                          help="picks the metrics: accuracy and macro F1, or MAE for regression")
+    learning.add_argument("--num_classes", type=vt.positive_int, default=10, help="classes (classification)")
+    learning.add_argument("--loss", choices=LOSSES, default="cross_entropy")
+    learning.add_argument("--label_smoothing", type=vt.unit_fraction, default=0.0, help="for cross_entropy")
+    learning.add_argument("--lr", type=vt.positive_float, default=1e-3, help="learning rate")
+    learning.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    learning.add_argument("--momentum", type=vt.unit_fraction, default=0.9, help="for sgd")
+    learning.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=False, help="for sgd")
+    learning.add_argument("--weight_decay", type=vt.non_negative_float, default=0.0)
+    learning.add_argument("--betas", type=vt.unit_fraction, nargs=2, default=[0.9, 0.999], help="for adam and adamw")
+    learning.add_argument("--scheduler", choices=SCHEDULERS, default="none")
+    learning.add_argument("--warmup_steps", type=vt.non_negative_int, default=0,
+                          help="optimizer steps of linear warm-up in front of the scheduler")
+    learning.add_argument("--step_size", type=vt.positive_int, default=10, help="epochs between decays (step)")
+    learning.add_argument("--milestones", type=vt.positive_int, nargs="+", default=[30, 60], help="epochs (multistep)")
+    learning.add_argument("--gamma", type=vt.positive_float, default=0.1,
+                          help="decay factor (step, multistep, exponential)")
+    learning.add_argument("--t_0", type=vt.positive_int, default=10, help="epochs of the first cycle (cosine_restarts)")
+    learning.add_argument("--t_mult", type=vt.positive_int, default=1, help="cycle growth (cosine_restarts)")
+    learning.add_argument("--min_lr", type=vt.non_negative_float, default=0.0, help="floor (cosine, cosine_restarts)")
+    learning.add_argument("--plateau_patience", type=vt.non_negative_int, default=2, help="epochs (plateau)")
+    learning.add_argument("--plateau_factor", type=vt.open_fraction, default=0.1, help="decay factor (plateau)")
+
+    checks = parser.add_argument_group("checkpoints and early stopping")
+    checks.add_argument("--monitor", default="val/loss", help="metric for best checkpoint and early stopping")
+    checks.add_argument("--monitor_mode", choices=("min", "max"), default="min")
+    checks.add_argument("--save_top_k", type=vt.positive_int, default=1, help="best checkpoints kept")
+    checks.add_argument("--patience", type=vt.non_negative_int, default=5,
+                        help="validations without improvement before early stopping (0: never stop early)")
+
+    trainer = parser.add_argument_group("trainer")
+    trainer.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps")
+    trainer.add_argument("--devices", type=vt.devices_value, default="auto", help="auto, a count, or indices 0,1")
+    trainer.add_argument("--strategy", choices=STRATEGIES, default="auto")
+    trainer.add_argument("--num_nodes", type=vt.positive_int, default=1)
+    trainer.add_argument("--sync_batchnorm", action=argparse.BooleanOptionalAction, default=False)
+    trainer.add_argument("--precision", choices=PRECISIONS, default="32-true")
+    trainer.add_argument("--max_epochs", type=vt.positive_int, default=3, help="3 reaches 99%% on MNIST")
+    trainer.add_argument("--min_epochs", type=vt.non_negative_int, default=0)
+    trainer.add_argument("--fast_dev_run", action=argparse.BooleanOptionalAction, default=False,
+                         help="one batch of each stage, nothing saved but the run folder")
+    for stage in ("train", "val", "test"):
+        trainer.add_argument(f"--limit_{stage}_batches", type=vt.batches_limit, default=1.0,
+                             help="fraction (with a dot) or count of batches")
+    trainer.add_argument("--val_check_interval", type=vt.interval_value, default=1.0,
+                         help="fraction of an epoch (with a dot) or count of batches between validations")
+    trainer.add_argument("--gradient_clip_val", type=vt.non_negative_float, default=0.0, help="0: no clipping")
+    trainer.add_argument("--accumulate_grad_batches", type=vt.positive_int, default=1)
+    trainer.add_argument("--log_every_n_steps", type=vt.positive_int, default=50)
+    trainer.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=False)
+    trainer.add_argument("--batch_size", type=vt.positive_int, default=128)
+    trainer.add_argument("--num_workers", type=vt.non_negative_int, default=0,
+                         help="0 loads in the main process; in-memory datasets need no workers")
+    trainer.add_argument("--profiler", choices=("simple", "advanced"), help="write a profile report to the run folder")
+    trainer.add_argument("--device_stats", action=argparse.BooleanOptionalAction, default=False,
+                         help="log device statistics (DeviceStatsMonitor)")
+    trainer.add_argument("--summary_depth", type=vt.non_negative_int, default=1, help="ModelSummary max depth")

@@ -1,0 +1,64 @@
+"""The losses, each fitted to the task's target shape so every loss works with every task it makes sense for."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.errors import UserError
+
+ELEMENTWISE_LOSSES = {
+    "mse": F.mse_loss,
+    "l1": F.l1_loss,
+    "smooth_l1": F.smooth_l1_loss,
+    "bce_with_logits": F.binary_cross_entropy_with_logits,
+}
+
+
+def check_loss_fits_task(loss: str, task: str) -> None:
+    """Refuse a loss that has no meaning for the task."""
+    if loss == "cross_entropy" and task != "classification":
+        raise UserError(f"--loss cross_entropy needs --task classification (got --task {task}): "
+                        f"use mse, l1 or smooth_l1 for regression and bce_with_logits for binary")
+
+
+class TaskLoss(nn.Module):
+    """Loss of net outputs against dataset targets, shaping targets as the task needs."""
+
+    def __init__(self, loss: str, task: str, num_classes: int, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        check_loss_fits_task(loss, task)
+        self.loss, self.task, self.num_classes, self.label_smoothing = loss, task, num_classes, label_smoothing
+
+    def shaped(self, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return outputs and targets in the shapes the loss compares."""
+        if self.task == "classification":
+            if self.loss == "cross_entropy":
+                return outputs, targets.long()
+            return outputs, F.one_hot(targets.long(), self.num_classes).to(outputs.dtype)
+        if outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1:
+            outputs = outputs.squeeze(-1)
+        return outputs, targets.to(outputs.dtype)
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Compute the mean loss of a batch."""
+        outputs, targets = self.shaped(outputs, targets)
+        if self.loss == "cross_entropy":
+            return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing)
+        return ELEMENTWISE_LOSSES[self.loss](outputs, targets)
+
+
+def check_output_shape(loss: TaskLoss, outputs: torch.Tensor, targets: torch.Tensor, net_name: str) -> None:
+    """Refuse net outputs whose shape does not fit the targets, naming both shapes."""
+    expected = {"classification": f"(batch, {loss.num_classes})", "binary": "(batch,) or (batch, 1)"}
+    if loss.task == "classification":
+        fits = outputs.dim() == 2 and outputs.shape[1] == loss.num_classes and targets.dim() == 1
+    else:
+        shaped_outputs, shaped_targets = loss.shaped(outputs, targets)
+        fits = shaped_outputs.shape == shaped_targets.shape
+    if not fits:
+        wanted = expected.get(loss.task, f"the targets' shape {tuple(targets.shape)}")
+        raise UserError(
+            f"{net_name} outputs shape {tuple(outputs.shape)} for targets of shape {tuple(targets.shape)}, "
+            f"but --task {loss.task} with --loss {loss.loss} needs {wanted}: change the net's output size "
+            f"(--num_classes) or the task"
+        )

@@ -1,0 +1,79 @@
+"""Find, name-check and import the user's classes: `model/<snake_name>.py` defines `<CamelName>`."""
+
+import difflib
+import importlib
+import inspect
+import re
+import sys
+from pathlib import Path
+
+from utils.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def class_name_for(file_name: str) -> str:
+    """Return the class a file must define: `res_net_18` -> `ResNet18`."""
+    return "".join(part[:1].upper() + part[1:] for part in file_name.split("_"))
+
+
+def available_names(package: str) -> list[str]:
+    """List the loadable file names in `package`, leaving out `__init__`, interfaces and `_private` files."""
+    folder = PROJECT_ROOT / package
+    names = []
+    for path in folder.glob("*.py"):
+        stem = path.stem
+        if stem.startswith("_") or stem.endswith("_interface"):
+            continue
+        names.append(stem)
+    return sorted(names)
+
+
+def check_name(package: str, name: str) -> None:
+    """Refuse a malformed or unknown name before anything is imported."""
+    kind = "model" if package == "model" else "dataset"
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise UserError(
+            f"{kind} name {name!r} is malformed: use the file name in {package}/ without '.py' "
+            f"(lower case letters, digits and '_', starting with a letter; no path, dot or dash)"
+        )
+    names = available_names(package)
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"unknown {kind} {name!r}: {hint}available in {package}/: {', '.join(names) or 'none'}")
+
+
+def load_class(package: str, name: str) -> type:
+    """Import `package/name.py` and return its CamelCase class, with a clear error for each way it can fail."""
+    check_name(package, name)
+    module_name = f"{package}.{name}"
+    file_label = f"{package}/{name}.py"
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    try:
+        module = importlib.import_module(module_name)
+    except UserError:
+        raise
+    except Exception as error:  # the user's own file failed to import: report it as that file's error
+        raise UserError(f"{file_label} failed to import: {type(error).__name__}: {error}") from error
+    expected = class_name_for(name)
+    found = getattr(module, expected, None)
+    if inspect.isclass(found):
+        return found
+    defined = [
+        member_name
+        for member_name, member in vars(module).items()
+        if inspect.isclass(member) and member.__module__ == module.__name__
+    ]
+    raise UserError(
+        f"{file_label} has no class {expected}: rename the class to {expected} or the file to match it "
+        f"(classes found: {', '.join(defined) or 'none'})"
+    )
+
+
+def first_docstring_line(cls: type) -> str:
+    """Return the first line of a class's docstring, or an empty string."""
+    doc = inspect.getdoc(cls) or ""
+    return doc.splitlines()[0] if doc else ""

@@ -1,0 +1,31 @@
+"""Final metrics per stage and dataset: gathered from the trainer, printed as a table, saved as results.json."""
+
+from typing import Any
+
+STAGES = ("val", "test")
+
+
+def per_dataset(metrics: dict[str, Any], stage: str, labels: list[str]) -> dict[str, dict[str, float]]:
+    """Group `stage/<label>/<name>` values by label, with the means over datasets under `mean`."""
+    grouped: dict[str, dict[str, float]] = {}
+    for label in [*labels, "mean"]:
+        prefix = f"{stage}/" if label == "mean" else f"{stage}/{label}/"
+        values = {key[len(prefix):]: float(value) for key, value in metrics.items()
+                  if key.startswith(prefix) and "/" not in key[len(prefix):]}
+        if values:
+            grouped[label] = values
+    return grouped
+
+
+def results_table(results: dict[str, Any]) -> str:
+    """A plain text table: one row per stage and dataset, one column per metric."""
+    rows = [(stage, label, values) for stage in STAGES for label, values in results.get(stage, {}).items()]
+    if not rows:
+        return "no metrics were computed"
+    names = list(dict.fromkeys(name for _, _, values in rows for name in values))
+    label_width = max(7, *(len(label) for _, label, _ in rows))
+    lines = [f"{'stage':<6} {'dataset':<{label_width}} " + " ".join(f"{name:>10}" for name in names)]
+    for stage, label, values in rows:
+        cells = " ".join(f"{values[name]:>10.4f}" if name in values else f"{'-':>10}" for name in names)
+        lines.append(f"{stage:<6} {label:<{label_width}} {cells}")
+    return "\n".join(lines)

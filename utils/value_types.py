@@ -1,0 +1,91 @@
+"""Argparse value types that refuse bad numbers with a message saying what is allowed."""
+
+import argparse
+
+
+def _number(kind: type, text: str) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    value = _number(int, text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer of at least 0."""
+    value = _number(int, text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number above 0."""
+    value = _number(float, text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A number of at least 0."""
+    value = _number(float, text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    value = _number(float, text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (both excluded), got {text!r}")
+    return value
+
+
+def unit_fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    value = _number(float, text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text!r}")
+    return value
+
+
+def batches_limit(text: str) -> int | float:
+    """A fraction of the batches (0 < x <= 1.0, written with a dot) or a count of batches (an integer >= 0)."""
+    if "." in text or "e" in text.lower():
+        value = _number(float, text)
+        if not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1] or a whole number of batches, got {text!r}")
+        return value
+    return non_negative_int(text)
+
+
+def devices_value(text: str) -> int | str | list[int]:
+    """`auto`, a device count, or a comma-separated list of device indices such as `0,1`."""
+    if text == "auto":
+        return text
+    if "," in text:
+        return [non_negative_int(part) for part in text.split(",") if part]
+    value = _number(int, text)
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"expected auto, a count of at least 1, -1 for all, or a list like 0,1; got {text!r}")
+    return value
+
+
+def interval_value(text: str) -> int | float:
+    """How often to validate: a fraction of an epoch (0 < x <= 1.0) or a number of training batches."""
+    if "." in text:
+        value = _number(float, text)
+        if not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(f"expected a fraction of an epoch in (0, 1] or a batch count, got {text!r}")
+        return value
+    return positive_int(text)
+
