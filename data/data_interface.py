@@ -4,7 +4,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset, random_split
+from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, random_split
 
 from utils.dataset_entries import DatasetEntry
 from utils.errors import UserError
@@ -67,22 +68,31 @@ class DInterface(pl.LightningDataModule):
             self._built[key] = dataset
         return self._built[key]
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+        # The train order is a function of (seed, epoch) alone, in one process or many, so a resumed run
+        # sees the same batches as an uninterrupted one. Val and test sets are split between processes
+        # without padding, so each item is counted exactly once.
+        world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        if train:
+            sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
+                                         seed=self.options["seed"])
+        else:
+            sampler = UnrepeatedDistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0,
                           collate_fn=keep_batch if serves_batches(dataset) else None)
 
     def train_dataloader(self) -> DataLoader:
         """The shuffled train loader."""
-        return self._loader(self.train_set, shuffle=True)
+        return self._loader(self.train_set, train=True)
 
     def val_dataloader(self) -> list[DataLoader]:
         """One loader per val set, in the order of their labels."""
-        return [self._loader(dataset, shuffle=False) for dataset in self.val_sets.values()]
+        return [self._loader(dataset, train=False) for dataset in self.val_sets.values()]
 
     def test_dataloader(self) -> list[DataLoader]:
         """One loader per test set, in the order of their labels."""
-        return [self._loader(dataset, shuffle=False) for dataset in self.test_sets.values()]
+        return [self._loader(dataset, train=False) for dataset in self.test_sets.values()]
 
     def predict_dataloader(self) -> list[DataLoader]:
         """The test sets, for predictions."""

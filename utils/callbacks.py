@@ -1,5 +1,6 @@
 """The callbacks of a run, all driven by the same --monitor and --monitor_mode."""
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ def checkpoint_callback(options: dict[str, Any], run_dir: Path) -> ModelCheckpoi
 
 def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
     """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
-    callbacks: list[Callback] = [ModelSummary(max_depth=options["summary_depth"]), TQDMProgressBar()]
+    # Redrawing the bar every step floods logs when the output is not a terminal.
+    refresh_rate = 1 if sys.stderr.isatty() else 50
+    callbacks: list[Callback] = [ModelSummary(max_depth=options["summary_depth"]), TQDMProgressBar(refresh_rate)]
     if options["mode"] == "fit":
         callbacks += [checkpoint_callback(options, run_dir), ValidationHistory()]
         if options["patience"] > 0:

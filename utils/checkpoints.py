@@ -17,7 +17,9 @@ def read_checkpoint(path: str) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"checkpoint {path} cannot be read ({first_line}): pass a .ckpt written by this template")
+        raise UserError(
+            f"checkpoint {path} cannot be read ({first_line}): pass a .ckpt written by this template"
+        ) from None
     hyperparameters = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(hyperparameters, dict) or any(key not in hyperparameters for key in REQUIRED_HYPERPARAMETERS):
         raise UserError(f"checkpoint {path} was not written by this template (no model_name and model_kwargs in its "

@@ -14,7 +14,7 @@ from utils.signature_options import add_class_options
 
 MNIST_DEFAULTS = {
     "train_dataset": "example_train_data",
-    "val_datasets": ["clean=example_eval_data", "noisy=example_eval_data:noise_std=0.5"],
+    "val_datasets": ["clean=example_eval_data", "noisy=example_eval_data:noise_std=1.0"],
     "test_datasets": ["example_test_data"],
 }
 NOT_SAVED = {"config", "list"}

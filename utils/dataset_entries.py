@@ -30,9 +30,7 @@ def parse_entry(text: str) -> DatasetEntry:
     """Parse one entry, refusing malformed labels and arguments with a message that shows the form."""
     form = "use NAME or LABEL=NAME:key=value,key=value"
     label, separator, rest = text.partition("=")
-    if not separator:
-        label, rest = "", text
-    elif ":" in label:
+    if not separator or ":" in label:
         label, rest = "", text
     name, _, arguments = rest.partition(":")
     label = label or name

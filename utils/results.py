@@ -8,7 +8,7 @@ STAGES = ("val", "test")
 def per_dataset(metrics: dict[str, Any], stage: str, labels: list[str]) -> dict[str, dict[str, float]]:
     """Group `stage/<label>/<name>` values by label, with the means over datasets under `mean`."""
     grouped: dict[str, dict[str, float]] = {}
-    for label in [*labels, "mean"]:
+    for label in [*labels, "mean"] if len(labels) > 1 else labels:
         prefix = f"{stage}/" if label == "mean" else f"{stage}/{label}/"
         values = {key[len(prefix):]: float(value) for key, value in metrics.items()
                   if key.startswith(prefix) and "/" not in key[len(prefix):]}
@@ -22,7 +22,7 @@ def results_table(results: dict[str, Any]) -> str:
     rows = [(stage, label, values) for stage in STAGES for label, values in results.get(stage, {}).items()]
     if not rows:
         return "no metrics were computed"
-    names = list(dict.fromkeys(name for _, _, values in rows for name in values))
+    names = sorted({name for _, _, values in rows for name in values}, key=lambda name: (name != "loss", name))
     label_width = max(7, *(len(label) for _, label, _ in rows))
     lines = [f"{'stage':<6} {'dataset':<{label_width}} " + " ".join(f"{name:>10}" for name in names)]
     for stage, label, values in rows:

@@ -32,7 +32,8 @@ def claim_run_folder(log_dir: str, experiment: str) -> Path:
     try:
         experiment_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(f"cannot create the run folder under {log_dir!r}: {error.strerror}: pass another --log_dir")
+        message = f"cannot create the run folder under {log_dir!r}: {error.strerror}: pass another --log_dir"
+        raise UserError(message) from None
     version = max(_versions(experiment_dir), default=-1) + 1
     while True:
         run_dir = experiment_dir / f"version_{version}"

@@ -18,7 +18,7 @@ def build_trainer(options: dict[str, Any], run_dir: Path) -> Trainer:
     profiler = profilers[options["profiler"]](dirpath=run_dir, filename="profile") if options["profiler"] else None
     return Trainer(
         logger=logger, callbacks=build_callbacks(options, run_dir), profiler=profiler,
-        default_root_dir=run_dir, enable_model_summary=False,
+        default_root_dir=run_dir, enable_model_summary=False, use_distributed_sampler=False,
         accelerator=options["accelerator"], devices=options["devices"], strategy=options["strategy"],
         num_nodes=options["num_nodes"], sync_batchnorm=options["sync_batchnorm"], precision=options["precision"],
         max_epochs=options["max_epochs"], min_epochs=options["min_epochs"], fast_dev_run=options["fast_dev_run"],

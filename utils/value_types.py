@@ -7,7 +7,8 @@ def _number(kind: type, text: str) -> int | float:
     try:
         return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        expected = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
 
 
 def positive_int(text: str) -> int:
@@ -63,7 +64,7 @@ def batches_limit(text: str) -> int | float:
     if "." in text or "e" in text.lower():
         value = _number(float, text)
         if not 0 < value <= 1:
-            raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1] or a whole number of batches, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1] or a count of batches, got {text!r}")
         return value
     return non_negative_int(text)
 
@@ -76,7 +77,7 @@ def devices_value(text: str) -> int | str | list[int]:
         return [non_negative_int(part) for part in text.split(",") if part]
     value = _number(int, text)
     if value == 0 or value < -1:
-        raise argparse.ArgumentTypeError(f"expected auto, a count of at least 1, -1 for all, or a list like 0,1; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected auto, a count of at least 1, -1 for all, or 0,1; got {text!r}")
     return value
 
 
@@ -85,7 +86,7 @@ def interval_value(text: str) -> int | float:
     if "." in text:
         value = _number(float, text)
         if not 0 < value <= 1:
-            raise argparse.ArgumentTypeError(f"expected a fraction of an epoch in (0, 1] or a batch count, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a fraction of an epoch in (0, 1] or a batch count: {text!r}")
         return value
     return positive_int(text)
 

@@ -1,0 +1,63 @@
+"""Shared fixtures: a private copy of the project per test, and `main.py` run as a user runs it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+COPIED = ("main.py", "utils", "model", "data")
+# Small and quick: what every end-to-end run adds unless a test says otherwise.
+FAST = ("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "2", "--limit_test_batches", "2")
+
+
+class Project:
+    """A copy of the template in a temporary folder, with its own Logs/."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.logs = root / "Logs"
+
+    def run(self, *arguments: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run `python main.py ARGUMENTS` in the copy and return the finished process."""
+        environment = {key: value for key, value in os.environ.items() if key != "TEMPLATE_RUN_DIR"}
+        environment.update(env or {})
+        return subprocess.run([sys.executable, "main.py", *arguments], cwd=self.root, capture_output=True,
+                              text=True, timeout=timeout, env=environment)
+
+    def write(self, relative: str, text: str) -> Path:
+        """Add a file to the copy (a user's net or dataset, a config)."""
+        path = self.root / relative
+        path.write_text(text)
+        return path
+
+    def run_dirs(self) -> list[Path]:
+        """Every run folder under Logs/."""
+        return sorted(self.logs.glob("*/version_*"))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A fresh copy of the template; the MNIST files are linked, not copied."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in COPIED:
+        source = PROJECT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, root / name)
+    (root / "example_Minist_data").symlink_to(PROJECT / "example_Minist_data")
+    return Project(root)
+
+
+def error_line(process: subprocess.CompletedProcess) -> str:
+    """The single `error: ...` line of a refused run, checking there is nothing else on stderr."""
+    lines = [line for line in process.stderr.splitlines() if line.strip()]
+    assert process.returncode == 2, process.stderr[-3000:]
+    assert "Traceback" not in process.stderr, process.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), process.stderr[-3000:]
+    return lines[0]
