@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.cli import Command, parse_command_line
-from utils.errors import UserError
+from utils.errors import TrainingDiverged, UserError
 from utils.run_folder import check_experiment_name, claim_run_folder, write_json, write_yaml
 
 OPTIMIZATION_KEYS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "betas", "scheduler", "warmup_steps",
@@ -46,7 +46,7 @@ def run_mode(trainer: Any, model: Any, datamodule: Any, command: Command, run_di
     test_labels = [entry.label for entry in command.test_entries]
     results: dict[str, Any] = {"mode": options["mode"], "run_dir": str(run_dir)}
     if options["mode"] == "fit":
-        trainer.fit(model, datamodule=datamodule)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=command.resume_checkpoint)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         history = next(callback for callback in trainer.callbacks if isinstance(callback, ValidationHistory))
         best_step = torch.load(best, map_location="cpu", weights_only=True)["global_step"] if best else None
@@ -75,11 +75,12 @@ def run(argv: list[str]) -> int:
     """Parse, check everything, then claim a run folder and run the mode."""
     command = parse_command_line(argv)
     options = command.options
-    experiment = options["experiment"] or f"{options['model_name']}-{command.train_entry.label}"
-    check_experiment_name(experiment)
+    check_experiment_name(command.experiment)
     from utils.checks import check_options
 
     check_options(options, [entry.label for entry in command.val_entries])
+    if command.resume_dir and options["mode"] != "fit":
+        raise UserError(f"--resume continues training: drop --mode {options['mode']} (or use --ckpt without --resume)")
 
     import pytorch_lightning as pl
 
@@ -96,8 +97,13 @@ def run(argv: list[str]) -> int:
     stage_sets = {"fit": {"train": datamodule.train_set, **datamodule.val_sets}}
     preflight(model, stage_sets.get(options["mode"], datamodule.test_sets))
 
-    run_dir = claim_run_folder(options["log_dir"], experiment)
-    trainer = build_trainer(options, run_dir)
+    resume_step = None
+    if command.resume_dir:
+        from utils.checkpoints import read_checkpoint
+
+        resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"]
+    run_dir = command.resume_dir or claim_run_folder(options["log_dir"], command.experiment)
+    trainer = build_trainer(options, run_dir, resume_step)
     if trainer.is_global_zero:
         write_yaml(run_dir / "config.yaml", command.resolved_config())
         write_yaml(run_dir / "environment.yaml", environment_record())
@@ -115,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from utils.errors import TrainingDiverged
 from utils.losses import TaskLoss
 from utils.metrics import METRIC_NAMES, metric_collection
 from utils.optimization import build_optimizer, build_schedulers
+from utils.random_state import capture_random_state, restore_random_state
 from utils.registry import load_class
 
 
@@ -28,6 +30,7 @@ class MInterface(pl.LightningModule):
         self.val_metrics = nn.ModuleList(metric_collection(task, num_classes) for _ in val_labels)
         self.test_metrics = nn.ModuleList(metric_collection(task, num_classes) for _ in test_labels)
         self.labels = {"val": list(val_labels), "test": list(test_labels)}
+        self._resumed_random_state: dict[str, Any] | None = None
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Run the net."""
@@ -56,6 +59,11 @@ class MInterface(pl.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """One optimisation step; the step loss goes to the progress bar and TensorBoard."""
         loss = self._step(batch, self.train_metrics)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"the training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}: "
+                f"lower --lr, set --gradient_clip_val, or check the data; checkpoints saved so far are kept"
+            )
         self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
 
@@ -100,6 +108,20 @@ class MInterface(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         """Log each test set's metrics and their means."""
         self._log_epoch("test", list(self.test_metrics), self.labels["test"])
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the global random generators, so a resumed run draws what an uninterrupted one would."""
+        checkpoint["random_state"] = capture_random_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the stored random state until training starts (restoring the loops draws nothing after)."""
+        self._resumed_random_state = checkpoint.get("random_state")
+
+    def on_train_start(self) -> None:
+        """Put back the random state of the checkpoint a run resumes from."""
+        if self._resumed_random_state is not None:
+            restore_random_state(self._resumed_random_state)
+            self._resumed_random_state = None
 
     def configure_optimizers(self) -> Any:
         """The chosen optimizer and, when a scheduler or warm-up is on, its schedulers."""

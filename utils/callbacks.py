@@ -27,6 +27,14 @@ class ValidationHistory(Callback):
             self.by_step[trainer.global_step] = {key: float(value) for key, value in trainer.callback_metrics.items()
                                                  if key.startswith("val/")}
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in checkpoints, so a resumed run still knows the metrics of its earlier best checkpoint."""
+        return {"by_step": self.by_step}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the history of a resumed run."""
+        self.by_step = dict(state_dict["by_step"])
+
 
 def checkpoint_callback(options: dict[str, Any], run_dir: Path) -> ModelCheckpoint:
     """Best k checkpoints by the monitor, plus last.ckpt; the file name never takes a '/' from the metric."""

@@ -10,6 +10,7 @@ from utils.dataset_entries import DatasetEntry, parse_entries, parse_entry
 from utils.errors import UserError
 from utils.framework_options import add_framework_options, add_name_options
 from utils.registry import available_names, first_docstring_line, load_class
+from utils.resume import resume_target
 from utils.signature_options import add_class_options
 
 MNIST_DEFAULTS = {
@@ -17,7 +18,7 @@ MNIST_DEFAULTS = {
     "val_datasets": ["clean=example_eval_data", "noisy=example_eval_data:noise_std=1.0"],
     "test_datasets": ["example_test_data"],
 }
-NOT_SAVED = {"config", "list"}
+NOT_SAVED = {"config", "list", "resume"}
 
 
 class UserArgumentParser(argparse.ArgumentParser):
@@ -38,6 +39,9 @@ class Command:
     val_entries: list[DatasetEntry]
     test_entries: list[DatasetEntry]
     dataset_classes: dict[str, type]
+    experiment: str
+    resume_dir: Path | None = None
+    resume_checkpoint: Path | None = None
 
     def resolved_config(self) -> dict[str, Any]:
         """The whole configuration as config.yaml stores it: rerunnable with --config."""
@@ -101,6 +105,11 @@ def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[Dataset
     return train, val, test
 
 
+def experiment_name(names: argparse.Namespace) -> str:
+    """The run folder group: --experiment, or `<model_name>-<train label>`."""
+    return names.experiment or f"{names.model_name}-{stage_entries(names)[0].label}"
+
+
 def listing() -> str:
     """The available nets and datasets, each with the first line of its docstring."""
     lines = []
@@ -121,6 +130,12 @@ def parse_command_line(argv: list[str]) -> Command:
     add_name_options(names_parser)
     names, _ = names_parser.parse_known_args(argv)
     config = load_config(names.config) if names.config else {}
+    resume_dir = resume_checkpoint = None
+    if names.resume:
+        # The resumed run's own configuration comes first; --config and the command line can change it.
+        names, _ = names_parser.parse_known_args(config_tokens(config) + argv)
+        resume_dir, resume_checkpoint = resume_target(names.resume, names.log_dir, experiment_name(names))
+        config = {**load_config(str(resume_dir / "config.yaml")), **config}
     argv = config_tokens(config) + argv
     names, _ = names_parser.parse_known_args(argv)
     if names.list:
@@ -142,4 +157,5 @@ def parse_command_line(argv: list[str]) -> Command:
         if key not in known:
             raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")
     options = vars(parser.parse_args(argv))
-    return Command(options, model_class, train, val, test, dataset_classes)
+    return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
+                   resume_dir, resume_checkpoint)

@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """A wrong input: the message says what was wrong and how to fix it."""
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite: the run stops, keeping its checkpoints."""

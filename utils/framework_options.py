@@ -22,6 +22,9 @@ def add_name_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--val_datasets", nargs="+", help="dataset entries validated every epoch, each under its label")
     group.add_argument("--test_datasets", nargs="+", help="dataset entries tested after fit or with --mode test")
     group.add_argument("--config", help="YAML file of option defaults; the command line wins")
+    group.add_argument("--resume", help="continue a run in its own folder: its folder, a checkpoint in it, or last")
+    group.add_argument("--log_dir", default="Logs", help="folder that holds every run (default: Logs)")
+    group.add_argument("--experiment", help="run folder group (default: <model_name>-<train label>)")
     group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
 
 
@@ -30,8 +33,6 @@ def add_framework_options(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run")
     run.add_argument("--mode", choices=MODES, default="fit", help="fit trains then tests the best checkpoint")
     run.add_argument("--ckpt", help="checkpoint for --mode validate, test or predict")
-    run.add_argument("--log_dir", default="Logs", help="folder that holds every run (default: Logs)")
-    run.add_argument("--experiment", help="run folder group (default: <model_name>-<train label>)")
     run.add_argument("--val_fraction", type=vt.open_fraction, default=0.1,
                      help="part held out for val when a --dataset class has no split parameter")
     run.add_argument("--seed", type=vt.non_negative_int, default=42, help="seed for every random generator")

@@ -10,10 +10,16 @@ from pytorch_lightning.profilers import AdvancedProfiler, SimpleProfiler
 from utils.callbacks import build_callbacks
 
 
-def build_trainer(options: dict[str, Any], run_dir: Path) -> Trainer:
-    """A Trainer configured from the options, logging into `run_dir`."""
+def build_trainer(options: dict[str, Any], run_dir: Path, resume_step: int | None = None) -> Trainer:
+    """A Trainer configured from the options, logging into `run_dir`.
+
+    Args:
+        resume_step: the global step a resumed run continues from; TensorBoard drops any events at or after
+            it that the interrupted run wrote, so curves continue without duplicated steps.
+    """
     logger = TensorBoardLogger(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
-                               version=int(run_dir.name.removeprefix("version_")), default_hp_metric=False)
+                               version=int(run_dir.name.removeprefix("version_")), default_hp_metric=False,
+                               purge_step=resume_step)
     profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
     profiler = profilers[options["profiler"]](dirpath=run_dir, filename="profile") if options["profiler"] else None
     return Trainer(

@@ -1,0 +1,162 @@
+"""Every loss, optimizer, scheduler and Trainer option reaches Lightning and trains for at least a step."""
+
+import json
+
+import pytest
+import torch
+from pytorch_lightning.callbacks import DeviceStatsMonitor, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+
+import main
+from utils.cli import parse_command_line
+from utils.optimization import build_optimizer, build_schedulers
+from utils.trainer_factory import build_trainer
+
+STANDARD = ["--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200"]
+TINY = ["--max_epochs", "2", "--limit_train_batches", "2", "--batch_size", "16"]
+
+
+@pytest.fixture
+def fit(tmp_path, monkeypatch):
+    """Run main.py in this process on StandardData; return the run folder and results.json."""
+    def run(*arguments: str) -> tuple:
+        monkeypatch.setenv("TEMPLATE_RUN_DIR", "")
+        assert main.main([*STANDARD, *TINY, "--log_dir", str(tmp_path), *arguments]) == 0
+        [run_dir] = sorted(tmp_path.glob("*/version_*"))[-1:]
+        return run_dir, json.loads((run_dir / "results.json").read_text())
+    return run
+
+
+@pytest.mark.parametrize("arguments, metric", [
+    (["--loss", "cross_entropy", "--label_smoothing", "0.1"], "accuracy"),
+    (["--loss", "mse"], "accuracy"),
+    (["--loss", "l1"], "f1"),
+    (["--loss", "smooth_l1"], "f1"),
+    (["--loss", "bce_with_logits"], "accuracy"),
+    (["--task", "regression", "--loss", "mse", "--num_classes", "1"], "mae"),
+    (["--task", "regression", "--loss", "smooth_l1", "--num_classes", "1"], "mae"),
+    (["--task", "binary", "--loss", "bce_with_logits", "--num_classes", "1"], "f1"),
+])
+def test_each_loss_trains_and_reports_the_task_metrics(fit, arguments, metric):
+    _, results = fit(*arguments)
+    values = results["val"]["standard_data"]
+    assert metric in values and "loss" in values
+    assert all(value == value for value in values.values())  # no NaN
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--optimizer", "sgd", "--momentum", "0.5", "--nesterov"],
+    ["--optimizer", "adam", "--betas", "0.8", "0.99"],
+    ["--optimizer", "adamw", "--weight_decay", "0.05"],
+])
+def test_each_optimizer_trains_with_its_settings_in_the_checkpoint(fit, arguments):
+    run_dir, _ = fit(*arguments)
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    group = checkpoint["optimizer_states"][0]["param_groups"][0]
+    if "sgd" in arguments:
+        assert group["momentum"] == 0.5 and group["nesterov"] is True
+    elif "adam" in arguments:
+        assert tuple(group["betas"]) == (0.8, 0.99)
+    else:
+        assert group["weight_decay"] == 0.05
+
+
+@pytest.mark.parametrize("scheduler", ["step", "multistep", "cosine", "cosine_restarts", "exponential", "plateau"])
+def test_each_scheduler_trains_with_warm_up_and_logs_the_learning_rate(fit, scheduler):
+    run_dir, _ = fit("--scheduler", scheduler, "--warmup_steps", "2", "--step_size", "1", "--milestones", "1",
+                     "--log_every_n_steps", "1")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert any(tag.startswith("lr") for tag in events.Tags()["scalars"])
+
+
+def _settings(**changes) -> dict:
+    settings = {"optimizer": "sgd", "lr": 1.0, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
+                "betas": [0.9, 0.999], "scheduler": "none", "warmup_steps": 0, "step_size": 2, "milestones": [1, 3],
+                "gamma": 0.5, "t_0": 2, "t_mult": 1, "min_lr": 0.0, "plateau_patience": 0, "plateau_factor": 0.5,
+                "monitor": "val/loss", "monitor_mode": "min"}
+    return {**settings, **changes}
+
+
+def _learning_rates(settings: dict, epochs: int, steps_per_epoch: int = 1) -> list[float]:
+    optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(1))], settings)
+    configs = build_schedulers(optimizer, settings, max_epochs=epochs)
+    rates = []
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            for config in configs:
+                if config["interval"] == "step":
+                    config["scheduler"].step()
+        for config in configs:
+            if config["interval"] == "epoch":
+                config["scheduler"].step(1.0) if "monitor" in config else config["scheduler"].step()
+    return rates
+
+
+def test_warm_up_ramps_linearly_then_hands_over_to_the_scheduler():
+    rates = _learning_rates(_settings(warmup_steps=4, scheduler="step", step_size=2), epochs=4, steps_per_epoch=3)
+    assert rates[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert rates[5] == pytest.approx(1.0) and rates[6] == pytest.approx(0.5)  # decayed after epoch 2
+    assert rates[-1] == pytest.approx(0.5)
+
+
+def test_epoch_schedulers_follow_their_formulas():
+    assert _learning_rates(_settings(scheduler="multistep"), 4) == pytest.approx([1, 0.5, 0.5, 0.25])
+    assert _learning_rates(_settings(scheduler="exponential"), 3) == pytest.approx([1, 0.5, 0.25])
+    assert _learning_rates(_settings(scheduler="cosine"), 3) == pytest.approx([1, 0.75, 0.25])
+    assert _learning_rates(_settings(scheduler="cosine_restarts"), 4) == pytest.approx([1, 0.5, 1, 0.5])
+    assert _learning_rates(_settings(scheduler="plateau"), 3) == pytest.approx([1, 1, 0.5])
+
+
+def test_trainer_options_reach_the_trainer(tmp_path):
+    command = parse_command_line([
+        *STANDARD, "--max_epochs", "7", "--min_epochs", "2", "--limit_train_batches", "0.5",
+        "--limit_val_batches", "3", "--limit_test_batches", "4", "--val_check_interval", "0.5",
+        "--gradient_clip_val", "1.5", "--accumulate_grad_batches", "3", "--log_every_n_steps", "7",
+        "--precision", "bf16-mixed", "--deterministic", "--device_stats", "--summary_depth", "2",
+        "--scheduler", "cosine", "--monitor", "val/accuracy", "--monitor_mode", "max", "--patience", "3",
+        "--save_top_k", "2", "--accelerator", "cpu", "--devices", "1",
+    ])
+    trainer = build_trainer(command.options, tmp_path / "exp" / "version_0")
+    assert (trainer.max_epochs, trainer.min_epochs) == (7, 2)
+    assert (trainer.limit_train_batches, trainer.limit_val_batches, trainer.limit_test_batches) == (0.5, 3, 4)
+    assert trainer.val_check_interval == 0.5 and trainer.gradient_clip_val == 1.5
+    assert trainer.accumulate_grad_batches == 3 and trainer.log_every_n_steps == 7
+    assert trainer.precision == "bf16-mixed"
+    assert torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
+    kinds = {type(callback) for callback in trainer.callbacks}
+    assert {DeviceStatsMonitor, LearningRateMonitor, EarlyStopping, ModelCheckpoint} <= kinds
+    stopping = next(c for c in trainer.callbacks if isinstance(c, EarlyStopping))
+    assert (stopping.monitor, stopping.mode, stopping.patience) == ("val/accuracy", "max", 3)
+    checkpoint = trainer.checkpoint_callback
+    assert (checkpoint.monitor, checkpoint.mode, checkpoint.save_top_k, checkpoint.save_last) == (
+        "val/accuracy", "max", 2, True)
+    summary = next(c for c in trainer.callbacks if type(c).__name__ == "ModelSummary")
+    assert summary._max_depth == 2
+
+
+def test_profiler_writes_its_report_into_the_run_folder(fit):
+    run_dir, _ = fit("--profiler", "simple")
+    assert list(run_dir.glob("*profile*.txt"))
+
+
+def test_workers_persist_only_when_there_are_workers():
+    from data.data_interface import DInterface
+
+    for workers, persistent in ((0, False), (2, True)):
+        command = parse_command_line([*STANDARD, "--num_workers", str(workers)])
+        datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries,
+                                command.dataset_classes, command.options)
+        loader = datamodule.train_dataloader()
+        assert loader.num_workers == workers and loader.persistent_workers is persistent
+
+
+def test_monitoring_a_per_dataset_key_names_the_best_checkpoint_after_it(fit):
+    run_dir, results = fit("--monitor", "val/standard_data/accuracy", "--monitor_mode", "max")
+    names = [path.name for path in (run_dir / "checkpoints").iterdir()]
+    assert any("val_standard_data_accuracy" in name for name in names), names
+    assert results["monitor"] == "val/standard_data/accuracy"

@@ -1,0 +1,35 @@
+"""Find the run folder and checkpoint that `--resume PATH|last` continues."""
+
+from pathlib import Path
+
+from utils.errors import UserError
+
+
+def newest_resumable_run(log_dir: str, experiment: str) -> Path:
+    """The highest-numbered run of an experiment that has a last.ckpt."""
+    experiment_dir = Path(log_dir) / experiment
+    runs = [path for path in experiment_dir.glob("version_*") if (path / "checkpoints" / "last.ckpt").is_file()]
+    if not runs:
+        raise UserError(f"--resume last found no run with checkpoints/last.ckpt under {experiment_dir}: "
+                        f"pass the run folder or checkpoint to resume, or the --model_name/--experiment of that run")
+    return max(runs, key=lambda path: int(path.name.removeprefix("version_") or 0))
+
+
+def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Path]:
+    """Return (run folder, checkpoint) for a run folder, a checkpoint inside one, or `last`."""
+    if target == "last":
+        run_dir = newest_resumable_run(log_dir, experiment)
+        return run_dir, run_dir / "checkpoints" / "last.ckpt"
+    path = Path(target)
+    if path.is_dir():
+        run_dir, checkpoint = path, path / "checkpoints" / "last.ckpt"
+    elif path.is_file():
+        run_dir, checkpoint = path.parent.parent, path
+    else:
+        raise UserError(f"--resume {target} does not exist: pass a run folder, a checkpoint in one, or last")
+    if not checkpoint.is_file():
+        raise UserError(f"--resume {target}: {checkpoint} does not exist; the run saved no checkpoint to resume from")
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(f"--resume {target} is not inside a run folder (no {run_dir / 'config.yaml'}): "
+                        f"resume from a checkpoint in Logs/<experiment>/version_<N>/checkpoints/")
+    return run_dir, checkpoint
