@@ -36,14 +36,22 @@ class ValidationHistory(Callback):
         self.by_step = dict(state_dict["by_step"])
 
 
-def checkpoint_callback(options: dict[str, Any], run_dir: Path) -> ModelCheckpoint:
-    """Best k checkpoints by the monitor, plus last.ckpt; the file name never takes a '/' from the metric."""
+def checkpoint_callbacks(options: dict[str, Any], run_dir: Path) -> list[ModelCheckpoint]:
+    """The best k checkpoints by the monitor, then `last.ckpt`, rewritten at every validation.
+
+    `last.ckpt` has its own callback because Lightning's `save_last` only rewrites it when a best
+    checkpoint is saved, which would leave a resumed run starting from a stale state.
+    The best files' names never take a '/' from the metric.
+    """
     monitor = options["monitor"]
-    return ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", monitor=monitor, mode=options["monitor_mode"],
-        save_top_k=options["save_top_k"], save_last=True, auto_insert_metric_name=False,
+        save_top_k=options["save_top_k"], auto_insert_metric_name=False,
         filename=f"epoch{{epoch:03d}}-step{{step}}-{monitor.replace('/', '_')}{{{monitor}:.4f}}",
     )
+    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
+                           enable_version_counter=False)
+    return [best, last]
 
 
 def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
@@ -52,7 +60,7 @@ def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
     refresh_rate = 1 if sys.stderr.isatty() else 50
     callbacks: list[Callback] = [ModelSummary(max_depth=options["summary_depth"]), TQDMProgressBar(refresh_rate)]
     if options["mode"] == "fit":
-        callbacks += [checkpoint_callback(options, run_dir), ValidationHistory()]
+        callbacks += [*checkpoint_callbacks(options, run_dir), ValidationHistory()]
         if options["patience"] > 0:
             callbacks.append(EarlyStopping(monitor=options["monitor"], mode=options["monitor_mode"],
                                            patience=options["patience"]))
