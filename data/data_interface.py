@@ -1,11 +1,11 @@
 """DInterface: the LightningDataModule that builds one train set, several val and test sets, and their loaders."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, random_split
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset, random_split
 
 from utils.dataset_entries import DatasetEntry
 from utils.errors import UserError
@@ -24,12 +24,30 @@ def serves_batches(dataset: Dataset) -> bool:
     return callable(getattr(dataset, "__getitems__", None))
 
 
+class EvaluationShare(Sampler[int]):
+    """One process's share of a val or test set: every `num_replicas`-th item from `rank`, none padded or repeated."""
+
+    # Lightning's UnrepeatedDistributedSampler splits the same way but asserts that every process gets an item,
+    # which refuses any set smaller than the number of processes.
+    def __init__(self, size: int, num_replicas: int, rank: int) -> None:
+        self.indices = range(rank, size, num_replicas)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+
 class DInterface(pl.LightningDataModule):
     """Builds each stage's datasets from their entries and serves them, val and test sets each under its label."""
 
     def __init__(self, train_entry: DatasetEntry, val_entries: list[DatasetEntry], test_entries: list[DatasetEntry],
                  dataset_classes: dict[str, type], options: dict[str, Any]) -> None:
         super().__init__()
+        # A val or test set smaller than the number of processes leaves some of them without a batch: fine, as each
+        # set's metrics are synced across processes (Lightning issue #9785 added this switch for that case).
+        self.allow_zero_length_dataloader_with_multiple_devices = True
         self.dataset_classes, self.options = dataset_classes, options
         self.batch_size, self.num_workers = options["batch_size"], options["num_workers"]
         self._built: dict[tuple, Dataset] = {}
@@ -77,17 +95,30 @@ class DInterface(pl.LightningDataModule):
             sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
                                          seed=self.options["seed"])
         else:
-            sampler = UnrepeatedDistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
+            sampler = EvaluationShare(len(dataset), num_replicas=world_size, rank=rank)
+        # A private generator: creating an iterator draws a worker seed, and drawing it from the global
+        # generator would shift the random numbers the net's dropout sees after a resume.
+        generator = torch.Generator().manual_seed(self.options["seed"] + rank)
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0,
+                          persistent_workers=self.num_workers > 0, generator=generator,
                           collate_fn=keep_batch if serves_batches(dataset) else None)
 
     def train_dataloader(self) -> DataLoader:
         """The shuffled train loader."""
         return self._loader(self.train_set, train=True)
 
+    def _check_every_process_validates(self) -> None:
+        # DDP syncs the net's buffers at each process's first val batch during fit, so a process without any val
+        # item would leave the others waiting. The last process gets the fewest items: none when every set is short.
+        world_size = self.trainer.world_size if self.trainer else 1
+        if world_size > 1 and self.val_sets and all(len(dataset) < world_size for dataset in self.val_sets.values()):
+            sizes = ", ".join(f"{label} has {len(dataset)}" for label, dataset in self.val_sets.items())
+            raise UserError(f"every val set has fewer items than the {world_size} processes ({sizes}), so some "
+                            f"process would validate nothing: use a larger val set or fewer --devices/--num_nodes")
+
     def val_dataloader(self) -> list[DataLoader]:
         """One loader per val set, in the order of their labels."""
+        self._check_every_process_validates()
         return [self._loader(dataset, train=False) for dataset in self.val_sets.values()]
 
     def test_dataloader(self) -> list[DataLoader]:

@@ -3,11 +3,39 @@
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning import Trainer
+from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
-from pytorch_lightning.profilers import AdvancedProfiler, SimpleProfiler
+from pytorch_lightning.profilers import AdvancedProfiler, Profiler, SimpleProfiler
 
 from utils.callbacks import build_callbacks
+from utils.errors import UserError
+from utils.run_folder import release_run_folder_marker
+
+
+class SharedRunFolder(Callback):
+    """Checks that every process of a run writes into the folder rank 0 claimed, then drops rank 0's marker."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Compare with rank 0 once all processes have joined (so every one of them has read the marker)."""
+        # Experiment and version only: nodes may see the shared log folder under different mount points.
+        own = "/".join(self.run_dir.parts[-2:])
+        first = trainer.strategy.broadcast(own)
+        agreed = trainer.strategy.reduce_boolean_decision(first == own, all=True)
+        if trainer.is_global_zero:
+            release_run_folder_marker()
+        if not agreed:
+            raise UserError(f"the processes of this run disagree on its folder (rank 0 claimed {first}, rank "
+                            f"{trainer.global_rank} has {own}): a marker left by an earlier launch with the same "
+                            f"address, port and job id misled a process; start the run again")
+
+
+def build_profiler(options: dict[str, Any], run_dir: Path) -> Profiler | None:
+    """The --profiler report writer, or None."""
+    profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
+    return profilers[options["profiler"]](dirpath=run_dir, filename="profile") if options["profiler"] else None
 
 
 def build_trainer(options: dict[str, Any], run_dir: Path, resume_step: int | None = None) -> Trainer:
@@ -20,10 +48,9 @@ def build_trainer(options: dict[str, Any], run_dir: Path, resume_step: int | Non
     logger = TensorBoardLogger(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
                                version=int(run_dir.name.removeprefix("version_")), default_hp_metric=False,
                                purge_step=resume_step)
-    profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
-    profiler = profilers[options["profiler"]](dirpath=run_dir, filename="profile") if options["profiler"] else None
-    return Trainer(
-        logger=logger, callbacks=build_callbacks(options, run_dir), profiler=profiler,
+    profiler = build_profiler(options, run_dir)
+    trainer = Trainer(
+        logger=logger, callbacks=[*build_callbacks(options, run_dir), SharedRunFolder(run_dir)], profiler=profiler,
         default_root_dir=run_dir, enable_model_summary=False, use_distributed_sampler=False,
         accelerator=options["accelerator"], devices=options["devices"], strategy=options["strategy"],
         num_nodes=options["num_nodes"], sync_batchnorm=options["sync_batchnorm"], precision=options["precision"],
@@ -34,3 +61,7 @@ def build_trainer(options: dict[str, Any], run_dir: Path, resume_step: int | Non
         accumulate_grad_batches=options["accumulate_grad_batches"],
         log_every_n_steps=options["log_every_n_steps"], deterministic=options["deterministic"],
     )
+    if profiler and trainer.num_nodes > 1:
+        # Lightning names profiles by local rank only, and every node has a local rank 0.
+        profiler.filename = f"profile-node{trainer.node_rank}"
+    return trainer

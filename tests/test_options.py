@@ -1,0 +1,151 @@
+"""Options from constructor signatures, config files, --list and the environment record."""
+
+import subprocess
+
+import yaml
+from conftest import FAST, error_line
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+TYPED_NET = '''
+from typing import Literal, Optional
+
+from torch import nn
+
+
+class TypedNet(nn.Module):
+    """A net with one parameter of each supported type."""
+
+    def __init__(self, num_features: int = 16, num_classes: int = 10, width: int = 8, scale: float = 1.0,
+                 tag: str = "plain", use_bias: bool = True, activation: Literal["relu", "tanh"] = "relu",
+                 sizes: list[int] = [4, 4], pair: tuple[int, int] = (1, 2), limit: Optional[float] = None):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(num_features, width, bias=use_bias),
+                                    nn.ReLU() if activation == "relu" else nn.Tanh(), nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.layers(x)
+'''
+STANDARD_DATA = ("--dataset", "standard_data", "--num_samples", "300")
+
+
+def stored_model_arguments(run_dir) -> dict:
+    """The net's constructor arguments as the checkpoint hyperparameters store them."""
+    return yaml.safe_load((run_dir / "hparams.yaml").read_text())["model_kwargs"]
+
+
+def test_help_lists_the_parameters_of_the_chosen_net_and_dataset(project):
+    project.write("model/typed_net.py", TYPED_NET)
+    process = project.run("--model_name", "typed_net", *STANDARD_DATA, "--help")
+    assert process.returncode == 0
+    help_text = process.stdout
+    net_part = help_text[help_text.index("TypedNet options"):help_text.index("StandardData options")]
+    for expected in ("--width INT", "default: 8", "--scale FLOAT", "--tag STR", "--use_bias, --no-use_bias",
+                     "relu|tanh", "--sizes INT ...", "--pair INT ...", "--limit FLOAT OR NONE",
+                     "shared by TypedNet, StandardData"):
+        assert expected in net_part, expected
+    assert "--num_samples INT" in help_text[help_text.index("StandardData options"):]
+    assert "--max_epochs" in help_text and "--lr" in help_text  # the framework's own options beside them
+
+
+def test_typed_options_reach_the_constructor(project):
+    project.write("model/typed_net.py", TYPED_NET)
+    process = project.run("--model_name", "typed_net", *STANDARD_DATA, *FAST, "--width", "12", "--scale", "0.5",
+                          "--tag", "x", "--no-use_bias", "--activation", "tanh", "--sizes", "1", "2", "3",
+                          "--pair", "5", "6", "--limit", "2.5", "--num_features", "16")
+    assert process.returncode == 0, process.stderr[-3000:]
+    arguments = stored_model_arguments(process_run_dir(project))
+    assert arguments == {"num_features": 16, "num_classes": 10, "width": 12, "scale": 0.5, "tag": "x",
+                         "use_bias": False, "activation": "tanh", "sizes": [1, 2, 3], "pair": [5, 6], "limit": 2.5}
+
+
+def process_run_dir(project):
+    """The only run folder of a project copy."""
+    [run_dir] = project.run_dirs()
+    return run_dir
+
+
+def test_a_value_that_does_not_parse_names_option_class_and_type(project):
+    project.write("model/typed_net.py", TYPED_NET)
+    line = error_line(project.run("--model_name", "typed_net", *STANDARD_DATA, "--activation", "sigmoid"))
+    assert "--activation" in line and "TypedNet(activation)" in line and "relu, tanh" in line
+    line = error_line(project.run("--model_name", "typed_net", *STANDARD_DATA, "--scale", "big"))
+    assert "--scale" in line and "TypedNet(scale)" in line and "float" in line
+
+
+def test_config_file_gives_defaults_and_the_command_line_wins(project):
+    project.write("my.yaml", "model_name: standard_net\ndataset: standard_data\nhidden: 24\nmax_epochs: 1\n"
+                             "limit_train_batches: 2\nlr: 0.01\n")
+    process = project.run("--config", "my.yaml", "--lr", "0.02")
+    assert process.returncode == 0, process.stderr[-3000:]
+    config = yaml.safe_load((process_run_dir(project) / "config.yaml").read_text())
+    assert (config["hidden"], config["lr"], config["max_epochs"]) == (24, 0.02, 1)
+    assert stored_model_arguments(process_run_dir(project))["hidden"] == 24
+
+
+def test_unknown_config_key_names_the_key_and_the_file(project):
+    project.write("my.yaml", "model_name: standard_net\nhiden: 24\n")
+    line = error_line(project.run("--config", "my.yaml", "--dataset", "standard_data"))
+    assert "'hiden'" in line and "my.yaml" in line
+
+
+def val_curves(run_dir) -> dict:
+    """Every per-epoch val scalar of a run."""
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return {tag: [(event.step, event.value) for event in events.Scalars(tag)]
+            for tag in events.Tags()["scalars"] if tag.startswith("val/")}
+
+
+def test_rerun_from_config_yaml_repeats_the_experiment_exactly(project):
+    first = project.run("--model_name", "standard_net", "--dataset", "standard_data", "--max_epochs", "3",
+                        "--deterministic", "--val_datasets", "a=standard_data", "b=standard_data:noise=2.0",
+                        "--hidden", "40", "--scheduler", "cosine", "--optimizer", "sgd", "--lr", "0.05")
+    assert first.returncode == 0, first.stderr[-3000:]
+    first_dir = process_run_dir(project)
+    second = project.run("--config", str(first_dir / "config.yaml"))
+    assert second.returncode == 0, second.stderr[-3000:]
+    second_dir = project.run_dirs()[1]
+    assert second_dir.parent == first_dir.parent and second_dir.name == "version_1"
+    first_curves, second_curves = val_curves(first_dir), val_curves(second_dir)
+    assert "val/b/accuracy" in first_curves and len(first_curves["val/a/loss"]) == 3
+    assert first_curves == second_curves
+    assert yaml.safe_load((second_dir / "config.yaml").read_text()) == yaml.safe_load(
+        (first_dir / "config.yaml").read_text())
+
+
+def test_list_prints_nets_and_datasets_with_their_docstrings(project):
+    process = project.run("--list")
+    assert process.returncode == 0
+    assert "standard_net" in process.stdout and "A two-layer perceptron" in process.stdout
+    assert "example_test_data" in process.stdout and "10,000 MNIST test digits" in process.stdout
+    assert "model_interface" not in process.stdout and "_mnist_files" not in process.stdout
+
+
+def test_help_and_list_do_not_import_lightning(project):
+    for flag in ("--help", "--list"):
+        process = project.run(flag, env={"PYTHONPROFILEIMPORTTIME": "1"})
+        assert process.returncode == 0
+        assert "torch" in process.stderr and "lightning" not in process.stderr.lower(), flag
+
+
+def test_run_folder_records_the_environment_and_the_git_state(project):
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=project.root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], cwd=project.root, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True, text=True).stdout
+    arguments = ("--model_name", "standard_net", "--dataset", "standard_data", *FAST)
+    assert project.run(*arguments).returncode == 0
+    (project.root / "model" / "standard_net.py").write_text("# edited\n" + standard_net_source(project))
+    assert project.run(*arguments).returncode == 0
+    clean, edited = (yaml.safe_load((run_dir / "environment.yaml").read_text()) for run_dir in project.run_dirs())
+    assert clean["git_commit"] == commit.strip() and clean["git_uncommitted_changes"] is False
+    assert edited["git_uncommitted_changes"] is True
+    assert clean["python"].count(".") == 2
+    for package in ("torch", "pytorch-lightning", "torchmetrics"):
+        assert clean["packages"][package]
+
+
+def standard_net_source(project) -> str:
+    """The current text of the copy's standard_net.py."""
+    return (project.root / "model" / "standard_net.py").read_text()
