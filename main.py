@@ -38,7 +38,7 @@ def run_mode(trainer: Any, model: Any, datamodule: Any, command: Command, run_di
     """Run the chosen mode and return what results.json records."""
     import torch
 
-    from utils.callbacks import ValidationHistory
+    from utils.callbacks import stored_validation
     from utils.results import per_dataset
 
     options = command.options
@@ -48,9 +48,8 @@ def run_mode(trainer: Any, model: Any, datamodule: Any, command: Command, run_di
     if options["mode"] == "fit":
         trainer.fit(model, datamodule=datamodule, ckpt_path=command.resume_checkpoint)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        history = next(callback for callback in trainer.callbacks if isinstance(callback, ValidationHistory))
-        best_step = torch.load(best, map_location="cpu", weights_only=True)["global_step"] if best else None
-        val_metrics = history.by_step.get(best_step) or next(reversed(history.by_step.values()), {})
+        # Read from the file, not from this process: with ddp_spawn the training ran in other processes.
+        best_step, val_metrics = stored_validation(best) if best else (None, dict(trainer.callback_metrics))
         results.update(monitor=options["monitor"], best_checkpoint=best, best_step=best_step,
                        epochs_trained=trainer.current_epoch, val=per_dataset(val_metrics, "val", val_labels))
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)

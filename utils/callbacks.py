@@ -36,6 +36,15 @@ class ValidationHistory(Callback):
         self.by_step = dict(state_dict["by_step"])
 
 
+def stored_validation(checkpoint_path: str) -> tuple[int, dict[str, float]]:
+    """The global step of a checkpoint and the val metrics recorded at that step, read from the file itself."""
+    import torch
+
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    history = checkpoint.get("callbacks", {}).get(ValidationHistory.__qualname__, {}).get("by_step", {})
+    return checkpoint["global_step"], history.get(checkpoint["global_step"], {})
+
+
 def checkpoint_callbacks(options: dict[str, Any], run_dir: Path) -> list[ModelCheckpoint]:
     """The best k checkpoints by the monitor, then `last.ckpt`, rewritten at every validation.
 
@@ -60,7 +69,8 @@ def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
     refresh_rate = 1 if sys.stderr.isatty() else 50
     callbacks: list[Callback] = [ModelSummary(max_depth=options["summary_depth"]), TQDMProgressBar(refresh_rate)]
     if options["mode"] == "fit":
-        callbacks += [*checkpoint_callbacks(options, run_dir), ValidationHistory()]
+        # The history comes first, so a checkpoint saved at a validation already holds that validation.
+        callbacks += [ValidationHistory(), *checkpoint_callbacks(options, run_dir)]
         if options["patience"] > 0:
             callbacks.append(EarlyStopping(monitor=options["monitor"], mode=options["monitor_mode"],
                                            patience=options["patience"]))
