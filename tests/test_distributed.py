@@ -142,3 +142,26 @@ def test_a_process_whose_rank_zero_never_comes_stops_with_one_error_line(project
                              capture_output=True, text=True, timeout=120)
     assert "waited 0.5 s for rank 0 to claim a run folder" in error_line(process)
     assert not project.logs.exists()
+
+
+def test_ddp_run_resumes_in_its_own_folder(project):
+    arguments = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200",
+                 "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--limit_train_batches", "3")
+    first = project.run(*arguments, "--max_epochs", "1", env=clean_environment())
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = project.run("--resume", "last", *arguments, "--max_epochs", "2", env=clean_environment())
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    run_dir = only_run_dir(project)
+    import torch
+
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1
+    assert resumed.stdout.count("run folder:") == 1
+
+
+def test_ddp_spawn_reports_the_best_checkpoints_val_metrics(project):
+    process = project.run("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200",
+                          "--val_datasets", "a=standard_data", "b=standard_data:noise=3.0", "--accelerator", "cpu",
+                          "--devices", "2", "--strategy", "ddp_spawn", "--max_epochs", "1", env=clean_environment())
+    assert process.returncode == 0, process.stderr[-3000:]
+    results = json.loads((only_run_dir(project) / "results.json").read_text())
+    assert set(results["val"]) == {"a", "b", "mean"}
