@@ -75,7 +75,7 @@ def run(argv: list[str]) -> int:
     command = parse_command_line(argv)
     options = command.options
     check_experiment_name(command.experiment)
-    from utils.checks import check_options
+    from utils.checks import check_options, check_val_check_interval
 
     check_options(options, [entry.label for entry in command.val_entries])
     if command.resume_dir and options["mode"] != "fit":
@@ -95,6 +95,7 @@ def run(argv: list[str]) -> int:
     model = build_model(command)
     stage_sets = {"fit": {"train": datamodule.train_set, **datamodule.val_sets}}
     preflight(model, stage_sets.get(options["mode"], datamodule.test_sets))
+    check_val_check_interval(options, len(datamodule.train_set))
 
     resume_step = None
     if command.resume_dir:

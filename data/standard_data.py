@@ -10,6 +10,8 @@ class StandardData(Dataset):
     # Each keyword parameter becomes a command-line option: `--num_samples 5000` reaches StandardData.
     def __init__(self, num_samples: int = 2000, num_features: int = 16, num_classes: int = 10,
                  noise: float = 1.0, data_seed: int = 0) -> None:
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         generator = torch.Generator().manual_seed(data_seed)
         centres = 2.0 * torch.randn(num_classes, num_features, generator=generator)
         self.targets = torch.randint(num_classes, (num_samples,), generator=generator)

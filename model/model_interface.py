@@ -6,7 +6,8 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from utils.errors import TrainingDiverged
+from utils.checkpoints import CHECKPOINT_FORMAT, check_checkpoint
+from utils.errors import TrainingDiverged, UserError
 from utils.losses import TaskLoss
 from utils.metrics import METRIC_NAMES, metric_collection
 from utils.optimization import build_optimizer, build_schedulers
@@ -31,6 +32,16 @@ class MInterface(pl.LightningModule):
         self.test_metrics = nn.ModuleList(metric_collection(task, num_classes) for _ in test_labels)
         self.labels = {"val": list(val_labels), "test": list(test_labels)}
         self._resumed_random_state: dict[str, Any] | None = None
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **overrides: Any) -> "MInterface":
+        """Rebuild the net from the checkpoint's own hyperparameters; another net or format is refused by name."""
+        check_checkpoint(str(checkpoint_path))
+        try:
+            return super().load_from_checkpoint(checkpoint_path, map_location=map_location, **overrides)
+        except RuntimeError as error:
+            raise UserError(f"checkpoint {checkpoint_path} does not fit the net as it is defined now "
+                            f"({str(error).splitlines()[-1].strip()}): use a checkpoint of the current net") from None
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Run the net."""
@@ -112,6 +123,7 @@ class MInterface(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the global random generators, so a resumed run draws what an uninterrupted one would."""
         checkpoint["random_state"] = capture_random_state()
+        checkpoint["template_format"] = CHECKPOINT_FORMAT
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep the stored random state until training starts (restoring the loops draws nothing after)."""

@@ -180,6 +180,21 @@ def test_a_checkpoint_that_no_longer_fits_its_net_is_refused(project):
     assert "does not fit StandardNet" in line or "does not fit standard_net" in line
 
 
+def test_load_from_checkpoint_refuses_a_checkpoint_of_another_net_by_name(project, monkeypatch):
+    assert project.run("--model_name", "standard_net", *COMMON, "--max_epochs", "1", "--hidden", "8").returncode == 0
+    checkpoint = project.run_dirs()[0] / "checkpoints" / "last.ckpt"
+    source = project.root / "model" / "standard_net.py"
+    source.write_text(source.read_text().replace("nn.Linear(hidden, num_classes)", "nn.Linear(hidden, 3)"))
+    monkeypatch.syspath_prepend(str(project.root))
+    for name in [name for name in sys.modules if name.split(".")[0] in ("model", "utils", "data")]:
+        monkeypatch.delitem(sys.modules, name)
+    from model import MInterface
+    from utils.errors import UserError
+
+    with pytest.raises(UserError, match="does not fit the net"):
+        MInterface.load_from_checkpoint(checkpoint)
+
+
 @pytest.mark.parametrize("target, words", [("last", "no run with checkpoints/last.ckpt"),
                                            ("Logs/nowhere/version_9", "does not exist")])
 def test_resume_without_a_checkpoint_is_refused(project, target, words):

@@ -1,6 +1,7 @@
 """Load a template checkpoint into an MInterface, with a clear error for every way a file can be wrong."""
 
 import pickle
+import re
 import zipfile
 from typing import Any
 
@@ -9,22 +10,75 @@ import torch
 from utils.errors import UserError
 
 REQUIRED_HYPERPARAMETERS = ("model_name", "model_kwargs")
+# Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
+CHECKPOINT_FORMAT = 1
+
+
+def _is_template_checkpoint(checkpoint: Any) -> bool:
+    hyperparameters = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    return (isinstance(hyperparameters, dict) and all(key in hyperparameters for key in REQUIRED_HYPERPARAMETERS)
+            and isinstance(hyperparameters["model_kwargs"], dict) and isinstance(checkpoint.get("state_dict"), dict))
+
+
+def _load_failure(error: Exception) -> str:
+    """Say in one phrase why torch.load refused a file."""
+    text = str(error)
+    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if unsafe:
+        return f"it stores a {unsafe.group(1)} object, which loading with weights_only=True refuses"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def read_checkpoint(path: str) -> dict[str, Any]:
     """Read a checkpoint with weights_only=True, refusing files that are not template checkpoints."""
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"checkpoint {path} is not a readable checkpoint (not the zip archive torch.save writes: "
+                        f"empty, truncated or another kind of file): pass a .ckpt from a run's checkpoints/ folder")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        # Memory-mapped: the checks read a checkpoint before the run loads it, and a large one is not copied twice.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
-            f"checkpoint {path} cannot be read ({first_line}): pass a .ckpt written by this template"
+            f"checkpoint {path} cannot be read ({_load_failure(error)}): pass a .ckpt written by this template"
         ) from None
-    hyperparameters = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not isinstance(hyperparameters, dict) or any(key not in hyperparameters for key in REQUIRED_HYPERPARAMETERS):
+    if not _is_template_checkpoint(checkpoint):
         raise UserError(f"checkpoint {path} was not written by this template (no model_name and model_kwargs in its "
                         f"hyper_parameters): pass a .ckpt from a run's checkpoints/ folder")
+    written = checkpoint.get("template_format")
+    if written != CHECKPOINT_FORMAT:
+        raise UserError(f"checkpoint {path} was written by another version of this template (checkpoint format "
+                        f"{written}, this version reads format {CHECKPOINT_FORMAT}): use the template version that "
+                        f"wrote it, or retrain")
     return checkpoint
+
+
+def check_net_arguments(path: str, model_name: str, model_kwargs: dict[str, Any]) -> type:
+    """Return the checkpoint's net class, refusing stored arguments that its __init__ no longer takes."""
+    from utils.registry import load_class
+    from utils.signature_options import check_required, unknown_keywords
+
+    try:
+        net_class = load_class("model", model_name)
+    except UserError as error:
+        raise UserError(f"checkpoint {path} holds a {model_name} net, which cannot be loaded now: {error}") from None
+    unknown = unknown_keywords(net_class, list(model_kwargs))
+    if unknown:
+        raise UserError(f"checkpoint {path} was trained with {net_class.__name__}({unknown[0]}="
+                        f"{model_kwargs[unknown[0]]!r}), but model/{model_name}.py has no parameter {unknown[0]!r} "
+                        f"now: restore that parameter or use a checkpoint of the current net")
+    try:
+        check_required(net_class, model_kwargs)
+    except UserError as error:
+        raise UserError(f"checkpoint {path} does not store every argument model/{model_name}.py needs now: "
+                        f"{error}") from None
+    return net_class
+
+
+def check_checkpoint(path: str) -> None:
+    """Refuse, before anything is built, a checkpoint that cannot be read or whose net no longer takes its arguments."""
+    hyperparameters = read_checkpoint(path)["hyper_parameters"]
+    check_net_arguments(path, hyperparameters["model_name"], hyperparameters["model_kwargs"])
 
 
 def load_model(path: str, val_labels: list[str], test_labels: list[str]) -> Any:
@@ -32,12 +86,17 @@ def load_model(path: str, val_labels: list[str], test_labels: list[str]) -> Any:
     from model.model_interface import MInterface
 
     checkpoint = read_checkpoint(path)
-    model = MInterface(**{**checkpoint["hyper_parameters"], "val_labels": val_labels, "test_labels": test_labels})
-    state = {key: value for key, value in checkpoint["state_dict"].items() if key.startswith("net.")}
+    hyperparameters = checkpoint["hyper_parameters"]
+    net_class = check_net_arguments(path, hyperparameters["model_name"], hyperparameters["model_kwargs"])
+    model = MInterface(**{**hyperparameters, "val_labels": val_labels, "test_labels": test_labels})
+    # Strict, into the net alone: a layer added, removed or resized since training is an error, never random weights.
+    state = {key.removeprefix("net."): value for key, value in checkpoint["state_dict"].items()
+             if key.startswith("net.")}
     try:
-        model.load_state_dict(state, strict=False)
+        model.net.load_state_dict(state)
     except RuntimeError as error:
-        raise UserError(f"checkpoint {path} does not fit {checkpoint['hyper_parameters']['model_name']} as it is now "
-                        f"({str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else error}): "
-                        f"use a checkpoint of the current net") from None
+        details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()] or [str(error)]
+        raise UserError(f"checkpoint {path} does not fit {net_class.__name__} as model/{hyperparameters['model_name']}"
+                        f".py defines it now ({details[0]}): use a checkpoint of the current net, or restore the "
+                        f"net it was trained with") from None
     return model

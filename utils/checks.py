@@ -1,42 +1,85 @@
 """Checks of the options as a whole, run before anything is created under Logs/."""
 
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from utils.checkpoints import check_checkpoint
 from utils.errors import UserError
 from utils.losses import check_loss_fits_task
-from utils.metrics import logged_keys
+from utils.registry import load_class
+from utils.signature_options import check_required
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
 def monitorable_keys(options: dict[str, Any], val_labels: list[str]) -> list[str]:
     """The keys a fit logs at validation time, so ModelCheckpoint and EarlyStopping can follow them."""
+    from utils.metrics import logged_keys  # torchmetrics takes seconds to import: the checks before it need not wait
+
     keys = logged_keys(options["task"], val_labels, [])
-    return [key for key in keys if key.startswith(("val/", "train/"))]
+    # With no validation batches the val keys are never logged.
+    stages = ("val/", "train/") if options["limit_val_batches"] != 0 else ("train/",)
+    return [key for key in keys if key.startswith(stages)]
 
 
 def check_monitor(options: dict[str, Any], val_labels: list[str]) -> None:
     """Refuse a monitor key the run will not log, listing the keys it will."""
     keys = monitorable_keys(options, val_labels)
-    if options["monitor"] not in keys:
-        raise UserError(f"--monitor {options['monitor']} is not a key this run logs: choose one of {', '.join(keys)}")
+    if options["monitor"] in keys:
+        return
+    reason = " (--limit_val_batches 0 turns validation off)" if options["limit_val_batches"] == 0 else ""
+    raise UserError(f"--monitor {options['monitor']} is not a key this run logs{reason}: "
+                    f"choose one of {', '.join(keys)}")
+
+
+def check_num_classes(options: dict[str, Any]) -> None:
+    """Refuse a class count that multiclass metrics cannot work with."""
+    if options["task"] == "classification" and options["num_classes"] < 2:
+        raise UserError(f"--task classification needs --num_classes of at least 2, got {options['num_classes']}: "
+                        f"for a yes/no target with one output use --task binary --loss bce_with_logits")
+
+
+def _devices_text(devices: Any) -> str:
+    return ",".join(map(str, devices)) if isinstance(devices, list) else str(devices)
+
+
+def check_devices(options: dict[str, Any], on_cpu: bool) -> None:
+    """Refuse a --devices value the chosen accelerator cannot give."""
+    devices = options["devices"]
+    if devices == "auto" or options["accelerator"] == "mps":
+        return
+    if on_cpu:
+        if isinstance(devices, list) or devices < 1:
+            raise UserError(f"--devices {_devices_text(devices)} is for GPUs (indices, or -1 for all), but this run "
+                            f"is on CPU: pass a number of processes (--devices 2) or auto")
+        return
+    available = torch.cuda.device_count()
+    wanted = max(devices, default=-1) + 1 if isinstance(devices, list) else devices
+    if wanted > available:
+        raise UserError(f"--devices {_devices_text(devices)} asks for more GPUs than the {available} visible here: "
+                        f"pass --devices {available}, -1 for all, or indices below {available}")
 
 
 def check_hardware(options: dict[str, Any]) -> None:
-    """Refuse an accelerator, precision or strategy this machine cannot run."""
+    """Refuse an accelerator, device count, precision or strategy this machine cannot run."""
     accelerator = options["accelerator"]
     if accelerator not in ACCELERATORS:
         raise UserError(f"--accelerator {accelerator} is unknown: use one of {', '.join(ACCELERATORS)}")
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise UserError(f"--accelerator {accelerator} asked for, but no CUDA GPU is visible: use --accelerator cpu")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--accelerator mps asked for, but Apple's MPS is not available here: use --accelerator cpu")
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    check_devices(options, on_cpu)
     if on_cpu and options["precision"] in ("16-mixed", "16-true"):
         raise UserError(f"--precision {options['precision']} needs a GPU: on CPU use 32-true or bf16-mixed")
     if on_cpu and options["strategy"] == "fsdp":
         raise UserError("--strategy fsdp needs GPUs: on CPU use --strategy ddp")
+    if on_cpu and options["sync_batchnorm"]:
+        raise UserError("--sync_batchnorm needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only): drop it on CPU")
 
 
 def check_mode(options: dict[str, Any]) -> None:
@@ -48,16 +91,44 @@ def check_mode(options: dict[str, Any]) -> None:
         return
     if not checkpoint:
         raise UserError(f"--mode {options['mode']} needs --ckpt PATH: a checkpoint from a run's checkpoints/ folder")
+    if Path(checkpoint).is_dir():
+        raise UserError(f"--ckpt {checkpoint} is a folder: pass a .ckpt file in it, such as "
+                        f"{Path(checkpoint) / 'checkpoints' / 'last.ckpt'}")
     if not Path(checkpoint).is_file():
         raise UserError(f"checkpoint {checkpoint} does not exist: pass a .ckpt file from a run's checkpoints/ folder")
+    check_checkpoint(checkpoint)
+
+
+def _processes(options: dict[str, Any]) -> int:
+    devices = options["devices"]
+    per_node = len(devices) if isinstance(devices, list) else devices if isinstance(devices, int) and devices > 0 else 1
+    return per_node * options["num_nodes"]
+
+
+def check_val_check_interval(options: dict[str, Any], train_items: int) -> None:
+    """Refuse a validation interval, in batches, longer than the training batches of an epoch."""
+    interval, limit = options["val_check_interval"], options["limit_train_batches"]
+    if not isinstance(interval, int) or options["fast_dev_run"] or options["mode"] != "fit":
+        return
+    batches = math.ceil(math.ceil(train_items / _processes(options)) / options["batch_size"])
+    batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
+    if interval > batches:
+        raise UserError(f"--val_check_interval {interval} is more than the {batches} training batches of an epoch: "
+                        f"pass at most {batches}, or a fraction of an epoch such as 0.5")
 
 
 def check_options(options: dict[str, Any], val_labels: list[str]) -> None:
     """Every whole-run check, in the order a user would fix them."""
     check_loss_fits_task(options["loss"], options["task"])
+    check_num_classes(options)
     check_mode(options)
     check_hardware(options)
-    if options["mode"] == "fit":
-        check_monitor(options, val_labels)
+    if options["mode"] == "predict" and _processes(options) > 1:
+        raise UserError("--mode predict runs in one process, so predictions.pt holds every item in order: "
+                        "pass --devices 1 --num_nodes 1")
     if options["min_epochs"] > options["max_epochs"]:
         raise UserError(f"--min_epochs {options['min_epochs']} is above --max_epochs {options['max_epochs']}")
+    if options["mode"] == "fit":
+        # The other modes rebuild the net from the checkpoint's own arguments.
+        check_required(load_class("model", options["model_name"]), options)
+        check_monitor(options, val_labels)

@@ -1,6 +1,8 @@
 """Parse the command line in two passes: names first, then the options the named classes' signatures add."""
 
 import argparse
+import difflib
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +27,14 @@ class UserArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are UserErrors, shown by main as one line."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        """Raise instead of printing usage and exiting."""
-        raise UserError(f"{message} (see python main.py --help)")
+        """Raise instead of printing usage and exiting, suggesting the closest option for an unknown one."""
+        hint = ""
+        unknown = re.match(r"unrecognized arguments: (--[^\s=]+)", message)
+        if unknown:
+            names = [name for action in self._actions for name in action.option_strings]
+            close = difflib.get_close_matches(unknown.group(1), names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UserError(f"{message}{hint} (see python main.py --help)")
 
 
 @dataclass
@@ -62,7 +70,10 @@ def load_config(path: str) -> dict[str, Any]:
     try:
         config = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as error:
-        raise UserError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise UserError(f"config file {path} is not valid YAML{where}: {problem}") from None
     if not isinstance(config, dict):
         raise UserError(f"config file {path} must hold a mapping of option: value")
     return config

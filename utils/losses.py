@@ -62,3 +62,20 @@ def check_output_shape(loss: TaskLoss, outputs: torch.Tensor, targets: torch.Ten
             f"but --task {loss.task} with --loss {loss.loss} needs {wanted}: change the net's output size "
             f"(--num_classes) or the task"
         )
+
+
+def check_targets(loss: TaskLoss, targets: torch.Tensor, dataset: str) -> None:
+    """Refuse class targets outside 0 .. num_classes - 1, and binary targets other than 0 and 1."""
+    if loss.task == "regression" or targets.numel() == 0:
+        return
+    values = sorted({value.item() for value in targets.reshape(-1).unique()})
+    if loss.task == "binary":
+        wrong = [value for value in values if value not in (0, 1)]
+        if wrong:
+            raise UserError(f"{dataset} has the target {wrong[0]}, but --task binary needs targets 0 and 1: "
+                            f"map the targets to 0 and 1, or use --task classification")
+        return
+    wrong = [value for value in values if not float(value).is_integer() or not 0 <= value < loss.num_classes]
+    if wrong:
+        raise UserError(f"{dataset} has the target {wrong[0]}, but --num_classes {loss.num_classes} allows the class "
+                        f"indices 0 to {loss.num_classes - 1}: raise --num_classes or fix the targets")

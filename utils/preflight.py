@@ -3,10 +3,23 @@
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset, Subset, default_collate
 
 from utils.errors import UserError
-from utils.losses import check_output_shape
+from utils.losses import check_output_shape, check_targets
+
+
+def dataset_description(dataset: Dataset, label: str) -> str:
+    """Name a dataset by its label and its class (the one under any train / val Subset)."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return f"dataset {label!r} ({type(dataset).__name__})"
+
+
+def _type_text(value: Any) -> str:
+    if isinstance(value, (tuple, list)) and value:
+        return f"{type(value).__name__} of {type(value[0]).__name__}"
+    return type(value).__name__
 
 
 def sample_batch(dataset: Dataset, label: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -16,11 +29,12 @@ def sample_batch(dataset: Dataset, label: str) -> tuple[torch.Tensor, torch.Tens
     indices = list(range(min(2, len(dataset))))
     batch = dataset.__getitems__(indices) if serves_batches(dataset) else default_collate([dataset[i] for i in indices])
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise UserError(f"dataset {label!r} must return (inputs, target) pairs, got {type(batch).__name__}")
+        raise UserError(f"{dataset_description(dataset, label)} must return (inputs, target) pairs, "
+                        f"got {type(batch).__name__}")
     inputs, targets = batch[0], batch[1]
     if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise UserError(f"dataset {label!r} must return tensors (or numbers), got "
-                        f"({type(inputs).__name__}, {type(targets).__name__}): convert its items to torch tensors")
+        raise UserError(f"{dataset_description(dataset, label)} must return tensors (or numbers), got batches of "
+                        f"({_type_text(inputs)}, {_type_text(targets)}): convert its items to torch tensors")
     return inputs, targets
 
 
@@ -36,8 +50,9 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> None:
                 try:
                     outputs = model(inputs)
                 except (RuntimeError, TypeError, ValueError) as error:
-                    raise UserError(f"{net_name} failed on a batch of dataset {label!r} (inputs of shape "
-                                    f"{tuple(inputs.shape)}): {str(error).splitlines()[0]}") from None
+                    raise UserError(f"{net_name} failed on a batch of {dataset_description(dataset, label)}, inputs "
+                                    f"of shape {tuple(inputs.shape)}: {str(error).splitlines()[0]}") from None
                 check_output_shape(model.loss_function, outputs, targets, net_name)
+            check_targets(model.loss_function, targets, dataset_description(dataset, label))
     finally:
         model.train(was_training)

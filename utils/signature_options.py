@@ -163,7 +163,8 @@ def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] 
     unknown = sorted(set(overrides) - set(parameters))
     if unknown:
         raise UserError(
-            f"{cls.__name__} has no parameter {unknown[0]!r}: its parameters are {', '.join(parameters) or 'none'}"
+            f"{cls.__name__} has no parameter {unknown[0]!r} (given as {unknown[0]}={overrides[unknown[0]]} in a "
+            f"dataset entry): its parameters are {', '.join(parameters) or 'none'}"
         )
     kwargs = {}
     for name, parameter in parameters.items():
@@ -176,8 +177,30 @@ def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] 
         elif parameter.default is not inspect.Parameter.empty:
             kwargs[name] = parameter.default
         else:
-            raise UserError(f"{cls.__name__} needs a value for {name!r}: pass --{name} VALUE")
+            raise UserError(_needs_value(cls, name))
     return cls(**kwargs)
+
+
+def check_required(cls: type, values: dict[str, Any]) -> None:
+    """Refuse to build `cls` from `values` when a parameter without a default has no value."""
+    for parameter in constructor_parameters(cls):
+        if parameter.name in FRAMEWORK_SET_PARAMETERS or parameter.default is not inspect.Parameter.empty:
+            continue
+        if values.get(parameter.name) is None:
+            raise UserError(_needs_value(cls, parameter.name))
+
+
+def unknown_keywords(cls: type, names: list[str]) -> list[str]:
+    """The names `cls.__init__` would refuse as keyword arguments (none when it takes **kwargs)."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
+        return []
+    known = {parameter.name for parameter in constructor_parameters(cls)}
+    return [name for name in names if name not in known]
+
+
+def _needs_value(cls: type, name: str) -> str:
+    return f"{cls.__name__} needs a value for its parameter {name!r}, which has no default: pass --{name} VALUE"
 
 
 def _parse_override(spec: OptionSpec, text: str) -> Any:

@@ -1,0 +1,376 @@
+"""The catalogue of wrong inputs: each is one `error: ...` line naming what was wrong, exit code 2, Logs/ untouched."""
+
+import hashlib
+import io
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import COPIED, FAST, PROJECT, Project, error_line
+
+STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
+EARLIER_RUN = "Logs/standard_net-standard_data/version_0"
+EARLIER_CHECKPOINT = f"{EARLIER_RUN}/checkpoints/last.ckpt"
+# Cases that are only wrong where the hardware is missing: the reason to skip them elsewhere.
+HAS_CUDA = "this machine has a CUDA GPU" if torch.cuda.is_available() else None
+HAS_MPS = "this machine has Apple's MPS" if torch.backends.mps.is_available() else None
+
+
+def _torch_bytes(value: object) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
+
+
+NET_WITHOUT_CLASS = '''
+from torch import nn
+
+
+class Net(nn.Module):
+    pass
+
+
+class Helper:
+    pass
+'''
+
+NET_WITH_SYNTAX_ERROR = '''
+from torch import nn
+
+
+class BrokenNet(nn.Module)
+    pass
+'''
+
+DATA_WITH_MISSING_PACKAGE = '''
+import no_such_package_xyz
+from torch.utils.data import Dataset
+
+
+class NeedsPackageData(Dataset):
+    pass
+'''
+
+NET_WITH_REQUIRED_WIDTH = '''
+from torch import nn
+
+
+class WideNet(nn.Module):
+    def __init__(self, width: int, num_classes: int = 10):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(16, width), nn.ReLU(), nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.layers(x)
+'''
+
+NET_WITH_LR = '''
+from torch import nn
+
+
+class LrNet(nn.Module):
+    def __init__(self, lr: float = 0.1):
+        super().__init__()
+        self.layer = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
+NET_WITH_THREE_OUTPUTS = '''
+from torch import nn
+
+
+class ThreeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
+EMPTY_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class EmptyData(Dataset):
+    def __len__(self):
+        return 0
+
+    def __getitem__(self, index):
+        return torch.zeros(16), 0
+'''
+
+TEXT_DATA = '''
+from torch.utils.data import Dataset
+
+
+class TextData(Dataset):
+    def __len__(self):
+        return 20
+
+    def __getitem__(self, index):
+        return f"sentence {index}", index % 2
+'''
+
+WIDE_FEATURE_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class WideFeatureData(Dataset):
+    """Twenty features, where StandardNet expects sixteen."""
+
+    def __len__(self):
+        return 20
+
+    def __getitem__(self, index):
+        return torch.randn(20), index % 10
+'''
+
+LABELS_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class LabelsData(Dataset):
+    """Every item is labelled 7."""
+
+    def __len__(self):
+        return 20
+
+    def __getitem__(self, index):
+        return torch.randn(16), 7
+'''
+
+# The earlier run's net after its user edited it: the checkpoint's stored hyperparameters or weights no longer fit.
+STANDARD_NET_RENAMED_PARAMETER = '''
+from torch import nn
+
+
+class StandardNet(nn.Module):
+    def __init__(self, num_features: int = 16, width: int = 64, num_classes: int = 10) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(num_features, width), nn.ReLU(), nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.layers(x)
+'''
+
+STANDARD_NET_EXTRA_LAYER = '''
+from torch import nn
+
+
+class StandardNet(nn.Module):
+    def __init__(self, num_features: int = 16, hidden: int = 64, num_classes: int = 10) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(num_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+        self.head = nn.Linear(num_classes, num_classes)
+
+    def forward(self, x):
+        return self.head(self.layers(x))
+'''
+
+
+@dataclass
+class Case:
+    """One wrong input: the words typed, the user's files it needs, and what the error line must name."""
+
+    id: str
+    args: tuple[str, ...]
+    words: tuple[str, ...]
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    skip: str | None = None
+
+
+CASES = [
+    # Names.
+    Case("unknown_model", ("--model_name", "standrd_net"), ("standrd_net", "did you mean 'standard_net'",
+                                                              "example_net, standard_net")),
+    Case("model_name_path", ("--model_name", "../x"), ("'../x'", "malformed")),
+    Case("model_name_dot", ("--model_name", "a.b"), ("'a.b'", "malformed")),
+    Case("model_name_dash", ("--model_name", "my-net"), ("'my-net'", "malformed")),
+    Case("model_name_capitals", ("--model_name", "StandardNet"), ("'StandardNet'", "malformed")),
+    Case("model_file_without_class", ("--model_name", "my_net", "--dataset", "standard_data"),
+         ("model/my_net.py", "MyNet", "Net, Helper"), {"model/my_net.py": NET_WITHOUT_CLASS}),
+    Case("model_file_syntax_error", ("--model_name", "broken_net", "--dataset", "standard_data"),
+         ("model/broken_net.py", "SyntaxError"), {"model/broken_net.py": NET_WITH_SYNTAX_ERROR}),
+    Case("data_file_missing_package", ("--model_name", "standard_net", "--dataset", "needs_package_data"),
+         ("data/needs_package_data.py", "no_such_package_xyz"),
+         {"data/needs_package_data.py": DATA_WITH_MISSING_PACKAGE}),
+    Case("unknown_dataset", ("--model_name", "standard_net", "--dataset", "standard_dta"),
+         ("unknown dataset 'standard_dta'", "did you mean 'standard_data'")),
+    # Framework option values.
+    Case("lr_negative", (*STANDARD, "--lr", "-1"), ("--lr", "'-1'")),
+    Case("lr_not_a_number", (*STANDARD, "--lr", "abc"), ("--lr", "'abc'")),
+    Case("batch_size_zero", (*STANDARD, "--batch_size", "0"), ("--batch_size", "'0'")),
+    Case("max_epochs_zero", (*STANDARD, "--max_epochs", "0"), ("--max_epochs", "'0'")),
+    Case("val_fraction_above_one", (*STANDARD, "--val_fraction", "1.5"), ("--val_fraction", "'1.5'")),
+    Case("val_fraction_zero", (*STANDARD, "--val_fraction", "0"), ("--val_fraction", "'0'")),
+    Case("label_smoothing_one", (*STANDARD, "--label_smoothing", "1"), ("--label_smoothing", "'1'")),
+    Case("unknown_optimizer", (*STANDARD, "--optimizer", "foo"), ("--optimizer", "'foo'", "adam")),
+    Case("unknown_scheduler", (*STANDARD, "--scheduler", "warp"), ("--scheduler", "'warp'", "cosine")),
+    Case("unknown_loss", (*STANDARD, "--loss", "hinge"), ("--loss", "'hinge'", "cross_entropy")),
+    Case("limit_train_batches_above_one", (*STANDARD, "--limit_train_batches", "1.5"),
+         ("--limit_train_batches", "'1.5'")),
+    Case("devices_zero", (*STANDARD, "--devices", "0"), ("--devices", "'0'")),
+    Case("min_epochs_above_max_epochs", (*STANDARD, "--min_epochs", "5", "--max_epochs", "2"),
+         ("--min_epochs 5", "--max_epochs 2")),
+    Case("unknown_option", (*STANDARD, "--no_such_option", "1"), ("--no_such_option",)),
+    Case("accelerator_gpu_without_gpu", (*STANDARD, "--accelerator", "gpu"), ("--accelerator gpu", "GPU"),
+         skip=HAS_CUDA),
+    Case("precision_16_mixed_on_cpu", (*STANDARD, "--precision", "16-mixed"), ("--precision 16-mixed", "CPU"),
+         skip=HAS_CUDA),
+    Case("accelerator_mps_unavailable", (*STANDARD, "--accelerator", "mps"), ("--accelerator mps", "cpu"),
+         skip=HAS_MPS),
+    Case("devices_list_on_cpu", (*STANDARD, "--accelerator", "cpu", "--devices", "0,1"), ("--devices 0,1", "CPU")),
+    Case("num_classes_one", (*STANDARD, "--num_classes", "1"), ("--num_classes", "1", "--task binary")),
+    Case("val_monitor_without_validation", (*STANDARD, "--limit_val_batches", "0"),
+         ("val/loss", "--limit_val_batches 0", "train/loss")),
+    Case("experiment_with_slash", (*STANDARD, "--experiment", "a/b"), ("experiment", "'a/b'")),
+    # Options made from the classes' signatures.
+    Case("class_option_not_an_int", (*STANDARD, "--hidden", "abc"), ("--hidden", "StandardNet", "int", "'abc'")),
+    Case("required_parameter_missing", ("--model_name", "wide_net", "--dataset", "standard_data"),
+         ("WideNet", "'width'", "--width"), {"model/wide_net.py": NET_WITH_REQUIRED_WIDTH}),
+    Case("parameter_clashes_with_framework_option", ("--model_name", "lr_net", "--dataset", "standard_data"),
+         ("LrNet", "lr", "--lr"), {"model/lr_net.py": NET_WITH_LR}),
+    # Dataset entries.
+    Case("val_datasets_empty", (*STANDARD, "--val_datasets"), ("--val_datasets",)),
+    Case("entry_label_with_space", (*STANDARD, "--val_datasets", "bad label=standard_data"),
+         ("'bad label=standard_data'", "label")),
+    Case("entry_argument_without_value", (*STANDARD, "--val_datasets", "x=standard_data:novalue"),
+         ("'x=standard_data:novalue'", "'novalue'")),
+    Case("entry_argument_not_in_signature", (*STANDARD, "--val_datasets", "x=standard_data:nope=1"),
+         ("StandardData", "'nope'", "num_samples")),
+    Case("entry_labels_duplicate", (*STANDARD, "--val_datasets", "standard_data", "standard_data"),
+         ("--val_datasets", "'standard_data' twice")),
+    # Whole-run checks.
+    Case("unknown_monitor_key", (*STANDARD, "--monitor", "val/nope"), ("val/nope", "val/loss", "val/accuracy")),
+    Case("cross_entropy_for_regression", (*STANDARD, "--loss", "cross_entropy", "--task", "regression"),
+         ("cross_entropy", "regression")),
+    # Checkpoints.
+    Case("test_without_ckpt", (*STANDARD, "--mode", "test"), ("--mode test", "--ckpt")),
+    Case("ckpt_missing_file", (*STANDARD, "--mode", "test", "--ckpt", "missing.ckpt"), ("missing.ckpt",)),
+    Case("ckpt_corrupt", (*STANDARD, "--mode", "test", "--ckpt", "corrupt.ckpt"),
+         ("corrupt.ckpt", "not a readable checkpoint"),
+         {"corrupt.ckpt": bytes(range(256)) * 8}),
+    Case("ckpt_not_from_template", (*STANDARD, "--mode", "test", "--ckpt", "other.ckpt"),
+         ("other.ckpt", "not written by this template"), {"other.ckpt": _torch_bytes({"a": 1})}),
+    Case("ckpt_net_parameter_renamed", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_CHECKPOINT),
+         ("last.ckpt", "StandardNet(hidden=32)", "'hidden'"),
+         {"model/standard_net.py": STANDARD_NET_RENAMED_PARAMETER}),
+    Case("ckpt_net_layer_added", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_CHECKPOINT),
+         ("last.ckpt", "StandardNet", "head.weight"), {"model/standard_net.py": STANDARD_NET_EXTRA_LAYER}),
+    Case("ckpt_stores_an_object", (*STANDARD, "--mode", "predict", "--ckpt", "object.ckpt"),
+         ("object.ckpt", "torch.nn.modules.linear.Linear", "weights_only"),
+         {"object.ckpt": _torch_bytes({"hyper_parameters": {"net": torch.nn.Linear(2, 2)}})}),
+    Case("ckpt_of_another_template_version", (*STANDARD, "--mode", "test", "--ckpt", "old.ckpt"),
+         ("old.ckpt", "another version of this template", "format 0"),
+         {"old.ckpt": _torch_bytes({"hyper_parameters": {"model_name": "standard_net", "model_kwargs": {}},
+                                    "state_dict": {}, "template_format": 0})}),
+    Case("ckpt_is_a_folder", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_RUN), ("folder", "last.ckpt")),
+    # Data and nets that do not fit.
+    Case("target_above_num_classes", ("--model_name", "standard_net", "--dataset", "labels_data", "--num_classes", "5"),
+         ("LabelsData", "target 7", "--num_classes 5"), {"data/labels_data.py": LABELS_DATA}),
+    Case("binary_target_not_zero_or_one", ("--model_name", "standard_net", "--dataset", "labels_data", "--task",
+                                           "binary", "--loss", "bce_with_logits", "--num_classes", "1"),
+         ("LabelsData", "target 7", "--task binary"), {"data/labels_data.py": LABELS_DATA}),
+    Case("mnist_folder_missing", ("--data_dir", "/nonexistent"), ("/nonexistent", "--data_dir")),
+    Case("dataset_without_items", ("--model_name", "standard_net", "--dataset", "empty_data"),
+         ("EmptyData", "no items"), {"data/empty_data.py": EMPTY_DATA}),
+    Case("dataset_items_are_strings", ("--model_name", "standard_net", "--dataset", "text_data"),
+         ("TextData", "tensors", "tuple of str"), {"data/text_data.py": TEXT_DATA}),
+    Case("net_input_size_does_not_fit_data", ("--model_name", "standard_net", "--dataset", "wide_feature_data"),
+         ("StandardNet", "WideFeatureData", "(2, 20)"), {"data/wide_feature_data.py": WIDE_FEATURE_DATA}),
+    Case("net_outputs_three_values", ("--model_name", "three_net", "--dataset", "standard_data"),
+         ("ThreeNet", "(2, 3)", "(batch, 10)"), {"model/three_net.py": NET_WITH_THREE_OUTPUTS}),
+    Case("val_check_interval_above_epoch", (*STANDARD, "--val_check_interval", "100"),
+         ("--val_check_interval 100", "15")),
+    Case("sync_batchnorm_on_cpu", (*STANDARD, "--accelerator", "cpu", "--sync_batchnorm"), ("--sync_batchnorm",),
+         skip=HAS_CUDA),
+    Case("predict_in_several_processes", (*STANDARD, "--mode", "predict", "--ckpt", EARLIER_CHECKPOINT,
+                                          "--accelerator", "cpu", "--devices", "2"), ("--mode predict", "--devices 1")),
+    Case("unknown_option_suggests_the_closest", (*STANDARD, "--max_epoch", "3"), ("--max_epoch", "--max_epochs")),
+    # Config files.
+    Case("config_missing", (*STANDARD, "--config", "missing.yaml"), ("missing.yaml", "does not exist")),
+    Case("config_unknown_key", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "'learning_rate'"),
+         {"run.yaml": "learning_rate: 0.1\n"}),
+    Case("config_not_yaml", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "not valid YAML at line 2"),
+         {"run.yaml": "lr: [0.1\nbatch_size: 4\n"}),
+    Case("config_not_a_mapping", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "mapping"),
+         {"run.yaml": "- lr\n- 0.1\n"}),
+    Case("config_bad_value", (*STANDARD, "--config", "run.yaml"), ("--batch_size", "'0'"),
+         {"run.yaml": "batch_size: 0\n"}),
+]
+
+
+def tree_hash(folder: Path) -> str:
+    """A digest of every path and file's bytes under `folder`, or 'absent'."""
+    if not folder.exists():
+        return "absent"
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def copy_project(root: Path) -> Project:
+    """A copy of the template like the `project` fixture's, for a module-wide run."""
+    root.mkdir()
+    for name in COPIED:
+        source = PROJECT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, root / name)
+    return Project(root)
+
+
+@pytest.fixture(scope="module")
+def earlier_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Logs/ of one real earlier run (standard_net, --hidden 32), copied into each case's project."""
+    earlier = copy_project(tmp_path_factory.mktemp("earlier") / "project")
+    process = earlier.run(*STANDARD, "--hidden", "32", *FAST)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert (earlier.root / EARLIER_CHECKPOINT).is_file()
+    return earlier.logs
+
+
+def write_files(project: Project, files: dict[str, str | bytes]) -> None:
+    """Add the user's files of a case, text or bytes."""
+    for relative, content in files.items():
+        if isinstance(content, bytes):
+            (project.root / relative).write_bytes(content)
+        else:
+            project.write(relative, content)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_wrong_input_is_one_error_line_and_changes_nothing(project: Project, earlier_logs: Path, case: Case):
+    if case.skip:
+        pytest.skip(case.skip)
+    shutil.copytree(earlier_logs, project.logs)
+    write_files(project, case.files)
+    before = tree_hash(project.logs)
+    line = error_line(project.run(*case.args))
+    for word in case.words:
+        assert word in line, f"{word!r} not in {line!r}"
+    assert tree_hash(project.logs) == before
+
+
+def test_earlier_checkpoint_tests_with_the_unedited_net(project: Project, earlier_logs: Path):
+    """The checkpoint the cases above refuse is a good one: with the net it was trained with, --mode test runs."""
+    shutil.copytree(earlier_logs, project.logs)
+    process = project.run(*STANDARD, "--mode", "test", "--ckpt", EARLIER_CHECKPOINT, "--limit_test_batches", "2")
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert len(project.run_dirs()) == 2
+
+
+def test_case_ids_are_unique():
+    assert len({case.id for case in CASES}) == len(CASES)
