@@ -39,10 +39,8 @@ class Project:
         return sorted(self.logs.glob("*/version_*"))
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    """A fresh copy of the template; the MNIST files are linked, not copied."""
-    root = tmp_path / "project"
+def copy_project(root: Path) -> Project:
+    """A fresh copy of the template at `root`; the MNIST files are linked, not copied."""
     root.mkdir()
     for name in COPIED:
         source = PROJECT / name
@@ -52,6 +50,12 @@ def project(tmp_path: Path) -> Project:
             shutil.copy(source, root / name)
     (root / "example_Minist_data").symlink_to(PROJECT / "example_Minist_data")
     return Project(root)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A fresh copy of the template for one test."""
+    return copy_project(tmp_path / "project")
 
 
 def error_line(process: subprocess.CompletedProcess) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import COPIED, FAST, PROJECT, Project, error_line
+from conftest import FAST, Project, copy_project, error_line
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
 EARLIER_RUN = "Logs/standard_net-standard_data/version_0"
@@ -318,18 +318,6 @@ def tree_hash(folder: Path) -> str:
         if path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def copy_project(root: Path) -> Project:
-    """A copy of the template like the `project` fixture's, for a module-wide run."""
-    root.mkdir()
-    for name in COPIED:
-        source = PROJECT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / name)
-    return Project(root)
 
 
 @pytest.fixture(scope="module")
