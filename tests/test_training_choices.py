@@ -160,3 +160,12 @@ def test_monitoring_a_per_dataset_key_names_the_best_checkpoint_after_it(fit):
     names = [path.name for path in (run_dir / "checkpoints").iterdir()]
     assert any("val_standard_data_accuracy" in name for name in names), names
     assert results["monitor"] == "val/standard_data/accuracy"
+
+
+def test_epoch_loss_is_weighted_by_batch_size():
+    from utils.metrics import metric_collection
+
+    metrics = metric_collection("classification", 3, check_inputs=False)
+    metrics["loss"].update(torch.tensor(1.0), weight=3)
+    metrics["loss"].update(torch.tensor(4.0), weight=1)  # a last, smaller batch
+    assert metrics["loss"].compute().item() == pytest.approx(1.75)

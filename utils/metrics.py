@@ -23,8 +23,8 @@ def metric_collection(task: str, num_classes: int, check_inputs: bool = True) ->
                    "f1": BinaryF1Score(validate_args=check_inputs)}
     else:
         metrics = {"mae": MeanAbsoluteError()}
-    # NaN is kept, not dropped or warned about: a NaN loss must show as NaN.
-    return MetricCollection({"loss": MeanMetric(nan_strategy="disable"), **metrics}, compute_groups=False)
+    # MeanMetric's default NaN handling: its "disable" setting also drops the weights (torchmetrics 1.9).
+    return MetricCollection({"loss": MeanMetric(), **metrics}, compute_groups=False)
 
 
 def logged_keys(task: str, val_labels: list[str], test_labels: list[str]) -> list[str]:
