@@ -1,0 +1,101 @@
+"""What every benchmark shares: the project on the import path, medians, ratio lines, quiet output, machine facts."""
+
+import contextlib
+import logging
+import os
+import platform
+import resource
+import statistics
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))  # the benchmarks import the template's own modules
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, or NaN when nothing was measured."""
+    return statistics.median(values) if values else float("nan")
+
+
+def ratio_line(name: str, value: float, target: float | None, at_most: bool = True) -> str:
+    """One `ratio` line: the value, its target and PASS or MISS (no target: informational)."""
+    if target is None:
+        return f"ratio  {name:<52} {value:8.3f}"
+    passed = value <= target if at_most else value >= target
+    sign = "<=" if at_most else ">="
+    return f"ratio  {name:<52} {value:8.3f}   target {sign} {target:<6g} {'PASS' if passed else 'MISS'}"
+
+
+def check_line(name: str, passed: bool, detail: str) -> str:
+    """One `check` line: a yes/no property with PASS or MISS."""
+    return f"check  {name:<52} {detail:<24} {'PASS' if passed else 'MISS'}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table with right-aligned columns after the first."""
+    cells = [list(map(str, headers)), *[[str(cell) for cell in row] for row in rows]]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
+    lines = []
+    for index, row in enumerate(cells):
+        parts = [row[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))]
+        lines.append("  ".join(parts))
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _status_mb(field_name: str) -> float | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field_name}:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MiB (0 where /proc is missing)."""
+    return _status_mb("VmRSS") or 0.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    # VmHWM starts afresh at exec; ru_maxrss does not (a child forked from a large parent starts at its peak).
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Send progress bars, summaries and warnings to /dev/null while measuring, so only the report is printed."""
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or the platform's guess elsewhere)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def machine_line() -> str:
+    """CPU count, CPU model, Python, torch and (when installed) Lightning versions."""
+    import torch
+
+    parts = [f"cpus {os.cpu_count()}", f"cpu {cpu_model()}", f"torch threads {torch.get_num_threads()}",
+             f"python {platform.python_version()}", f"torch {torch.__version__}"]
+    with contextlib.suppress(ImportError):
+        from importlib.metadata import version
+
+        parts.append(f"pytorch-lightning {version('pytorch-lightning')}")
+    return "machine: " + ", ".join(parts)

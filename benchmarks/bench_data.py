@@ -1,0 +1,154 @@
+"""Data path: the template's MNIST loader (ExampleTrainData serving whole batches through `__getitems__`) against
+torchvision's MNIST with ToTensor and Normalize, for data alone and feeding a training epoch of ExampleNet.
+
+    .venv/bin/python benchmarks/bench_data.py
+"""
+
+import argparse
+import gzip
+import itertools
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+import torch
+import torch.nn.functional as F
+from _common import PROJECT_ROOT, median, quiet, ratio_line, table
+from torch.utils.data import DataLoader
+
+DATA_TARGET = 10.0
+EPOCH_TARGET = 1.3
+SEED = 42
+BATCH_SIZE = 128
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """Sizes and repetitions; the defaults read whole epochs (a few minutes on 2 CPU cores)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_items", type=int, default=0, help="items per data-only pass (0: a whole epoch)")
+    parser.add_argument("--data_reps", type=int, default=5)
+    parser.add_argument("--epoch_items", type=int, default=0, help="items per training epoch (0: a whole epoch)")
+    parser.add_argument("--epoch_reps", type=int, default=2)
+    return parser.parse_args(argv)
+
+
+def template_loader() -> DataLoader:
+    """The train DataLoader DInterface builds for the default MNIST run."""
+    from data.data_interface import DInterface
+    from utils.cli import parse_command_line
+
+    command = parse_command_line(["--model_name", "example_net", "--batch_size", str(BATCH_SIZE), "--seed", str(SEED)])
+    datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries, command.dataset_classes,
+                            command.options)
+    return datamodule.train_dataloader()
+
+
+def torchvision_root(folder: Path) -> Path:
+    """Lay the shipped .gz files out as torchvision expects (MNIST/raw/, decompressed) under `folder`."""
+    raw = folder / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for packed in (PROJECT_ROOT / "example_Minist_data" / "MNIST" / "raw").glob("*.gz"):
+        with gzip.open(packed, "rb") as source, open(raw / packed.stem, "wb") as target:
+            shutil.copyfileobj(source, target)
+    return folder
+
+
+def torchvision_loader(root: Path) -> DataLoader:
+    """torchvision's MNIST train set, PIL image -> ToTensor -> Normalize per item, shuffled, batches of 128."""
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    dataset = datasets.MNIST(str(root), train=True, download=False, transform=transform)
+    return DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, generator=torch.Generator().manual_seed(SEED))
+
+
+def data_pass(loader: DataLoader, batches: int) -> float:
+    """Seconds to draw `batches` batches."""
+    started = time.perf_counter()
+    for _ in itertools.islice(loader, batches):
+        pass
+    return time.perf_counter() - started
+
+
+def training_epoch(loader: DataLoader, batches: int) -> tuple[float, float]:
+    """(seconds, of which waiting for batches) of `batches` training steps of a fresh ExampleNet."""
+    from model.example_net import ExampleNet
+
+    torch.manual_seed(SEED)
+    net = ExampleNet()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    iterator, waiting = iter(loader), 0.0
+    started = time.perf_counter()
+    for _ in range(batches):
+        fetch_started = time.perf_counter()
+        inputs, targets = next(iterator)
+        waiting += time.perf_counter() - fetch_started
+        optimizer.zero_grad()
+        F.cross_entropy(net(inputs), targets).backward()
+        optimizer.step()
+    return time.perf_counter() - started, waiting
+
+
+def batches_for(items: int, loaders: dict[str, DataLoader]) -> int:
+    """Batches per pass: `items` worth, or (0) the shorter loader's whole epoch."""
+    whole = min(len(loader) for loader in loaders.values())
+    return min(whole, max(1, items // BATCH_SIZE)) if items else whole
+
+
+def compare_data(loaders: dict[str, DataLoader], batches: int, reps: int) -> dict[str, float]:
+    """Median seconds of a data-only pass per path, the paths alternating after one warm-up pass each."""
+    times: dict[str, list[float]] = {name: [] for name in loaders}
+    for rep in range(reps + 1):
+        for name, loader in loaders.items():
+            seconds = data_pass(loader, batches)
+            if rep:
+                times[name].append(seconds)
+    return {name: median(values) for name, values in times.items()}
+
+
+def compare_epochs(loaders: dict[str, DataLoader], batches: int, reps: int) -> dict[str, tuple[float, float]]:
+    """Median (seconds, waiting seconds) of a training epoch per path, alternating, after a short warm-up each."""
+    for loader in loaders.values():
+        training_epoch(loader, min(3, batches))
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in loaders}
+    for _ in range(reps):
+        for name, loader in loaders.items():
+            runs[name].append(training_epoch(loader, batches))
+    return {name: (median([run[0] for run in values]), median([run[1] for run in values]))
+            for name, values in runs.items()}
+
+
+def report(loaders: dict[str, DataLoader], data: dict[str, float], epochs: dict[str, tuple[float, float]],
+           batches: tuple[int, int]) -> None:
+    """Tables, ratios and the bound that the data share puts on the epoch speed-up."""
+    rows = [(name, f"{batches[0] * BATCH_SIZE / data[name]:,.0f}", f"{epochs[name][0]:.2f}", f"{epochs[name][1]:.2f}",
+             f"{epochs[name][1] / epochs[name][0]:.1%}") for name in loaders]
+    print(table(["path", "data-only items/s", f"epoch s ({batches[1]} batches)", "of which data s", "data share"],
+                rows))
+    template, vision = loaders
+    print(ratio_line("data-only throughput template / torchvision", data[vision] / data[template], DATA_TARGET,
+                     at_most=False))
+    print(ratio_line("training epoch speed template / torchvision", epochs[vision][0] / epochs[template][0],
+                     EPOCH_TARGET, at_most=False))
+    share = epochs[vision][1] / epochs[vision][0]
+    print(ratio_line("bound: torchvision epoch / its compute alone", 1 / (1 - share), None))
+
+
+def main(argv: list[str]) -> None:
+    """Build both loaders, compare them, print tables, ratios and PASS/MISS."""
+    arguments = parse_arguments(argv)
+    print(_common.machine_line())
+    with tempfile.TemporaryDirectory() as folder, quiet():
+        loaders = {"template (ExampleTrainData)": template_loader(),
+                   "torchvision MNIST + ToTensor + Normalize": torchvision_loader(torchvision_root(Path(folder)))}
+        batches = (batches_for(arguments.data_items, loaders), batches_for(arguments.epoch_items, loaders))
+        data = compare_data(loaders, batches[0], arguments.data_reps)
+        epochs = compare_epochs(loaders, batches[1], arguments.epoch_reps)
+    report(loaders, data, epochs, batches)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

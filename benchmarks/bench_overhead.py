@@ -1,0 +1,198 @@
+"""Template overhead, side by side in one process: (a) a hand-written PyTorch loop, (b) a bare LightningModule,
+(c) the template. Per-epoch time, peak memory, parity of the training loss, and the cost of several val sets.
+
+    .venv/bin/python benchmarks/bench_overhead.py
+"""
+
+import argparse
+import copy
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+
+import _common
+import torch
+from _common import median, quiet, ratio_line, table
+from _turns import TurnTaker, run_in_turns
+from _workloads import Clock, NoClock, Workload, hand_written_run, mlp_workload, mnist_workload
+
+VARIANTS = {"a": "hand-written loop", "b": "bare LightningModule", "c": "template"}
+# Targets: (numerator, denominator, at most) per workload, and the memory allowance of (c) over (b).
+TIME_TARGETS = {"mnist": ("c", "a", 1.05), "mlp": ("c", "b", 1.10)}
+MEMORY_TARGET = 1.10
+SCALING_TARGET = 1.05
+PARITY_TOLERANCE = 5e-6  # equal to 5 decimal places
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """The sizes and repetitions; the defaults take a few minutes on 2 CPU cores."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", nargs="+", choices=("mnist", "mlp"), default=["mnist", "mlp"])
+    parser.add_argument("--train_items", type=int, default=4096, help="MNIST train items per epoch")
+    parser.add_argument("--val_items", type=int, default=1024, help="items of each MNIST val set (clean, noisy)")
+    parser.add_argument("--mlp_items", type=int, default=50000, help="StandardData points (10%% held out for val)")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per variant, after one warm-up epoch")
+    parser.add_argument("--parity_epochs", type=int, default=2)
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 2, 4, 8], help="val set copies K to scale over")
+    parser.add_argument("--scaling_reps", type=int, default=5)
+    parser.add_argument("--skip", nargs="+", default=[], choices=("timing", "memory", "parity", "scaling"))
+    parser.add_argument("--memory_child", choices=tuple(VARIANTS), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def chosen_workloads(arguments: argparse.Namespace) -> list[Workload]:
+    """The workloads asked for, at the sizes asked for."""
+    built = {"mnist": lambda: mnist_workload(arguments.train_items, arguments.val_items),
+             "mlp": lambda: mlp_workload(arguments.mlp_items)}
+    return [built[name]() for name in arguments.workloads]
+
+
+def variant_runner(variant: str, workload: Workload, epochs: int, log_dir: str) -> Callable[..., None]:
+    """A function of a Clock that trains `variant` for `epochs` epochs (Lightning is imported only for (b), (c))."""
+    if variant == "a":
+        def hand_written(clock: Clock) -> None:
+            hand_written_run(workload, epochs, clock.epoch_start)
+            clock.end()
+
+        return hand_written
+    from _lightning_runs import bare_run, template_run
+
+    run = bare_run if variant == "b" else template_run
+    return lambda clock: run(workload, epochs, clock, log_dir)
+
+
+def time_variants(workload: Workload, epochs: int, log_dir: str) -> dict[str, list[float]]:
+    """Seconds of each timed epoch per variant, the variants taking turns epoch by epoch."""
+    takers = [TurnTaker(variant, variant_runner(variant, workload, epochs + 1, log_dir)) for variant in VARIANTS]
+    with quiet():
+        run_in_turns(takers)
+    return {taker.name: taker.durations[1:] for taker in takers}  # the first epoch is the warm-up
+
+
+def report_timing(workload: Workload, seconds: dict[str, list[float]]) -> None:
+    """The per-epoch table and the ratios of medians."""
+    medians = {variant: median(values) for variant, values in seconds.items()}
+    rows = [(f"({variant}) {VARIANTS[variant]}", f"{value:.4f}", f"{min(seconds[variant]):.4f}",
+             f"{value / medians['a']:.3f}", f"{value / medians['b']:.3f}") for variant, value in medians.items()]
+    print(table(["variant", "median s/epoch", "min s/epoch", "/(a)", "/(b)"], rows))
+    numerator, denominator, target = TIME_TARGETS[workload.name]
+    for top, bottom in (("c", "a"), ("c", "b"), ("b", "a")):
+        goal = target if (top, bottom) == (numerator, denominator) else None
+        print(ratio_line(f"{workload.name} epoch time ({top})/({bottom})", medians[top] / medians[bottom], goal))
+
+
+def memory_child(workload: Workload, variant: str) -> None:
+    """In a child process: train `variant` for a warm-up and one more epoch, then print its RSS figures."""
+    with tempfile.TemporaryDirectory() as log_dir, quiet():
+        runner = variant_runner(variant, workload, 2, log_dir)
+        imported = _common.rss_mb()
+        runner(NoClock())
+    print(f"rss_after_imports_mb {imported:.1f} peak_rss_mb {_common.peak_rss_mb():.1f}")
+
+
+def measure_memory(workload: Workload, argv: list[str]) -> dict[str, tuple[float, float]]:
+    """(RSS after imports, peak RSS) of each variant, each in its own child process (side by side: none is timed)."""
+    children = {variant: subprocess.Popen([sys.executable, __file__, *argv, "--workloads", workload.name,
+                                           "--memory_child", variant], stdout=subprocess.PIPE, text=True)
+                for variant in VARIANTS}
+    figures = {}
+    for variant, child in children.items():
+        output, _ = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"the memory child of ({variant}) exited with {child.returncode}")
+        words = output.split()
+        figures[variant] = (float(words[-3]), float(words[-1]))
+    return figures
+
+
+def report_memory(workload: Workload, figures: dict[str, tuple[float, float]]) -> None:
+    """Peak RSS per variant and the (c)/(b) ratio."""
+    rows = [(f"({variant}) {VARIANTS[variant]}", f"{imported:.0f}", f"{peak:.0f}", f"{peak - imported:.0f}")
+            for variant, (imported, peak) in figures.items()]
+    print(table(["variant", "RSS after imports MiB", "peak RSS MiB", "peak - imports MiB"], rows))
+    ratio = figures["c"][1] / figures["b"][1]
+    print(ratio_line(f"{workload.name} peak memory (c)/(b)", ratio, MEMORY_TARGET))
+
+
+def parity(workload: Workload, epochs: int, log_dir: str) -> tuple[list[float], list[float]]:
+    """Train losses per epoch of the hand-written loop and of the template, from the same initial weights."""
+    from _lightning_runs import TrainLossRecorder, build_template
+
+    with quiet():
+        run = build_template(workload.template_argv(log_dir, epochs))
+        torch.manual_seed(workload.seed)
+        hand = hand_written_run(workload, epochs, lambda: None, net=copy.deepcopy(run.model.net))
+        recorder = TrainLossRecorder(workload.seed)
+        run.trainer.callbacks.insert(0, recorder)
+        run.trainer.fit(run.model, datamodule=run.datamodule)
+    return hand, recorder.losses
+
+
+def report_parity(workload: Workload, hand: list[float], template: list[float]) -> None:
+    """Both losses per epoch and whether they agree to 5 decimals."""
+    pairs = list(zip(hand, template, strict=False))  # a missing epoch shows as a MISS below
+    rows = [(epoch, f"{a:.6f}", f"{c:.6f}", f"{abs(a - c):.1e}") for epoch, (a, c) in enumerate(pairs)]
+    print(table(["epoch", "(a) train loss", "(c) train/loss", "|difference|"], rows))
+    largest = max((abs(a - c) for a, c in pairs), default=float("inf"))
+    agree = len(hand) == len(template) and largest < PARITY_TOLERANCE
+    print(_common.check_line(f"{workload.name} train loss parity (a) vs (c)", agree, f"max diff {largest:.1e}"))
+
+
+def scaling(workload: Workload, copies: list[int], reps: int, log_dir: str) -> dict[int, float]:
+    """Median seconds of one validation over K copies of the same val set, the K taking turns."""
+    from _lightning_runs import ValidationTimer, build_template
+
+    name = "example_eval_data" if workload.name == "mnist" else "standard_data"
+    runs, timers = {}, {}
+    with quiet():
+        for count in copies:
+            entries = [f"copy{index}={name}" for index in range(count)]
+            runs[count] = build_template([*workload.template_argv(log_dir, 1), "--val_datasets", *entries])
+            timers[count] = ValidationTimer()
+            runs[count].trainer.callbacks.insert(0, timers[count])
+        for _ in range(reps + 1):  # the first round is the warm-up
+            for count in copies:
+                runs[count].trainer.validate(runs[count].model, datamodule=runs[count].datamodule, verbose=False)
+    return {count: median(timer.durations[1:]) for count, timer in timers.items()}
+
+
+def report_scaling(workload: Workload, seconds: dict[int, float]) -> None:
+    """time(K) / (K * time(1)) for each K."""
+    base = seconds[min(seconds)] / min(seconds)
+    print(table(["copies K", "median s/validation", "time(K)/(K*time(1))"],
+                [(count, f"{value:.4f}", f"{value / (count * base):.3f}") for count, value in seconds.items()]))
+    for count, value in seconds.items():
+        if count != min(seconds):
+            print(ratio_line(f"{workload.name} validation time({count})/({count}*time(1))", value / (count * base),
+                             SCALING_TARGET))
+
+
+def main(argv: list[str]) -> None:
+    """Run the chosen sections for each workload and print tables, ratios and PASS/MISS."""
+    arguments = parse_arguments(argv)
+    if arguments.memory_child:
+        memory_child(chosen_workloads(arguments)[0], arguments.memory_child)
+        return
+    print(_common.machine_line())
+    with tempfile.TemporaryDirectory() as log_dir:
+        for workload in chosen_workloads(arguments):
+            print(f"\n== {workload.name}: {workload.model_name}, {workload.sizes}, batch {workload.batch_size}")
+            if "timing" not in arguments.skip:
+                report_timing(workload, time_variants(workload, arguments.epochs, log_dir))
+            if "parity" not in arguments.skip:
+                report_parity(workload, *parity(workload, arguments.parity_epochs, log_dir))
+            if "scaling" not in arguments.skip:
+                report_scaling(workload, scaling(workload, arguments.copies, arguments.scaling_reps, log_dir))
+            if "memory" not in arguments.skip:
+                report_memory(workload, measure_memory(workload, size_arguments(arguments)))
+
+
+def size_arguments(arguments: argparse.Namespace) -> list[str]:
+    """The size options, handed on to the memory children."""
+    return ["--train_items", str(arguments.train_items), "--val_items", str(arguments.val_items),
+            "--mlp_items", str(arguments.mlp_items)]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
