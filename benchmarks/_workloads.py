@@ -102,9 +102,7 @@ def plain_datasets(workload: Workload) -> tuple[Dataset, list[Dataset]]:
         from data.example_eval_data import ExampleEvalData
         from data.example_train_data import ExampleTrainData
 
-        # DInterface holds out --val_fraction of a train class without a `split` parameter even when the val sets
-        # are other classes, so the template trains on 49,500 of ExampleTrainData's 55,000 digits: the same here.
-        return held_out_split(ExampleTrainData(), workload.seed)[0], [ExampleEvalData(), ExampleEvalData(noise_std=1.0)]
+        return ExampleTrainData(), [ExampleEvalData(), ExampleEvalData(noise_std=1.0)]
     from data.standard_data import StandardData
 
     train_part, val_part = held_out_split(StandardData(num_samples=workload.sizes["items"]), workload.seed)

@@ -51,14 +51,18 @@ class DInterface(pl.LightningDataModule):
         self.dataset_classes, self.options = dataset_classes, options
         self.batch_size, self.num_workers = options["batch_size"], options["num_workers"]
         self._built: dict[tuple, Dataset] = {}
-        self.train_set = self._dataset(train_entry, "train", train_entry)
+        # Part of the train set is held out only when a val or test entry is that same dataset.
+        held_out = any((entry.name, entry.overrides) == (train_entry.name, train_entry.overrides)
+                       for entry in [*val_entries, *test_entries])
+        self.train_set = self._dataset(train_entry, "train", train_entry if held_out else None)
         self.val_sets = {entry.label: self._dataset(entry, "val", train_entry) for entry in val_entries}
         self.test_sets = {entry.label: self._dataset(entry, "test", train_entry) for entry in test_entries}
 
-    def _dataset(self, entry: DatasetEntry, stage: str, train_entry: DatasetEntry) -> Dataset:
+    def _dataset(self, entry: DatasetEntry, stage: str, train_entry: DatasetEntry | None) -> Dataset:
         cls = self.dataset_classes[entry.name]
         has_split = "split" in {parameter.name for parameter in constructor_parameters(cls)}
-        same_as_train = (entry.name, entry.overrides) == (train_entry.name, train_entry.overrides)
+        same_as_train = train_entry is not None and (entry.name, entry.overrides) == (
+            train_entry.name, train_entry.overrides)
         if has_split or not same_as_train:
             return self._instance(entry, stage if has_split else None)
         # The same class and arguments as the train set, without a split parameter: a seeded hold-out part of it.

@@ -169,3 +169,17 @@ def test_epoch_loss_is_weighted_by_batch_size():
     metrics["loss"].update(torch.tensor(1.0), weight=3)
     metrics["loss"].update(torch.tensor(4.0), weight=1)  # a last, smaller batch
     assert metrics["loss"].compute().item() == pytest.approx(1.75)
+
+
+def test_train_set_is_held_out_from_only_when_it_is_also_evaluated():
+    from data.data_interface import DInterface
+
+    mnist = parse_command_line(["--model_name", "example_net"])
+    shorthand = parse_command_line(STANDARD)
+    sizes = []
+    for command in (mnist, shorthand):
+        datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries,
+                                command.dataset_classes, command.options)
+        sizes.append((len(datamodule.train_set), [len(dataset) for dataset in datamodule.val_sets.values()]))
+    assert sizes[0] == (55000, [5000, 5000])  # other classes validate: the whole train set trains
+    assert sizes[1] == (180, [20])  # one class for every stage: 10% held out, never trained on
