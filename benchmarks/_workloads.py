@@ -3,13 +3,15 @@
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import _common  # noqa: F401  (puts the project on the import path)
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, random_split
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, random_split
+
+from utils.batching import keep_batch, serves_batches
 
 SEED = 42
 LEARNING_RATE = 1e-3  # the template's default --lr with its default --optimizer adam
@@ -107,18 +109,6 @@ def plain_datasets(workload: Workload) -> tuple[Dataset, list[Dataset]]:
 
     train_part, val_part = held_out_split(StandardData(num_samples=workload.sizes["items"]), workload.seed)
     return train_part, [val_part]
-
-
-def serves_batches(dataset: Dataset) -> bool:
-    """Whether the dataset (under any Subset) answers a list of indices with a ready batch."""
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return callable(getattr(dataset, "__getitems__", None))
-
-
-def keep_batch(batch: Any) -> Any:
-    """Collate for datasets that already return whole batches."""
-    return batch
 
 
 def plain_loader(dataset: Dataset, batch_size: int, seed: int, train: bool) -> DataLoader:

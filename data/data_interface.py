@@ -5,23 +5,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset, random_split
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, random_split
 
+from utils.batching import keep_batch, serves_batches
 from utils.dataset_entries import DatasetEntry
 from utils.errors import UserError
 from utils.signature_options import build_instance, constructor_parameters
-
-
-def keep_batch(batch: Any) -> Any:
-    """Collate for datasets whose `__getitems__` already returns a whole batch."""
-    return batch
-
-
-def serves_batches(dataset: Dataset) -> bool:
-    """Whether a dataset (or the dataset under a Subset) answers a list of indices with a ready batch."""
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return callable(getattr(dataset, "__getitems__", None))
 
 
 class EvaluationShare(Sampler[int]):

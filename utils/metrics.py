@@ -5,7 +5,6 @@ from torchmetrics.classification import BinaryAccuracy, BinaryF1Score, Multiclas
 from torchmetrics.regression import MeanAbsoluteError
 
 METRIC_NAMES = {"classification": ("accuracy", "f1"), "binary": ("accuracy", "f1"), "regression": ("mae",)}
-STAGES = ("train", "val", "test")
 
 
 def metric_collection(task: str, num_classes: int, check_inputs: bool = True) -> MetricCollection:

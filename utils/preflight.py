@@ -5,6 +5,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, Subset, default_collate
 
+from utils.batching import serves_batches
 from utils.errors import UserError
 from utils.losses import check_output_shape, check_targets
 
@@ -24,8 +25,6 @@ def _type_text(value: Any) -> str:
 
 def sample_batch(dataset: Dataset, label: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Fetch the first two items as a batch, the way the loader will, and check they are tensors."""
-    from data.data_interface import serves_batches
-
     indices = list(range(min(2, len(dataset))))
     batch = dataset.__getitems__(indices) if serves_batches(dataset) else default_collate([dataset[i] for i in indices])
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
