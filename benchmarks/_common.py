@@ -88,6 +88,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def load_line() -> str:
+    """The 1-minute load average against the CPU count: with other processes running, timings are unreliable."""
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    # torch's OpenMP threads spin while they wait for each other: one descheduled by another process's work stalls
+    # every parallel region (small ops then run up to 100x slower). --threads 1 avoids that.
+    busy = "  (other processes are busy: ratios are noisy; --threads 1 is steadier)" if load > 1.0 else ""
+    return f"load average {load:.2f} on {cpus} cpus{busy}"
+
+
 def machine_line() -> str:
     """CPU count, CPU model, Python, torch and (when installed) Lightning versions."""
     import torch
@@ -98,4 +107,4 @@ def machine_line() -> str:
         from importlib.metadata import version
 
         parts.append(f"pytorch-lightning {version('pytorch-lightning')}")
-    return "machine: " + ", ".join(parts)
+    return "machine: " + ", ".join(parts) + "\n" + load_line()

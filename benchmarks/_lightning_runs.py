@@ -1,6 +1,7 @@
 """The Lightning variants: a bare LightningModule, and the template built the way main.py builds it."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,10 +120,13 @@ def build_template(argv: list[str]) -> TemplateRun:
     return TemplateRun(command, model, datamodule, build_trainer(options, run_dir))
 
 
-def template_run(workload: Workload, epochs: int, clock: Clock, log_dir: str) -> None:
-    """(c): the template with its default callbacks, logger and metrics."""
+def template_run(workload: Workload, epochs: int, clock: Clock, log_dir: str,
+                 prepare: Callable[[TemplateRun], None] | None = None) -> None:
+    """(c): the template with its default callbacks, logger and metrics (`prepare` may change it before fit)."""
     run = build_template(workload.template_argv(log_dir, epochs))
     run.trainer.callbacks.insert(0, ClockHooks(clock))
+    if prepare is not None:
+        prepare(run)
     run.trainer.fit(run.model, datamodule=run.datamodule)
 
 

@@ -32,6 +32,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data_reps", type=int, default=5)
     parser.add_argument("--epoch_items", type=int, default=0, help="items per training epoch (0: a whole epoch)")
     parser.add_argument("--epoch_reps", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
     return parser.parse_args(argv)
 
 
@@ -140,6 +141,8 @@ def report(loaders: dict[str, DataLoader], data: dict[str, float], epochs: dict[
 def main(argv: list[str]) -> None:
     """Build both loaders, compare them, print tables, ratios and PASS/MISS."""
     arguments = parse_arguments(argv)
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
     print(_common.machine_line())
     with tempfile.TemporaryDirectory() as folder, quiet():
         loaders = {"template (ExampleTrainData)": template_loader(),
@@ -148,6 +151,7 @@ def main(argv: list[str]) -> None:
         data = compare_data(loaders, batches[0], arguments.data_reps)
         epochs = compare_epochs(loaders, batches[1], arguments.epoch_reps)
     report(loaders, data, epochs, batches)
+    print(_common.load_line())
 
 
 if __name__ == "__main__":

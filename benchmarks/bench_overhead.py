@@ -14,7 +14,7 @@ from collections.abc import Callable
 import _common
 import torch
 from _common import median, quiet, ratio_line, table
-from _turns import TurnTaker, run_in_turns
+from _rounds import EpochClock, paired_ratio, run_rounds, timed_epochs
 from _workloads import Clock, NoClock, Workload, hand_written_run, mlp_workload, mnist_workload
 
 VARIANTS = {"a": "hand-written loop", "b": "bare LightningModule", "c": "template"}
@@ -32,10 +32,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--train_items", type=int, default=4096, help="MNIST train items per epoch")
     parser.add_argument("--val_items", type=int, default=1024, help="items of each MNIST val set (clean, noisy)")
     parser.add_argument("--mlp_items", type=int, default=50000, help="StandardData points (10%% held out for val)")
-    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per variant, after one warm-up epoch")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per run, after its warm-up epoch")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per variant, the variants alternating")
     parser.add_argument("--parity_epochs", type=int, default=2)
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 2, 4, 8], help="val set copies K to scale over")
     parser.add_argument("--scaling_reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
     parser.add_argument("--skip", nargs="+", default=[], choices=("timing", "memory", "parity", "scaling"))
     parser.add_argument("--memory_child", choices=tuple(VARIANTS), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -62,24 +64,28 @@ def variant_runner(variant: str, workload: Workload, epochs: int, log_dir: str) 
     return lambda clock: run(workload, epochs, clock, log_dir)
 
 
-def time_variants(workload: Workload, epochs: int, log_dir: str) -> dict[str, list[float]]:
-    """Seconds of each timed epoch per variant, the variants taking turns epoch by epoch."""
-    takers = [TurnTaker(variant, variant_runner(variant, workload, epochs + 1, log_dir)) for variant in VARIANTS]
+def time_variants(workload: Workload, epochs: int, rounds: int, log_dir: str) -> dict[str, list[EpochClock]]:
+    """Each variant's epoch clocks, one run per round, the variants alternating run by run."""
+    runners = {variant: variant_runner(variant, workload, epochs + 1, log_dir) for variant in VARIANTS}
     with quiet():
-        run_in_turns(takers)
-    return {taker.name: taker.durations[1:] for taker in takers}  # the first epoch is the warm-up
+        return run_rounds(runners, rounds)
 
 
-def report_timing(workload: Workload, seconds: dict[str, list[float]]) -> None:
-    """The per-epoch table and the ratios of medians."""
-    medians = {variant: median(values) for variant, values in seconds.items()}
-    rows = [(f"({variant}) {VARIANTS[variant]}", f"{value:.4f}", f"{min(seconds[variant]):.4f}",
-             f"{value / medians['a']:.3f}", f"{value / medians['b']:.3f}") for variant, value in medians.items()]
-    print(table(["variant", "median s/epoch", "min s/epoch", "/(a)", "/(b)"], rows))
+def report_timing(workload: Workload, clocks: dict[str, list[EpochClock]]) -> None:
+    """The per-epoch table and the paired ratios, wall time against the targets and CPU time beside them."""
+    rows = []
+    for variant, name in VARIANTS.items():
+        wall = [seconds for clock in clocks[variant] for seconds in timed_epochs(clock)]
+        cpu = [seconds for clock in clocks[variant] for seconds in timed_epochs(clock, "cpu")]
+        versus = [f"{paired_ratio(clocks[variant], clocks[base]):.3f}" for base in ("a", "b")]
+        rows.append((f"({variant}) {name}", f"{median(wall):.4f}", f"{min(wall):.4f}", f"{median(cpu):.4f}", *versus))
+    print(table(["variant", "median wall s/epoch", "min wall s", "median cpu s", "/(a)", "/(b)"], rows))
     numerator, denominator, target = TIME_TARGETS[workload.name]
     for top, bottom in (("c", "a"), ("c", "b"), ("b", "a")):
         goal = target if (top, bottom) == (numerator, denominator) else None
-        print(ratio_line(f"{workload.name} epoch time ({top})/({bottom})", medians[top] / medians[bottom], goal))
+        for kind in ("wall", "cpu"):
+            print(ratio_line(f"{workload.name} epoch {kind} time ({top})/({bottom})",
+                             paired_ratio(clocks[top], clocks[bottom], kind), goal if kind == "wall" else None))
 
 
 def memory_child(workload: Workload, variant: str) -> None:
@@ -139,8 +145,8 @@ def report_parity(workload: Workload, hand: list[float], template: list[float]) 
     print(_common.check_line(f"{workload.name} train loss parity (a) vs (c)", agree, f"max diff {largest:.1e}"))
 
 
-def scaling(workload: Workload, copies: list[int], reps: int, log_dir: str) -> dict[int, float]:
-    """Median seconds of one validation over K copies of the same val set, the K taking turns."""
+def scaling(workload: Workload, copies: list[int], reps: int, log_dir: str) -> dict[int, list[float]]:
+    """Seconds of each validation over K copies of the same val set, per K, the K taking turns each rep."""
     from _lightning_runs import ValidationTimer, build_template
 
     name = "example_eval_data" if workload.name == "mnist" else "standard_data"
@@ -154,23 +160,26 @@ def scaling(workload: Workload, copies: list[int], reps: int, log_dir: str) -> d
         for _ in range(reps + 1):  # the first round is the warm-up
             for count in copies:
                 runs[count].trainer.validate(runs[count].model, datamodule=runs[count].datamodule, verbose=False)
-    return {count: median(timer.durations[1:]) for count, timer in timers.items()}
+    return {count: timer.durations[1:] for count, timer in timers.items()}
 
 
-def report_scaling(workload: Workload, seconds: dict[int, float]) -> None:
-    """time(K) / (K * time(1)) for each K."""
-    base = seconds[min(seconds)] / min(seconds)
+def report_scaling(workload: Workload, seconds: dict[int, list[float]]) -> None:
+    """time(K) / (K * time(1)) for each K: the median over reps of each rep's own ratio."""
+    one = min(seconds)
+    ratios = {count: median([value * one / (count * base) for value, base in zip(values, seconds[one], strict=True)])
+              for count, values in seconds.items()}
     print(table(["copies K", "median s/validation", "time(K)/(K*time(1))"],
-                [(count, f"{value:.4f}", f"{value / (count * base):.3f}") for count, value in seconds.items()]))
-    for count, value in seconds.items():
-        if count != min(seconds):
-            print(ratio_line(f"{workload.name} validation time({count})/({count}*time(1))", value / (count * base),
-                             SCALING_TARGET))
+                [(count, f"{median(values):.4f}", f"{ratios[count]:.3f}") for count, values in seconds.items()]))
+    for count, ratio in ratios.items():
+        if count != one:
+            print(ratio_line(f"{workload.name} validation time({count})/({count}*time(1))", ratio, SCALING_TARGET))
 
 
 def main(argv: list[str]) -> None:
     """Run the chosen sections for each workload and print tables, ratios and PASS/MISS."""
     arguments = parse_arguments(argv)
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
     if arguments.memory_child:
         memory_child(chosen_workloads(arguments)[0], arguments.memory_child)
         return
@@ -179,13 +188,14 @@ def main(argv: list[str]) -> None:
         for workload in chosen_workloads(arguments):
             print(f"\n== {workload.name}: {workload.model_name}, {workload.sizes}, batch {workload.batch_size}")
             if "timing" not in arguments.skip:
-                report_timing(workload, time_variants(workload, arguments.epochs, log_dir))
+                report_timing(workload, time_variants(workload, arguments.epochs, arguments.rounds, log_dir))
             if "parity" not in arguments.skip:
                 report_parity(workload, *parity(workload, arguments.parity_epochs, log_dir))
             if "scaling" not in arguments.skip:
                 report_scaling(workload, scaling(workload, arguments.copies, arguments.scaling_reps, log_dir))
             if "memory" not in arguments.skip:
                 report_memory(workload, measure_memory(workload, size_arguments(arguments)))
+    print(_common.load_line())
 
 
 def size_arguments(arguments: argparse.Namespace) -> list[str]:

@@ -1,0 +1,59 @@
+"""Time whole training runs epoch by epoch, the variants taking turns run by run, all in the main thread.
+
+Each run is fresh (its own net, optimizer, loaders, Trainer) and its first epoch is the warm-up, left out.
+(Running the variants side by side in threads, one epoch each in turn, was tried first: a run in a thread of
+its own came out up to 15% slower or faster than the same run in the main thread, as much as the targets.)
+"""
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class EpochClock:
+    """Wall and process CPU seconds of each epoch of one run (a Clock: epoch_start() and end())."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    _started: tuple[float, float] | None = None
+
+    def _stop(self) -> None:
+        if self._started is not None:
+            self.wall.append(time.perf_counter() - self._started[0])
+            self.cpu.append(time.process_time() - self._started[1])
+            self._started = None
+
+    def epoch_start(self) -> None:
+        """Close the previous epoch and open the next."""
+        self._stop()
+        self._started = (time.perf_counter(), time.process_time())
+
+    def end(self) -> None:
+        """Close the last epoch."""
+        self._stop()
+
+
+def run_rounds(runners: dict[str, Callable[[EpochClock], None]], rounds: int) -> dict[str, list[EpochClock]]:
+    """Run every variant once per round, rotating which goes first; returns each variant's clock per round."""
+    clocks: dict[str, list[EpochClock]] = {name: [] for name in runners}
+    names = list(runners)
+    for round_index in range(rounds):
+        for offset in range(len(names)):
+            name = names[(round_index + offset) % len(names)]
+            clock = EpochClock()
+            runners[name](clock)
+            clocks[name].append(clock)
+    return clocks
+
+
+def timed_epochs(clock: EpochClock, kind: str = "wall") -> list[float]:
+    """The epochs of a run after its warm-up epoch."""
+    return (clock.wall if kind == "wall" else clock.cpu)[1:]
+
+
+def paired_ratio(top: list[EpochClock], bottom: list[EpochClock], kind: str = "wall") -> float:
+    """The median over rounds of the ratio of median epoch times: each round's runs ran back to back."""
+    return statistics.median([statistics.median(timed_epochs(high, kind)) / statistics.median(timed_epochs(low, kind))
+                              for high, low in zip(top, bottom, strict=True)])
