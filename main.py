@@ -38,7 +38,7 @@ def run_mode(trainer: Any, model: Any, datamodule: Any, command: Command, run_di
     """Run the chosen mode and return what results.json records."""
     import torch
 
-    from utils.callbacks import stored_validation
+    from utils.checkpoints import stored_validation
     from utils.results import per_dataset
 
     options = command.options

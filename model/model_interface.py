@@ -9,7 +9,7 @@ from torch import nn
 from utils.checkpoints import CHECKPOINT_FORMAT, check_checkpoint
 from utils.errors import TrainingDiverged, UserError
 from utils.losses import TaskLoss
-from utils.metrics import METRIC_NAMES, metric_collection
+from utils.metrics import EpochMetrics
 from utils.optimization import build_optimizer, build_schedulers
 from utils.random_state import capture_random_state, restore_random_state
 from utils.registry import load_class
@@ -25,12 +25,15 @@ class MInterface(pl.LightningModule):
         # Plain values only, so every checkpoint loads with torch's weights_only=True.
         self.save_hyperparameters()
         self.net: nn.Module = load_class("model", model_name)(**model_kwargs)
+        self.task = task
         self.loss_function = TaskLoss(loss, task, num_classes, label_smoothing)
         self.optimization = optimization or {}
-        self.train_metrics = metric_collection(task, num_classes, check_inputs=False)
-        self.val_metrics = nn.ModuleList(metric_collection(task, num_classes) for _ in val_labels)
-        self.test_metrics = nn.ModuleList(metric_collection(task, num_classes) for _ in test_labels)
+        self.train_metrics = EpochMetrics(task, num_classes)
+        self.val_metrics = [EpochMetrics(task, num_classes) for _ in val_labels]
+        self.test_metrics = [EpochMetrics(task, num_classes) for _ in test_labels]
         self.labels = {"val": list(val_labels), "test": list(test_labels)}
+        # The val metrics of every validation by global step, so a run reports those of its best checkpoint.
+        self.validation_history: dict[int, dict[str, float]] = {}
         self._resumed_random_state: dict[str, Any] | None = None
 
     @classmethod
@@ -49,22 +52,20 @@ class MInterface(pl.LightningModule):
 
     def predictions(self, outputs: torch.Tensor) -> torch.Tensor:
         """Turn raw outputs into what the metrics compare with targets."""
-        task = self.hparams.task
-        if task == "classification":
+        if self.task == "classification":
             return outputs.argmax(dim=-1)
-        if task == "binary":
+        if self.task == "binary":
             return torch.sigmoid(outputs.reshape(-1))
         return outputs.reshape(outputs.shape[0], -1).squeeze(-1)
 
-    def _step(self, batch: Any, metrics: Any) -> torch.Tensor:
+    def _step(self, batch: Any, metrics: EpochMetrics) -> torch.Tensor:
         inputs, targets = batch[0], batch[1]
-        outputs = self(inputs)
+        outputs = self.net(inputs)
         loss = self.loss_function(outputs, targets)
         predictions = self.predictions(outputs.detach())
-        metric_targets = targets.reshape(predictions.shape) if self.hparams.task != "classification" else targets
-        metrics["loss"].update(loss.detach(), weight=targets.shape[0])
-        for name in METRIC_NAMES[self.hparams.task]:
-            metrics[name].update(predictions, metric_targets.int() if self.hparams.task == "binary" else metric_targets)
+        if self.task != "classification":
+            targets = targets.reshape(predictions.shape)
+        metrics.update(loss, predictions, targets)
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
@@ -94,21 +95,23 @@ class MInterface(pl.LightningModule):
         inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
         return self(inputs)
 
-    @staticmethod
-    def _compute(collection: Any) -> dict[str, torch.Tensor]:
-        values = collection.compute()
-        collection.reset()
+    def _compute(self, metrics: EpochMetrics) -> dict[str, torch.Tensor]:
+        values = metrics.compute(self.device)
+        metrics.reset()
         return values
 
-    def _log_epoch(self, stage: str, collections: list[Any], labels: list[str]) -> None:
-        per_label = [self._compute(collection) for collection in collections]
+    def _log_epoch(self, stage: str, per_dataset: list[EpochMetrics], labels: list[str]) -> dict[str, torch.Tensor]:
+        per_label = [self._compute(metrics) for metrics in per_dataset]
+        logged = {}
         for label, values in zip(labels, per_label, strict=True):
-            self.log_dict({f"{stage}/{label}/{name}": value for name, value in values.items()},
-                          sync_dist=True, add_dataloader_idx=False)
+            logged.update({f"{stage}/{label}/{name}": value for name, value in values.items()})
+        self.log_dict(logged, sync_dist=True, add_dataloader_idx=False)
         if per_label:
             means = {f"{stage}/{name}": torch.stack([values[name] for values in per_label]).mean()
                      for name in per_label[0]}
             self.log_dict(means, sync_dist=True, add_dataloader_idx=False, prog_bar=stage == "val")
+            logged.update(means)
+        return logged
 
     def on_train_epoch_end(self) -> None:
         """Log the epoch's train metrics (the loss is the exact mean over the epoch's samples)."""
@@ -116,20 +119,26 @@ class MInterface(pl.LightningModule):
         self.log_dict({f"train/{name}": value for name, value in values.items()}, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
-        """Log each val set's metrics and their means."""
-        self._log_epoch("val", list(self.val_metrics), self.labels["val"])
+        """Log each val set's metrics and their means, and keep them in the validation history."""
+        logged = self._log_epoch("val", self.val_metrics, self.labels["val"])
+        if not self.trainer.sanity_checking:
+            self.validation_history[self.global_step] = {key: float(value) for key, value in logged.items()}
 
     def on_test_epoch_end(self) -> None:
         """Log each test set's metrics and their means."""
-        self._log_epoch("test", list(self.test_metrics), self.labels["test"])
+        self._log_epoch("test", self.test_metrics, self.labels["test"])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the global random generators, so a resumed run draws what an uninterrupted one would."""
+        """Store the validation history and the global random generators (a resumed run draws what an uninterrupted
+        one would)."""
         checkpoint["random_state"] = capture_random_state()
+        checkpoint["validation_history"] = self.validation_history
         checkpoint["template_format"] = CHECKPOINT_FORMAT
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the stored random state until training starts (restoring the loops draws nothing after)."""
+        """Restore the validation history; keep the random state until training starts (restoring the loops draws
+        nothing after)."""
+        self.validation_history = dict(checkpoint.get("validation_history", {}))
         self._resumed_random_state = checkpoint.get("random_state")
 
     def on_train_start(self) -> None:

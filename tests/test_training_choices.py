@@ -162,15 +162,6 @@ def test_monitoring_a_per_dataset_key_names_the_best_checkpoint_after_it(fit):
     assert results["monitor"] == "val/standard_data/accuracy"
 
 
-def test_epoch_loss_is_weighted_by_batch_size():
-    from utils.metrics import metric_collection
-
-    metrics = metric_collection("classification", 3, check_inputs=False)
-    metrics["loss"].update(torch.tensor(1.0), weight=3)
-    metrics["loss"].update(torch.tensor(4.0), weight=1)  # a last, smaller batch
-    assert metrics["loss"].compute().item() == pytest.approx(1.75)
-
-
 def test_train_set_is_held_out_from_only_when_it_is_also_evaluated():
     from data.data_interface import DInterface
 

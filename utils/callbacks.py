@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning import Callback, Trainer
+from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import (
     DeviceStatsMonitor,
     EarlyStopping,
@@ -13,36 +13,6 @@ from pytorch_lightning.callbacks import (
     ModelSummary,
     TQDMProgressBar,
 )
-
-
-class ValidationHistory(Callback):
-    """Keeps each validation's metrics by global step, to report those of the best checkpoint."""
-
-    def __init__(self) -> None:
-        self.by_step: dict[int, dict[str, float]] = {}
-
-    def on_validation_end(self, trainer: Trainer, pl_module: Any) -> None:
-        """Record the val metrics of this validation."""
-        if not trainer.sanity_checking:
-            self.by_step[trainer.global_step] = {key: float(value) for key, value in trainer.callback_metrics.items()
-                                                 if key.startswith("val/")}
-
-    def state_dict(self) -> dict[str, Any]:
-        """Saved in checkpoints, so a resumed run still knows the metrics of its earlier best checkpoint."""
-        return {"by_step": self.by_step}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the history of a resumed run."""
-        self.by_step = dict(state_dict["by_step"])
-
-
-def stored_validation(checkpoint_path: str) -> tuple[int, dict[str, float]]:
-    """The global step of a checkpoint and the val metrics recorded at that step, read from the file itself."""
-    import torch
-
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-    history = checkpoint.get("callbacks", {}).get(ValidationHistory.__qualname__, {}).get("by_step", {})
-    return checkpoint["global_step"], history.get(checkpoint["global_step"], {})
 
 
 def checkpoint_callbacks(options: dict[str, Any], run_dir: Path) -> list[ModelCheckpoint]:
@@ -69,8 +39,7 @@ def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
     refresh_rate = 1 if sys.stderr.isatty() else 50
     callbacks: list[Callback] = [ModelSummary(max_depth=options["summary_depth"]), TQDMProgressBar(refresh_rate)]
     if options["mode"] == "fit":
-        # The history comes first, so a checkpoint saved at a validation already holds that validation.
-        callbacks += [ValidationHistory(), *checkpoint_callbacks(options, run_dir)]
+        callbacks += checkpoint_callbacks(options, run_dir)
         if options["patience"] > 0:
             callbacks.append(EarlyStopping(monitor=options["monitor"], mode=options["monitor_mode"],
                                            patience=options["patience"]))

@@ -11,7 +11,7 @@ from utils.errors import UserError
 
 REQUIRED_HYPERPARAMETERS = ("model_name", "model_kwargs")
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 
 
 def _is_template_checkpoint(checkpoint: Any) -> bool:
@@ -100,3 +100,9 @@ def load_model(path: str, val_labels: list[str], test_labels: list[str]) -> Any:
                         f".py defines it now ({details[0]}): use a checkpoint of the current net, or restore the "
                         f"net it was trained with") from None
     return model
+
+
+def stored_validation(checkpoint_path: str) -> tuple[int, dict[str, float]]:
+    """The global step of a checkpoint and the val metrics the run reported at that step, read from the file."""
+    checkpoint = read_checkpoint(checkpoint_path)
+    return checkpoint["global_step"], checkpoint.get("validation_history", {}).get(checkpoint["global_step"], {})

@@ -2,7 +2,6 @@
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from utils.errors import UserError
 
@@ -21,11 +20,11 @@ def check_loss_fits_task(loss: str, task: str) -> None:
                         f"use mse, l1 or smooth_l1 for regression and bce_with_logits for binary")
 
 
-class TaskLoss(nn.Module):
-    """Loss of net outputs against dataset targets, shaping targets as the task needs."""
+class TaskLoss:
+    """Loss of net outputs against dataset targets, shaping targets as the task needs (a plain callable: it has no
+    parameters, and a module's call machinery would cost more than a small net's loss)."""
 
     def __init__(self, loss: str, task: str, num_classes: int, label_smoothing: float = 0.0) -> None:
-        super().__init__()
         check_loss_fits_task(loss, task)
         self.loss, self.task, self.num_classes, self.label_smoothing = loss, task, num_classes, label_smoothing
 
@@ -39,7 +38,7 @@ class TaskLoss(nn.Module):
             outputs = outputs.squeeze(-1)
         return outputs, targets.to(outputs.dtype)
 
-    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Compute the mean loss of a batch."""
         outputs, targets = self.shaped(outputs, targets)
         if self.loss == "cross_entropy":

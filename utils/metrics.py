@@ -1,29 +1,116 @@
-"""The metrics of each task: one fresh collection per stage and dataset label."""
+"""The metrics of each task, kept as exact sums over an epoch's samples: one EpochMetrics per stage and dataset."""
 
-from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryF1Score, MulticlassAccuracy, MulticlassF1Score
-from torchmetrics.regression import MeanAbsoluteError
+import torch
+import torch.distributed as dist
+
+from utils.errors import UserError
 
 METRIC_NAMES = {"classification": ("accuracy", "f1"), "binary": ("accuracy", "f1"), "regression": ("mae",)}
+# Batches kept before they are added into the sums: a training step only appends to a list, and the few tensor
+# operations of adding up are paid once per this many batches.
+BATCHES_PER_FOLD = 32
 
 
-def metric_collection(task: str, num_classes: int, check_inputs: bool = True) -> MetricCollection:
-    """Build the task's metrics plus `loss`, a batch-size-weighted mean of the loss.
+class EpochMetrics:
+    """The mean loss plus accuracy and macro F1 (classification, binary) or mean absolute error (regression).
 
-    Args:
-        check_inputs: torchmetrics' per-update input checks; they cost about a third of each update, so the
-            train metrics, updated every step on targets the loss has already checked, go without them.
+    A step only keeps its batch's loss, predictions and targets; every BATCHES_PER_FOLD batches they are added into
+    exact sums (a confusion matrix for the classes), and in distributed runs one all-reduce adds every process's
+    sums.
+    Accuracy and F1 equal torchmetrics' MulticlassAccuracy(average="micro") and MulticlassF1Score(average="macro")
+    (macro over the classes that occur as target or prediction), or BinaryAccuracy and BinaryF1Score. The sums are
+    plain float64 CPU tensors, not module buffers, so neither a half-precision model nor an accelerator rounds them.
     """
-    if task == "classification":
-        metrics = {"accuracy": MulticlassAccuracy(num_classes, average="micro", validate_args=check_inputs),
-                   "f1": MulticlassF1Score(num_classes, average="macro", validate_args=check_inputs)}
-    elif task == "binary":
-        metrics = {"accuracy": BinaryAccuracy(validate_args=check_inputs),
-                   "f1": BinaryF1Score(validate_args=check_inputs)}
-    else:
-        metrics = {"mae": MeanAbsoluteError()}
-    # MeanMetric's default NaN handling: its "disable" setting also drops the weights (torchmetrics 1.9).
-    return MetricCollection({"loss": MeanMetric(), **metrics}, compute_groups=False)
+
+    def __init__(self, task: str, num_classes: int) -> None:
+        self.task = task
+        self.classes = 2 if task == "binary" else num_classes
+        # loss sum, samples, then the confusion matrix (rows targets, columns predictions) plus one cell counting
+        # targets outside the classes; or, for regression, the absolute error sum and the number of outputs.
+        self.width = 4 if task == "regression" else 2 + self.classes**2 + 1
+        self.sums: torch.Tensor | None = None
+        self.pending: list[tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]] = []
+
+    def update(self, loss: torch.Tensor, predictions: torch.Tensor, targets: torch.Tensor) -> None:
+        """Add one batch: its mean loss, the net's predictions (class indices, probabilities or values), targets."""
+        samples = targets.shape[0] if targets.dim() else 1
+        if self.task == "regression":
+            # Only the batch's sums are kept: dense outputs (images, say) would be large to hold for a whole fold.
+            predictions = (predictions.detach().double() - targets.double()).abs().sum()
+            targets = torch.tensor(targets.numel())
+        self.pending.append((loss.detach(), samples, predictions.detach(), targets))
+        if len(self.pending) >= BATCHES_PER_FOLD:
+            self.fold()
+
+    def fold(self) -> None:
+        """Add the kept batches into the sums, which stay on the CPU (float64 is not on every accelerator)."""
+        if not self.pending:
+            return
+        losses, sizes, predictions, targets = zip(*self.pending, strict=True)
+        self.pending = []
+        batch_sizes = torch.tensor(sizes, dtype=torch.float64)
+        head = torch.stack([torch.stack(losses).cpu().double() @ batch_sizes, batch_sizes.sum()])
+        if self.task == "regression":
+            tail = torch.stack([torch.stack(predictions).cpu().sum(), torch.stack(targets).double().sum()])
+        else:
+            tail = self._confusion(torch.cat([p.reshape(-1) for p in predictions]).cpu(),
+                                   torch.cat([t.reshape(-1) for t in targets]).cpu()).double()
+        added = torch.cat([head, tail])
+        self.sums = added if self.sums is None else self.sums + added
+
+    def _confusion(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.task == "binary":
+            predictions = predictions > 0.5
+        targets, predictions = targets.long(), predictions.long()
+        known = (targets >= 0) & (targets < self.classes)
+        cells = torch.where(known, targets * self.classes + predictions, self.classes**2)
+        return torch.bincount(cells, minlength=self.classes**2 + 1)
+
+    def compute(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """The epoch's values over every process, as float32 tensors on `device`, named as METRIC_NAMES (+ `loss`).
+
+        In a distributed run every process must call it (the sums are all-reduced on `device`, the module's).
+        """
+        self.fold()
+        sums = self.sums if self.sums is not None else torch.zeros(self.width, dtype=torch.float64)
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            on_device = sums.to(device)
+            dist.all_reduce(on_device)
+            sums = on_device.cpu()
+        values = {"loss": sums[0] / sums[1]}
+        if self.task == "regression":
+            values["mae"] = sums[2] / sums[3]
+        else:
+            unknown = int(sums[-1])
+            if unknown:
+                allowed = "0 and 1" if self.task == "binary" else f"0 to {self.classes - 1}"
+                raise UserError(f"{unknown} targets of this epoch lie outside the class indices {allowed} of --task "
+                                f"{self.task}: fix the dataset's targets or --num_classes")
+            values.update(classification_scores(sums[2:-1].reshape(self.classes, self.classes), self.task))
+        return {name: value.float().to(device) for name, value in values.items()}
+
+    def reset(self) -> None:
+        """Start the next epoch from nothing."""
+        self.sums, self.pending = None, []
+
+
+def _safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """numerator / denominator, 0 where the denominator is 0 (torchmetrics' zero_division=0)."""
+    return torch.where(denominator > 0, numerator / denominator.clamp(min=1), torch.zeros_like(numerator))
+
+
+def classification_scores(confusion: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
+    """Accuracy and F1 of a confusion matrix (rows targets, columns predictions): binary F1 or macro F1."""
+    confusion = confusion.double()
+    true_positives = confusion.diagonal()
+    false_positives = confusion.sum(dim=0) - true_positives
+    false_negatives = confusion.sum(dim=1) - true_positives
+    accuracy = _safe_divide(true_positives.sum(), confusion.sum())
+    scores = _safe_divide(2 * true_positives, 2 * true_positives + false_positives + false_negatives)
+    if task == "binary":
+        return {"accuracy": accuracy, "f1": scores[1]}
+    occurring = (true_positives + false_positives + false_negatives) > 0
+    return {"accuracy": accuracy, "f1": _safe_divide(scores[occurring].sum(), occurring.sum().double())}
 
 
 def logged_keys(task: str, val_labels: list[str], test_labels: list[str]) -> list[str]:
