@@ -1,6 +1,7 @@
 """Every loss, optimizer, scheduler and Trainer option reaches Lightning and trains for at least a step."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -174,3 +175,40 @@ def test_train_set_is_held_out_from_only_when_it_is_also_evaluated():
         sizes.append((len(datamodule.train_set), [len(dataset) for dataset in datamodule.val_sets.values()]))
     assert sizes[0] == (55000, [5000, 5000])  # other classes validate: the whole train set trains
     assert sizes[1] == (180, [20])  # one class for every stage: 10% held out, never trained on
+
+
+def test_without_profiler_every_action_shares_one_empty_context(tmp_path):
+    from utils.trainer_factory import NoProfiler
+
+    trainer = build_trainer(parse_command_line(STANDARD).options, tmp_path / "Logs" / "run" / "version_0")
+    assert isinstance(trainer.profiler, NoProfiler)
+    with trainer.profiler.profile("outer") as outer, trainer.profiler.profile("inner") as inner:
+        assert outer is None and inner is None
+    assert trainer.profiler.profile("a") is trainer.profiler.profile("b")
+
+
+def test_a_machine_without_gpu_stops_the_per_step_nvml_query(monkeypatch):
+    from utils.cuda_probe import NVML_CHECK, stop_probing_for_absent_gpus
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setenv(NVML_CHECK, "1")  # as importing Lightning leaves it
+    assert stop_probing_for_absent_gpus()
+    assert os.environ[NVML_CHECK] == "0"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv(NVML_CHECK, "1")
+    assert not stop_probing_for_absent_gpus()  # a GPU: Lightning's fork-safe check stays
+    assert os.environ[NVML_CHECK] == "1"
+
+
+def test_results_report_the_best_checkpoints_validation_not_the_last(fit, tmp_path):
+    # With max mode on the loss, the worst epoch is the "best": the results must be that epoch's, not the last.
+    run_dir, results = fit("--monitor", "val/loss", "--monitor_mode", "max", "--max_epochs", "3",
+                           "--limit_train_batches", "4")
+    history = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["validation_history"]
+    assert len(history) == 3 and results["best_step"] == min(history)
+    assert results["val"]["standard_data"]["loss"] == pytest.approx(history[results["best_step"]]["val/loss"])
+    assert results["val"]["standard_data"]["loss"] == pytest.approx(max(values["val/loss"] for values in history.values()))
+    assert main.main([*STANDARD, "--mode", "validate", "--ckpt", results["best_checkpoint"], "--log_dir",
+                      str(tmp_path)]) == 0
+    validated = json.loads(sorted(tmp_path.glob("*/version_*"))[-1].joinpath("results.json").read_text())
+    assert validated["val"]["standard_data"]["accuracy"] == pytest.approx(results["val"]["standard_data"]["accuracy"])
