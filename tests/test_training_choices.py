@@ -206,8 +206,9 @@ def test_results_report_the_best_checkpoints_validation_not_the_last(fit, tmp_pa
                            "--limit_train_batches", "4")
     history = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["validation_history"]
     assert len(history) == 3 and results["best_step"] == min(history)
-    assert results["val"]["standard_data"]["loss"] == pytest.approx(history[results["best_step"]]["val/loss"])
-    assert results["val"]["standard_data"]["loss"] == pytest.approx(max(values["val/loss"] for values in history.values()))
+    reported = results["val"]["standard_data"]["loss"]
+    assert reported == pytest.approx(history[results["best_step"]]["val/loss"])
+    assert reported == pytest.approx(max(values["val/loss"] for values in history.values()))
     assert main.main([*STANDARD, "--mode", "validate", "--ckpt", results["best_checkpoint"], "--log_dir",
                       str(tmp_path)]) == 0
     validated = json.loads(sorted(tmp_path.glob("*/version_*"))[-1].joinpath("results.json").read_text())

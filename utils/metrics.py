@@ -35,8 +35,9 @@ class EpochMetrics:
         """Add one batch: its mean loss, the net's predictions (class indices, probabilities or values), targets."""
         samples = targets.shape[0] if targets.dim() else 1
         if self.task == "regression":
-            # Only the batch's sums are kept: dense outputs (images, say) would be large to hold for a whole fold.
-            predictions = (predictions.detach().double() - targets.double()).abs().sum()
+            # Only the batch's sum is kept: dense outputs (images, say) would be large to hold for a whole fold.
+            # float32 on the device (MPS has no float64); batches are added up in float64 on the CPU.
+            predictions = (predictions.detach().float() - targets.float()).abs().sum()
             targets = torch.tensor(targets.numel())
         self.pending.append((loss.detach(), samples, predictions.detach(), targets))
         if len(self.pending) >= BATCHES_PER_FOLD:
@@ -51,7 +52,7 @@ class EpochMetrics:
         batch_sizes = torch.tensor(sizes, dtype=torch.float64)
         head = torch.stack([torch.stack(losses).cpu().double() @ batch_sizes, batch_sizes.sum()])
         if self.task == "regression":
-            tail = torch.stack([torch.stack(predictions).cpu().sum(), torch.stack(targets).double().sum()])
+            tail = torch.stack([torch.stack(predictions).cpu().double().sum(), torch.stack(targets).double().sum()])
         else:
             tail = self._confusion(torch.cat([p.reshape(-1) for p in predictions]).cpu(),
                                    torch.cat([t.reshape(-1) for t in targets]).cpu()).double()
