@@ -184,6 +184,7 @@ def main(argv: list[str]) -> None:
         memory_child(chosen_workloads(arguments)[0], arguments.memory_child)
         return
     print(_common.machine_line())
+    print(same_gpu_query_for_every_variant())
     with tempfile.TemporaryDirectory() as log_dir:
         for workload in chosen_workloads(arguments):
             print(f"\n== {workload.name}: {workload.model_name}, {workload.sizes}, batch {workload.batch_size}")
@@ -196,6 +197,21 @@ def main(argv: list[str]) -> None:
             if "memory" not in arguments.skip:
                 report_memory(workload, measure_memory(workload, size_arguments(arguments)))
     print(_common.load_line())
+
+
+def same_gpu_query_for_every_variant() -> str:
+    """Import Lightning and apply the template's NVML switch before any variant runs, so all three run alike.
+
+    Importing Lightning makes torch query NVML on every optimizer step; the template turns that off on machines
+    without a GPU. In one process the switch, once made, holds for every variant, so it is made up front.
+    """
+    import pytorch_lightning  # noqa: F401  (its import turns the per-step query on)
+
+    from utils.cuda_probe import stop_probing_for_absent_gpus
+
+    if stop_probing_for_absent_gpus():
+        return "per-step NVML query: off for all three variants (no GPU; profile_step.py shows what it costs)"
+    return "per-step NVML query: as Lightning sets it, for all three variants"
 
 
 def size_arguments(arguments: argparse.Namespace) -> list[str]:

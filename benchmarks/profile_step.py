@@ -5,6 +5,8 @@ and the train metric updates inside it. Micro-timings (best of several), so othe
 """
 
 import argparse
+import copy
+import os
 import sys
 import tempfile
 import timeit
@@ -94,6 +96,27 @@ def metric_updates(run: TemplateRun, batch: Any) -> Callable[[], None]:
     return update
 
 
+def adam_step_costs(net: torch.nn.Module, batch: Any, number: int, repeat: int) -> list[tuple[str, float]]:
+    """Microseconds of one Adam step on the net with torch's per-step NVML query on (as importing Lightning sets
+    it) and off (the template's setting on a machine without a GPU)."""
+    from utils.cuda_probe import NVML_CHECK
+
+    net = copy.deepcopy(net)
+    optimizer = torch.optim.Adam(net.parameters())
+    torch.nn.functional.cross_entropy(net(batch[0]), batch[1]).backward()
+    before, costs = os.environ.get(NVML_CHECK), []
+    try:
+        for value, name in (("1", "on, as Lightning sets it"), ("0", "off, as the template sets it without a GPU")):
+            os.environ[NVML_CHECK] = value
+            costs.append((f"Adam step, NVML query {name}", 1e6 * best_seconds(optimizer.step, number, repeat)))
+    finally:
+        if before is None:
+            os.environ.pop(NVML_CHECK, None)
+        else:
+            os.environ[NVML_CHECK] = before
+    return costs
+
+
 def main(argv: list[str]) -> None:
     """Print each part's microseconds per training step, the template's beside the bare module's."""
     arguments = parse_arguments(argv)
@@ -109,11 +132,13 @@ def main(argv: list[str]) -> None:
                  1e6 * best_seconds(lambda: run.model.training_step(batch, 0), *timing)),
                 ("training_step, bare (forward, loss)", 1e6 * best_seconds(lambda: bare_model.training_step(batch, 0),
                                                                            *timing)),
-                ("  of the template's: train metric updates (loss, accuracy, f1)",
+                ("  of the template's: the train metrics update (loss, accuracy, f1)",
                  1e6 * best_seconds(metric_updates(run, batch), *timing)),
-                ("6 step hooks, template's callbacks", 1e6 * best_seconds(step_hooks(run.trainer, batch), *timing)),
+                ("6 step hooks, template's callbacks (its no-cost profiler)",
+                 1e6 * best_seconds(step_hooks(run.trainer, batch), *timing)),
                 ("6 step hooks, bare's callbacks", 1e6 * best_seconds(step_hooks(bare_trainer, batch), *timing))]
         rows += [(f"  one callback alone: {name}", cost) for name, cost in callback_costs(run.trainer, batch, *timing)]
+        rows += adam_step_costs(bare_model.net, batch, *timing)
     print(table(["part of a training step (StandardNet, batch 128, 1 thread)", "us/step"],
                 [(name, f"{cost:.0f}") for name, cost in rows]))
     print(_common.load_line())
