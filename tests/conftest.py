@@ -14,6 +14,11 @@ COPIED = ("main.py", "utils", "model", "data")
 FAST = ("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "2", "--limit_test_batches", "2")
 
 
+def main_environment() -> dict[str, str]:
+    """The environment `main.py` runs in: this one, less a run folder that a parent run would have handed down."""
+    return {key: value for key, value in os.environ.items() if key != "TEMPLATE_RUN_DIR"}
+
+
 class Project:
     """A copy of the template in a temporary folder, with its own Logs/."""
 
@@ -23,10 +28,8 @@ class Project:
 
     def run(self, *arguments: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
         """Run `python main.py ARGUMENTS` in the copy and return the finished process."""
-        environment = {key: value for key, value in os.environ.items() if key != "TEMPLATE_RUN_DIR"}
-        environment.update(env or {})
         return subprocess.run([sys.executable, "main.py", *arguments], cwd=self.root, capture_output=True,
-                              text=True, timeout=timeout, env=environment)
+                              text=True, timeout=timeout, env={**main_environment(), **(env or {})})
 
     def write(self, relative: str, text: str) -> Path:
         """Add a file to the copy (a user's net or dataset, a config)."""

@@ -1,14 +1,21 @@
-"""The catalogue of wrong inputs: each is one `error: ...` line naming what was wrong, exit code 2, Logs/ untouched."""
+"""The catalogue of wrong inputs: each is one `error: ...` line naming what was wrong, exit code 2, Logs/ untouched.
+
+Each case runs `python main.py ARGS` in a fork of one process that has imported torch and Lightning already
+(tests/forked_main.py); a few also run as a real `python main.py`, which must answer exactly as the fork did.
+"""
 
 import hashlib
 import io
 import shutil
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import FAST, Project, copy_project, error_line
+from conftest import FAST, Project, copy_project, error_line, main_environment
+from forked_main import ForkServer
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
 EARLIER_RUN = "Logs/standard_net-standard_data/version_0"
@@ -308,6 +315,13 @@ CASES = [
 ]
 
 
+CASES_BY_ID = {case.id: case for case in CASES}
+# Also run as a real `python main.py`, whose exit code and output the forked run must match to the byte: a name refused
+# before torch is imported, a config file, a checkpoint refused while it loads, a net refused once it ran a batch.
+CROSS_CHECKED = [CASES_BY_ID[id_] for id_ in ("unknown_model", "config_not_yaml", "ckpt_net_layer_added",
+                                              "net_input_size_does_not_fit_data")]
+
+
 def tree_hash(folder: Path) -> str:
     """A digest of every path and file's bytes under `folder`, or 'absent'."""
     if not folder.exists():
@@ -330,26 +344,71 @@ def earlier_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return earlier.logs
 
 
-def write_files(project: Project, files: dict[str, str | bytes]) -> None:
-    """Add the user's files of a case, text or bytes."""
-    for relative, content in files.items():
+@pytest.fixture(scope="module")  # Tests ask for it before earlier_logs: its imports overlap with the earlier run.
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """One process, torch and Lightning imported, that runs each case's `python main.py` in a fork of itself."""
+    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
+    yield server
+    server.close()
+
+
+def prepare(project: Project, earlier_logs: Path, case: Case) -> str:
+    """Give the case's project the earlier run's Logs/ and the case's user files; return the hash of Logs/."""
+    shutil.copytree(earlier_logs, project.logs)
+    for relative, content in case.files.items():
         if isinstance(content, bytes):
             (project.root / relative).write_bytes(content)
         else:
             project.write(relative, content)
+    return tree_hash(project.logs)
+
+
+def assert_refused(process: subprocess.CompletedProcess, project: Project, case: Case, logs_hash: str) -> None:
+    """One error line naming the case's words, exit code 2, and Logs/ as it was."""
+    line = error_line(process)
+    for word in case.words:
+        assert word in line, f"{word!r} not in {line!r}"
+    assert tree_hash(project.logs) == logs_hash
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_wrong_input_is_one_error_line_and_changes_nothing(project: Project, earlier_logs: Path, case: Case):
+def test_wrong_input_is_one_error_line_and_changes_nothing(fork_server: ForkServer, earlier_logs: Path,
+                                                           project: Project, case: Case):
     if case.skip:
         pytest.skip(case.skip)
-    shutil.copytree(earlier_logs, project.logs)
-    write_files(project, case.files)
-    before = tree_hash(project.logs)
-    line = error_line(project.run(*case.args))
-    for word in case.words:
-        assert word in line, f"{word!r} not in {line!r}"
-    assert tree_hash(project.logs) == before
+    logs_hash = prepare(project, earlier_logs, case)
+    assert_refused(fork_server.run(project.root, *case.args), project, case, logs_hash)
+
+
+@pytest.mark.parametrize("case", CROSS_CHECKED, ids=[case.id for case in CROSS_CHECKED])
+def test_real_run_is_refused_as_the_forked_run_is(fork_server: ForkServer, earlier_logs: Path, project: Project,
+                                                  tmp_path: Path, case: Case):
+    """A real `python main.py` is refused with the very exit code and output of the fork the cases above run."""
+    real = copy_project(tmp_path / "real")
+    logs_hash = prepare(real, earlier_logs, case)
+    expected = real.run(*case.args)
+    assert_refused(expected, real, case, logs_hash)
+    prepare(project, earlier_logs, case)
+    forked = fork_server.run(project.root, *case.args)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (expected.returncode, expected.stdout, expected.stderr)
+
+
+def test_forked_run_ends_on_a_bug_as_python_does(fork_server: ForkServer, project: Project, tmp_path: Path):
+    """A main.py that raises ends its fork as Python ends: exit code 1, the traceback and the error on stderr."""
+    real = copy_project(tmp_path / "real")
+    for copy in (project, real):
+        copy.write("main.py", "raise ValueError('a bug, not a user error')\n")
+    expected, forked = real.run(), fork_server.run(project.root)
+    assert forked.returncode == expected.returncode == 1
+    assert forked.stderr.startswith("Traceback") and expected.stderr.startswith("Traceback")
+    assert forked.stderr.splitlines()[-1] == expected.stderr.splitlines()[-1] == "ValueError: a bug, not a user error"
+
+
+def test_forked_run_past_its_timeout_is_stopped(fork_server: ForkServer, project: Project):
+    """A fork that hangs is killed at its timeout, which raises as subprocess.run raises."""
+    project.write("main.py", "import time\n\ntime.sleep(60)\n")
+    with pytest.raises(subprocess.TimeoutExpired):
+        fork_server.run(project.root, timeout=1)
 
 
 def test_earlier_checkpoint_tests_with_the_unedited_net(project: Project, earlier_logs: Path):
