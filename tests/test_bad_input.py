@@ -301,9 +301,13 @@ CASES = [
          skip=HAS_CUDA),
     Case("predict_in_several_processes", (*STANDARD, "--mode", "predict", "--ckpt", EARLIER_CHECKPOINT,
                                           "--accelerator", "cpu", "--devices", "2"), ("--mode predict", "--devices 1")),
+    Case("seed_beyond_numpy", (*STANDARD, "--seed", "4294967296"), ("--seed", "4294967295")),
     Case("unknown_option_suggests_the_closest", (*STANDARD, "--max_epoch", "3"), ("--max_epoch", "--max_epochs")),
     # Config files.
     Case("config_missing", (*STANDARD, "--config", "missing.yaml"), ("missing.yaml", "does not exist")),
+    Case("config_is_a_folder", (*STANDARD, "--config", "model"), ("config file model", "is a folder")),
+    Case("config_not_utf8", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "not UTF-8"),
+         {"run.yaml": b"lr: 0.1\n# caf\xe9\n"}),
     Case("config_unknown_key", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "'learning_rate'"),
          {"run.yaml": "learning_rate: 0.1\n"}),
     Case("config_not_yaml", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "not valid YAML at line 2"),

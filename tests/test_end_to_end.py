@@ -158,3 +158,43 @@ def test_mode_test_without_checkpoint_is_refused(project):
     line = error_line(project.run(*STANDARD, "--mode", "test"))
     assert "--ckpt" in line
     assert not project.logs.exists()
+
+
+ONE_LATE_WRONG_TARGET = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class OneLateWrongTarget(Dataset):
+    """Sixty-four points labelled 0 or 1, except item 50, labelled `wrong`: past what a run checks up front."""
+
+    def __init__(self, wrong: int = 12):
+        self.inputs = torch.randn(64, 16)
+        self.targets = [index % 2 for index in range(64)]
+        self.targets[50] = wrong
+
+    def __len__(self):
+        return len(self.inputs)
+
+    def __getitem__(self, index):
+        return self.inputs[index], self.targets[index]
+'''
+
+
+def stopped_by_user_error(process: subprocess.CompletedProcess) -> str:
+    """The one `error:` line of a run stopped after it started (Lightning has printed its own lines before)."""
+    assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
+    [line] = [line for line in process.stderr.splitlines() if line.startswith("error:")]
+    return line
+
+
+def test_a_wrong_target_deep_in_the_data_is_one_error_line(project):
+    project.write("data/one_late_wrong_target.py", ONE_LATE_WRONG_TARGET)
+    data = ("--model_name", "standard_net", "--dataset", "one_late_wrong_target", "--batch_size", "8")
+    # The loss meets it first (cross entropy); with a loss that takes any number, the epoch's metrics report it.
+    line = stopped_by_user_error(project.run(*data, "--max_epochs", "1"))
+    assert "target outside the class indices 0 to 9" in line and "Target 12" in line
+    binary = ("--task", "binary", "--loss", "bce_with_logits", "--num_classes", "1", "--wrong", "2")
+    line = stopped_by_user_error(project.run(*data, *binary, "--max_epochs", "1"))
+    assert "1 targets of this epoch lie outside the class indices 0 and 1" in line
+    assert len(project.run_dirs()) == 2  # each run kept its own folder

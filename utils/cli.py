@@ -65,10 +65,16 @@ def load_config(path: str) -> dict[str, Any]:
     import yaml
 
     file = Path(path)
+    if file.is_dir():
+        raise UserError(f"config file {path} is a folder: pass the path of a YAML file")
     if not file.is_file():
         raise UserError(f"config file {path} does not exist: pass the path of a YAML file")
     try:
-        config = yaml.safe_load(file.read_text()) or {}
+        config = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise UserError(f"config file {path} is not UTF-8 text: save it as a UTF-8 YAML file") from None
+    except OSError as error:
+        raise UserError(f"config file {path} cannot be read ({error.strerror}): check its permissions") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

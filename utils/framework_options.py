@@ -35,7 +35,7 @@ def add_framework_options(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--ckpt", help="checkpoint for --mode validate, test or predict")
     run.add_argument("--val_fraction", type=vt.open_fraction, default=0.1,
                      help="part held out for val when a --dataset class has no split parameter")
-    run.add_argument("--seed", type=vt.non_negative_int, default=42, help="seed for every random generator")
+    run.add_argument("--seed", type=vt.seed_value, default=42, help="seed for every random generator")
 
     learning = parser.add_argument_group("learning")
     learning.add_argument("--task", choices=TASKS, default="classification",

@@ -39,10 +39,18 @@ class TaskLoss:
         return outputs, targets.to(outputs.dtype)
 
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Compute the mean loss of a batch."""
-        outputs, targets = self.shaped(outputs, targets)
-        if self.loss == "cross_entropy":
-            return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing)
+        """Compute the mean loss of a batch; a class target out of range is one clear error, not a traceback."""
+        try:
+            outputs, targets = self.shaped(outputs, targets)
+            if self.loss == "cross_entropy":
+                return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing)
+        except (IndexError, RuntimeError) as error:
+            # Only the first two items of each dataset are checked before a run; a later wrong target ends here.
+            if self.task == "classification" and ("out of bounds" in str(error) or "Class values" in str(error)):
+                raise UserError(f"a target outside the class indices 0 to {self.num_classes - 1} reached the loss "
+                                f"({str(error).splitlines()[0]}): fix the dataset's targets or raise --num_classes"
+                                ) from None
+            raise
         return ELEMENTWISE_LOSSES[self.loss](outputs, targets)
 
 

@@ -27,6 +27,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+MAX_SEED = 2**32 - 1  # numpy's generators, which every seed also seeds, take no more
+
+
+def seed_value(text: str) -> int:
+    """An integer from 0 to 2**32 - 1."""
+    value = _number(int, text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """A number above 0."""
     value = _number(float, text)
