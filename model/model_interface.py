@@ -78,7 +78,7 @@ class MInterface(pl.LightningModule):
                 f"the training loss became {value} at epoch {self.current_epoch}, step {self.global_step}: "
                 f"lower --lr, set --gradient_clip_val, or check the data; checkpoints saved so far are kept"
             )
-        # Only on the steps the logger writes: Lightning's self.log costs about a millisecond a call on CPU,
+        # Only on the steps the logger writes: Lightning's self.log costs about half a millisecond a call on CPU,
         # as much as a small net's whole step.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
