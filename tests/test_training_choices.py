@@ -5,7 +5,13 @@ import os
 
 import pytest
 import torch
-from pytorch_lightning.callbacks import DeviceStatsMonitor, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import (
+    DeviceStatsMonitor,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    ModelSummary,
+)
 
 import main
 from utils.cli import parse_command_line
@@ -136,7 +142,7 @@ def test_trainer_options_reach_the_trainer(tmp_path):
     checkpoint = trainer.checkpoint_callback
     assert (checkpoint.monitor, checkpoint.mode, checkpoint.save_top_k) == ("val/accuracy", "max", 2)
     assert any(c.filename == "last" and c.monitor is None for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
-    summary = next(c for c in trainer.callbacks if type(c).__name__ == "ModelSummary")
+    summary = next(c for c in trainer.callbacks if isinstance(c, ModelSummary))
     assert summary._max_depth == 2
 
 
@@ -223,3 +229,23 @@ def test_checkpoints_are_saved_at_validations_within_an_epoch(fit):
     assert best == ["step2", "step4"] and "last.ckpt" in names
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 4 and sorted(last["validation_history"]) == [2, 4]
+
+
+def test_one_off_callbacks_leave_the_trainer_once_their_work_is_done(tmp_path, caplog):
+    from data.data_interface import DInterface
+    from utils.callbacks import SummaryOnce
+    from utils.trainer_factory import SharedRunFolder
+
+    command = parse_command_line([*STANDARD, *TINY, "--max_epochs", "1"])
+    datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries, command.dataset_classes,
+                            command.options)
+    trainer = build_trainer(command.options, tmp_path / "exp" / "version_0")
+    kinds = [type(callback) for callback in trainer.callbacks]
+    assert SummaryOnce in kinds and SharedRunFolder in kinds
+    with caplog.at_level("INFO"):
+        trainer.fit(main.build_model(command), datamodule=datamodule)
+    kinds = [type(callback) for callback in trainer.callbacks]
+    assert SummaryOnce not in kinds and SharedRunFolder not in kinds
+    assert "Trainable params" in caplog.text  # the summary was printed before it left
+    checkpoint = trainer.checkpoint_callback
+    assert checkpoint.state_key is checkpoint.state_key  # built once, not at every hook call

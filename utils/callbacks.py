@@ -1,10 +1,11 @@
 """The callbacks of a run, all driven by the same --monitor and --monitor_mode."""
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning import Callback
+from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import (
     DeviceStatsMonitor,
     EarlyStopping,
@@ -15,11 +16,40 @@ from pytorch_lightning.callbacks import (
 )
 
 
-class ValidationCheckpoint(ModelCheckpoint):
+class StateKeyOnce:
+    """Builds a callback's `state_key` once: Lightning names every hook call by it, and ModelCheckpoint's and
+    EarlyStopping's keys repr() a dict of their settings each time (about 2 us, some 12 times a step)."""
+
+    @functools.cached_property
+    def state_key(self) -> str:
+        """The key of this callback's state in checkpoints, from settings fixed when it was made."""
+        return super().state_key
+
+
+def leave_trainer(trainer: Trainer, callback: Callback) -> None:
+    """Take a callback whose work is done out of the trainer's list: Lightning calls every hook of every callback
+    on every step. A new list, so a hook loop already running over the old one is not disturbed."""
+    trainer.callbacks = [other for other in trainer.callbacks if other is not callback]
+
+
+class SummaryOnce(ModelSummary):
+    """Lightning's model summary, printed when fitting starts; then the callback leaves the trainer."""
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Print the summary and leave."""
+        super().on_fit_start(trainer, pl_module)
+        leave_trainer(trainer, self)
+
+
+class ValidationCheckpoint(StateKeyOnce, ModelCheckpoint):
     """A ModelCheckpoint that saves when a validation or a train epoch ends, never every n steps or t seconds."""
 
     def on_train_batch_end(self, *arguments: Any, **keywords: Any) -> None:
         """Nothing to save per batch: skipping Lightning's check saves about 7 us a step for each checkpoint."""
+
+
+class MonitorStopping(StateKeyOnce, EarlyStopping):
+    """EarlyStopping on the run's monitor."""
 
 
 def checkpoint_callbacks(options: dict[str, Any], run_dir: Path) -> list[ModelCheckpoint]:
@@ -44,12 +74,12 @@ def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
     """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
     # Redrawing the bar every step floods logs when the output is not a terminal.
     refresh_rate = 1 if sys.stderr.isatty() else 50
-    callbacks: list[Callback] = [ModelSummary(max_depth=options["summary_depth"]), TQDMProgressBar(refresh_rate)]
+    callbacks: list[Callback] = [SummaryOnce(max_depth=options["summary_depth"]), TQDMProgressBar(refresh_rate)]
     if options["mode"] == "fit":
         callbacks += checkpoint_callbacks(options, run_dir)
         if options["patience"] > 0:
-            callbacks.append(EarlyStopping(monitor=options["monitor"], mode=options["monitor_mode"],
-                                           patience=options["patience"]))
+            callbacks.append(MonitorStopping(monitor=options["monitor"], mode=options["monitor_mode"],
+                                             patience=options["patience"]))
         if options["scheduler"] != "none" or options["warmup_steps"] > 0:
             callbacks.append(LearningRateMonitor(logging_interval="step"))
     if options["device_stats"]:

@@ -8,14 +8,15 @@ from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.profilers import AdvancedProfiler, PassThroughProfiler, Profiler, SimpleProfiler
 
-from utils.callbacks import build_callbacks
+from utils.callbacks import build_callbacks, leave_trainer
 from utils.cuda_probe import stop_probing_for_absent_gpus
 from utils.errors import UserError
 from utils.run_folder import release_run_folder_marker
 
 
 class SharedRunFolder(Callback):
-    """Checks that every process of a run writes into the folder rank 0 claimed, then drops rank 0's marker."""
+    """Checks that every process of a run writes into the folder rank 0 claimed, drops rank 0's marker, and
+    leaves the trainer."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
@@ -28,6 +29,7 @@ class SharedRunFolder(Callback):
         agreed = trainer.strategy.reduce_boolean_decision(first == own, all=True)
         if trainer.is_global_zero:
             release_run_folder_marker()
+        leave_trainer(trainer, self)
         if not agreed:
             raise UserError(f"the processes of this run disagree on its folder (rank 0 claimed {first}, rank "
                             f"{trainer.global_rank} has {own}): a marker left by an earlier launch with the same "
