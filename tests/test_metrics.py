@@ -110,3 +110,14 @@ def test_many_batches_fold_into_the_same_values_as_torchmetrics():
     assert values["accuracy"].item() == pytest.approx(accuracy.compute().item(), abs=1e-7)
     assert values["f1"].item() == pytest.approx(f1.compute().item(), abs=1e-7)
     assert values["loss"].item() == pytest.approx(sum(losses) / sum(sizes), rel=1e-6)
+
+
+def test_fifty_thousand_classes_keep_sums_linear_in_the_classes():
+    classes = 50_000
+    ours = EpochMetrics("classification", classes)
+    targets = torch.arange(0, classes, 7)
+    predictions = torch.where(torch.arange(len(targets)) % 2 == 0, targets, (targets + 1) % classes)
+    ours.update(LOSS, predictions, targets)
+    values = ours.compute()  # a confusion matrix would need 2.5e9 cells
+    assert ours.sums.numel() == 3 + 3 * classes
+    assert values["accuracy"].item() == pytest.approx((predictions == targets).double().mean().item(), abs=1e-7)

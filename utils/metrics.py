@@ -15,8 +15,8 @@ class EpochMetrics:
     """The mean loss plus accuracy and macro F1 (classification, binary) or mean absolute error (regression).
 
     A step only keeps its batch's loss, predictions and targets; every BATCHES_PER_FOLD batches they are added into
-    exact sums (a confusion matrix for the classes), and in distributed runs one all-reduce adds every process's
-    sums.
+    exact sums (per class: hits, predictions, targets; 3 x num_classes numbers, so 50,000 classes are cheap), and
+    in distributed runs one all-reduce adds every process's sums.
     Accuracy and F1 equal torchmetrics' MulticlassAccuracy(average="micro") and MulticlassF1Score(average="macro")
     (macro over the classes that occur as target or prediction), or BinaryAccuracy and BinaryF1Score. The sums are
     plain float64 CPU tensors, not module buffers, so neither a half-precision model nor an accelerator rounds them.
@@ -25,9 +25,9 @@ class EpochMetrics:
     def __init__(self, task: str, num_classes: int) -> None:
         self.task = task
         self.classes = 2 if task == "binary" else num_classes
-        # loss sum, samples, then the confusion matrix (rows targets, columns predictions) plus one cell counting
-        # targets outside the classes; or, for regression, the absolute error sum and the number of outputs.
-        self.width = 4 if task == "regression" else 2 + self.classes**2 + 1
+        # loss sum, samples, then a count of targets outside the classes and, per class, the correct predictions,
+        # the predictions and the targets; or, for regression, the absolute error sum and the number of outputs.
+        self.width = 4 if task == "regression" else 3 + 3 * self.classes
         self.sums: torch.Tensor | None = None
         self.pending: list[tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]] = []
 
@@ -54,18 +54,23 @@ class EpochMetrics:
         if self.task == "regression":
             tail = torch.stack([torch.stack(predictions).cpu().double().sum(), torch.stack(targets).double().sum()])
         else:
-            tail = self._confusion(torch.cat([p.reshape(-1) for p in predictions]).cpu(),
-                                   torch.cat([t.reshape(-1) for t in targets]).cpu()).double()
+            tail = self._class_counts(torch.cat([p.reshape(-1) for p in predictions]).cpu(),
+                                      torch.cat([t.reshape(-1) for t in targets]).cpu())
         added = torch.cat([head, tail])
         self.sums = added if self.sums is None else self.sums + added
 
-    def _confusion(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _class_counts(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Targets outside the classes, then per class: correct predictions, predictions, targets (CPU tensors)."""
         if self.task == "binary":
             predictions = predictions > 0.5
         targets, predictions = targets.long(), predictions.long()
         known = (targets >= 0) & (targets < self.classes)
-        cells = torch.where(known, targets * self.classes + predictions, self.classes**2)
-        return torch.bincount(cells, minlength=self.classes**2 + 1)
+        unknown = int((~known).sum())
+        if unknown:
+            targets, predictions = targets[known], predictions[known]
+        correct = torch.bincount(targets, weights=(predictions == targets).double(), minlength=self.classes)
+        counts = [torch.bincount(values, minlength=self.classes).double() for values in (predictions, targets)]
+        return torch.cat([torch.tensor([unknown], dtype=torch.float64), correct, *counts])
 
     def compute(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
         """The epoch's values over every process, as float32 tensors on `device`, named as METRIC_NAMES (+ `loss`).
@@ -82,12 +87,12 @@ class EpochMetrics:
         if self.task == "regression":
             values["mae"] = sums[2] / sums[3]
         else:
-            unknown = int(sums[-1])
+            unknown = int(sums[2])
             if unknown:
                 allowed = "0 and 1" if self.task == "binary" else f"0 to {self.classes - 1}"
                 raise UserError(f"{unknown} targets of this epoch lie outside the class indices {allowed} of --task "
                                 f"{self.task}: fix the dataset's targets or --num_classes")
-            values.update(classification_scores(sums[2:-1].reshape(self.classes, self.classes), self.task))
+            values.update(classification_scores(*sums[3:].reshape(3, self.classes), self.task))
         return {name: value.float().to(device) for name, value in values.items()}
 
     def reset(self) -> None:
@@ -100,17 +105,15 @@ def _safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Te
     return torch.where(denominator > 0, numerator / denominator.clamp(min=1), torch.zeros_like(numerator))
 
 
-def classification_scores(confusion: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
-    """Accuracy and F1 of a confusion matrix (rows targets, columns predictions): binary F1 or macro F1."""
-    confusion = confusion.double()
-    true_positives = confusion.diagonal()
-    false_positives = confusion.sum(dim=0) - true_positives
-    false_negatives = confusion.sum(dim=1) - true_positives
-    accuracy = _safe_divide(true_positives.sum(), confusion.sum())
-    scores = _safe_divide(2 * true_positives, 2 * true_positives + false_positives + false_negatives)
+def classification_scores(correct: torch.Tensor, predicted: torch.Tensor, actual: torch.Tensor,
+                          task: str) -> dict[str, torch.Tensor]:
+    """Accuracy and F1 from per-class counts of correct predictions, predictions and targets: binary or macro F1."""
+    false_positives, false_negatives = predicted - correct, actual - correct
+    accuracy = _safe_divide(correct.sum(), actual.sum())
+    scores = _safe_divide(2 * correct, 2 * correct + false_positives + false_negatives)
     if task == "binary":
         return {"accuracy": accuracy, "f1": scores[1]}
-    occurring = (true_positives + false_positives + false_negatives) > 0
+    occurring = (correct + false_positives + false_negatives) > 0
     return {"accuracy": accuracy, "f1": _safe_divide(scores[occurring].sum(), occurring.sum().double())}
 
 
