@@ -1,6 +1,7 @@
 """Train, validate, test or predict: `python main.py --model_name standard_net --dataset standard_data`."""
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,19 @@ def run_mode(trainer: Any, model: Any, datamodule: Any, command: Command, run_di
     return results
 
 
-def run(argv: list[str]) -> int:
-    """Parse, check everything, then claim a run folder and run the mode."""
+@dataclass
+class PreparedRun:
+    """Everything a run needs, checked and built: the parsed command, data, model, run folder and Trainer."""
+
+    command: Command
+    datamodule: Any
+    model: Any
+    run_dir: Path
+    trainer: Any
+
+
+def prepare_run(argv: list[str]) -> PreparedRun:
+    """Parse and check everything, build the data and the model, push a batch through, then claim the run folder."""
     command = parse_command_line(argv)
     options = command.options
     check_experiment_name(command.experiment)
@@ -84,9 +96,7 @@ def run(argv: list[str]) -> int:
     import pytorch_lightning as pl
 
     from data.data_interface import DInterface
-    from utils.environment import environment_record
     from utils.preflight import preflight
-    from utils.results import results_table
     from utils.trainer_factory import build_trainer
 
     pl.seed_everything(options["seed"], workers=True, verbose=False)
@@ -103,11 +113,20 @@ def run(argv: list[str]) -> int:
 
         resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"]
     run_dir = command.resume_dir or claim_run_folder(options["log_dir"], command.experiment)
-    trainer = build_trainer(options, run_dir, resume_step)
+    return PreparedRun(command, datamodule, model, run_dir, build_trainer(options, run_dir, resume_step))
+
+
+def run(argv: list[str]) -> int:
+    """Prepare the run, record its configuration, run the mode and write the results."""
+    from utils.environment import environment_record
+    from utils.results import results_table
+
+    prepared = prepare_run(argv)
+    trainer, run_dir = prepared.trainer, prepared.run_dir
     if trainer.is_global_zero:
-        write_yaml(run_dir / "config.yaml", command.resolved_config())
+        write_yaml(run_dir / "config.yaml", prepared.command.resolved_config())
         write_yaml(run_dir / "environment.yaml", environment_record())
-    results = run_mode(trainer, model, datamodule, command, run_dir)
+    results = run_mode(trainer, prepared.model, prepared.datamodule, prepared.command, run_dir)
     if trainer.is_global_zero:
         write_json(run_dir / "results.json", results)
         print(f"\n{results_table(results)}\n\nrun folder: {run_dir}")

@@ -2,7 +2,6 @@
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import _common  # noqa: F401  (puts the project on the import path)
@@ -11,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from _workloads import LEARNING_RATE, Clock, Workload, plain_datasets, plain_loader, plain_net
 from torch import nn
+
+from main import PreparedRun, prepare_run
 
 
 class ClockHooks(pl.Callback):
@@ -88,42 +89,10 @@ def bare_run(workload: Workload, epochs: int, clock: Clock, log_dir: str) -> Non
     trainer.fit(BareModule(net), train_loader, val_loaders)
 
 
-@dataclass
-class TemplateRun:
-    """The template's objects for one run, built as main.py builds them."""
-
-    command: Any
-    model: Any
-    datamodule: Any
-    trainer: pl.Trainer
-
-
-def build_template(argv: list[str]) -> TemplateRun:
-    """Parse, check, seed, build DInterface and MInterface, preflight, claim a run folder, build the Trainer."""
-    from data.data_interface import DInterface
-    from main import build_model
-    from utils.checks import check_options
-    from utils.cli import parse_command_line
-    from utils.preflight import preflight
-    from utils.run_folder import claim_run_folder
-    from utils.trainer_factory import build_trainer
-
-    command = parse_command_line(argv)
-    options = command.options
-    check_options(options, [entry.label for entry in command.val_entries])
-    pl.seed_everything(options["seed"], workers=True, verbose=False)
-    datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries,
-                            command.dataset_classes, options)
-    model = build_model(command)
-    preflight(model, {"train": datamodule.train_set, **datamodule.val_sets})
-    run_dir = claim_run_folder(options["log_dir"], command.experiment)
-    return TemplateRun(command, model, datamodule, build_trainer(options, run_dir))
-
-
 def template_run(workload: Workload, epochs: int, clock: Clock, log_dir: str,
-                 prepare: Callable[[TemplateRun], None] | None = None) -> None:
+                 prepare: Callable[[PreparedRun], None] | None = None) -> None:
     """(c): the template with its default callbacks, logger and metrics (`prepare` may change it before fit)."""
-    run = build_template(workload.template_argv(log_dir, epochs))
+    run = prepare_run(workload.template_argv(log_dir, epochs))
     run.trainer.callbacks.insert(0, ClockHooks(clock))
     if prepare is not None:
         prepare(run)

@@ -123,10 +123,12 @@ def report_memory(workload: Workload, figures: dict[str, tuple[float, float]]) -
 
 def parity(workload: Workload, epochs: int, log_dir: str) -> tuple[list[float], list[float]]:
     """Train losses per epoch of the hand-written loop and of the template, from the same initial weights."""
-    from _lightning_runs import TrainLossRecorder, build_template
+    from _lightning_runs import TrainLossRecorder
+
+    from main import prepare_run
 
     with quiet():
-        run = build_template(workload.template_argv(log_dir, epochs))
+        run = prepare_run(workload.template_argv(log_dir, epochs))
         torch.manual_seed(workload.seed)
         hand = hand_written_run(workload, epochs, lambda: None, net=copy.deepcopy(run.model.net))
         recorder = TrainLossRecorder(workload.seed)
@@ -147,14 +149,16 @@ def report_parity(workload: Workload, hand: list[float], template: list[float]) 
 
 def scaling(workload: Workload, copies: list[int], reps: int, log_dir: str) -> dict[int, list[float]]:
     """Seconds of each validation over K copies of the same val set, per K, the K taking turns each rep."""
-    from _lightning_runs import ValidationTimer, build_template
+    from _lightning_runs import ValidationTimer
+
+    from main import prepare_run
 
     name = "example_eval_data" if workload.name == "mnist" else "standard_data"
     runs, timers = {}, {}
     with quiet():
         for count in copies:
             entries = [f"copy{index}={name}" for index in range(count)]
-            runs[count] = build_template([*workload.template_argv(log_dir, 1), "--val_datasets", *entries])
+            runs[count] = prepare_run([*workload.template_argv(log_dir, 1), "--val_datasets", *entries])
             timers[count] = ValidationTimer()
             runs[count].trainer.callbacks.insert(0, timers[count])
         for _ in range(reps + 1):  # the first round is the warm-up

@@ -17,10 +17,12 @@ import _common
 import pytorch_lightning as pl
 import torch
 from _common import quiet, table
-from _lightning_runs import BareModule, TemplateRun, bare_run, template_run
+from _lightning_runs import BareModule, bare_run, template_run
 from _workloads import NoClock, mlp_workload
 from pytorch_lightning.trainer import call
 from pytorch_lightning.trainer.states import RunningStage, TrainerFn
+
+from main import PreparedRun
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -37,7 +39,7 @@ def best_seconds(function: Callable[[], Any], number: int, repeat: int) -> float
         return min(timeit.repeat(function, number=number, repeat=repeat)) / number
 
 
-def fitted_runs(log_dir: str) -> tuple[TemplateRun, pl.Trainer, BareModule]:
+def fitted_runs(log_dir: str) -> tuple[PreparedRun, pl.Trainer, BareModule]:
     """A template run and a bare run of StandardNet, each fitted for one epoch so their trainers hold real state."""
     workload, found = mlp_workload(2000), {}
     fit = pl.Trainer.fit
@@ -84,7 +86,7 @@ def callback_costs(trainer: pl.Trainer, batch: Any, number: int, repeat: int) ->
     return costs
 
 
-def metric_updates(run: TemplateRun, batch: Any) -> Callable[[], None]:
+def metric_updates(run: PreparedRun, batch: Any) -> Callable[[], None]:
     """A function doing what the template's training step does to its train metrics."""
     model, metrics = run.model, run.model.train_metrics
     with torch.no_grad():

@@ -231,19 +231,17 @@ def test_checkpoints_are_saved_at_validations_within_an_epoch(fit):
     assert last["global_step"] == 4 and sorted(last["validation_history"]) == [2, 4]
 
 
-def test_one_off_callbacks_leave_the_trainer_once_their_work_is_done(tmp_path, caplog):
-    from data.data_interface import DInterface
+def test_one_off_callbacks_leave_the_trainer_once_their_work_is_done(tmp_path, caplog, monkeypatch):
     from utils.callbacks import SummaryOnce
     from utils.trainer_factory import SharedRunFolder
 
-    command = parse_command_line([*STANDARD, *TINY, "--max_epochs", "1"])
-    datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries, command.dataset_classes,
-                            command.options)
-    trainer = build_trainer(command.options, tmp_path / "exp" / "version_0")
+    monkeypatch.setenv("TEMPLATE_RUN_DIR", "")
+    prepared = main.prepare_run([*STANDARD, *TINY, "--max_epochs", "1", "--log_dir", str(tmp_path)])
+    trainer, datamodule = prepared.trainer, prepared.datamodule
     kinds = [type(callback) for callback in trainer.callbacks]
     assert SummaryOnce in kinds and SharedRunFolder in kinds
     with caplog.at_level("INFO"):
-        trainer.fit(main.build_model(command), datamodule=datamodule)
+        trainer.fit(prepared.model, datamodule=datamodule)
     kinds = [type(callback) for callback in trainer.callbacks]
     assert SummaryOnce not in kinds and SharedRunFolder not in kinds
     assert "Trainable params" in caplog.text  # the summary was printed before it left
