@@ -9,9 +9,10 @@ import _common  # noqa: F401  (puts the project on the import path)
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, random_split
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from utils.batching import keep_batch, serves_batches
+from utils.hold_out import hold_out_split
 
 SEED = 42
 LEARNING_RATE = 1e-3  # the template's default --lr with its default --optimizer adam
@@ -89,15 +90,6 @@ def plain_net(workload: Workload) -> nn.Module:
     return StandardNet()
 
 
-def held_out_split(whole: Dataset, seed: int) -> tuple[Dataset, Dataset]:
-    """(train part, val part) of a seeded split holding out VAL_FRACTION, as DInterface splits a class without
-    a `split` parameter."""
-    held_out = max(1, round(len(whole) * VAL_FRACTION))
-    generator = torch.Generator().manual_seed(seed)
-    train_part, val_part = random_split(whole, [len(whole) - held_out, held_out], generator=generator)
-    return train_part, val_part
-
-
 def plain_datasets(workload: Workload) -> tuple[Dataset, list[Dataset]]:
     """The train set and val sets the template builds for this workload, made without the template."""
     if workload.model_name == "example_net":
@@ -107,7 +99,8 @@ def plain_datasets(workload: Workload) -> tuple[Dataset, list[Dataset]]:
         return ExampleTrainData(), [ExampleEvalData(), ExampleEvalData(noise_std=1.0)]
     from data.standard_data import StandardData
 
-    train_part, val_part = held_out_split(StandardData(num_samples=workload.sizes["items"]), workload.seed)
+    whole = StandardData(num_samples=workload.sizes["items"])
+    train_part, val_part = hold_out_split(whole, VAL_FRACTION, workload.seed)
     return train_part, [val_part]
 
 

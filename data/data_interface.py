@@ -5,11 +5,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, random_split
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from utils.batching import keep_batch, serves_batches
 from utils.dataset_entries import DatasetEntry
 from utils.errors import UserError
+from utils.hold_out import hold_out_count, hold_out_split
 from utils.signature_options import build_instance, constructor_parameters
 
 
@@ -57,12 +58,10 @@ class DInterface(pl.LightningDataModule):
         # The same class and arguments as the train set, without a split parameter: a seeded hold-out part of it.
         fraction = self.options["val_fraction"]
         whole = self._instance(entry, None)
-        held_out = max(1, round(len(whole) * fraction))
-        if held_out >= len(whole):
+        if hold_out_count(len(whole), fraction) >= len(whole):
             raise UserError(f"{entry.label}: {cls.__name__} has {len(whole)} items, too few to hold out "
                             f"--val_fraction {fraction} for validation: use more items or --val_datasets")
-        generator = torch.Generator().manual_seed(self.options["seed"])
-        train_part, val_part = random_split(whole, [len(whole) - held_out, held_out], generator=generator)
+        train_part, val_part = hold_out_split(whole, fraction, self.options["seed"])
         return train_part if stage == "train" else val_part
 
     def _instance(self, entry: DatasetEntry, split: str | None) -> Dataset:
