@@ -10,8 +10,13 @@ def keep_batch(batch: Any) -> Any:
     return batch
 
 
-def serves_batches(dataset: Dataset) -> bool:
-    """Whether a dataset (or the dataset under a Subset) answers a list of indices with a ready batch."""
+def underlying_dataset(dataset: Dataset) -> Dataset:
+    """The user's dataset under any train / val Subset of it."""
     while isinstance(dataset, Subset):
         dataset = dataset.dataset
-    return callable(getattr(dataset, "__getitems__", None))
+    return dataset
+
+
+def serves_batches(dataset: Dataset) -> bool:
+    """Whether a dataset (or the dataset under a Subset) answers a list of indices with a ready batch."""
+    return callable(getattr(underlying_dataset(dataset), "__getitems__", None))

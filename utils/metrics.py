@@ -29,7 +29,8 @@ class EpochMetrics:
         # the predictions and the targets; or, for regression, the absolute error sum and the number of outputs.
         self.width = 4 if task == "regression" else 3 + 3 * self.classes
         self.sums: torch.Tensor | None = None
-        self.pending: list[tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]] = []
+        # (loss, samples, predictions, targets); for regression (loss, samples, absolute error sum, outputs).
+        self.pending: list[tuple[torch.Tensor, int, torch.Tensor, torch.Tensor | int]] = []
 
     def update(self, loss: torch.Tensor, predictions: torch.Tensor, targets: torch.Tensor) -> None:
         """Add one batch: its mean loss, the net's predictions (class indices, probabilities or values), targets."""
@@ -38,7 +39,7 @@ class EpochMetrics:
             # Only the batch's sum is kept: dense outputs (images, say) would be large to hold for a whole fold.
             # float32 on the device (MPS has no float64); batches are added up in float64 on the CPU.
             predictions = (predictions.detach().float() - targets.float()).abs().sum()
-            targets = torch.tensor(targets.numel())
+            targets = targets.numel()
         self.pending.append((loss.detach(), samples, predictions.detach(), targets))
         if len(self.pending) >= BATCHES_PER_FOLD:
             self.fold()
@@ -52,7 +53,8 @@ class EpochMetrics:
         batch_sizes = torch.tensor(sizes, dtype=torch.float64)
         head = torch.stack([torch.stack(losses).cpu().double() @ batch_sizes, batch_sizes.sum()])
         if self.task == "regression":
-            tail = torch.stack([torch.stack(predictions).cpu().double().sum(), torch.stack(targets).double().sum()])
+            outputs = torch.tensor(float(sum(targets)), dtype=torch.float64)
+            tail = torch.stack([torch.stack(predictions).cpu().double().sum(), outputs])
         else:
             tail = self._class_counts(torch.cat([p.reshape(-1) for p in predictions]).cpu(),
                                       torch.cat([t.reshape(-1) for t in targets]).cpu())

@@ -3,18 +3,16 @@
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset, Subset, default_collate
+from torch.utils.data import Dataset, default_collate
 
-from utils.batching import serves_batches
+from utils.batching import serves_batches, underlying_dataset
 from utils.errors import UserError
 from utils.losses import check_output_shape, check_targets
 
 
 def dataset_description(dataset: Dataset, label: str) -> str:
     """Name a dataset by its label and its class (the one under any train / val Subset)."""
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return f"dataset {label!r} ({type(dataset).__name__})"
+    return f"dataset {label!r} ({type(underlying_dataset(dataset)).__name__})"
 
 
 def _type_text(value: Any) -> str:
