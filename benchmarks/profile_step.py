@@ -91,10 +91,10 @@ def metric_updates(run: PreparedRun, batch: Any) -> Callable[[], None]:
     model, metrics = run.model, run.model.train_metrics
     with torch.no_grad():
         outputs = model(batch[0])
-    loss, predictions, targets = model.loss_function(outputs, batch[1]), outputs.argmax(dim=-1), batch[1]
+    loss, targets = model.loss_function(outputs, batch[1]), batch[1]
 
     def update() -> None:
-        metrics.update(loss, predictions, targets)
+        metrics.update(loss, outputs, targets)
     return update
 
 

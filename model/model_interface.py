@@ -51,22 +51,10 @@ class MInterface(pl.LightningModule):
         """Run the net."""
         return self.net(inputs)
 
-    def predictions(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Turn raw outputs into what the metrics compare with targets."""
-        if self.task == "classification":
-            return outputs.argmax(dim=-1)
-        if self.task == "binary":
-            return torch.sigmoid(outputs.reshape(-1))
-        return outputs.reshape(outputs.shape[0], -1).squeeze(-1)
-
     def _step(self, batch: Any, metrics: EpochMetrics) -> torch.Tensor:
-        inputs, targets = batch[0], batch[1]
-        outputs = self.net(inputs)
-        loss = self.loss_function(outputs, targets)
-        predictions = self.predictions(outputs.detach())
-        if self.task != "classification":
-            targets = targets.reshape(predictions.shape)
-        metrics.update(loss, predictions, targets)
+        outputs = self.net(batch[0])
+        loss = self.loss_function(outputs, batch[1])
+        metrics.update(loss, outputs, batch[1])
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:

@@ -32,7 +32,7 @@ class TaskLoss:
         """Return outputs and targets in the shapes the loss compares."""
         if self.task == "classification":
             if self.loss == "cross_entropy":
-                return outputs, targets.long()
+                return outputs, targets if targets.dtype == torch.long else targets.long()
             return outputs, F.one_hot(targets.long(), self.num_classes).to(outputs.dtype)
         if outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1:
             outputs = outputs.squeeze(-1)

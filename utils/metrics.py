@@ -6,17 +6,20 @@ import torch.distributed as dist
 from utils.errors import UserError
 
 METRIC_NAMES = {"classification": ("accuracy", "f1"), "binary": ("accuracy", "f1"), "regression": ("mae",)}
-# Batches kept before they are added into the sums: a training step only appends to a list, and the few tensor
-# operations of adding up are paid once per this many batches.
-BATCHES_PER_FOLD = 32
+# Batches kept before they are added into the sums: a step only appends its tensors to a list, and the tensor
+# operations of adding up (predictions, counts) are paid once per this many batches, on all of them at once.
+BATCHES_PER_FOLD = 256
+# Fewer batches are kept when their outputs hold more numbers than this (many classes, dense regression outputs).
+OUTPUTS_PER_FOLD = 1 << 20
 
 
 class EpochMetrics:
     """The mean loss plus accuracy and macro F1 (classification, binary) or mean absolute error (regression).
 
-    A step only keeps its batch's loss, predictions and targets; every BATCHES_PER_FOLD batches they are added into
-    exact sums (per class: hits, predictions, targets; 3 x num_classes numbers, so 50,000 classes are cheap), and
-    in distributed runs one all-reduce adds every process's sums.
+    A step only keeps its batch's loss, raw outputs and targets; every BATCHES_PER_FOLD batches (or OUTPUTS_PER_FOLD
+    output numbers) they are turned into predictions and added into exact sums (per class: hits, predictions,
+    targets; 3 x num_classes numbers, so 50,000 classes are cheap), and in distributed runs one all-reduce adds
+    every process's sums. Predictions: the arg-max class, a sigmoid probability above 0.5, or the output itself.
     Accuracy and F1 equal torchmetrics' MulticlassAccuracy(average="micro") and MulticlassF1Score(average="macro")
     (macro over the classes that occur as target or prediction), or BinaryAccuracy and BinaryF1Score. The sums are
     plain float64 CPU tensors, not module buffers, so neither a half-precision model nor an accelerator rounds them.
@@ -29,50 +32,53 @@ class EpochMetrics:
         # the predictions and the targets; or, for regression, the absolute error sum and the number of outputs.
         self.width = 4 if task == "regression" else 3 + 3 * self.classes
         self.sums: torch.Tensor | None = None
-        # (loss, samples, predictions, targets); for regression (loss, samples, absolute error sum, outputs).
-        self.pending: list[tuple[torch.Tensor, int, torch.Tensor, torch.Tensor | int]] = []
+        self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (loss, outputs, targets)
+        self.pending_outputs = 0
 
-    def update(self, loss: torch.Tensor, predictions: torch.Tensor, targets: torch.Tensor) -> None:
-        """Add one batch: its mean loss, the net's predictions (class indices, probabilities or values), targets."""
-        samples = targets.shape[0] if targets.dim() else 1
-        if self.task == "regression":
-            # Only the batch's sum is kept: dense outputs (images, say) would be large to hold for a whole fold.
-            # float32 on the device (MPS has no float64); batches are added up in float64 on the CPU.
-            predictions = (predictions.detach().float() - targets.float()).abs().sum()
-            targets = targets.numel()
-        self.pending.append((loss.detach(), samples, predictions.detach(), targets))
-        if len(self.pending) >= BATCHES_PER_FOLD:
+    def update(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        """Add one batch: its mean loss, the net's raw outputs (class scores, one logit, or values) and targets."""
+        self.pending.append((loss.detach(), outputs.detach(), targets))
+        self.pending_outputs += outputs.numel()
+        if len(self.pending) >= BATCHES_PER_FOLD or self.pending_outputs >= OUTPUTS_PER_FOLD:
             self.fold()
 
     def fold(self) -> None:
         """Add the kept batches into the sums, which stay on the CPU (float64 is not on every accelerator)."""
         if not self.pending:
             return
-        losses, sizes, predictions, targets = zip(*self.pending, strict=True)
-        self.pending = []
-        batch_sizes = torch.tensor(sizes, dtype=torch.float64)
+        losses, outputs, targets = zip(*self.pending, strict=True)
+        self.pending, self.pending_outputs = [], 0
+        batch_sizes = torch.tensor([len(batch) if batch.dim() else 1 for batch in targets], dtype=torch.float64)
         head = torch.stack([torch.stack(losses).cpu().double() @ batch_sizes, batch_sizes.sum()])
         if self.task == "regression":
-            outputs = torch.tensor(float(sum(targets)), dtype=torch.float64)
-            tail = torch.stack([torch.stack(predictions).cpu().double().sum(), outputs])
+            # float32 on the device (MPS has no float64); the fold's sum is added up in float64 on the CPU.
+            predictions = torch.cat([batch.reshape(-1) for batch in outputs]).float()
+            errors = (predictions - torch.cat([batch.reshape(-1) for batch in targets]).float()).abs().sum()
+            tail = torch.stack([errors.cpu().double(), torch.tensor(float(predictions.numel()), dtype=torch.float64)])
         else:
-            tail = self._class_counts(torch.cat([p.reshape(-1) for p in predictions]).cpu(),
-                                      torch.cat([t.reshape(-1) for t in targets]).cpu())
+            # Whole batches are joined: the checks before a run made class scores (batch, classes) and binary
+            # outputs and targets the same shape in every batch.
+            if self.task == "classification":
+                predictions = torch.cat(outputs).argmax(dim=-1)
+            else:
+                predictions = torch.sigmoid(torch.cat(outputs).reshape(-1).float()) > 0.5
+            tail = self._class_counts(predictions.cpu(), torch.cat(targets).reshape(-1).cpu())
         added = torch.cat([head, tail])
         self.sums = added if self.sums is None else self.sums + added
 
     def _class_counts(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Targets outside the classes, then per class: correct predictions, predictions, targets (CPU tensors)."""
-        if self.task == "binary":
-            predictions = predictions > 0.5
         targets, predictions = targets.long(), predictions.long()
-        known = (targets >= 0) & (targets < self.classes)
-        unknown = int((~known).sum())
-        if unknown:
+        lowest, highest = torch.aminmax(targets)
+        unknown = 0
+        if lowest < 0 or highest >= self.classes:
+            known = (targets >= 0) & (targets < self.classes)
+            unknown = int((~known).sum())
             targets, predictions = targets[known], predictions[known]
-        correct = torch.bincount(targets, weights=(predictions == targets).double(), minlength=self.classes)
-        counts = [torch.bincount(values, minlength=self.classes).double() for values in (predictions, targets)]
-        return torch.cat([torch.tensor([unknown], dtype=torch.float64), correct, *counts])
+        # One bincount for the three counts: targets, then predictions, then correct predictions (by target).
+        codes = torch.cat([targets, predictions + self.classes, targets[predictions == targets] + 2 * self.classes])
+        counts = torch.bincount(codes, minlength=3 * self.classes).double().reshape(3, self.classes)
+        return torch.cat([torch.tensor([unknown], dtype=torch.float64), counts[2], counts[1], counts[0]])
 
     def compute(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
         """The epoch's values over every process, as float32 tensors on `device`, named as METRIC_NAMES (+ `loss`).
@@ -99,7 +105,7 @@ class EpochMetrics:
 
     def reset(self) -> None:
         """Start the next epoch from nothing."""
-        self.sums, self.pending = None, []
+        self.sums, self.pending, self.pending_outputs = None, [], 0
 
 
 def _safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
