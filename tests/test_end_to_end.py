@@ -81,14 +81,18 @@ def test_each_val_set_is_reported_on_its_own_not_mixed(project):
 
 def test_tensorboard_events_hold_per_dataset_scalars(project):
     process = project.run(*STANDARD, "--val_datasets", "a=standard_data", "b=standard_data:noise=3.0",
-                          "--max_epochs", "2")
+                          "--max_epochs", "2", "--num_samples", "2000", "--batch_size", "64",
+                          "--log_every_n_steps", "5")
     assert process.returncode == 0, process.stderr[-3000:]
     accumulator = EventAccumulator(str(project.run_dirs()[0]))
     accumulator.Reload()
     tags = set(accumulator.Tags()["scalars"])
     for key in ("val/a/loss", "val/a/accuracy", "val/b/f1", "val/loss", "val/accuracy", "train/loss",
-                "train/accuracy", "test/standard_data/accuracy", "test/loss"):
+                "train/accuracy", "test/standard_data/accuracy", "test/loss", "train/loss_step"):
         assert key in tags, (key, sorted(tags))
+    # Every fifth optimizer step over both epochs (2 x 29 steps), at Lightning's step numbers (the step count - 1).
+    assert [event.step for event in accumulator.Scalars("train/loss_step")] == list(range(4, 58, 5))
+    assert "train/loss_step=" in process.stdout  # the progress bar shows the latest step's loss
     assert len(accumulator.Scalars("val/a/loss")) == 2  # one point per epoch
     noisy, clean = accumulator.Scalars("val/b/loss")[-1].value, accumulator.Scalars("val/a/loss")[-1].value
     assert noisy > clean  # the noisy copy is really a different dataset

@@ -41,6 +41,17 @@ class SummaryOnce(ModelSummary):
         leave_trainer(trainer, self)
 
 
+class StepLossProgressBar(TQDMProgressBar):
+    """Lightning's progress bar, also showing the latest training step's loss (`train/loss_step`)."""
+
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, int | str | float | dict]:
+        """Lightning's values, plus the module's `step_loss` once a step has run."""
+        metrics = super().get_metrics(trainer, pl_module)
+        if getattr(pl_module, "step_loss", None) is not None:
+            metrics["train/loss_step"] = pl_module.step_loss
+        return metrics
+
+
 class ValidationCheckpoint(StateKeyOnce, ModelCheckpoint):
     """A ModelCheckpoint that saves when a validation or a train epoch ends, never every n steps or t seconds."""
 
@@ -74,7 +85,7 @@ def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
     """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
     # Redrawing the bar every step floods logs when the output is not a terminal.
     refresh_rate = 1 if sys.stderr.isatty() else 50
-    callbacks: list[Callback] = [SummaryOnce(max_depth=options["summary_depth"]), TQDMProgressBar(refresh_rate)]
+    callbacks: list[Callback] = [SummaryOnce(max_depth=options["summary_depth"]), StepLossProgressBar(refresh_rate)]
     if options["mode"] == "fit":
         callbacks += checkpoint_callbacks(options, run_dir)
         if options["patience"] > 0:
