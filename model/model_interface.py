@@ -14,8 +14,10 @@ from utils.metrics import EpochMetrics
 from utils.optimization import build_optimizer, build_schedulers
 from utils.random_state import capture_random_state, restore_random_state
 from utils.registry import load_class
+from utils.step_hooks import skip_unused_batch_hooks
 
 
+@skip_unused_batch_hooks
 class MInterface(pl.LightningModule):
     """Trains `model/<model_name>.py` and reports every val and test dataset under its own label."""
 
