@@ -8,7 +8,7 @@ from utils.errors import UserError
 METRIC_NAMES = {"classification": ("accuracy", "f1"), "binary": ("accuracy", "f1"), "regression": ("mae",)}
 # Batches kept before they are added into the sums: a step only appends its tensors to a list, and the tensor
 # operations of adding up (predictions, counts) are paid once per this many batches, on all of them at once.
-BATCHES_PER_FOLD = 256
+BATCHES_PER_FOLD = 32
 # Fewer batches are kept when their outputs hold more numbers than this (many classes, dense regression outputs).
 OUTPUTS_PER_FOLD = 1 << 20
 
