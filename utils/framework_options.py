@@ -76,7 +76,7 @@ def add_framework_options(parser: argparse.ArgumentParser) -> None:
     trainer.add_argument("--num_nodes", type=vt.positive_int, default=1)
     trainer.add_argument("--sync_batchnorm", action=argparse.BooleanOptionalAction, default=False)
     trainer.add_argument("--precision", choices=PRECISIONS, default="32-true")
-    trainer.add_argument("--max_epochs", type=vt.positive_int, default=3, help="3 reaches 99%% on MNIST")
+    trainer.add_argument("--max_epochs", type=vt.positive_int, default=3, help="3 reach about 99%% on MNIST")
     trainer.add_argument("--min_epochs", type=vt.non_negative_int, default=0)
     trainer.add_argument("--fast_dev_run", action=argparse.BooleanOptionalAction, default=False,
                          help="one batch of each stage, nothing saved but the run folder")
