@@ -136,3 +136,10 @@ def test_small_batches_are_kept_until_a_fold_then_added_up():
     assert len(ours.pending) == BATCHES_PER_FOLD - 1 and ours.sums is None
     ours.update(LOSS, scores_for(torch.tensor([0]), 3), torch.tensor([0]))
     assert not ours.pending and ours.sums is not None
+
+
+def test_a_fold_of_empty_batches_adds_nothing():
+    ours = EpochMetrics("classification", 3)
+    ours.update(LOSS, torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
+    ours.fold()
+    assert ours.sums[1].item() == 0 and ours.sums[3:].sum().item() == 0  # no samples, no counts

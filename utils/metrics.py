@@ -69,8 +69,8 @@ class EpochMetrics:
     def _class_counts(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Targets outside the classes, then per class: correct predictions, predictions, targets (CPU tensors)."""
         targets, predictions = targets.long(), predictions.long()
-        lowest, highest = torch.aminmax(targets)
         unknown = 0
+        lowest, highest = torch.aminmax(targets) if targets.numel() else (0, 0)
         if lowest < 0 or highest >= self.classes:
             known = (targets >= 0) & (targets < self.classes)
             unknown = int((~known).sum())
