@@ -28,7 +28,6 @@ class MInterface(pl.LightningModule):
         # Plain values only, so every checkpoint loads with torch's weights_only=True.
         self.save_hyperparameters()
         self.net: nn.Module = load_class("model", model_name)(**model_kwargs)
-        self.task = task
         self.loss_function = TaskLoss(loss, task, num_classes, label_smoothing)
         self.optimization = optimization or {}
         self.train_metrics = EpochMetrics(task, num_classes)
