@@ -113,15 +113,22 @@ def plain_loader(dataset: Dataset, batch_size: int, seed: int, train: bool) -> D
                       collate_fn=keep_batch if serves_batches(dataset) else None)
 
 
+def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+               targets: torch.Tensor) -> torch.Tensor:
+    """One hand-written step: zero_grad, forward, cross-entropy loss, backward, optimizer step; returns the loss."""
+    optimizer.zero_grad()
+    loss = F.cross_entropy(net(inputs), targets)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 def train_epoch(net: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader, limit: int | None) -> float:
-    """One epoch of zero_grad, forward, loss, backward, step; returns the sample-weighted mean loss."""
+    """One epoch of hand-written steps; returns the sample-weighted mean loss."""
     net.train()
     total, count = torch.zeros((), dtype=torch.float64), 0
     for inputs, targets in itertools.islice(loader, limit):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(net(inputs), targets)
-        loss.backward()
-        optimizer.step()
+        loss = train_step(net, optimizer, inputs, targets)
         total += loss.detach().double() * len(targets)
         count += len(targets)
     return (total / max(count, 1)).item()

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import _common
 import torch
-import torch.nn.functional as F
 from _common import PROJECT_ROOT, median, quiet, ratio_line, table
+from _workloads import LEARNING_RATE, SEED, train_step
 from torch.utils.data import DataLoader
 
 DATA_TARGET = 10.0
 EPOCH_TARGET = 1.3
-SEED = 42
 BATCH_SIZE = 128
 
 
@@ -82,7 +81,7 @@ class TrainingPath:
 
         torch.manual_seed(SEED)
         self.net = ExampleNet()
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=LEARNING_RATE)
         self.batches = iter(loader)
         self.seconds, self.waiting = 0.0, 0.0
 
@@ -91,9 +90,7 @@ class TrainingPath:
         started = time.perf_counter()
         inputs, targets = next(self.batches)
         fetched = time.perf_counter()
-        self.optimizer.zero_grad()
-        F.cross_entropy(self.net(inputs), targets).backward()
-        self.optimizer.step()
+        train_step(self.net, self.optimizer, inputs, targets)
         self.seconds += time.perf_counter() - started
         self.waiting += fetched - started
 
