@@ -206,6 +206,14 @@ def test_a_machine_without_gpu_stops_the_per_step_nvml_query(monkeypatch):
     assert os.environ[NVML_CHECK] == "1"
 
 
+@pytest.mark.parametrize(("flag", "expected_calls"), [([], 1), (["--no-keep_freed_memory"], 0)])
+def test_the_trainer_keeps_freed_memory_unless_told_not_to(tmp_path, monkeypatch, flag, expected_calls):
+    calls = []
+    monkeypatch.setattr("utils.trainer_factory.keep_freed_memory", lambda: calls.append(True))
+    build_trainer(parse_command_line([*STANDARD, *flag]).options, tmp_path / "exp" / "version_0")
+    assert len(calls) == expected_calls
+
+
 def test_results_report_the_best_checkpoints_validation_not_the_last(fit, tmp_path):
     # With max mode on the loss, the worst epoch is the "best": the results must be that epoch's, not the last.
     run_dir, results = fit("--monitor", "val/loss", "--monitor_mode", "max", "--max_epochs", "3",
