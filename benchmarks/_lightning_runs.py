@@ -90,9 +90,10 @@ def bare_run(workload: Workload, epochs: int, clock: Clock, log_dir: str) -> Non
 
 
 def template_run(workload: Workload, epochs: int, clock: Clock, log_dir: str,
-                 prepare: Callable[[PreparedRun], None] | None = None) -> None:
-    """(c): the template with its default callbacks, logger and metrics (`prepare` may change it before fit)."""
-    run = prepare_run(workload.template_argv(log_dir, epochs))
+                 prepare: Callable[[PreparedRun], None] | None = None, options: tuple[str, ...] = ()) -> None:
+    """(c): the template with its default callbacks, logger and metrics (`prepare` may change it before fit,
+    `options` are added to its command line)."""
+    run = prepare_run([*workload.template_argv(log_dir, epochs), *options])
     run.trainer.callbacks.insert(0, ClockHooks(clock))
     if prepare is not None:
         prepare(run)

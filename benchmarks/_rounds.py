@@ -5,30 +5,38 @@ Each run is fresh (its own net, optimizer, loaders, Trainer) and its first epoch
 its own came out up to 15% slower or faster than the same run in the main thread, as much as the targets.)
 """
 
+import resource
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
+def minor_faults() -> int:
+    """Page faults this process has taken so far that needed no disk read (fresh or given-back memory)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 @dataclass
 class EpochClock:
-    """Wall and process CPU seconds of each epoch of one run (a Clock: epoch_start() and end())."""
+    """Wall and process CPU seconds and page faults of each epoch of one run (a Clock: epoch_start() and end())."""
 
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
-    _started: tuple[float, float] | None = None
+    faults: list[int] = field(default_factory=list)
+    _started: tuple[float, float, int] | None = None
 
     def _stop(self) -> None:
         if self._started is not None:
             self.wall.append(time.perf_counter() - self._started[0])
             self.cpu.append(time.process_time() - self._started[1])
+            self.faults.append(minor_faults() - self._started[2])
             self._started = None
 
     def epoch_start(self) -> None:
         """Close the previous epoch and open the next."""
         self._stop()
-        self._started = (time.perf_counter(), time.process_time())
+        self._started = (time.perf_counter(), time.process_time(), minor_faults())
 
     def end(self) -> None:
         """Close the last epoch."""
@@ -49,8 +57,8 @@ def run_rounds(runners: dict[str, Callable[[EpochClock], None]], rounds: int) ->
 
 
 def timed_epochs(clock: EpochClock, kind: str = "wall") -> list[float]:
-    """The epochs of a run after its warm-up epoch."""
-    return (clock.wall if kind == "wall" else clock.cpu)[1:]
+    """One figure ("wall", "cpu" or "faults") of each epoch of a run after its warm-up epoch."""
+    return getattr(clock, kind)[1:]
 
 
 def paired_ratio(top: list[EpochClock], bottom: list[EpochClock], kind: str = "wall") -> float:

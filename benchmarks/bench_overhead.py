@@ -77,9 +77,12 @@ def report_timing(workload: Workload, clocks: dict[str, list[EpochClock]]) -> No
     for variant, name in VARIANTS.items():
         wall = [seconds for clock in clocks[variant] for seconds in timed_epochs(clock)]
         cpu = [seconds for clock in clocks[variant] for seconds in timed_epochs(clock, "cpu")]
+        faults = [count for clock in clocks[variant] for count in timed_epochs(clock, "faults")]
         versus = [f"{paired_ratio(clocks[variant], clocks[base]):.3f}" for base in ("a", "b")]
-        rows.append((f"({variant}) {name}", f"{median(wall):.4f}", f"{min(wall):.4f}", f"{median(cpu):.4f}", *versus))
-    print(table(["variant", "median wall s/epoch", "min wall s", "median cpu s", "/(a)", "/(b)"], rows))
+        rows.append((f"({variant}) {name}", f"{median(wall):.4f}", f"{min(wall):.4f}", f"{median(cpu):.4f}",
+                     f"{median(faults):.0f}", *versus))
+    print(table(["variant", "median wall s/epoch", "min wall s", "median cpu s", "page faults/epoch", "/(a)", "/(b)"],
+                rows))
     numerator, denominator, target = TIME_TARGETS[workload.name]
     for top, bottom in (("c", "a"), ("c", "b"), ("b", "a")):
         goal = target if (top, bottom) == (numerator, denominator) else None
@@ -185,10 +188,12 @@ def main(argv: list[str]) -> None:
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
     if arguments.memory_child:
+        same_malloc_settings_for_every_variant()
         memory_child(chosen_workloads(arguments)[0], arguments.memory_child)
         return
     print(_common.machine_line())
     print(same_gpu_query_for_every_variant())
+    print(same_malloc_settings_for_every_variant())
     with tempfile.TemporaryDirectory() as log_dir:
         for workload in chosen_workloads(arguments):
             print(f"\n== {workload.name}: {workload.model_name}, {workload.sizes}, batch {workload.batch_size}")
@@ -216,6 +221,19 @@ def same_gpu_query_for_every_variant() -> str:
     if stop_probing_for_absent_gpus():
         return "per-step NVML query: off for all three variants (no GPU; profile_step.py shows what it costs)"
     return "per-step NVML query: as Lightning sets it, for all three variants"
+
+
+def same_malloc_settings_for_every_variant() -> str:
+    """Make the template's malloc settings before any variant runs, so all three keep freed memory alike.
+
+    The settings hold for the whole process once made (the template makes them when it builds its Trainer), and
+    without them every variant's epochs take a varying number of page faults (bench_allocator.py measures that).
+    """
+    from utils.allocator import keep_freed_memory
+
+    if keep_freed_memory():
+        return "malloc: freed memory kept for all three variants (the template's default on glibc)"
+    return "malloc: the C library's own behaviour for all three variants"
 
 
 def size_arguments(arguments: argparse.Namespace) -> list[str]:

@@ -24,6 +24,8 @@ RUNS = {
                        ["ratio  mnist epoch wall time (c)/(a)", "check  mnist train loss parity (a) vs (c)"]),
     "overhead_memory": (["bench_overhead.py", *TINY_SIZES, "--workloads", "mlp", "--skip", "timing", "parity",
                          "scaling"], ["ratio  mlp peak memory (c)/(b)"]),
+    "allocator": (["bench_allocator.py", "--train_items", "256", "--val_items", "128", "--epochs", "1", "--reps", "1"],
+                  ["ratio  epoch wall time glibc defaults / kept", "ratio  peak memory kept / glibc defaults"]),
     "profile_step": (["profile_step.py", "--number", "20", "--repeat", "1"],
                      ["training_step, template", "6 step hooks, template's callbacks"]),
 }
