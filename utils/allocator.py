@@ -36,10 +36,14 @@ def keep_freed_memory() -> bool:
     batch 128) are, depending on the process's history, mapped afresh or given back at every step: a hand-written
     ExampleNet loop then took 120,000 to 310,000 page faults (0.5 to 1.2 GB zeroed) per 32 steps and 20% to 50%
     longer epochs; with these settings, none. Peak memory is unchanged; the process keeps what it freed, as torch's
-    GPU caching allocator does. Returns whether the settings were made.
+    GPU caching allocator does. Processes started from this one inherit the settings through the environment.
+    Returns whether the settings were made.
     """
     if not on_glibc() or user_tuned_malloc():
         return False
     libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD,
-                                                                                      TRIM_THRESHOLD))
+    if not (libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
+        return False
+    # Processes started afresh from this one (ddp_spawn's ranks, spawned loader workers) read these at start-up.
+    os.environ.update({"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)})
+    return True
