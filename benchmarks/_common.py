@@ -108,3 +108,16 @@ def machine_line() -> str:
 
         parts.append(f"pytorch-lightning {version('pytorch-lightning')}")
     return "machine: " + ", ".join(parts) + "\n" + load_line()
+
+
+def same_malloc_settings_for_all(compared: str) -> str:
+    """Make the template's malloc settings before anything is timed, so everything compared keeps freed memory.
+
+    The settings hold for the whole process once made (the template makes them when it builds its Trainer), and
+    without them each epoch takes a varying number of page faults (bench_allocator.py measures that).
+    """
+    from utils.allocator import keep_freed_memory
+
+    if keep_freed_memory():
+        return f"malloc: freed memory kept for {compared} (the template's default on glibc)"
+    return f"malloc: the C library's own behaviour for {compared}"

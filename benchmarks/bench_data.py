@@ -153,6 +153,7 @@ def main(argv: list[str]) -> None:
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
     print(_common.machine_line())
+    print(_common.same_malloc_settings_for_all("both paths"))
     with tempfile.TemporaryDirectory() as folder, quiet():
         loaders = {"template (ExampleTrainData)": template_loader(),
                    "torchvision MNIST + ToTensor + Normalize": torchvision_loader(torchvision_root(Path(folder)))}

@@ -188,12 +188,12 @@ def main(argv: list[str]) -> None:
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
     if arguments.memory_child:
-        same_malloc_settings_for_every_variant()
+        _common.same_malloc_settings_for_all("the memory child")
         memory_child(chosen_workloads(arguments)[0], arguments.memory_child)
         return
     print(_common.machine_line())
     print(same_gpu_query_for_every_variant())
-    print(same_malloc_settings_for_every_variant())
+    print(_common.same_malloc_settings_for_all("all three variants"))
     with tempfile.TemporaryDirectory() as log_dir:
         for workload in chosen_workloads(arguments):
             print(f"\n== {workload.name}: {workload.model_name}, {workload.sizes}, batch {workload.batch_size}")
@@ -221,19 +221,6 @@ def same_gpu_query_for_every_variant() -> str:
     if stop_probing_for_absent_gpus():
         return "per-step NVML query: off for all three variants (no GPU; profile_step.py shows what it costs)"
     return "per-step NVML query: as Lightning sets it, for all three variants"
-
-
-def same_malloc_settings_for_every_variant() -> str:
-    """Make the template's malloc settings before any variant runs, so all three keep freed memory alike.
-
-    The settings hold for the whole process once made (the template makes them when it builds its Trainer), and
-    without them every variant's epochs take a varying number of page faults (bench_allocator.py measures that).
-    """
-    from utils.allocator import keep_freed_memory
-
-    if keep_freed_memory():
-        return "malloc: freed memory kept for all three variants (the template's default on glibc)"
-    return "malloc: the C library's own behaviour for all three variants"
 
 
 def size_arguments(arguments: argparse.Namespace) -> list[str]:
