@@ -33,11 +33,11 @@ def keep_freed_memory() -> bool:
     """On Linux with glibc, serve tensors up to 32 MiB from the heap and keep up to 1 GiB of it free for reuse.
 
     With glibc's adaptive defaults a CPU training step's activations (12.8 MB a conv layer for ExampleNet at
-    batch 128) are, depending on the process's history, mapped afresh or given back at every step: a hand-written
-    ExampleNet loop then took 120,000 to 310,000 page faults (0.5 to 1.2 GB zeroed) per 32 steps and 20% to 50%
-    longer epochs; with these settings, none. Peak memory is unchanged; the process keeps what it freed, as torch's
-    GPU caching allocator does. Processes started from this one inherit the settings through the environment.
-    Returns whether the settings were made.
+    batch 128) are, depending on the process's history, mapped afresh or given back at every step: the template's
+    4,096-item MNIST epochs took 60,000 to 380,000 page faults (up to 1.5 GB zeroed) and ran 14% to 19% longer
+    (benchmarks/bench_allocator.py); with these settings, almost none. Peak memory changes by about 1%; the process
+    keeps what it freed, as torch's GPU caching allocator does. Processes started from this one inherit the
+    settings through the environment. Returns whether the settings were made.
     """
     if not on_glibc() or user_tuned_malloc():
         return False
