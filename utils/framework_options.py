@@ -97,5 +97,5 @@ def add_framework_options(parser: argparse.ArgumentParser) -> None:
                          help="log device statistics (DeviceStatsMonitor)")
     trainer.add_argument("--summary_depth", type=vt.non_negative_int, default=1, help="ModelSummary max depth")
     trainer.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
-                         help="glibc: reuse memory a step frees instead of page-faulting it in afresh (up to 35%% "
-                              "faster CPU epochs, same peak memory); off: glibc's adaptive defaults")
+                         help="glibc: reuse memory a step frees instead of page-faulting it in afresh (MNIST "
+                              "epochs 14-19%% faster on a CPU, same peak memory); off: glibc's adaptive defaults")
