@@ -24,6 +24,16 @@ class ClockHooks(pl.Callback):
         """An epoch begins (after Lightning has set the sampler's epoch)."""
         self.clock.epoch_start()
 
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The epoch's validation begins (the sanity check before training is not an epoch's)."""
+        if not trainer.sanity_checking:
+            self.clock.validation_start()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The epoch's validation is done, its metrics logged; checkpoints come after."""
+        if not trainer.sanity_checking:
+            self.clock.validation_end()
+
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Training is over."""
         self.clock.end()

@@ -17,26 +17,44 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+PHASES = ("train batches", "validation", "epoch end")
+
+
 @dataclass
 class EpochClock:
-    """Wall and process CPU seconds and page faults of each epoch of one run (a Clock: epoch_start() and end())."""
+    """Wall and process CPU seconds, page faults and wall seconds per phase (PHASES) of each epoch of one run
+    (a Clock)."""
 
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     faults: list[int] = field(default_factory=list)
+    phases: list[tuple[float, ...]] = field(default_factory=list)
     _started: tuple[float, float, int] | None = None
+    _validation: list[float] = field(default_factory=list)
 
     def _stop(self) -> None:
         if self._started is not None:
-            self.wall.append(time.perf_counter() - self._started[0])
+            now = time.perf_counter()
+            self.wall.append(now - self._started[0])
             self.cpu.append(time.process_time() - self._started[1])
             self.faults.append(minor_faults() - self._started[2])
-            self._started = None
+            started = self._started[0]
+            validation_start, validation_end = self._validation[:2] if len(self._validation) >= 2 else (now, now)
+            self.phases.append((validation_start - started, validation_end - validation_start, now - validation_end))
+            self._started, self._validation = None, []
 
     def epoch_start(self) -> None:
         """Close the previous epoch and open the next."""
         self._stop()
         self._started = (time.perf_counter(), time.process_time(), minor_faults())
+
+    def validation_start(self) -> None:
+        """The epoch's training batches are done."""
+        self._validation.append(time.perf_counter())
+
+    def validation_end(self) -> None:
+        """The epoch's validation is done."""
+        self._validation.append(time.perf_counter())
 
     def end(self) -> None:
         """Close the last epoch."""

@@ -1,7 +1,6 @@
 """The two workloads and the hand-written PyTorch loop (the floor), in plain PyTorch: no Lightning imported here."""
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,10 +19,16 @@ VAL_FRACTION = 0.1  # the template's default --val_fraction
 
 
 class Clock(Protocol):
-    """What a run tells its timer: each epoch's start, and the end of training."""
+    """What a run tells its timer: each epoch's start, its validation's start and end, and the end of training."""
 
     def epoch_start(self) -> None:
         """An epoch begins."""
+
+    def validation_start(self) -> None:
+        """The epoch's training batches are done; its validation begins."""
+
+    def validation_end(self) -> None:
+        """The epoch's validation is done (what follows is the epoch's end: checkpoints, epoch metrics)."""
 
     def end(self) -> None:
         """Training is over."""
@@ -33,6 +38,12 @@ class NoClock:
     """A Clock that times nothing."""
 
     def epoch_start(self) -> None:
+        """Nothing to do."""
+
+    def validation_start(self) -> None:
+        """Nothing to do."""
+
+    def validation_end(self) -> None:
         """Nothing to do."""
 
     def end(self) -> None:
@@ -148,9 +159,8 @@ def validate(net: nn.Module, loaders: list[DataLoader], limit: int | None) -> li
     return losses
 
 
-def hand_written_run(workload: Workload, epochs: int, at_epoch_start: Callable[[], None],
-                     net: nn.Module | None = None) -> list[float]:
-    """Train `epochs` epochs with validation after each; returns each epoch's train loss."""
+def hand_written_run(workload: Workload, epochs: int, clock: Clock, net: nn.Module | None = None) -> list[float]:
+    """Train `epochs` epochs with validation after each, telling `clock`; returns each epoch's train loss."""
     if net is None:
         torch.manual_seed(workload.seed)
         net = plain_net(workload)
@@ -160,9 +170,12 @@ def hand_written_run(workload: Workload, epochs: int, at_epoch_start: Callable[[
     optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
     losses = []
     for epoch in range(epochs):
-        at_epoch_start()
+        clock.epoch_start()
         train_loader.sampler.set_epoch(epoch)
         losses.append(train_epoch(net, optimizer, train_loader, workload.train_batches))
+        clock.validation_start()
         validate(net, val_loaders, workload.val_batches)
+        clock.validation_end()
+    clock.end()  # before the loaders and datasets are freed on return, as Lightning's runs end at on_train_end
     return losses
 

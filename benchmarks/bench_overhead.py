@@ -14,8 +14,8 @@ from collections.abc import Callable
 import _common
 import torch
 from _common import median, quiet, ratio_line, table
-from _rounds import EpochClock, paired_ratio, run_rounds, timed_epochs
-from _workloads import Clock, NoClock, Workload, hand_written_run, mlp_workload, mnist_workload
+from _rounds import PHASES, EpochClock, paired_ratio, run_rounds, timed_epochs
+from _workloads import NoClock, Workload, hand_written_run, mlp_workload, mnist_workload
 
 VARIANTS = {"a": "hand-written loop", "b": "bare LightningModule", "c": "template"}
 # Targets: (numerator, denominator, at most) per workload, and the memory allowance of (c) over (b).
@@ -53,11 +53,7 @@ def chosen_workloads(arguments: argparse.Namespace) -> list[Workload]:
 def variant_runner(variant: str, workload: Workload, epochs: int, log_dir: str) -> Callable[..., None]:
     """A function of a Clock that trains `variant` for `epochs` epochs (Lightning is imported only for (b), (c))."""
     if variant == "a":
-        def hand_written(clock: Clock) -> None:
-            hand_written_run(workload, epochs, clock.epoch_start)
-            clock.end()
-
-        return hand_written
+        return lambda clock: hand_written_run(workload, epochs, clock)
     from _lightning_runs import bare_run, template_run
 
     run = bare_run if variant == "b" else template_run
@@ -83,12 +79,29 @@ def report_timing(workload: Workload, clocks: dict[str, list[EpochClock]]) -> No
                      f"{median(faults):.0f}", *versus))
     print(table(["variant", "median wall s/epoch", "min wall s", "median cpu s", "page faults/epoch", "/(a)", "/(b)"],
                 rows))
+    report_phases(clocks)
     numerator, denominator, target = TIME_TARGETS[workload.name]
     for top, bottom in (("c", "a"), ("c", "b"), ("b", "a")):
         goal = target if (top, bottom) == (numerator, denominator) else None
         for kind in ("wall", "cpu"):
             print(ratio_line(f"{workload.name} epoch {kind} time ({top})/({bottom})",
                              paired_ratio(clocks[top], clocks[bottom], kind), goal if kind == "wall" else None))
+
+
+def phase_medians(clocks: list[EpochClock]) -> list[float]:
+    """Median wall milliseconds of each phase (PHASES) over a variant's timed epochs."""
+    epochs = [epoch for clock in clocks for epoch in timed_epochs(clock, "phases")]
+    return [1000 * median([epoch[index] for epoch in epochs]) for index in range(len(PHASES))]
+
+
+def report_phases(clocks: dict[str, list[EpochClock]]) -> None:
+    """Where an epoch's time goes, per variant, and what the template adds to bare Lightning in each part."""
+    medians = {variant: phase_medians(clocks[variant]) for variant in VARIANTS}
+    rows = [(f"({variant}) {name}", *(f"{value:.1f}" for value in medians[variant]))
+            for variant, name in VARIANTS.items()]
+    extra = [top - bottom for top, bottom in zip(medians["c"], medians["b"], strict=True)]
+    rows.append(("(c) - (b)", *(f"{value:+.1f}" for value in extra)))
+    print(table(["median ms per epoch", *PHASES], rows))
 
 
 def memory_child(workload: Workload, variant: str) -> None:
@@ -133,7 +146,7 @@ def parity(workload: Workload, epochs: int, log_dir: str) -> tuple[list[float], 
     with quiet():
         run = prepare_run(workload.template_argv(log_dir, epochs))
         torch.manual_seed(workload.seed)
-        hand = hand_written_run(workload, epochs, lambda: None, net=copy.deepcopy(run.model.net))
+        hand = hand_written_run(workload, epochs, NoClock(), net=copy.deepcopy(run.model.net))
         recorder = TrainLossRecorder(workload.seed)
         run.trainer.callbacks.insert(0, recorder)
         run.trainer.fit(run.model, datamodule=run.datamodule)
