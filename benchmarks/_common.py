@@ -113,7 +113,7 @@ def machine_line() -> str:
 def same_malloc_settings_for_all(compared: str) -> str:
     """Make the template's malloc settings before anything is timed, so everything compared keeps freed memory.
 
-    The settings hold for the whole process once made (the template makes them when it builds its Trainer), and
+    The settings hold for the whole process once made (the template makes them when a run sets up), and
     without them each epoch takes a varying number of page faults (bench_allocator.py measures that).
     """
     from utils.allocator import keep_freed_memory

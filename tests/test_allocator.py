@@ -34,21 +34,11 @@ print(kept, round(given_back), sum(faults[-4:]))
 LAST_ROUNDS_PAGES = 4 * 4 * 16 * 256
 
 
-# In a fresh process: make the settings, then run PROBE without them in a process started from this one.
-STARTS_PROBE = f"""
-import subprocess, sys
-from utils.allocator import keep_freed_memory
-assert keep_freed_memory()
-subprocess.run([sys.executable, "-c", {PROBE!r}, "default"], check=True)
-"""
-
-
 def probe(mode: str, **environment: str) -> tuple[str, int, int]:
     """Run PROBE in a fresh process: whether the settings were made, MiB the first free gave back, page faults of
     the last rounds."""
     env = {name: value for name, value in os.environ.items() if name not in (*MALLOC_VARIABLES, "GLIBC_TUNABLES")}
-    code = STARTS_PROBE if mode == "started from kept" else PROBE
-    process = subprocess.run([sys.executable, "-c", code, mode], cwd=PROJECT, env={**env, **environment},
+    process = subprocess.run([sys.executable, "-c", PROBE, mode], cwd=PROJECT, env={**env, **environment},
                              capture_output=True, text=True, timeout=120)
     assert process.returncode == 0, process.stderr[-2000:]
     made, given_back, faults = process.stdout.split()
@@ -61,13 +51,6 @@ def test_kept_memory_stays_in_the_process_and_is_reused_round_after_round():
     assert made == "True"
     assert given_back < 8 and default_given_back > 48  # glibc's defaults unmap the first 64 MiB freed
     assert faults < 0.1 * LAST_ROUNDS_PAGES
-
-
-def test_a_process_started_from_one_that_keeps_freed_memory_keeps_it_too():
-    # As ddp_spawn's ranks are: fresh interpreters, which never build a Trainer of their own.
-    made, given_back, faults = probe("started from kept")
-    assert made == "None"  # the child made no settings itself
-    assert given_back < 8 and faults < 0.1 * LAST_ROUNDS_PAGES
 
 
 @pytest.mark.parametrize("setting", [{"MALLOC_TRIM_THRESHOLD_": "131072"},

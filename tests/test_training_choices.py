@@ -206,12 +206,18 @@ def test_a_machine_without_gpu_stops_the_per_step_nvml_query(monkeypatch):
     assert os.environ[NVML_CHECK] == "1"
 
 
-@pytest.mark.parametrize(("flag", "expected_calls"), [([], 1), (["--no-keep_freed_memory"], 0)])
-def test_the_trainer_keeps_freed_memory_unless_told_not_to(tmp_path, monkeypatch, flag, expected_calls):
+@pytest.mark.parametrize(("flag", "kept"), [([], True), (["--no-keep_freed_memory"], False)])
+def test_every_process_that_trains_keeps_freed_memory_unless_told_not_to(tmp_path, monkeypatch, flag, kept):
+    from utils.callbacks import FreedMemoryKept
+
     calls = []
-    monkeypatch.setattr("utils.trainer_factory.keep_freed_memory", lambda: calls.append(True))
-    build_trainer(parse_command_line([*STANDARD, *flag]).options, tmp_path / "exp" / "version_0")
-    assert len(calls) == expected_calls
+    monkeypatch.setattr("utils.callbacks.keep_freed_memory", lambda: calls.append(True))
+    trainer = build_trainer(parse_command_line([*STANDARD, *flag]).options, tmp_path / "exp" / "version_0")
+    chosen = [callback for callback in trainer.callbacks if isinstance(callback, FreedMemoryKept)]
+    assert len(chosen) == kept
+    for callback in chosen:  # Lightning calls setup in each process, ddp_spawn's ranks included
+        callback.setup(trainer, None, "fit")
+    assert len(calls) == kept
 
 
 def test_results_report_the_best_checkpoints_validation_not_the_last(fit, tmp_path):

@@ -36,14 +36,10 @@ def keep_freed_memory() -> bool:
     batch 128) are, depending on the process's history, mapped afresh or given back at every step: the template's
     4,096-item MNIST epochs took 60,000 to 380,000 page faults (up to 1.5 GB zeroed) and ran 14% to 19% longer
     (benchmarks/bench_allocator.py); with these settings, almost none. Peak memory changes by about 1%; the process
-    keeps what it freed, as torch's GPU caching allocator does. Processes started from this one inherit the
-    settings through the environment. Returns whether the settings were made.
+    keeps what it freed, as torch's GPU caching allocator does. Forked processes (DataLoader workers) inherit the
+    settings; nothing is exported to processes started afresh. Returns whether the settings were made.
     """
     if not on_glibc() or user_tuned_malloc():
         return False
     libc = ctypes.CDLL(None)
-    if not (libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
-        return False
-    # Processes started afresh from this one (ddp_spawn's ranks, spawned loader workers) read these at start-up.
-    os.environ.update({"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)})
-    return True
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import (
     TQDMProgressBar,
 )
 
+from utils.allocator import keep_freed_memory
 from utils.step_hooks import skip_unused_batch_hooks
 
 
@@ -69,6 +70,15 @@ class MonitorStopping(StateKeyOnce, EarlyStopping):
     """EarlyStopping on the run's monitor."""
 
 
+@skip_unused_batch_hooks
+class FreedMemoryKept(Callback):
+    """Makes `keep_freed_memory`'s malloc settings in every process that trains (ddp_spawn's ranks included)."""
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Make the settings before the first step (once made they hold for the process)."""
+        keep_freed_memory()
+
+
 def checkpoint_callbacks(options: dict[str, Any], run_dir: Path) -> list[ModelCheckpoint]:
     """The best k checkpoints by the monitor, then `last.ckpt`, rewritten at every validation.
 
@@ -101,4 +111,6 @@ def build_callbacks(options: dict[str, Any], run_dir: Path) -> list[Callback]:
             callbacks.append(LearningRateMonitor(logging_interval="step"))
     if options["device_stats"]:
         callbacks.append(DeviceStatsMonitor())
+    if options["keep_freed_memory"]:
+        callbacks.append(FreedMemoryKept())
     return callbacks

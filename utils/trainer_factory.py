@@ -8,7 +8,6 @@ from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.profilers import AdvancedProfiler, PassThroughProfiler, Profiler, SimpleProfiler
 
-from utils.allocator import keep_freed_memory
 from utils.callbacks import build_callbacks, leave_trainer
 from utils.cuda_probe import stop_probing_for_absent_gpus
 from utils.errors import UserError
@@ -68,8 +67,6 @@ def build_trainer(options: dict[str, Any], run_dir: Path, resume_step: int | Non
                                purge_step=resume_step, max_queue=100)
     profiler = build_profiler(options, run_dir)
     stop_probing_for_absent_gpus()
-    if options["keep_freed_memory"]:
-        keep_freed_memory()
     trainer = Trainer(
         logger=logger, callbacks=[*build_callbacks(options, run_dir), SharedRunFolder(run_dir)], profiler=profiler,
         default_root_dir=run_dir, enable_model_summary=False, use_distributed_sampler=False,
