@@ -218,6 +218,7 @@ def test_every_process_that_trains_keeps_freed_memory_unless_told_not_to(tmp_pat
     for callback in chosen:  # Lightning calls setup in each process, ddp_spawn's ranks included
         callback.setup(trainer, None, "fit")
     assert len(calls) == kept
+    assert not any(isinstance(callback, FreedMemoryKept) for callback in trainer.callbacks)  # its work is done
 
 
 def test_results_report_the_best_checkpoints_validation_not_the_last(fit, tmp_path):

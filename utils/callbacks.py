@@ -70,13 +70,14 @@ class MonitorStopping(StateKeyOnce, EarlyStopping):
     """EarlyStopping on the run's monitor."""
 
 
-@skip_unused_batch_hooks
 class FreedMemoryKept(Callback):
-    """Makes `keep_freed_memory`'s malloc settings in every process that trains (ddp_spawn's ranks included)."""
+    """Makes `keep_freed_memory`'s malloc settings in every process that trains (ddp_spawn's ranks included), then
+    leaves the trainer."""
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Make the settings before the first step (once made they hold for the process)."""
+        """Make the settings before the first step and leave (once made they hold for the process)."""
         keep_freed_memory()
+        leave_trainer(trainer, self)
 
 
 def checkpoint_callbacks(options: dict[str, Any], run_dir: Path) -> list[ModelCheckpoint]:
