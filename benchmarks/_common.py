@@ -21,13 +21,16 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def ratio_line(name: str, value: float, target: float | None, at_most: bool = True) -> str:
-    """One `ratio` line: the value, its target and PASS or MISS (no target: informational)."""
+def ratio_line(name: str, value: float, target: float | None, at_most: bool = True,
+               interval: tuple[float, float] | None = None) -> str:
+    """One `ratio` line: the value, its 95% interval when given, its target and PASS or MISS (no target:
+    informational)."""
+    spread = f"  95% interval {interval[0]:.3f}-{interval[1]:.3f}" if interval else ""
     if target is None:
-        return f"ratio  {name:<52} {value:8.3f}"
+        return f"ratio  {name:<52} {value:8.3f}{spread}"
     passed = value <= target if at_most else value >= target
     sign = "<=" if at_most else ">="
-    return f"ratio  {name:<52} {value:8.3f}   target {sign} {target:<6g} {'PASS' if passed else 'MISS'}"
+    return f"ratio  {name:<52} {value:8.3f}{spread}   target {sign} {target:<6g} {'PASS' if passed else 'MISS'}"
 
 
 def check_line(name: str, passed: bool, detail: str) -> str:

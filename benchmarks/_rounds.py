@@ -5,6 +5,7 @@ Each run is fresh (its own net, optimizer, loaders, Trainer) and its first epoch
 its own came out up to 15% slower or faster than the same run in the main thread, as much as the targets.)
 """
 
+import random
 import resource
 import statistics
 import time
@@ -79,7 +80,20 @@ def timed_epochs(clock: EpochClock, kind: str = "wall") -> list[float]:
     return getattr(clock, kind)[1:]
 
 
+def round_ratios(top: list[EpochClock], bottom: list[EpochClock], kind: str = "wall") -> list[float]:
+    """Each round's ratio of median epoch times: the two runs of a round ran back to back."""
+    return [statistics.median(timed_epochs(high, kind)) / statistics.median(timed_epochs(low, kind))
+            for high, low in zip(top, bottom, strict=True)]
+
+
 def paired_ratio(top: list[EpochClock], bottom: list[EpochClock], kind: str = "wall") -> float:
-    """The median over rounds of the ratio of median epoch times: each round's runs ran back to back."""
-    return statistics.median([statistics.median(timed_epochs(high, kind)) / statistics.median(timed_epochs(low, kind))
-                              for high, low in zip(top, bottom, strict=True)])
+    """The median over rounds of the ratio of median epoch times."""
+    return statistics.median(round_ratios(top, bottom, kind))
+
+
+def median_interval(values: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """A 95% bootstrap interval of the median of `values` (resampled with replacement, the same seed every run):
+    how far the printed ratio could move with other rounds on a host this noisy."""
+    draw = random.Random(seed)
+    medians = sorted(statistics.median(draw.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]

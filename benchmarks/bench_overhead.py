@@ -14,7 +14,7 @@ from collections.abc import Callable
 import _common
 import torch
 from _common import median, quiet, ratio_line, table
-from _rounds import PHASES, EpochClock, paired_ratio, run_rounds, timed_epochs
+from _rounds import PHASES, EpochClock, median_interval, paired_ratio, round_ratios, run_rounds, timed_epochs
 from _workloads import NoClock, Workload, hand_written_run, mlp_workload, mnist_workload
 
 VARIANTS = {"a": "hand-written loop", "b": "bare LightningModule", "c": "template"}
@@ -83,9 +83,11 @@ def report_timing(workload: Workload, clocks: dict[str, list[EpochClock]]) -> No
     numerator, denominator, target = TIME_TARGETS[workload.name]
     for top, bottom in (("c", "a"), ("c", "b"), ("b", "a")):
         goal = target if (top, bottom) == (numerator, denominator) else None
-        for kind in ("wall", "cpu"):
-            print(ratio_line(f"{workload.name} epoch {kind} time ({top})/({bottom})",
-                             paired_ratio(clocks[top], clocks[bottom], kind), goal if kind == "wall" else None))
+        wall = round_ratios(clocks[top], clocks[bottom])
+        print(ratio_line(f"{workload.name} epoch wall time ({top})/({bottom})", median(wall), goal,
+                         interval=median_interval(wall)))
+        print(ratio_line(f"{workload.name} epoch cpu time ({top})/({bottom})",
+                         paired_ratio(clocks[top], clocks[bottom], "cpu"), None))
 
 
 def phase_medians(clocks: list[EpochClock]) -> list[float]:

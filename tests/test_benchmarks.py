@@ -53,3 +53,16 @@ def test_template_train_loss_equals_the_hand_written_loops(name):
     # Parity is a property of the numbers, not of timing: it holds at any size.
     parity = [line for line in run_benchmark(name).splitlines() if "train loss parity" in line]
     assert parity and all(line.rstrip().endswith("PASS") for line in parity), parity
+
+
+def test_timing_ratios_carry_the_interval_of_their_rounds(monkeypatch):
+    monkeypatch.syspath_prepend(str(PROJECT / "benchmarks"))
+    from _rounds import median_interval
+
+    spread = [0.93, 1.00, 1.08, 1.02, 1.21, 0.97, 1.05, 1.01]
+    low, high = median_interval(spread)
+    assert min(spread) <= low < 1.015 < high <= max(spread)  # 1.015: the median of the rounds
+    assert median_interval(spread) == (low, high)  # seeded: the same rounds print the same interval
+    assert median_interval([1.04] * 8) == (1.04, 1.04)
+    wall_lines = [line for line in run_benchmark("overhead_mnist").splitlines() if "epoch wall time" in line]
+    assert len(wall_lines) == 3 and all("95% interval" in line for line in wall_lines), wall_lines
