@@ -159,23 +159,36 @@ def validate(net: nn.Module, loaders: list[DataLoader], limit: int | None) -> li
     return losses
 
 
+class HandWrittenLoop:
+    """The hand-written loop's net, optimizer and loaders, built once; each call of `epoch` trains one epoch."""
+
+    def __init__(self, workload: Workload, net: nn.Module | None = None) -> None:
+        if net is None:
+            torch.manual_seed(workload.seed)
+            net = plain_net(workload)
+        self.workload, self.net, self.epochs_done = workload, net, 0
+        train_set, val_sets = plain_datasets(workload)
+        self.train_loader = plain_loader(train_set, workload.batch_size, workload.seed, train=True)
+        self.val_loaders = [plain_loader(dataset, workload.batch_size, workload.seed, train=False)
+                            for dataset in val_sets]
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+
+    def epoch(self, clock: Clock) -> float:
+        """Train one epoch and validate, telling `clock`; returns the epoch's train loss."""
+        clock.epoch_start()
+        self.train_loader.sampler.set_epoch(self.epochs_done)
+        self.epochs_done += 1
+        with torch.enable_grad():  # its epochs may run inside the hooks of a Lightning run
+            loss = train_epoch(self.net, self.optimizer, self.train_loader, self.workload.train_batches)
+        clock.validation_start()
+        validate(self.net, self.val_loaders, self.workload.val_batches)
+        clock.validation_end()
+        return loss
+
+
 def hand_written_run(workload: Workload, epochs: int, clock: Clock, net: nn.Module | None = None) -> list[float]:
     """Train `epochs` epochs with validation after each, telling `clock`; returns each epoch's train loss."""
-    if net is None:
-        torch.manual_seed(workload.seed)
-        net = plain_net(workload)
-    train_set, val_sets = plain_datasets(workload)
-    train_loader = plain_loader(train_set, workload.batch_size, workload.seed, train=True)
-    val_loaders = [plain_loader(dataset, workload.batch_size, workload.seed, train=False) for dataset in val_sets]
-    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
-    losses = []
-    for epoch in range(epochs):
-        clock.epoch_start()
-        train_loader.sampler.set_epoch(epoch)
-        losses.append(train_epoch(net, optimizer, train_loader, workload.train_batches))
-        clock.validation_start()
-        validate(net, val_loaders, workload.val_batches)
-        clock.validation_end()
+    loop = HandWrittenLoop(workload, net)
+    losses = [loop.epoch(clock) for _ in range(epochs)]
     clock.end()  # before the loaders and datasets are freed on return, as Lightning's runs end at on_train_end
     return losses
-

@@ -1,6 +1,6 @@
-"""Template overhead, side by side in one process: (a) a hand-written PyTorch loop, (b) a bare LightningModule,
-(c) the template, and (a) again as a control of the host's noise. Per-epoch time, peak memory, parity of the
-training loss, and the cost of several val sets.
+"""Template overhead, side by side in one process: (a) a hand-written PyTorch loop taking turns epoch by epoch
+with each of (b) a bare LightningModule, (c) the template, and (a') the same loop again, a control of the host's
+noise. Per-epoch time, peak memory, parity of the training loss, and the cost of several val sets.
 
     .venv/bin/python benchmarks/bench_overhead.py
 """
@@ -15,12 +15,14 @@ from collections.abc import Callable
 import _common
 import torch
 from _common import median, quiet, ratio_line, table
-from _rounds import PHASES, EpochClock, median_interval, paired_ratio, round_ratios, run_rounds, timed_epochs
-from _workloads import NoClock, Workload, hand_written_run, mlp_workload, mnist_workload
+from _rounds import PHASES, EpochClock, TakingTurns, median_interval, run_rounds, timed_epochs
+from _workloads import HandWrittenLoop, NoClock, Workload, hand_written_run, mlp_workload, mnist_workload
 
 VARIANTS = {"a": "hand-written loop", "b": "bare LightningModule", "c": "template"}
-# The hand-written loop timed a second time in every round: what it measures against (a) is this host's noise.
+# The hand-written loop taking turns with a second copy of itself: what it measures against (a) is this host's noise.
 CONTROL = "a'"
+# The variants that run whole, each taking turns epoch by epoch with the hand-written loop (a).
+TIMED = ("b", "c", CONTROL)
 # Targets: (numerator, denominator, at most) per workload, and the memory allowance of (c) over (b).
 TIME_TARGETS = {"mnist": ("c", "a", 1.05), "mlp": ("c", "b", 1.10)}
 MEMORY_TARGET = 1.10
@@ -55,7 +57,7 @@ def chosen_workloads(arguments: argparse.Namespace) -> list[Workload]:
 
 def variant_runner(variant: str, workload: Workload, epochs: int, log_dir: str) -> Callable[..., None]:
     """A function of a Clock that trains `variant` for `epochs` epochs (Lightning is imported only for (b), (c))."""
-    if variant == "a":
+    if variant in ("a", CONTROL):
         return lambda clock: hand_written_run(workload, epochs, clock)
     from _lightning_runs import bare_run, template_run
 
@@ -63,40 +65,63 @@ def variant_runner(variant: str, workload: Workload, epochs: int, log_dir: str) 
     return lambda clock: run(workload, epochs, clock, log_dir)
 
 
-def time_variants(workload: Workload, epochs: int, rounds: int, log_dir: str) -> dict[str, list[EpochClock]]:
-    """Each variant's epoch clocks, and the control's, one run per round, alternating run by run."""
-    # The control sits between (b) and (c): as the runs take turns it is always two runs from (a), while (c) is
-    # one or three (1.5 on average), so the noise it shows is not smaller than what (c)/(a) sees.
-    runs = (("a", "a"), ("b", "b"), (CONTROL, "a"), ("c", "c"))
-    runners = {name: variant_runner(variant, workload, epochs + 1, log_dir) for name, variant in runs}
+def time_variants(workload: Workload, epochs: int, rounds: int, log_dir: str) -> dict[str, list[TakingTurns]]:
+    """One run of (b), (c) and the control per round, each taking turns epoch by epoch with a hand-written loop."""
+
+    def taking_turns(variant: str) -> Callable[[], TakingTurns]:
+        run = variant_runner(variant, workload, epochs + 1, log_dir)
+
+        def turns() -> TakingTurns:
+            clock = TakingTurns(HandWrittenLoop(workload).epoch)
+            run(clock)
+            return clock
+
+        return turns
+
     with quiet():
-        return run_rounds(runners, rounds)
+        return run_rounds({variant: taking_turns(variant) for variant in TIMED}, rounds)
 
 
-def report_timing(workload: Workload, clocks: dict[str, list[EpochClock]]) -> None:
-    """The per-epoch table and the paired ratios, wall time against the targets and CPU time beside them."""
+def hand_clocks(runs: dict[str, list[TakingTurns]]) -> list[EpochClock]:
+    """The clocks of (a): the hand-written loop's epochs in every run, whichever variant it took turns with."""
+    return [turns.other_clock for variant_runs in runs.values() for turns in variant_runs]
+
+
+def own_clocks(runs: dict[str, list[TakingTurns]]) -> dict[str, list[EpochClock]]:
+    """Each variant's clocks, (a) included."""
+    return {"a": hand_clocks(runs), **{variant: [turns.clock for turns in runs[variant]] for variant in TIMED}}
+
+
+def report_timing(workload: Workload, runs: dict[str, list[TakingTurns]]) -> None:
+    """The per-epoch table and the ratios, wall time against the targets and CPU time beside them."""
+    clocks = own_clocks(runs)
+    against_a = {variant: [turns.ratio() for turns in runs[variant]] for variant in TIMED}
+    against_b = [c / b for c, b in zip(against_a["c"], against_a["b"], strict=True)]
     rows = []
-    for variant, name in VARIANTS.items():
+    for variant, name in (*VARIANTS.items(), (CONTROL, "hand-written loop again (control)")):
         wall = [seconds for clock in clocks[variant] for seconds in timed_epochs(clock)]
         cpu = [seconds for clock in clocks[variant] for seconds in timed_epochs(clock, "cpu")]
         faults = [count for clock in clocks[variant] for count in timed_epochs(clock, "faults")]
-        versus = [f"{paired_ratio(clocks[variant], clocks[base]):.3f}" for base in ("a", "b")]
+        versus_a = f"{median(against_a[variant]):.3f}" if variant in against_a else "1.000"
+        versus_b = {"b": "1.000", "c": f"{median(against_b):.3f}"}.get(variant, "")
         rows.append((f"({variant}) {name}", f"{median(wall):.4f}", f"{min(wall):.4f}", f"{median(cpu):.4f}",
-                     f"{median(faults):.0f}", *versus))
+                     f"{median(faults):.0f}", versus_a, versus_b))
     print(table(["variant", "median wall s/epoch", "min wall s", "median cpu s", "page faults/epoch", "/(a)", "/(b)"],
                 rows))
     report_phases(clocks)
     numerator, denominator, target = TIME_TARGETS[workload.name]
-    for top, bottom in (("c", "a"), ("c", "b"), ("b", "a")):
+    cpu_against_a = {variant: [turns.ratio("cpu") for turns in runs[variant]] for variant in TIMED}
+    cpu_against_b = [c / b for c, b in zip(cpu_against_a["c"], cpu_against_a["b"], strict=True)]
+    ratios = {("c", "a"): (against_a["c"], cpu_against_a["c"]), ("c", "b"): (against_b, cpu_against_b),
+              ("b", "a"): (against_a["b"], cpu_against_a["b"])}
+    for (top, bottom), (wall, cpu) in ratios.items():
         goal = target if (top, bottom) == (numerator, denominator) else None
-        wall = round_ratios(clocks[top], clocks[bottom])
         print(ratio_line(f"{workload.name} epoch wall time ({top})/({bottom})", median(wall), goal,
                          interval=median_interval(wall)))
-        print(ratio_line(f"{workload.name} epoch cpu time ({top})/({bottom})",
-                         paired_ratio(clocks[top], clocks[bottom], "cpu"), None))
-    same = round_ratios(clocks[CONTROL], clocks["a"])
-    print(ratio_line(f"{workload.name} control: ({CONTROL})/(a), (a) run twice a round", median(same), None,
-                     interval=median_interval(same)))
+        print(ratio_line(f"{workload.name} epoch cpu time ({top})/({bottom})", median(cpu), None))
+    same = against_a[CONTROL]
+    print(ratio_line(f"{workload.name} control: ({CONTROL})/(a), the loop against itself", median(same),
+                     None, interval=median_interval(same)))
 
 
 def phase_medians(clocks: list[EpochClock]) -> list[float]:

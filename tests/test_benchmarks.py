@@ -68,3 +68,23 @@ def test_timing_ratios_carry_the_interval_of_their_rounds_and_a_control(monkeypa
     lines = [line for line in run_benchmark("overhead_mnist").splitlines()
              if "epoch wall time" in line or "control: (a')/(a)" in line]
     assert len(lines) == 4 and all("95% interval" in line for line in lines), lines
+
+
+def test_a_run_takes_turns_with_the_hand_written_loop_epoch_by_epoch(monkeypatch):
+    monkeypatch.syspath_prepend(str(PROJECT / "benchmarks"))
+    from _rounds import TakingTurns
+
+    events = []
+    turns = TakingTurns(lambda clock: (clock.epoch_start(), events.append("a")))
+    for _ in range(3):  # a run of three epochs, telling its clock as Lightning's hooks do
+        turns.epoch_start()
+        events.append("run")
+        turns.validation_start()
+        turns.validation_end()
+    turns.end()
+    assert events == ["a", "run", "a", "run", "a", "run", "a"]
+    assert len(turns.clock.wall) == 3 and len(turns.other_clock.wall) == 4
+    # Each of the run's epochs after its warm-up against the mean of the loop's epochs on either side.
+    turns.clock.wall, turns.other_clock.wall = [9.0, 2.2, 3.3], [5.0, 2.0, 2.4, 3.6]
+    assert turns.ratios() == pytest.approx([2.2 / 2.2, 3.3 / 3.0])
+    assert turns.ratio() == pytest.approx(1.05)
