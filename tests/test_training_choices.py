@@ -242,6 +242,9 @@ def test_checkpoints_are_saved_at_validations_within_an_epoch(fit):
     names = sorted(path.name for path in (run_dir / "checkpoints").iterdir())
     best = [name.split("-")[1] for name in names if name != "last.ckpt"]
     assert best == ["step2", "step4"] and "last.ckpt" in names
+    # Saved at the same step as last.ckpt, the step-4 checkpoint was written once: it is a second name of that file.
+    [step4] = [name for name in names if "-step4-" in name]
+    assert (run_dir / "checkpoints" / step4).stat().st_ino == (run_dir / "checkpoints" / "last.ckpt").stat().st_ino
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 4 and sorted(last["validation_history"]) == [2, 4]
 

@@ -9,6 +9,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.profilers import AdvancedProfiler, PassThroughProfiler, Profiler, SimpleProfiler
 
 from utils.callbacks import build_callbacks, leave_trainer
+from utils.checkpoint_files import CheckpointFiles
 from utils.cuda_probe import stop_probing_for_absent_gpus
 from utils.errors import UserError
 from utils.run_folder import release_run_folder_marker
@@ -69,6 +70,7 @@ def build_trainer(options: dict[str, Any], run_dir: Path, resume_step: int | Non
     stop_probing_for_absent_gpus()
     trainer = Trainer(
         logger=logger, callbacks=[*build_callbacks(options, run_dir), SharedRunFolder(run_dir)], profiler=profiler,
+        plugins=[CheckpointFiles()],
         default_root_dir=run_dir, enable_model_summary=False, use_distributed_sampler=False,
         accelerator=options["accelerator"], devices=options["devices"], strategy=options["strategy"],
         num_nodes=options["num_nodes"], sync_batchnorm=options["sync_batchnorm"], precision=options["precision"],
