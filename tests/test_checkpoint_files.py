@@ -98,3 +98,36 @@ def test_without_the_template_s_checkpoint_files_the_best_checkpoint_saves_itsel
     best._save_checkpoint(trainer, "epoch001.ckpt")
     best._remove_checkpoint(trainer, "epoch000.ckpt")
     assert trainer.events == [("save", "epoch001.ckpt", []), ("remove", "epoch000.ckpt")]
+
+
+def test_displaced_checkpoints_are_deleted_in_the_background_and_waited_for_at_teardown(tmp_path):
+    files = CheckpointFiles()
+    old, folder = tmp_path / "epoch000.ckpt", tmp_path / "sharded.ckpt"
+    files.save_checkpoint({"step": torch.tensor(0)}, str(old))
+    folder.mkdir()
+    (folder / "shard0").write_bytes(b"0")
+    for path in (old, folder, tmp_path / "gone.ckpt"):  # one already gone is not an error
+        files.remove_checkpoint(str(path))
+    files.teardown()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_deletion_that_failed_fails_at_teardown(tmp_path, monkeypatch):
+    def refused(path):
+        raise PermissionError(f"cannot delete {path}")
+
+    monkeypatch.setattr(checkpoint_files, "remove_path", refused)
+    files = CheckpointFiles()
+    files.remove_checkpoint(str(tmp_path / "epoch000.ckpt"))
+    with pytest.raises(PermissionError, match="epoch000"):
+        files.teardown()
+
+
+def test_checkpoint_files_with_deletions_running_can_be_sent_to_spawned_processes(tmp_path):
+    import pickle
+
+    files = CheckpointFiles()
+    files.remove_checkpoint(str(tmp_path / "weights.ckpt"))  # as ddp_spawn's launcher does in the main process
+    copy = pickle.loads(pickle.dumps(files))
+    assert copy._remover is None and copy._removals == []
+    files.teardown()

