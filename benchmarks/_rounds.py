@@ -125,15 +125,10 @@ def timed_epochs(clock: EpochClock, kind: str = "wall") -> list[float]:
     return getattr(clock, kind)[1:]
 
 
-def round_ratios(top: list[EpochClock], bottom: list[EpochClock], kind: str = "wall") -> list[float]:
-    """Each round's ratio of median epoch times: the two runs of a round ran back to back."""
-    return [statistics.median(timed_epochs(high, kind)) / statistics.median(timed_epochs(low, kind))
-            for high, low in zip(top, bottom, strict=True)]
-
-
 def paired_ratio(top: list[EpochClock], bottom: list[EpochClock], kind: str = "wall") -> float:
-    """The median over rounds of the ratio of median epoch times."""
-    return statistics.median(round_ratios(top, bottom, kind))
+    """The median over rounds of the ratio of median epoch times: each round's runs ran back to back."""
+    return statistics.median([statistics.median(timed_epochs(high, kind)) / statistics.median(timed_epochs(low, kind))
+                              for high, low in zip(top, bottom, strict=True)])
 
 
 def median_interval(values: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:

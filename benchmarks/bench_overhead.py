@@ -92,34 +92,38 @@ def own_clocks(runs: dict[str, list[TakingTurns]]) -> dict[str, list[EpochClock]
     return {"a": hand_clocks(runs), **{variant: [turns.clock for turns in runs[variant]] for variant in TIMED}}
 
 
+def ratios_by_round(runs: dict[str, list[TakingTurns]], kind: str = "wall") -> dict[tuple[str, str], list[float]]:
+    """Each round's figure of each ratio: against (a) from the runs' turns, (c)/(b) from the two against (a)."""
+    against_a = {variant: [turns.ratio(kind) for turns in runs[variant]] for variant in TIMED}
+    against_b = [c / b for c, b in zip(against_a["c"], against_a["b"], strict=True)]
+    return {("c", "a"): against_a["c"], ("c", "b"): against_b, ("b", "a"): against_a["b"],
+            (CONTROL, "a"): against_a[CONTROL]}
+
+
 def report_timing(workload: Workload, runs: dict[str, list[TakingTurns]]) -> None:
     """The per-epoch table and the ratios, wall time against the targets and CPU time beside them."""
     clocks = own_clocks(runs)
-    against_a = {variant: [turns.ratio() for turns in runs[variant]] for variant in TIMED}
-    against_b = [c / b for c, b in zip(against_a["c"], against_a["b"], strict=True)]
+    wall_ratios, cpu_ratios = ratios_by_round(runs), ratios_by_round(runs, "cpu")
     rows = []
     for variant, name in (*VARIANTS.items(), (CONTROL, "hand-written loop again (control)")):
         wall = [seconds for clock in clocks[variant] for seconds in timed_epochs(clock)]
         cpu = [seconds for clock in clocks[variant] for seconds in timed_epochs(clock, "cpu")]
         faults = [count for clock in clocks[variant] for count in timed_epochs(clock, "faults")]
-        versus_a = f"{median(against_a[variant]):.3f}" if variant in against_a else "1.000"
-        versus_b = {"b": "1.000", "c": f"{median(against_b):.3f}"}.get(variant, "")
+        versus_a = f"{median(wall_ratios[variant, 'a']):.3f}" if variant != "a" else "1.000"
+        versus_b = {"b": "1.000", "c": f"{median(wall_ratios['c', 'b']):.3f}"}.get(variant, "")
         rows.append((f"({variant}) {name}", f"{median(wall):.4f}", f"{min(wall):.4f}", f"{median(cpu):.4f}",
                      f"{median(faults):.0f}", versus_a, versus_b))
     print(table(["variant", "median wall s/epoch", "min wall s", "median cpu s", "page faults/epoch", "/(a)", "/(b)"],
                 rows))
     report_phases(clocks)
     numerator, denominator, target = TIME_TARGETS[workload.name]
-    cpu_against_a = {variant: [turns.ratio("cpu") for turns in runs[variant]] for variant in TIMED}
-    cpu_against_b = [c / b for c, b in zip(cpu_against_a["c"], cpu_against_a["b"], strict=True)]
-    ratios = {("c", "a"): (against_a["c"], cpu_against_a["c"]), ("c", "b"): (against_b, cpu_against_b),
-              ("b", "a"): (against_a["b"], cpu_against_a["b"])}
-    for (top, bottom), (wall, cpu) in ratios.items():
+    for top, bottom in (("c", "a"), ("c", "b"), ("b", "a")):
         goal = target if (top, bottom) == (numerator, denominator) else None
+        wall = wall_ratios[top, bottom]
         print(ratio_line(f"{workload.name} epoch wall time ({top})/({bottom})", median(wall), goal,
                          interval=median_interval(wall)))
-        print(ratio_line(f"{workload.name} epoch cpu time ({top})/({bottom})", median(cpu), None))
-    same = against_a[CONTROL]
+        print(ratio_line(f"{workload.name} epoch cpu time ({top})/({bottom})", median(cpu_ratios[top, bottom]), None))
+    same = wall_ratios[CONTROL, "a"]
     print(ratio_line(f"{workload.name} control: ({CONTROL})/(a), the loop against itself", median(same),
                      None, interval=median_interval(same)))
 

@@ -64,7 +64,7 @@ def test_timing_ratios_carry_the_interval_of_their_rounds_and_a_control(monkeypa
     assert min(spread) <= low < 1.015 < high <= max(spread)  # 1.015: the median of the rounds
     assert median_interval(spread) == (low, high)  # seeded: the same rounds print the same interval
     assert median_interval([1.04] * 8) == (1.04, 1.04)
-    # (c)/(a), (c)/(b), (b)/(a) and the control, the hand-written loop against its own second run each round.
+    # (c)/(a), (c)/(b), (b)/(a) and the control, the hand-written loop taking turns with a copy of itself.
     lines = [line for line in run_benchmark("overhead_mnist").splitlines()
              if "epoch wall time" in line or "control: (a')/(a)" in line]
     assert len(lines) == 4 and all("95% interval" in line for line in lines), lines
