@@ -37,7 +37,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--train_items", type=int, default=4096, help="MNIST train items per epoch")
     parser.add_argument("--val_items", type=int, default=1024, help="items of each MNIST val set (clean, noisy)")
     parser.add_argument("--mlp_items", type=int, default=50000, help="StandardData points (10%% held out for val)")
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per run, after its warm-up epoch")
+    parser.add_argument("--epochs", type=int, default=4, help="timed epochs per run, after its warm-up epoch")
     parser.add_argument("--rounds", type=int, default=8, help="runs per variant, the variants alternating")
     parser.add_argument("--parity_epochs", type=int, default=2)
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 2, 4, 8], help="val set copies K to scale over")
