@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import pytest
 import torch
@@ -191,6 +192,33 @@ def test_without_profiler_every_action_shares_one_empty_context(tmp_path):
     with trainer.profiler.profile("outer") as outer, trainer.profiler.profile("inner") as inner:
         assert outer is None and inner is None
     assert trainer.profiler.profile("a") is trainer.profiler.profile("b")
+
+def test_logging_leaves_the_event_file_to_the_writer_thread_yet_loses_no_event(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from utils.trainer_factory import FLUSH_SECONDS
+
+    run_dir = tmp_path / "Logs" / "run" / "version_0"
+    logger = build_trainer(parse_command_line(STANDARD).options, run_dir).logger
+    flushes = []
+    flush = logger.experiment.flush
+    logger.experiment.flush = lambda: flushes.append(1) or flush()
+    logger.log_hyperparams({"lr": 0.5})
+    logger.save()  # as Lightning does after logging the hyperparameters: writes hparams.yaml, flushing once
+    assert (run_dir / "hparams.yaml").read_text() == "lr: 0.5\n" and len(flushes) == 1
+    for step in range(3):
+        logger.log_metrics({"val/loss": 1.0 / (step + 1)}, step=step)
+        logger.save()  # as Lightning does after every logging call
+    assert len(flushes) == 1
+    time.sleep(FLUSH_SECONDS + 2)  # the writer thread has flushed the file by now, unasked
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert [event.step for event in events.Scalars("val/loss")] == [0, 1, 2]
+    logger.log_metrics({"val/loss": 0.1}, step=3)
+    logger.finalize("success")  # closing the writer flushes what it still holds
+    events.Reload()
+    assert [event.step for event in events.Scalars("val/loss")] == [0, 1, 2, 3]
+
 
 
 def test_a_machine_without_gpu_stops_the_per_step_nvml_query(monkeypatch):

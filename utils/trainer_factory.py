@@ -7,12 +7,33 @@ from typing import Any
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.profilers import AdvancedProfiler, PassThroughProfiler, Profiler, SimpleProfiler
+from pytorch_lightning.utilities import rank_zero_only
 
 from utils.callbacks import build_callbacks, leave_trainer
 from utils.checkpoint_files import CheckpointFiles
 from utils.cuda_probe import stop_probing_for_absent_gpus
 from utils.errors import UserError
 from utils.run_folder import release_run_folder_marker
+
+# How often TensorBoard's writer thread flushes the event file (SummaryWriter's default: 120 s).
+FLUSH_SECONDS = 5
+
+
+class TensorBoardFlushedByItsThread(TensorBoardLogger):
+    """Lightning's TensorBoard logger, less the flush Lightning asks for after every logging call.
+
+    That flush waits for the writer thread to drain its queue (0.8 ms here, longer when the cores are busy, twice
+    an epoch or more); the writer thread flushes the file itself every FLUSH_SECONDS, and on close.
+    """
+
+    _hparams_written = False
+
+    @rank_zero_only
+    def save(self) -> None:
+        """Write hparams.yaml as Lightning does (its save() flushes too), then leave the flushing to the thread."""
+        if not self._hparams_written:
+            super().save()
+            self._hparams_written = Path(self.log_dir, self.NAME_HPARAMS_FILE).is_file()
 
 
 class SharedRunFolder(Callback):
@@ -63,9 +84,10 @@ def build_trainer(options: dict[str, Any], run_dir: Path, resume_step: int | Non
     """
     # max_queue: with the writer's default of 10 pending events, logging an epoch's metrics waits on the writer
     # thread (60 to 85 us a scalar instead of 10 to 20 here); events are still written as they come.
-    logger = TensorBoardLogger(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
-                               version=int(run_dir.name.removeprefix("version_")), default_hp_metric=False,
-                               purge_step=resume_step, max_queue=100)
+    logger = TensorBoardFlushedByItsThread(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
+                                           version=int(run_dir.name.removeprefix("version_")),
+                                           default_hp_metric=False, purge_step=resume_step, max_queue=100,
+                                           flush_secs=FLUSH_SECONDS)
     profiler = build_profiler(options, run_dir)
     stop_probing_for_absent_gpus()
     trainer = Trainer(
