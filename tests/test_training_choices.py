@@ -193,6 +193,7 @@ def test_without_profiler_every_action_shares_one_empty_context(tmp_path):
         assert outer is None and inner is None
     assert trainer.profiler.profile("a") is trainer.profiler.profile("b")
 
+
 def test_logging_leaves_the_event_file_to_the_writer_thread_yet_loses_no_event(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -218,7 +219,6 @@ def test_logging_leaves_the_event_file_to_the_writer_thread_yet_loses_no_event(t
     logger.finalize("success")  # closing the writer flushes what it still holds
     events.Reload()
     assert [event.step for event in events.Scalars("val/loss")] == [0, 1, 2, 3]
-
 
 
 def test_a_machine_without_gpu_stops_the_per_step_nvml_query(monkeypatch):
