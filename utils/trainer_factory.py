@@ -26,14 +26,11 @@ class TensorBoardFlushedByItsThread(TensorBoardLogger):
     an epoch or more); the writer thread flushes the file itself every FLUSH_SECONDS, and on close.
     """
 
-    _hparams_written = False
-
     @rank_zero_only
     def save(self) -> None:
-        """Write hparams.yaml as Lightning does (its save() flushes too), then leave the flushing to the thread."""
-        if not self._hparams_written:
+        """Write hparams.yaml as Lightning does (its save() flushes too) until it exists; flush nothing after."""
+        if not Path(self.log_dir, self.NAME_HPARAMS_FILE).is_file():
             super().save()
-            self._hparams_written = Path(self.log_dir, self.NAME_HPARAMS_FILE).is_file()
 
 
 class SharedRunFolder(Callback):
