@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from utils import checkpoint_files
 from utils.checkpoint_files import CheckpointFiles
@@ -113,10 +114,10 @@ def test_displaced_checkpoints_are_deleted_in_the_background_and_waited_for_at_t
 
 
 def test_a_deletion_that_failed_fails_at_teardown(tmp_path, monkeypatch):
-    def refused(path):
+    def refused(self, path):
         raise PermissionError(f"cannot delete {path}")
 
-    monkeypatch.setattr(checkpoint_files, "remove_path", refused)
+    monkeypatch.setattr(TorchCheckpointIO, "remove_checkpoint", refused)
     files = CheckpointFiles()
     files.remove_checkpoint(str(tmp_path / "epoch000.ckpt"))
     with pytest.raises(PermissionError, match="epoch000"):
