@@ -36,7 +36,7 @@ def load_mnist(data_dir: str, part: str) -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels.long()
 
 
-def holdout_split(data_dir: str, holdout: int) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+def split_training_digits(data_dir: str, holdout: int) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
     """Split the training files into (train part, last `holdout` digits)."""
     images, labels = load_mnist(data_dir, "train")
     if not 0 < holdout < len(labels):

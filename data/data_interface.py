@@ -7,11 +7,12 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from utils.batching import keep_batch, serves_batches
-from utils.dataset_entries import DatasetEntry
+from utils.config.dataset_entries import DatasetEntry
+from utils.config.settings import DataSettings
+from utils.config.signature_options import build_instance, constructor_parameters
+from utils.datasets.batches import keep_batch, serves_batches
+from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
-from utils.hold_out import hold_out_count, hold_out_split
-from utils.signature_options import build_instance, constructor_parameters
 
 
 class EvaluationShare(Sampler[int]):
@@ -33,13 +34,12 @@ class DInterface(pl.LightningDataModule):
     """Builds each stage's datasets from their entries and serves them, val and test sets each under its label."""
 
     def __init__(self, train_entry: DatasetEntry, val_entries: list[DatasetEntry], test_entries: list[DatasetEntry],
-                 dataset_classes: dict[str, type], options: dict[str, Any]) -> None:
+                 dataset_classes: dict[str, type], class_values: dict[str, Any], settings: DataSettings) -> None:
         super().__init__()
         # A val or test set smaller than the number of processes leaves some of them without a batch: fine, as each
         # set's metrics are synced across processes (Lightning issue #9785 added this switch for that case).
         self.allow_zero_length_dataloader_with_multiple_devices = True
-        self.dataset_classes, self.options = dataset_classes, options
-        self.batch_size, self.num_workers = options["batch_size"], options["num_workers"]
+        self.dataset_classes, self.class_values, self.settings = dataset_classes, class_values, settings
         self._built: dict[tuple, Dataset] = {}
         # Part of the train set is held out only when a val or test entry is that same dataset.
         held_out = any((entry.name, entry.overrides) == (train_entry.name, train_entry.overrides)
@@ -56,12 +56,12 @@ class DInterface(pl.LightningDataModule):
         if has_split or not same_as_train:
             return self._instance(entry, stage if has_split else None)
         # The same class and arguments as the train set, without a split parameter: a seeded hold-out part of it.
-        fraction = self.options["val_fraction"]
+        fraction = self.settings.val_fraction
         whole = self._instance(entry, None)
-        if hold_out_count(len(whole), fraction) >= len(whole):
+        if held_out_count(len(whole), fraction) >= len(whole):
             raise UserError(f"{entry.label}: {cls.__name__} has {len(whole)} items, too few to hold out "
                             f"--val_fraction {fraction} for validation: use more items or --val_datasets")
-        train_part, val_part = hold_out_split(whole, fraction, self.options["seed"])
+        train_part, val_part = seeded_split(whole, fraction, self.settings.seed)
         return train_part if stage == "train" else val_part
 
     def _instance(self, entry: DatasetEntry, split: str | None) -> Dataset:
@@ -70,7 +70,7 @@ class DInterface(pl.LightningDataModule):
             cls = self.dataset_classes[entry.name]
             fixed = {"split": split} if split else {}
             try:
-                dataset = build_instance(cls, self.options, entry.overrides, **fixed)
+                dataset = build_instance(cls, self.class_values, entry.overrides, **fixed)
             except (FileNotFoundError, ValueError) as error:
                 raise UserError(f"dataset {entry.label!r}: {cls.__name__} could not be built: {error}") from None
             if len(dataset) == 0:
@@ -85,14 +85,15 @@ class DInterface(pl.LightningDataModule):
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         if train:
             sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
-                                         seed=self.options["seed"])
+                                         seed=self.settings.seed)
         else:
             sampler = EvaluationShare(len(dataset), num_replicas=world_size, rank=rank)
         # A private generator: creating an iterator draws a worker seed, and drawing it from the global
         # generator would shift the random numbers the net's dropout sees after a resume.
-        generator = torch.Generator().manual_seed(self.options["seed"] + rank)
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, generator=generator,
+        generator = torch.Generator().manual_seed(self.settings.seed + rank)
+        return DataLoader(dataset, batch_size=self.settings.batch_size, sampler=sampler,
+                          num_workers=self.settings.num_workers,
+                          persistent_workers=self.settings.num_workers > 0, generator=generator,
                           collate_fn=keep_batch if serves_batches(dataset) else None)
 
     def train_dataloader(self) -> DataLoader:

@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import PROJECT
 
-from utils.allocator import MALLOC_VARIABLES, on_glibc
+from utils.trainer.platform import MALLOC_VARIABLES, on_glibc
 
 pytestmark = pytest.mark.skipif(not on_glibc(), reason="the settings are glibc's malloc's")
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not on_glibc(), reason="the settings are glibc's
 # faults of the last four rounds (a kept heap takes a few rounds to grow to the rounds' size).
 PROBE = """
 import os, resource, sys, torch
-from utils.allocator import keep_freed_memory
+from utils.trainer.platform import keep_freed_memory
 def resident_mib():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 kept = keep_freed_memory() if sys.argv[1] == "keep" else None

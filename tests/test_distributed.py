@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,11 +47,21 @@ def clean_environment(**extra: str) -> dict[str, str]:
     return {**environment, **extra}
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports nothing listens on right now."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:  # held open together, so no port is handed out twice
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def start(root: Path, command: list[str], **environment: str) -> subprocess.Popen:
@@ -60,8 +71,10 @@ def start(root: Path, command: list[str], **environment: str) -> subprocess.Pope
 
 
 def finish(processes: list[subprocess.Popen]) -> list[tuple[str, str]]:
-    """Wait for every process; each must exit 0. Returns their (stdout, stderr)."""
-    outputs = [process.communicate(timeout=240) for process in processes]
+    """Wait for every process, reading all their pipes at once (a full pipe would stall its process and, through
+    the collectives, the others); each must exit 0. Returns their (stdout, stderr)."""
+    with ThreadPoolExecutor(len(processes)) as pool:
+        outputs = list(pool.map(lambda process: process.communicate(timeout=240), processes))
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr[-3000:]
     return outputs
@@ -106,7 +119,7 @@ def test_lightning_ddp_on_two_processes_matches_one_process_on_the_same_checkpoi
 def test_two_torchrun_nodes_share_one_run_folder_and_concurrent_launches_get_their_own(project):
     torchrun = str(Path(sys.executable).parent / "torchrun")
     processes = []
-    for port in (free_port(), free_port()):
+    for port in free_ports(2):
         for node_rank in ("0", "1"):
             command = [torchrun, "--nnodes", "2", "--nproc_per_node", "1", "--node_rank", node_rank,
                        "--master_addr", "127.0.0.1", "--master_port", str(port), "main.py", *TWO_NODES]

@@ -7,7 +7,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryF1Score, Multiclas
 from torchmetrics.regression import MeanAbsoluteError
 
 from utils.errors import UserError
-from utils.metrics import BATCHES_PER_FOLD, OUTPUTS_PER_FOLD, EpochMetrics
+from utils.tasks.metrics import BATCHES_PER_FOLD, OUTPUTS_PER_FOLD, EpochMetrics
 
 LOSS = torch.tensor(1.0)
 

@@ -147,7 +147,8 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(project):
 def test_nan_loss_stops_with_one_line_and_keeps_the_best_checkpoint(project):
     project.write("model/exploding_net.py", EXPLODING_NET)
     process = project.run("--model_name", "exploding_net", "--dataset", "standard_data", "--num_samples", "200",
-                          "--batch_size", "64", "--max_epochs", "3", "--explode_after", "4")
+                          "--batch_size", "64", "--max_epochs", "3", "--explode_after", "4",
+                          "--log_every_n_steps", "1")
     assert process.returncode == 1
     assert "Traceback" not in process.stderr
     [line] = [line for line in process.stderr.splitlines() if line.startswith("error:")]
@@ -191,7 +192,7 @@ def test_load_from_checkpoint_refuses_a_checkpoint_of_another_net_by_name(projec
     from model import MInterface
     from utils.errors import UserError
 
-    with pytest.raises(UserError, match="does not fit the net"):
+    with pytest.raises(UserError, match="does not fit StandardNet"):
         MInterface.load_from_checkpoint(checkpoint)
 
 

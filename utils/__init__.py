@@ -1,1 +1,1 @@
-"""What main.py and both interfaces share. Kept light: importing it never imports Lightning."""
+"""The framework under main.py and the two interfaces, one sub-package per concern (see README, Layout)."""

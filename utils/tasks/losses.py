@@ -20,6 +20,13 @@ def check_loss_fits_task(loss: str, task: str) -> None:
                         f"use mse, l1 or smooth_l1 for regression and bce_with_logits for binary")
 
 
+def check_num_classes(task: str, num_classes: int) -> None:
+    """Refuse a class count that multiclass metrics cannot work with."""
+    if task == "classification" and num_classes < 2:
+        raise UserError(f"--task classification needs --num_classes of at least 2, got {num_classes}: "
+                        f"for a yes/no target with one output use --task binary --loss bce_with_logits")
+
+
 class TaskLoss:
     """Loss of net outputs against dataset targets, shaping targets as the task needs (a plain callable: it has no
     parameters, and a module's call machinery would cost more than a small net's loss)."""

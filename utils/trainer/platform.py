@@ -1,4 +1,4 @@
-"""Keep memory freed by a training step in the process, so the next step does not page-fault it in afresh."""
+"""Process settings made through documented interfaces: glibc's mallopt and torch's NVML check."""
 
 import ctypes
 import os
@@ -10,9 +10,9 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 2**20
 # Free memory at the top of the heap beyond this is given back to the system.
 TRIM_THRESHOLD = 2**30
-# A user who tunes glibc's malloc keeps their own settings. (With another allocator preloaded, the settings are
-# made but change nothing.)
+# A user who tunes glibc's malloc keeps their own settings.
 MALLOC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
 
 def on_glibc() -> bool:
@@ -30,16 +30,21 @@ def user_tuned_malloc() -> bool:
 
 
 def keep_freed_memory() -> bool:
-    """On Linux with glibc, serve tensors up to 32 MiB from the heap and keep up to 1 GiB of it free for reuse.
-
-    With glibc's adaptive defaults a CPU training step's activations (12.8 MB a conv layer for ExampleNet at
-    batch 128) are, depending on the process's history, mapped afresh or given back at every step: the template's
-    4,096-item MNIST epochs took 60,000 to 380,000 page faults (up to 1.5 GB zeroed) and ran 14% to 19% longer
-    (benchmarks/bench_allocator.py); with these settings, almost none. Peak memory changes by about 1%; the process
-    keeps what it freed, as torch's GPU caching allocator does. Forked processes (DataLoader workers) inherit the
-    settings; nothing is exported to processes started afresh. Returns whether the settings were made.
-    """
+    """With glibc, serve blocks up to 32 MiB from the heap and keep up to 1 GiB of it free; return whether set."""
+    # glibc's adaptive thresholds otherwise map a CPU step's activations afresh (page faults) at every step.
     if not on_glibc() or user_tuned_malloc():
         return False
     libc = ctypes.CDLL(None)
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def stop_probing_for_absent_gpus() -> bool:
+    """Where no CUDA GPU exists, let torch answer `cuda.is_available()` from its cached count; return whether set."""
+    # Lightning sets the NVML check for fork safety; without a GPU there is no CUDA to start, and torch's optimizers
+    # would otherwise query NVML at every step.
+    import torch
+
+    if os.environ.get(NVML_CHECK) != "1" or torch.cuda.device_count() > 0:
+        return False
+    os.environ[NVML_CHECK] = "0"
+    return True

@@ -2,7 +2,8 @@
 
 import argparse
 
-from utils import value_types as vt
+from utils.config import value_types as vt
+from utils.config.parser import UserArgumentParser
 
 LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
 TASKS = ("classification", "binary", "regression")
@@ -13,9 +14,9 @@ STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true")
 
 
-def add_name_options(parser: argparse.ArgumentParser) -> None:
+def add_name_options(parser: UserArgumentParser) -> None:
     """Options that choose the classes: known before the classes' own options can be added."""
-    group = parser.add_argument_group("what to run")
+    group = parser.option_group("what to run")
     group.add_argument("--model_name", default="example_net", help="file in model/ without .py (default: example_net)")
     group.add_argument("--dataset", help="one dataset file in data/ for train, val and test")
     group.add_argument("--train_dataset", help="dataset entry for training: NAME or LABEL=NAME:key=value,...")
@@ -28,16 +29,16 @@ def add_name_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
 
 
-def add_framework_options(parser: argparse.ArgumentParser) -> None:
+def add_framework_options(parser: UserArgumentParser) -> None:
     """Every option the framework itself reads, grouped as --help shows them."""
-    run = parser.add_argument_group("run")
+    run = parser.option_group("run")
     run.add_argument("--mode", choices=MODES, default="fit", help="fit trains then tests the best checkpoint")
     run.add_argument("--ckpt", help="checkpoint for --mode validate, test or predict")
     run.add_argument("--val_fraction", type=vt.open_fraction, default=0.1,
                      help="part held out for val when a --dataset class has no split parameter")
     run.add_argument("--seed", type=vt.seed_value, default=42, help="seed for every random generator")
 
-    learning = parser.add_argument_group("learning")
+    learning = parser.option_group("learning")
     learning.add_argument("--task", choices=TASKS, default="classification",
                           help="picks the metrics: accuracy and macro F1, or MAE for regression")
     learning.add_argument("--num_classes", type=vt.positive_int, default=10, help="classes (classification)")
@@ -62,14 +63,14 @@ def add_framework_options(parser: argparse.ArgumentParser) -> None:
     learning.add_argument("--plateau_patience", type=vt.non_negative_int, default=2, help="epochs (plateau)")
     learning.add_argument("--plateau_factor", type=vt.open_fraction, default=0.1, help="decay factor (plateau)")
 
-    checks = parser.add_argument_group("checkpoints and early stopping")
+    checks = parser.option_group("checkpoints and early stopping")
     checks.add_argument("--monitor", default="val/loss", help="metric for best checkpoint and early stopping")
     checks.add_argument("--monitor_mode", choices=("min", "max"), default="min")
     checks.add_argument("--save_top_k", type=vt.positive_int, default=1, help="best checkpoints kept")
     checks.add_argument("--patience", type=vt.non_negative_int, default=5,
                         help="validations without improvement before early stopping (0: never stop early)")
 
-    trainer = parser.add_argument_group("trainer")
+    trainer = parser.option_group("trainer")
     trainer.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps")
     trainer.add_argument("--devices", type=vt.devices_value, default="auto", help="auto, a count, or indices 0,1")
     trainer.add_argument("--strategy", choices=STRATEGIES, default="auto")
@@ -97,5 +98,5 @@ def add_framework_options(parser: argparse.ArgumentParser) -> None:
                          help="log device statistics (DeviceStatsMonitor)")
     trainer.add_argument("--summary_depth", type=vt.non_negative_int, default=1, help="ModelSummary max depth")
     trainer.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
-                         help="glibc: reuse memory a step frees instead of page-faulting it in afresh (MNIST "
-                              "epochs 14-19%% faster on a CPU, same peak memory); off: glibc's adaptive defaults")
+                         help="CPU training with glibc: reuse memory a step frees instead of mapping it afresh "
+                              "(see README, Performance); off: glibc's adaptive defaults")

@@ -7,6 +7,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.errors import UserError
 
 # Set by the framework itself, never a command-line option of a class.
@@ -121,11 +122,11 @@ def class_option_specs(classes: list[type]) -> dict[str, OptionSpec]:
     return specs
 
 
-def add_class_options(parser: argparse.ArgumentParser, classes: list[type], framework_options: set[str]) -> None:
+def add_class_options(parser: UserArgumentParser, classes: list[type], framework_options: set[str]) -> None:
     """Add each class's parameters to `parser` in a group named after the class."""
     specs = class_option_specs(classes)
     for cls in classes:
-        group = parser.add_argument_group(f"{cls.__name__} options (from its __init__)")
+        group = parser.option_group(f"{cls.__name__} options (from its __init__)")
         for parameter in constructor_parameters(cls):
             spec = specs.get(parameter.name)
             if spec is None or spec.owner != cls.__name__ or parameter.name in SHARED_FRAMEWORK_OPTIONS:
@@ -142,7 +143,12 @@ def _names(cls: type) -> set[str]:
     return {p.name for p in constructor_parameters(cls)}
 
 
-def _add_option(group: argparse._ArgumentGroup, spec: OptionSpec, owners: list[str]) -> None:
+def class_parameter_names(classes: list[type]) -> list[str]:
+    """Every keyword parameter of the classes' constructors, each once, in order of appearance."""
+    return list(dict.fromkeys(p.name for cls in classes for p in constructor_parameters(cls)))
+
+
+def _add_option(group: OptionGroup, spec: OptionSpec, owners: list[str]) -> None:
     shared = f" (shared by {', '.join(owners)})" if len(owners) > 1 else ""
     default_text = "required" if spec.required else f"default: {spec.default!r}"
     help_text = f"{spec.type_label}; {default_text}{shared}"

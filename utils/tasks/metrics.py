@@ -133,3 +133,14 @@ def logged_keys(task: str, val_labels: list[str], test_labels: list[str]) -> lis
         keys += [f"{stage}/{name}" for name in names]
         keys += [f"{stage}/{label}/{name}" for label in labels for name in names]
     return keys
+
+
+def check_monitor(monitor: str, task: str, val_labels: list[str], validates: bool) -> None:
+    """Refuse a monitor key a fit will not log at validation time, listing the keys it will."""
+    # With no validation batches the val keys are never logged.
+    stages = ("val/", "train/") if validates else ("train/",)
+    keys = [key for key in logged_keys(task, val_labels, []) if key.startswith(stages)]
+    if monitor in keys:
+        return
+    reason = "" if validates else " (--limit_val_batches 0 turns validation off)"
+    raise UserError(f"--monitor {monitor} is not a key this run logs{reason}: choose one of {', '.join(keys)}")

@@ -1,19 +1,20 @@
 """Parse the command line in two passes: names first, then the options the named classes' signatures add."""
 
 import argparse
-import difflib
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils.dataset_entries import DatasetEntry, parse_entries, parse_entry
+from utils.config.config_files import config_tokens, load_config
+from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
+from utils.config.framework_options import add_framework_options, add_name_options
+from utils.config.names import available_names, first_docstring_line, load_class
+from utils.config.parser import UserArgumentParser
+from utils.config.resume_target import resume_target
+from utils.config.settings import Settings
+from utils.config.signature_options import add_class_options, class_parameter_names
 from utils.errors import UserError
-from utils.framework_options import add_framework_options, add_name_options
-from utils.registry import available_names, first_docstring_line, load_class
-from utils.resume import resume_target
-from utils.signature_options import add_class_options
 
 MNIST_DEFAULTS = {
     "train_dataset": "example_train_data",
@@ -21,20 +22,6 @@ MNIST_DEFAULTS = {
     "test_datasets": ["example_test_data"],
 }
 NOT_SAVED = {"config", "list", "resume"}
-
-
-class UserArgumentParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are UserErrors, shown by main as one line."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        """Raise instead of printing usage and exiting, suggesting the closest option for an unknown one."""
-        hint = ""
-        unknown = re.match(r"unrecognized arguments: (--[^\s=]+)", message)
-        if unknown:
-            names = [name for action in self._actions for name in action.option_strings]
-            close = difflib.get_close_matches(unknown.group(1), names, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UserError(f"{message}{hint} (see python main.py --help)")
 
 
 @dataclass
@@ -51,6 +38,26 @@ class Command:
     resume_dir: Path | None = None
     resume_checkpoint: Path | None = None
 
+    @property
+    def settings(self) -> Settings:
+        """The framework's settings, grouped and typed."""
+        return Settings.from_options(self.options)
+
+    @property
+    def val_labels(self) -> list[str]:
+        """The val sets' labels, in order."""
+        return [entry.label for entry in self.val_entries]
+
+    @property
+    def test_labels(self) -> list[str]:
+        """The test sets' labels, in order."""
+        return [entry.label for entry in self.test_entries]
+
+    def class_values(self) -> dict[str, Any]:
+        """The values of the net's and datasets' constructor parameters, by parameter name."""
+        names = class_parameter_names([self.model_class, *self.dataset_classes.values()])
+        return {name: self.options[name] for name in names if name in self.options}
+
     def resolved_config(self) -> dict[str, Any]:
         """The whole configuration as config.yaml stores it: rerunnable with --config."""
         config = {key: value for key, value in self.options.items() if key not in NOT_SAVED}
@@ -58,48 +65,6 @@ class Command:
         config["val_datasets"] = [entry.to_text() for entry in self.val_entries]
         config["test_datasets"] = [entry.to_text() for entry in self.test_entries]
         return config
-
-
-def load_config(path: str) -> dict[str, Any]:
-    """Read a YAML mapping of option defaults."""
-    import yaml
-
-    file = Path(path)
-    if file.is_dir():
-        raise UserError(f"config file {path} is a folder: pass the path of a YAML file")
-    if not file.is_file():
-        raise UserError(f"config file {path} does not exist: pass the path of a YAML file")
-    try:
-        config = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError:
-        raise UserError(f"config file {path} is not UTF-8 text: save it as a UTF-8 YAML file") from None
-    except OSError as error:
-        raise UserError(f"config file {path} cannot be read ({error.strerror}): check its permissions") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise UserError(f"config file {path} is not valid YAML{where}: {problem}") from None
-    if not isinstance(config, dict):
-        raise UserError(f"config file {path} must hold a mapping of option: value")
-    return config
-
-
-def config_tokens(config: dict[str, Any]) -> list[str]:
-    """Turn config values into command-line words, so they are checked exactly as typed options are."""
-    tokens: list[str] = []
-    for key, value in config.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            tokens.append(f"--{key}" if value else f"--no-{key}")
-        elif isinstance(value, list) and key == "devices":
-            tokens += [f"--{key}", ",".join(map(str, value))]
-        elif isinstance(value, list):
-            tokens += [f"--{key}", *map(str, value)]
-        else:
-            tokens += [f"--{key}", str(value)]
-    return tokens
 
 
 def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[DatasetEntry], list[DatasetEntry]]:
@@ -167,9 +132,8 @@ def parse_command_line(argv: list[str]) -> Command:
                                             "on datasets from data/.")
     add_name_options(parser)
     add_framework_options(parser)
-    framework_options = {action.dest for action in parser._actions}
-    add_class_options(parser, [model_class, *dataset_classes.values()], framework_options)
-    known = {action.dest for action in parser._actions}
+    add_class_options(parser, [model_class, *dataset_classes.values()], parser.destinations())
+    known = parser.destinations()
     for key in config:
         if key not in known:
             raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")

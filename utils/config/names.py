@@ -9,7 +9,7 @@ from pathlib import Path
 
 from utils.errors import UserError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 

@@ -1,4 +1,4 @@
-"""Checks of the options as a whole, run before anything is created under Logs/."""
+"""Checks of the options as a whole (hardware, mode, loop lengths), run before anything is created under Logs/."""
 
 import math
 from pathlib import Path
@@ -6,40 +6,11 @@ from typing import Any
 
 import torch
 
-from utils.checkpoints import check_checkpoint
+from utils.config.names import load_class
+from utils.config.signature_options import check_required
 from utils.errors import UserError
-from utils.losses import check_loss_fits_task
-from utils.registry import load_class
-from utils.signature_options import check_required
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
-
-
-def monitorable_keys(options: dict[str, Any], val_labels: list[str]) -> list[str]:
-    """The keys a fit logs at validation time, so ModelCheckpoint and EarlyStopping can follow them."""
-    from utils.metrics import logged_keys  # torchmetrics takes seconds to import: the checks before it need not wait
-
-    keys = logged_keys(options["task"], val_labels, [])
-    # With no validation batches the val keys are never logged.
-    stages = ("val/", "train/") if options["limit_val_batches"] != 0 else ("train/",)
-    return [key for key in keys if key.startswith(stages)]
-
-
-def check_monitor(options: dict[str, Any], val_labels: list[str]) -> None:
-    """Refuse a monitor key the run will not log, listing the keys it will."""
-    keys = monitorable_keys(options, val_labels)
-    if options["monitor"] in keys:
-        return
-    reason = " (--limit_val_batches 0 turns validation off)" if options["limit_val_batches"] == 0 else ""
-    raise UserError(f"--monitor {options['monitor']} is not a key this run logs{reason}: "
-                    f"choose one of {', '.join(keys)}")
-
-
-def check_num_classes(options: dict[str, Any]) -> None:
-    """Refuse a class count that multiclass metrics cannot work with."""
-    if options["task"] == "classification" and options["num_classes"] < 2:
-        raise UserError(f"--task classification needs --num_classes of at least 2, got {options['num_classes']}: "
-                        f"for a yes/no target with one output use --task binary --loss bce_with_logits")
 
 
 def _devices_text(devices: Any) -> str:
@@ -96,7 +67,6 @@ def check_mode(options: dict[str, Any]) -> None:
                         f"{Path(checkpoint) / 'checkpoints' / 'last.ckpt'}")
     if not Path(checkpoint).is_file():
         raise UserError(f"checkpoint {checkpoint} does not exist: pass a .ckpt file from a run's checkpoints/ folder")
-    check_checkpoint(checkpoint)
 
 
 def _processes(options: dict[str, Any]) -> int:
@@ -117,10 +87,8 @@ def check_val_check_interval(options: dict[str, Any], train_items: int) -> None:
                         f"pass at most {batches}, or a fraction of an epoch such as 0.5")
 
 
-def check_options(options: dict[str, Any], val_labels: list[str]) -> None:
+def check_options(options: dict[str, Any]) -> None:
     """Every whole-run check, in the order a user would fix them."""
-    check_loss_fits_task(options["loss"], options["task"])
-    check_num_classes(options)
     check_mode(options)
     check_hardware(options)
     if options["mode"] == "predict" and _processes(options) > 1:
@@ -131,4 +99,3 @@ def check_options(options: dict[str, Any], val_labels: list[str]) -> None:
     if options["mode"] == "fit":
         # The other modes rebuild the net from the checkpoint's own arguments.
         check_required(load_class("model", options["model_name"]), options)
-        check_monitor(options, val_labels)

@@ -1,4 +1,4 @@
-"""Load a template checkpoint into an MInterface, with a clear error for every way a file can be wrong."""
+"""Read a template checkpoint back, with a clear error for every way a file can be wrong."""
 
 import pickle
 import re
@@ -7,11 +7,13 @@ from typing import Any
 
 import torch
 
+from utils.config.names import load_class
+from utils.config.signature_options import check_required, unknown_keywords
 from utils.errors import UserError
 
 REQUIRED_HYPERPARAMETERS = ("model_name", "model_kwargs")
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 
 
 def _is_template_checkpoint(checkpoint: Any) -> bool:
@@ -55,9 +57,6 @@ def read_checkpoint(path: str) -> dict[str, Any]:
 
 def check_net_arguments(path: str, model_name: str, model_kwargs: dict[str, Any]) -> type:
     """Return the checkpoint's net class, refusing stored arguments that its __init__ no longer takes."""
-    from utils.registry import load_class
-    from utils.signature_options import check_required, unknown_keywords
-
     try:
         net_class = load_class("model", model_name)
     except UserError as error:
@@ -79,27 +78,6 @@ def check_checkpoint(path: str) -> None:
     """Refuse, before anything is built, a checkpoint that cannot be read or whose net no longer takes its arguments."""
     hyperparameters = read_checkpoint(path)["hyper_parameters"]
     check_net_arguments(path, hyperparameters["model_name"], hyperparameters["model_kwargs"])
-
-
-def load_model(path: str, val_labels: list[str], test_labels: list[str]) -> Any:
-    """Rebuild the checkpoint's net from its stored hyperparameters, with this run's dataset labels."""
-    from model.model_interface import MInterface
-
-    checkpoint = read_checkpoint(path)
-    hyperparameters = checkpoint["hyper_parameters"]
-    net_class = check_net_arguments(path, hyperparameters["model_name"], hyperparameters["model_kwargs"])
-    model = MInterface(**{**hyperparameters, "val_labels": val_labels, "test_labels": test_labels})
-    # Strict, into the net alone: a layer added, removed or resized since training is an error, never random weights.
-    state = {key.removeprefix("net."): value for key, value in checkpoint["state_dict"].items()
-             if key.startswith("net.")}
-    try:
-        model.net.load_state_dict(state)
-    except RuntimeError as error:
-        details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()] or [str(error)]
-        raise UserError(f"checkpoint {path} does not fit {net_class.__name__} as model/{hyperparameters['model_name']}"
-                        f".py defines it now ({details[0]}): use a checkpoint of the current net, or restore the "
-                        f"net it was trained with") from None
-    return model
 
 
 def stored_validation(checkpoint_path: str) -> tuple[int, dict[str, float]]:

@@ -5,9 +5,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from utils.batching import serves_batches, underlying_dataset
+from utils.datasets.batches import serves_batches, underlying_dataset
 from utils.errors import UserError
-from utils.losses import check_output_shape, check_targets
+from utils.tasks.losses import check_output_shape, check_targets
 
 
 def dataset_description(dataset: Dataset, label: str) -> str:

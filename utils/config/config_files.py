@@ -1,0 +1,48 @@
+"""Config files: YAML mappings of option defaults, turned into command-line words so they are checked alike."""
+
+from pathlib import Path
+from typing import Any
+
+from utils.errors import UserError
+
+
+def load_config(path: str) -> dict[str, Any]:
+    """Read a YAML mapping of option defaults."""
+    import yaml
+
+    file = Path(path)
+    if file.is_dir():
+        raise UserError(f"config file {path} is a folder: pass the path of a YAML file")
+    if not file.is_file():
+        raise UserError(f"config file {path} does not exist: pass the path of a YAML file")
+    try:
+        config = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise UserError(f"config file {path} is not UTF-8 text: save it as a UTF-8 YAML file") from None
+    except OSError as error:
+        raise UserError(f"config file {path} cannot be read ({error.strerror}): check its permissions") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise UserError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    if not isinstance(config, dict):
+        raise UserError(f"config file {path} must hold a mapping of option: value")
+    return config
+
+
+def config_tokens(config: dict[str, Any]) -> list[str]:
+    """Turn config values into command-line words, so they are checked exactly as typed options are."""
+    tokens: list[str] = []
+    for key, value in config.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            tokens.append(f"--{key}" if value else f"--no-{key}")
+        elif isinstance(value, list) and key == "devices":
+            tokens += [f"--{key}", ",".join(map(str, value))]
+        elif isinstance(value, list):
+            tokens += [f"--{key}", *map(str, value)]
+        else:
+            tokens += [f"--{key}", str(value)]
+    return tokens

@@ -1,0 +1,47 @@
+"""An ArgumentParser whose errors are UserErrors and which knows the options it was given."""
+
+import argparse
+import difflib
+import re
+from typing import Any
+
+from utils.errors import UserError
+
+
+class OptionGroup:
+    """A titled group of options in --help, recording each option it adds on its parser."""
+
+    def __init__(self, parser: "UserArgumentParser", group: Any) -> None:
+        self.parser, self.group = parser, group
+
+    def add_argument(self, *names: str, **settings: Any) -> argparse.Action:
+        """Add an option to the group, as argparse's add_argument does."""
+        action = self.group.add_argument(*names, **settings)
+        self.parser.options.append(action)
+        return action
+
+
+class UserArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are UserErrors, shown by main as one line."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.options: list[argparse.Action] = []
+
+    def option_group(self, title: str) -> OptionGroup:
+        """An argument group whose options this parser records (for suggestions and for knowing who owns a name)."""
+        return OptionGroup(self, self.add_argument_group(title))
+
+    def destinations(self) -> set[str]:
+        """The names of every option added through this parser's groups."""
+        return {action.dest for action in self.options}
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Raise instead of printing usage and exiting, suggesting the closest option for an unknown one."""
+        hint = ""
+        unknown = re.match(r"unrecognized arguments: (--[^\s=]+)", message)
+        if unknown:
+            names = [name for action in self.options for name in action.option_strings]
+            close = difflib.get_close_matches(unknown.group(1), names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UserError(f"{message}{hint} (see python main.py --help)")

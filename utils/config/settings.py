@@ -1,0 +1,122 @@
+"""Typed settings: one small frozen dataclass per group of options, built once from the parsed command line."""
+
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+
+class FromOptions:
+    """Builds a settings dataclass from the options dict, taking exactly the fields it declares."""
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Self:
+        """The settings of this group, read from the parsed options."""
+        return cls(**{field.name: options[field.name] for field in fields(cls)})
+
+
+@dataclass(frozen=True)
+class DataSettings(FromOptions):
+    """What DInterface reads: batching, loading and the seeded hold-out split."""
+
+    batch_size: int
+    num_workers: int
+    val_fraction: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class TaskSettings(FromOptions):
+    """What the task means for the loss and the metrics."""
+
+    task: str
+    num_classes: int
+    loss: str
+    label_smoothing: float
+
+
+@dataclass(frozen=True)
+class OptimizationSettings(FromOptions):
+    """The optimizer, the learning-rate schedule and its warm-up."""
+
+    optimizer: str
+    lr: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    betas: list[float]
+    scheduler: str
+    warmup_steps: int
+    step_size: int
+    milestones: list[int]
+    gamma: float
+    t_0: int
+    t_mult: int
+    min_lr: float
+    plateau_patience: int
+    plateau_factor: float
+    monitor: str
+    monitor_mode: str
+
+    @property
+    def changes_learning_rate(self) -> bool:
+        """Whether a scheduler or a warm-up changes the learning rate during training."""
+        return self.scheduler != "none" or self.warmup_steps > 0
+
+
+@dataclass(frozen=True)
+class TrainerSettings(FromOptions):
+    """What the Trainer and its callbacks read: hardware, loop lengths, checkpoints, early stopping, monitors."""
+
+    mode: str
+    accelerator: str
+    devices: int | str | list[int]
+    strategy: str
+    num_nodes: int
+    sync_batchnorm: bool
+    precision: str
+    max_epochs: int
+    min_epochs: int
+    fast_dev_run: bool
+    limit_train_batches: int | float
+    limit_val_batches: int | float
+    limit_test_batches: int | float
+    val_check_interval: int | float
+    gradient_clip_val: float
+    accumulate_grad_batches: int
+    log_every_n_steps: int
+    deterministic: bool
+    profiler: str | None
+    device_stats: bool
+    summary_depth: int
+    keep_freed_memory: bool
+    monitor: str
+    monitor_mode: str
+    save_top_k: int
+    patience: int
+
+
+@dataclass(frozen=True)
+class RunSettings(FromOptions):
+    """Which mode runs, on which checkpoint, with which seed, and where its folder goes."""
+
+    mode: str
+    ckpt: str | None
+    seed: int
+    log_dir: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every group of settings of one run."""
+
+    data: DataSettings
+    task: TaskSettings
+    optimization: OptimizationSettings
+    trainer: TrainerSettings
+    run: RunSettings
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> "Settings":
+        """Build each group from the parsed options."""
+        return cls(DataSettings.from_options(options), TaskSettings.from_options(options),
+                   OptimizationSettings.from_options(options), TrainerSettings.from_options(options),
+                   RunSettings.from_options(options))

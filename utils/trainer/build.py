@@ -1,0 +1,50 @@
+"""The Trainer of a run, writing TensorBoard events, checkpoints and profiles into its run folder."""
+
+from pathlib import Path
+
+from pytorch_lightning import Trainer
+from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.profilers import AdvancedProfiler, Profiler, SimpleProfiler
+
+from utils.config.settings import TrainerSettings
+from utils.trainer.callbacks import build_callbacks
+from utils.trainer.checkpoint_io import AtomicCheckpointIO
+from utils.trainer.platform import stop_probing_for_absent_gpus
+
+
+def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
+    """The --profiler report writer, or None for Lightning's default (no report)."""
+    profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
+    return profilers[settings.profiler](dirpath=run_dir, filename="profile") if settings.profiler else None
+
+
+def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool = False,
+                  resume_step: int | None = None) -> Trainer:
+    """A Trainer configured from the settings, logging into `run_dir`.
+
+    Args:
+        learning_rate_changes: whether a scheduler or warm-up runs, so the learning rate is logged.
+        resume_step: the global step a resumed run continues from; TensorBoard drops any events at or after
+            it that the interrupted run wrote, so curves continue without duplicated steps.
+    """
+    logger = TensorBoardLogger(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
+                               version=int(run_dir.name.removeprefix("version_")), default_hp_metric=False,
+                               purge_step=resume_step)
+    profiler = build_profiler(settings, run_dir)
+    stop_probing_for_absent_gpus()
+    trainer = Trainer(
+        logger=logger, callbacks=build_callbacks(settings, run_dir, learning_rate_changes), profiler=profiler,
+        plugins=[AtomicCheckpointIO()], default_root_dir=run_dir, use_distributed_sampler=False,
+        accelerator=settings.accelerator, devices=settings.devices, strategy=settings.strategy,
+        num_nodes=settings.num_nodes, sync_batchnorm=settings.sync_batchnorm, precision=settings.precision,
+        max_epochs=settings.max_epochs, min_epochs=settings.min_epochs, fast_dev_run=settings.fast_dev_run,
+        limit_train_batches=settings.limit_train_batches, limit_val_batches=settings.limit_val_batches,
+        limit_test_batches=settings.limit_test_batches, val_check_interval=settings.val_check_interval,
+        gradient_clip_val=settings.gradient_clip_val or None,
+        accumulate_grad_batches=settings.accumulate_grad_batches,
+        log_every_n_steps=settings.log_every_n_steps, deterministic=settings.deterministic,
+    )
+    if profiler is not None and trainer.num_nodes > 1:
+        # Lightning names profiles by local rank only, and every node has a local rank 0.
+        profiler.filename = f"profile-node{trainer.node_rank}"
+    return trainer

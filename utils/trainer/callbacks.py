@@ -1,0 +1,87 @@
+"""The callbacks of a run: Lightning's own, driven by the same --monitor and --monitor_mode."""
+
+import sys
+from pathlib import Path
+
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.accelerators import CPUAccelerator
+from pytorch_lightning.callbacks import (
+    DeviceStatsMonitor,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    ModelSummary,
+    TQDMProgressBar,
+)
+
+from utils.config.settings import TrainerSettings
+from utils.errors import UserError
+from utils.runs.folder import release_run_folder_marker
+from utils.trainer.platform import keep_freed_memory
+
+
+class FreedMemoryKept(Callback):
+    """Makes `keep_freed_memory`'s malloc settings in every process that trains on a CPU (ddp_spawn's included)."""
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Make the settings before the first step when this process trains on a CPU."""
+        if isinstance(trainer.accelerator, CPUAccelerator):
+            keep_freed_memory()
+
+
+class SharedRunFolder(Callback):
+    """Checks that every process of a run writes into the folder rank 0 claimed, then drops rank 0's marker."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Compare with rank 0 once all processes have joined (so every one of them has read the marker)."""
+        # Experiment and version only: nodes may see the shared log folder under different mount points.
+        own = "/".join(self.run_dir.parts[-2:])
+        first = trainer.strategy.broadcast(own)
+        agreed = trainer.strategy.reduce_boolean_decision(first == own, all=True)
+        if trainer.is_global_zero:
+            release_run_folder_marker()
+        if not agreed:
+            raise UserError(f"the processes of this run disagree on its folder (rank 0 claimed {first}, rank "
+                            f"{trainer.global_rank} has {own}): a marker left by an earlier launch with the same "
+                            f"address, port and job id misled a process; start the run again")
+
+
+def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[ModelCheckpoint]:
+    """The best k checkpoints by the monitor, then `last.ckpt`, rewritten at every validation.
+
+    `last.ckpt` has its own callback because Lightning's `save_last` only rewrites it when a best
+    checkpoint is saved, which would leave a resumed run starting from a stale state.
+    The best files' names never take a '/' from the metric.
+    """
+    monitor = settings.monitor
+    best = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", monitor=monitor, mode=settings.monitor_mode,
+        save_top_k=settings.save_top_k, auto_insert_metric_name=False,
+        filename=f"epoch{{epoch:03d}}-step{{step}}-{monitor.replace('/', '_')}{{{monitor}:.4f}}",
+    )
+    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
+                           enable_version_counter=False)
+    return [best, last]
+
+
+def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool) -> list[Callback]:
+    """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
+    # Redrawing the bar every step floods logs when the output is not a terminal.
+    refresh_rate = 1 if sys.stderr.isatty() else 50
+    callbacks: list[Callback] = [ModelSummary(max_depth=settings.summary_depth), TQDMProgressBar(refresh_rate),
+                                 SharedRunFolder(run_dir)]
+    if settings.mode == "fit":
+        callbacks += checkpoint_callbacks(settings, run_dir)
+        if settings.patience > 0:
+            callbacks.append(EarlyStopping(monitor=settings.monitor, mode=settings.monitor_mode,
+                                           patience=settings.patience))
+        if learning_rate_changes:
+            callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if settings.device_stats:
+        callbacks.append(DeviceStatsMonitor())
+    if settings.keep_freed_memory:
+        callbacks.append(FreedMemoryKept())
+    return callbacks

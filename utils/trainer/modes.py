@@ -1,0 +1,56 @@
+"""Run the chosen mode on a built Trainer and gather what results.json records."""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from pytorch_lightning import LightningDataModule, LightningModule, Trainer
+
+from utils.runs.checkpoints import stored_validation
+from utils.runs.results import per_dataset
+
+
+def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
+                 resume_checkpoint: Path | None, labels: dict[str, list[str]]) -> dict[str, Any]:
+    """Train, then test the best checkpoint; report the val metrics of that checkpoint's step."""
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    # Read from the file, not from this process: with ddp_spawn the training ran in other processes.
+    best_step, val_metrics = stored_validation(best) if best else (None, dict(trainer.callback_metrics))
+    results = {"best_checkpoint": best, "best_step": best_step, "epochs_trained": trainer.current_epoch,
+               "val": per_dataset(val_metrics, "val", labels["val"])}
+    trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+    results["test"] = per_dataset(trainer.callback_metrics, "test", labels["test"])
+    return results
+
+
+def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
+                    test_labels: list[str], run_dir: Path) -> dict[str, Any]:
+    """Save the raw outputs of every test set to predictions.pt, by label."""
+    batches = trainer.predict(model, datamodule=datamodule)
+    batches = [batches] if len(test_labels) == 1 else batches
+    outputs = {label: torch.cat(per_set) for label, per_set in zip(test_labels, batches, strict=True)}
+    torch.save(outputs, run_dir / "predictions.pt")
+    return {"predictions": str(run_dir / "predictions.pt"),
+            "predicted_items": {label: len(values) for label, values in outputs.items()}}
+
+
+def run_mode(mode: str, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
+             labels: dict[str, list[str]], run_dir: Path, resume_checkpoint: Path | None = None) -> dict[str, Any]:
+    """Run fit, validate, test or predict and return what results.json records beyond the mode and folder."""
+    if mode == "fit":
+        return fit_and_test(trainer, model, datamodule, resume_checkpoint, labels)
+    if mode == "validate":
+        trainer.validate(model, datamodule=datamodule, verbose=False)
+        return {"val": per_dataset(trainer.callback_metrics, "val", labels["val"])}
+    if mode == "test":
+        trainer.test(model, datamodule=datamodule, verbose=False)
+        return {"test": per_dataset(trainer.callback_metrics, "test", labels["test"])}
+    return predict_to_file(trainer, model, datamodule, labels["test"], run_dir)
+
+
+def close_process_group() -> None:
+    """Leave the distributed run together: a process that exits with its process group open can abort at exit."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
