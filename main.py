@@ -14,37 +14,47 @@ def check_command(command: Command) -> None:
     from utils.config.checks import check_options
     from utils.runs.checkpoints import check_checkpoint
     from utils.runs.folder import check_experiment_name
-    from utils.tasks.losses import check_loss_fits_task, check_num_classes
-    from utils.tasks.metrics import check_monitor
+    from utils.tasks.kinds import check_num_classes, task_kind
+    from utils.tasks.losses import check_loss_fits_task
+    from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
 
     settings = command.settings
     check_experiment_name(command.experiment)
-    check_loss_fits_task(settings.task.loss, settings.task.task)
+    check_loss_fits_task(settings.task.loss or task_kind(settings.task.task).default_loss, settings.task.task)
     check_num_classes(settings.task.task, settings.task.num_classes)
+    for entry in settings.task.metrics or []:
+        metric_class(parse_metric_entry(entry)[0])
     check_options(command.options)
     if settings.run.ckpt:
         check_checkpoint(settings.run.ckpt)
-    if settings.run.mode == "fit":
-        check_monitor(settings.trainer.monitor, settings.task.task, command.val_labels,
-                      validates=settings.trainer.limit_val_batches != 0)
     if command.resume_dir and settings.run.mode != "fit":
         raise UserError(f"--resume continues training: drop --mode {settings.run.mode} (or use --ckpt without "
                         f"--resume)")
 
 
 def build_model(command: Command) -> Any:
-    """A fresh MInterface for fit, or the one stored in --ckpt for the other modes."""
+    """A fresh model for fit, or the one stored in --ckpt: an MInterface around the net, or the user's own module."""
     from model.model_interface import MInterface
+    from utils.trainer.own_modules import is_own_module, own_module_from_checkpoint
+
+    settings, own_module = command.settings, is_own_module(command.model_class)
+    if settings.run.mode != "fit":
+        if own_module:
+            return own_module_from_checkpoint(settings.run.ckpt)
+        return MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
+    if own_module:
+        return command.model_class(**net_arguments(command))
+    return MInterface(command.options["model_name"], net_arguments(command), command.val_labels, command.test_labels,
+                      settings.task, settings.optimization)
+
+
+def net_arguments(command: Command) -> dict[str, Any]:
+    """The arguments the chosen model/ class is built with: the values its signature asks for and the run has."""
     from utils.config.signature_options import constructor_parameters
 
-    settings = command.settings
-    if settings.run.mode != "fit":
-        return MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
     values = command.class_values()
-    model_kwargs = {parameter.name: values[parameter.name] for parameter in constructor_parameters(command.model_class)
-                    if values.get(parameter.name) is not None}
-    return MInterface(command.options["model_name"], model_kwargs, command.val_labels, command.test_labels,
-                      settings.task, settings.optimization)
+    return {parameter.name: values[parameter.name] for parameter in constructor_parameters(command.model_class)
+            if values.get(parameter.name) is not None}
 
 
 @dataclass
@@ -68,8 +78,10 @@ def prepare_run(argv: list[str]) -> PreparedRun:
     from utils.config.checks import check_val_check_interval
     from utils.runs.checkpoints import read_checkpoint
     from utils.runs.folder import claim_run_folder
-    from utils.tasks.preflight import preflight
+    from utils.tasks.metrics import check_monitor
+    from utils.tasks.preflight import check_batches, preflight
     from utils.trainer.build import build_trainer
+    from utils.trainer.own_modules import is_own_module, module_callbacks
 
     settings = command.settings
     pl.seed_everything(settings.run.seed, workers=True, verbose=False)
@@ -77,11 +89,22 @@ def prepare_run(argv: list[str]) -> PreparedRun:
                             command.class_values(), settings.data)
     model = build_model(command)
     checked_sets = {"train": datamodule.train_set, **datamodule.val_sets} if settings.run.mode == "fit" else None
-    preflight(model, checked_sets or datamodule.test_sets)
+    own_module = is_own_module(command.model_class)
+    if own_module:
+        check_batches(checked_sets or datamodule.test_sets)
+    else:
+        model.use_class_count(preflight(model, checked_sets or datamodule.test_sets))
+    if settings.run.mode == "fit" and not own_module:
+        check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,
+                      validates=settings.trainer.limit_val_batches != 0)
     check_val_check_interval(command.options, len(datamodule.train_set))
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
-    trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step)
+    callbacks = module_callbacks(command.options["model_name"], net_arguments(command), own_module,
+                                 {"val": command.val_labels, "test": command.test_labels},
+                                 settings.trainer.monitor if settings.run.mode == "fit" else None)
+    trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
+                            callbacks)
     return PreparedRun(command, datamodule, model, run_dir, trainer)
 
 

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from utils.config.dataset_entries import DatasetEntry
 from utils.config.settings import DataSettings
 from utils.config.signature_options import build_instance, constructor_parameters
-from utils.datasets.batches import keep_batch, serves_batches
+from utils.datasets.batches import collate_function
 from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
 
@@ -94,7 +94,7 @@ class DInterface(pl.LightningDataModule):
         return DataLoader(dataset, batch_size=self.settings.batch_size, sampler=sampler,
                           num_workers=self.settings.num_workers,
                           persistent_workers=self.settings.num_workers > 0, generator=generator,
-                          collate_fn=keep_batch if serves_batches(dataset) else None)
+                          collate_fn=collate_function(dataset))
 
     def train_dataloader(self) -> DataLoader:
         """The shuffled train loader."""

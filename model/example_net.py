@@ -17,7 +17,7 @@ class ExampleNet(nn.Module):
             nn.Flatten(), nn.Linear(2 * channels * 7 * 7, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
-        # Convolutions run faster on weights stored channels-last (15-25% a step on a CPU; tensor cores want it too).
+        # Convolutions run faster on weights stored channels-last, on CPUs and on tensor cores alike.
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x):

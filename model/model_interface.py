@@ -1,6 +1,6 @@
 """MInterface: the LightningModule that wraps the user's net with loss, optimizer, scheduler and metrics."""
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +10,14 @@ from torch import nn
 
 from utils.config.names import load_class
 from utils.config.settings import OptimizationSettings, TaskSettings
+from utils.datasets.batches import batch_inputs, split_batch
 from utils.errors import TrainingDiverged, UserError
 from utils.optimization import build_optimizer, build_schedulers
-from utils.runs.checkpoints import CHECKPOINT_FORMAT, check_net_arguments, read_checkpoint
-from utils.runs.random_state import capture_random_state, restore_random_state
+from utils.runs.checkpoints import check_net_arguments, read_checkpoint
+from utils.tasks.kinds import fitted, task_kind
 from utils.tasks.losses import TaskLoss
-from utils.tasks.metrics import EpochMetrics
+from utils.tasks.metrics import StageMetrics, build_metrics, chosen_metrics, metric_names
+from utils.tasks.outputs import prediction
 
 
 class MInterface(pl.LightningModule):
@@ -30,14 +32,37 @@ class MInterface(pl.LightningModule):
                                    "optimization": asdict(optimization)})
         self.net: nn.Module = load_class("model", model_name)(**model_kwargs)
         self.task, self.optimization = task, optimization
-        self.loss_function = TaskLoss(task.loss, task.task, task.num_classes, task.label_smoothing)
-        self.train_metrics = EpochMetrics(task.task, task.num_classes)
-        self.val_metrics = [EpochMetrics(task.task, task.num_classes) for _ in val_labels]
-        self.test_metrics = [EpochMetrics(task.task, task.num_classes) for _ in test_labels]
+        self.own_loss = callable(getattr(self.net, "loss", None))
+        self.loss_function = self.net.loss if self.own_loss else TaskLoss(
+            task.loss or task_kind(task.task).default_loss, task.task, task.label_smoothing)
         self.labels = {"val": list(val_labels), "test": list(test_labels)}
-        # The val metrics of every validation by global step, so a run reports those of its best checkpoint.
-        self.validation_history: dict[int, dict[str, float]] = {}
-        self.resumed_random_state: dict[str, Any] | None = None
+        self.train_metrics: StageMetrics | None = None
+        self.val_metrics, self.test_metrics = nn.ModuleList(), nn.ModuleList()
+
+    def use_class_count(self, classes: int | None) -> None:
+        """Record the number of classes the net's outputs score (read on the pre-run batch) for the metrics."""
+        self.task = replace(self.task, num_classes=classes)
+        self.hparams["task"]["num_classes"] = classes
+
+    def metric_names(self) -> list[str]:
+        """The names of the metrics each stage and dataset logs beside `loss`."""
+        own = self.net.metrics() if callable(getattr(self.net, "metrics", None)) else {}
+        return [*metric_names(chosen_metrics(self.task.task, self.task.metrics)), *own]
+
+    def new_stage_metrics(self) -> StageMetrics:
+        """A fresh set of the run's metrics: the task's or --metrics', and those the net names itself."""
+        metrics = build_metrics(self.task.task, chosen_metrics(self.task.task, self.task.metrics),
+                                self.task.num_classes)
+        if callable(getattr(self.net, "metrics", None)):
+            metrics.update({name: metric.clone() for name, metric in self.net.metrics().items()})
+        return StageMetrics(metrics)
+
+    def setup(self, stage: str) -> None:
+        """Build each stage's and dataset's metrics once, before the module moves to its device."""
+        if self.train_metrics is None:
+            self.train_metrics = self.new_stage_metrics()
+            self.val_metrics.extend(self.new_stage_metrics() for _ in self.labels["val"])
+            self.test_metrics.extend(self.new_stage_metrics() for _ in self.labels["test"])
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, val_labels: list[str] | None = None,
@@ -46,6 +71,9 @@ class MInterface(pl.LightningModule):
         checkpoint = read_checkpoint(str(path))
         stored = checkpoint["hyper_parameters"]
         net_class = check_net_arguments(str(path), stored["model_name"], stored["model_kwargs"])
+        if "task" not in stored:
+            raise UserError(f"checkpoint {path} holds a {net_class.__name__}, which is its own LightningModule, not "
+                            f"a net MInterface wraps: load it with {net_class.__name__}.load_from_checkpoint")
         model = cls(stored["model_name"], stored["model_kwargs"],
                     stored["val_labels"] if val_labels is None else val_labels,
                     stored["test_labels"] if test_labels is None else test_labels,
@@ -68,15 +96,17 @@ class MInterface(pl.LightningModule):
         model = cls.from_checkpoint(checkpoint_path, overrides.get("val_labels"), overrides.get("test_labels"))
         return model.to(map_location) if map_location is not None else model
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: Any) -> Any:
         """Run the net."""
         return self.net(inputs)
 
-    def shared_step(self, batch: Any, metrics: EpochMetrics) -> torch.Tensor:
-        """The loss of a batch, its outputs and targets added to `metrics`."""
-        outputs = self.net(batch[0])
-        loss = self.loss_function(outputs, batch[1])
-        metrics.update(loss, outputs, batch[1])
+    def shared_step(self, batch: Any, metrics: StageMetrics) -> torch.Tensor:
+        """The loss of a batch; its prediction and targets go to `metrics`."""
+        inputs, targets = split_batch(batch, self.task.input_key, self.task.target_key)
+        outputs = self.net(inputs)
+        predicted = prediction(outputs, self.task.output_key, type(self.net).__name__)
+        loss = self.loss_function(outputs if self.own_loss else predicted, targets)
+        metrics.update(loss, *fitted(self.task.task, predicted, targets))
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
@@ -101,17 +131,17 @@ class MInterface(pl.LightningModule):
         self.shared_step(batch, self.test_metrics[dataloader_idx])
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        """Return the raw outputs of a batch (inputs first when the dataset also gives targets)."""
-        inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
-        return self(inputs)
+        """The prediction for a batch (its inputs, when the dataset also gives targets)."""
+        outputs = self(batch_inputs(batch, self.task.input_key))
+        return prediction(outputs, self.task.output_key, type(self.net).__name__)
 
-    def epoch_values(self, metrics: EpochMetrics) -> dict[str, torch.Tensor]:
+    def epoch_values(self, metrics: StageMetrics) -> dict[str, torch.Tensor]:
         """The epoch's values of `metrics`, which then start afresh."""
-        values = metrics.compute(self.device)
+        values = metrics.compute()
         metrics.reset()
         return values
 
-    def log_epoch(self, stage: str, per_dataset: list[EpochMetrics], labels: list[str]) -> dict[str, torch.Tensor]:
+    def log_epoch(self, stage: str, per_dataset: nn.ModuleList, labels: list[str]) -> dict[str, torch.Tensor]:
         """Log each dataset's values under its label and their means over the datasets; return what was logged."""
         per_label = [self.epoch_values(metrics) for metrics in per_dataset]
         logged = {}
@@ -131,33 +161,12 @@ class MInterface(pl.LightningModule):
         self.log_dict({f"train/{name}": value for name, value in values.items()}, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
-        """Log each val set's metrics and their means, and keep them in the validation history."""
-        logged = self.log_epoch("val", self.val_metrics, self.labels["val"])
-        if not self.trainer.sanity_checking:
-            self.validation_history[self.global_step] = {key: float(value) for key, value in logged.items()}
+        """Log each val set's metrics and their means."""
+        self.log_epoch("val", self.val_metrics, self.labels["val"])
 
     def on_test_epoch_end(self) -> None:
         """Log each test set's metrics and their means."""
         self.log_epoch("test", self.test_metrics, self.labels["test"])
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the validation history and the global random generators (a resumed run draws what an uninterrupted
-        one would)."""
-        checkpoint["random_state"] = capture_random_state()
-        checkpoint["validation_history"] = self.validation_history
-        checkpoint["template_format"] = CHECKPOINT_FORMAT
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the validation history; keep the random state until training starts (restoring the loops draws
-        nothing after)."""
-        self.validation_history = dict(checkpoint.get("validation_history", {}))
-        self.resumed_random_state = checkpoint.get("random_state")
-
-    def on_train_start(self) -> None:
-        """Put back the random state of the checkpoint a run resumes from."""
-        if self.resumed_random_state is not None:
-            restore_random_state(self.resumed_random_state)
-            self.resumed_random_state = None
 
     def configure_optimizers(self) -> Any:
         """The chosen optimizer and, when a scheduler or warm-up is on, its schedulers."""

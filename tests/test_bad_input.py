@@ -277,7 +277,7 @@ CASES = [
          {"object.ckpt": _torch_bytes({"hyper_parameters": {"net": torch.nn.Linear(2, 2)}})}),
     Case("ckpt_of_another_template_version", (*STANDARD, "--mode", "test", "--ckpt", "old.ckpt"),
          ("old.ckpt", "another version of this template", "format 0"),
-         {"old.ckpt": _torch_bytes({"hyper_parameters": {"model_name": "standard_net", "model_kwargs": {}},
+         {"old.ckpt": _torch_bytes({"template_net": {"model_name": "standard_net", "model_kwargs": {}},
                                     "state_dict": {}, "template_format": 0})}),
     Case("ckpt_is_a_folder", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_RUN), ("folder", "last.ckpt")),
     # Data and nets that do not fit.
@@ -294,7 +294,7 @@ CASES = [
     Case("net_input_size_does_not_fit_data", ("--model_name", "standard_net", "--dataset", "wide_feature_data"),
          ("StandardNet", "WideFeatureData", "(2, 20)"), {"data/wide_feature_data.py": WIDE_FEATURE_DATA}),
     Case("net_outputs_three_values", ("--model_name", "three_net", "--dataset", "standard_data"),
-         ("ThreeNet", "(2, 3)", "(batch, 10)"), {"model/three_net.py": NET_WITH_THREE_OUTPUTS}),
+         ("ThreeNet", "3 classes", "the target"), {"model/three_net.py": NET_WITH_THREE_OUTPUTS}),
     Case("val_check_interval_above_epoch", (*STANDARD, "--val_check_interval", "100"),
          ("--val_check_interval 100", "15")),
     Case("sync_batchnorm_on_cpu", (*STANDARD, "--accelerator", "cpu", "--sync_batchnorm"), ("--sync_batchnorm",),

@@ -6,7 +6,7 @@ from utils.config import value_types as vt
 from utils.config.parser import UserArgumentParser
 
 LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
-TASKS = ("classification", "binary", "regression")
+TASKS = ("classification", "binary", "multilabel", "segmentation", "regression")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "multistep", "cosine", "cosine_restarts", "exponential", "plateau")
 MODES = ("fit", "validate", "test", "predict")
@@ -38,12 +38,22 @@ def add_framework_options(parser: UserArgumentParser) -> None:
                      help="part held out for val when a --dataset class has no split parameter")
     run.add_argument("--seed", type=vt.seed_value, default=42, help="seed for every random generator")
 
+    task = parser.option_group("task: what the batches, outputs, loss and metrics are")
+    task.add_argument("--task", choices=TASKS, default="classification",
+                      help="picks the default loss and metrics (README: Your own task)")
+    task.add_argument("--num_classes", type=vt.positive_int,
+                      help="classes or labels (default: read from the net's output; a net's own default stays)")
+    task.add_argument("--loss", choices=LOSSES, help="default: the task's (cross_entropy, bce_with_logits or mse)")
+    task.add_argument("--label_smoothing", type=vt.unit_fraction, default=0.0, help="for cross_entropy")
+    task.add_argument("--metrics", nargs="+", metavar="METRIC",
+                      help="torchmetrics names (accuracy, f1, auroc, iou, psnr:data_range=1.0, ...) or dotted paths "
+                           "(default: the task's)")
+    task.add_argument("--input_key", default="inputs", help="the inputs' key when dataset items are dicts")
+    task.add_argument("--target_key", default="target", help="the target's key when dataset items are dicts")
+    task.add_argument("--output_key", default="logits", help="the entry loss and metrics read when the net returns "
+                                                              "a dict")
+
     learning = parser.option_group("learning")
-    learning.add_argument("--task", choices=TASKS, default="classification",
-                          help="picks the metrics: accuracy and macro F1, or MAE for regression")
-    learning.add_argument("--num_classes", type=vt.positive_int, default=10, help="classes (classification)")
-    learning.add_argument("--loss", choices=LOSSES, default="cross_entropy")
-    learning.add_argument("--label_smoothing", type=vt.unit_fraction, default=0.0, help="for cross_entropy")
     learning.add_argument("--lr", type=vt.positive_float, default=1e-3, help="learning rate")
     learning.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     learning.add_argument("--momentum", type=vt.unit_fraction, default=0.9, help="for sgd")

@@ -25,12 +25,16 @@ class DataSettings(FromOptions):
 
 @dataclass(frozen=True)
 class TaskSettings(FromOptions):
-    """What the task means for the loss and the metrics."""
+    """What the task means for the loss and the metrics, and where batches and outputs keep their parts."""
 
     task: str
-    num_classes: int
-    loss: str
+    num_classes: int | None
+    loss: str | None
     label_smoothing: float
+    metrics: list[str] | None
+    input_key: str
+    target_key: str
+    output_key: str
 
 
 @dataclass(frozen=True)

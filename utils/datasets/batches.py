@@ -1,8 +1,11 @@
-"""Datasets that serve whole batches: `__getitems__(indices)` returns the batch itself (plain PyTorch, no Lightning)."""
+"""How a dataset's items become batches, and how a batch splits into inputs and targets (plain PyTorch)."""
 
+from collections.abc import Callable
 from typing import Any
 
 from torch.utils.data import Dataset, Subset
+
+from utils.errors import UserError
 
 
 def keep_batch(batch: Any) -> Any:
@@ -20,3 +23,32 @@ def underlying_dataset(dataset: Dataset) -> Dataset:
 def serves_batches(dataset: Dataset) -> bool:
     """Whether a dataset (or the dataset under a Subset) answers a list of indices with a ready batch."""
     return callable(getattr(underlying_dataset(dataset), "__getitems__", None))
+
+
+def collate_function(dataset: Dataset) -> Callable[[list[Any]], Any] | None:
+    """The dataset's own `collate_fn`, `keep_batch` for whole-batch datasets, or None for torch's default."""
+    own = getattr(underlying_dataset(dataset), "collate_fn", None)
+    if callable(own):
+        return own
+    return keep_batch if serves_batches(dataset) else None
+
+
+def split_batch(batch: Any, input_key: str, target_key: str) -> tuple[Any, Any]:
+    """(inputs, targets) of a batch: its first two elements, or its `input_key` and `target_key` entries."""
+    if isinstance(batch, dict):
+        missing = [key for key in (input_key, target_key) if key not in batch]
+        if missing:
+            raise UserError(f"a dict batch has no key {missing[0]!r} (its keys: {', '.join(map(str, batch))}): set "
+                            f"--input_key and --target_key to the keys of the dataset's items")
+        return batch[input_key], batch[target_key]
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise UserError(f"a batch must be (inputs, target, ...) or a dict with --input_key and --target_key, "
+                    f"got {type(batch).__name__}")
+
+
+def batch_inputs(batch: Any, input_key: str) -> Any:
+    """The inputs of a batch for prediction: the whole batch when the dataset gives inputs alone."""
+    if isinstance(batch, dict):
+        return batch.get(input_key, batch)
+    return batch[0] if isinstance(batch, (tuple, list)) else batch

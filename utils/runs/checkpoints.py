@@ -11,15 +11,14 @@ from utils.config.names import load_class
 from utils.config.signature_options import check_required, unknown_keywords
 from utils.errors import UserError
 
-REQUIRED_HYPERPARAMETERS = ("model_name", "model_kwargs")
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
 CHECKPOINT_FORMAT = 3
 
 
 def _is_template_checkpoint(checkpoint: Any) -> bool:
-    hyperparameters = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    return (isinstance(hyperparameters, dict) and all(key in hyperparameters for key in REQUIRED_HYPERPARAMETERS)
-            and isinstance(hyperparameters["model_kwargs"], dict) and isinstance(checkpoint.get("state_dict"), dict))
+    net = checkpoint.get("template_net") if isinstance(checkpoint, dict) else None
+    return (isinstance(net, dict) and isinstance(net.get("model_name"), str)
+            and isinstance(net.get("model_kwargs"), dict) and isinstance(checkpoint.get("state_dict"), dict))
 
 
 def _load_failure(error: Exception) -> str:
@@ -45,8 +44,8 @@ def read_checkpoint(path: str) -> dict[str, Any]:
             f"checkpoint {path} cannot be read ({_load_failure(error)}): pass a .ckpt written by this template"
         ) from None
     if not _is_template_checkpoint(checkpoint):
-        raise UserError(f"checkpoint {path} was not written by this template (no model_name and model_kwargs in its "
-                        f"hyper_parameters): pass a .ckpt from a run's checkpoints/ folder")
+        raise UserError(f"checkpoint {path} was not written by this template (it does not name its net): pass a "
+                        f".ckpt from a run's checkpoints/ folder")
     written = checkpoint.get("template_format")
     if written != CHECKPOINT_FORMAT:
         raise UserError(f"checkpoint {path} was written by another version of this template (checkpoint format "
@@ -76,8 +75,8 @@ def check_net_arguments(path: str, model_name: str, model_kwargs: dict[str, Any]
 
 def check_checkpoint(path: str) -> None:
     """Refuse, before anything is built, a checkpoint that cannot be read or whose net no longer takes its arguments."""
-    hyperparameters = read_checkpoint(path)["hyper_parameters"]
-    check_net_arguments(path, hyperparameters["model_name"], hyperparameters["model_kwargs"])
+    net = read_checkpoint(path)["template_net"]
+    check_net_arguments(path, net["model_name"], net["model_kwargs"])
 
 
 def stored_validation(checkpoint_path: str) -> tuple[int, dict[str, float]]:

@@ -4,7 +4,9 @@ import torch
 import torch.nn.functional as F
 
 from utils.errors import UserError
+from utils.tasks.kinds import CLASS_INDEX_TASKS, fitted
 
+LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
 ELEMENTWISE_LOSSES = {
     "mse": F.mse_loss,
     "l1": F.l1_loss,
@@ -15,81 +17,49 @@ ELEMENTWISE_LOSSES = {
 
 def check_loss_fits_task(loss: str, task: str) -> None:
     """Refuse a loss that has no meaning for the task."""
-    if loss == "cross_entropy" and task != "classification":
-        raise UserError(f"--loss cross_entropy needs --task classification (got --task {task}): "
-                        f"use mse, l1 or smooth_l1 for regression and bce_with_logits for binary")
-
-
-def check_num_classes(task: str, num_classes: int) -> None:
-    """Refuse a class count that multiclass metrics cannot work with."""
-    if task == "classification" and num_classes < 2:
-        raise UserError(f"--task classification needs --num_classes of at least 2, got {num_classes}: "
-                        f"for a yes/no target with one output use --task binary --loss bce_with_logits")
+    if loss == "cross_entropy" and task not in CLASS_INDEX_TASKS:
+        raise UserError(f"--loss cross_entropy needs --task classification or segmentation (got --task {task}): "
+                        f"use mse, l1 or smooth_l1 for regression and bce_with_logits for binary and multilabel")
 
 
 class TaskLoss:
-    """Loss of net outputs against dataset targets, shaping targets as the task needs (a plain callable: it has no
-    parameters, and a module's call machinery would cost more than a small net's loss)."""
+    """Loss of a net's outputs against dataset targets, shaping targets as the task needs."""
 
-    def __init__(self, loss: str, task: str, num_classes: int, label_smoothing: float = 0.0) -> None:
+    def __init__(self, loss: str, task: str, label_smoothing: float = 0.0) -> None:
         check_loss_fits_task(loss, task)
-        self.loss, self.task, self.num_classes, self.label_smoothing = loss, task, num_classes, label_smoothing
-
-    def shaped(self, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return outputs and targets in the shapes the loss compares."""
-        if self.task == "classification":
-            if self.loss == "cross_entropy":
-                return outputs, targets if targets.dtype == torch.long else targets.long()
-            return outputs, F.one_hot(targets.long(), self.num_classes).to(outputs.dtype)
-        if outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1:
-            outputs = outputs.squeeze(-1)
-        return outputs, targets.to(outputs.dtype)
+        self.loss, self.task, self.label_smoothing = loss, task, label_smoothing
 
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Compute the mean loss of a batch; a class target out of range is one clear error, not a traceback."""
+        """The mean loss of a batch; a class target out of range is one clear error, not a traceback."""
+        outputs, targets = fitted(self.task, outputs, targets)
         try:
-            outputs, targets = self.shaped(outputs, targets)
             if self.loss == "cross_entropy":
                 return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing)
+            if self.task in CLASS_INDEX_TASKS:
+                # One-hot targets on the class dimension, for the element-wise losses.
+                targets = F.one_hot(targets, outputs.shape[1]).movedim(-1, 1)
         except (IndexError, RuntimeError) as error:
-            # Only the first two items of each dataset are checked before a run; a later wrong target ends here.
-            if self.task == "classification" and ("out of bounds" in str(error) or "Class values" in str(error)):
-                raise UserError(f"a target outside the class indices 0 to {self.num_classes - 1} reached the loss "
-                                f"({str(error).splitlines()[0]}): fix the dataset's targets or raise --num_classes"
-                                ) from None
+            if "out of bounds" in str(error) or "Class values" in str(error) or "out of range" in str(error):
+                raise UserError(f"a target outside the class indices 0 to {outputs.shape[1] - 1} reached the loss "
+                                f"({str(error).splitlines()[0]}): fix the dataset's targets or the net's number "
+                                f"of outputs") from None
             raise
-        return ELEMENTWISE_LOSSES[self.loss](outputs, targets)
+        return ELEMENTWISE_LOSSES[self.loss](outputs, targets.to(outputs.dtype))
 
 
-def check_output_shape(loss: TaskLoss, outputs: torch.Tensor, targets: torch.Tensor, net_name: str) -> None:
-    """Refuse net outputs whose shape does not fit the targets, naming both shapes."""
-    expected = {"classification": f"(batch, {loss.num_classes})", "binary": "(batch,) or (batch, 1)"}
-    if loss.task == "classification":
-        fits = outputs.dim() == 2 and outputs.shape[1] == loss.num_classes and targets.dim() == 1
-    else:
-        shaped_outputs, shaped_targets = loss.shaped(outputs, targets)
-        fits = shaped_outputs.shape == shaped_targets.shape
-    if not fits:
-        wanted = expected.get(loss.task, f"the targets' shape {tuple(targets.shape)}")
-        raise UserError(
-            f"{net_name} outputs shape {tuple(outputs.shape)} for targets of shape {tuple(targets.shape)}, "
-            f"but --task {loss.task} with --loss {loss.loss} needs {wanted}: change the net's output size "
-            f"(--num_classes) or the task"
-        )
-
-
-def check_targets(loss: TaskLoss, targets: torch.Tensor, dataset: str) -> None:
-    """Refuse class targets outside 0 .. num_classes - 1, and binary targets other than 0 and 1."""
-    if loss.task == "regression" or targets.numel() == 0:
+def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset: str, net_name: str) -> None:
+    """Refuse class targets outside 0 .. classes - 1, and binary or multi-label targets other than 0 and 1."""
+    if task == "regression" or targets.numel() == 0:
         return
     values = sorted({value.item() for value in targets.reshape(-1).unique()})
-    if loss.task == "binary":
+    if task in ("binary", "multilabel"):
         wrong = [value for value in values if value not in (0, 1)]
         if wrong:
-            raise UserError(f"{dataset} has the target {wrong[0]}, but --task binary needs targets 0 and 1: "
+            raise UserError(f"{dataset} has the target {wrong[0]}, but --task {task} needs targets 0 and 1: "
                             f"map the targets to 0 and 1, or use --task classification")
         return
-    wrong = [value for value in values if not float(value).is_integer() or not 0 <= value < loss.num_classes]
+    wrong = [value for value in values if not float(value).is_integer() or not 0 <= value < (classes or 0)]
     if wrong:
-        raise UserError(f"{dataset} has the target {wrong[0]}, but --num_classes {loss.num_classes} allows the class "
-                        f"indices 0 to {loss.num_classes - 1}: raise --num_classes or fix the targets")
+        raise UserError(f"{dataset} has the target {wrong[0]}, but {net_name} scores {classes} classes "
+                        f"(--num_classes {classes}), so the class indices are 0 to {(classes or 0) - 1}: raise the "
+                        f"net's number of outputs or fix the targets")

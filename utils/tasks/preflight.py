@@ -5,9 +5,11 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from utils.datasets.batches import serves_batches, underlying_dataset
+from utils.datasets.batches import collate_function, keep_batch, serves_batches, split_batch, underlying_dataset
 from utils.errors import UserError
-from utils.tasks.losses import check_output_shape, check_targets
+from utils.tasks.kinds import check_class_count, shape_problem
+from utils.tasks.losses import check_targets
+from utils.tasks.outputs import prediction
 
 
 def dataset_description(dataset: Dataset, label: str) -> str:
@@ -15,41 +17,64 @@ def dataset_description(dataset: Dataset, label: str) -> str:
     return f"dataset {label!r} ({type(underlying_dataset(dataset)).__name__})"
 
 
-def _type_text(value: Any) -> str:
-    if isinstance(value, (tuple, list)) and value:
-        return f"{type(value).__name__} of {type(value[0]).__name__}"
-    return type(value).__name__
-
-
-def sample_batch(dataset: Dataset, label: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fetch the first two items as a batch, the way the loader will, and check they are tensors."""
+def sample_batch(dataset: Dataset, label: str) -> Any:
+    """The first two items as a batch, made the way the loader will make it."""
     indices = list(range(min(2, len(dataset))))
-    batch = dataset.__getitems__(indices) if serves_batches(dataset) else default_collate([dataset[i] for i in indices])
-    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise UserError(f"{dataset_description(dataset, label)} must return (inputs, target) pairs, "
-                        f"got {type(batch).__name__}")
-    inputs, targets = batch[0], batch[1]
-    if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise UserError(f"{dataset_description(dataset, label)} must return tensors (or numbers), got batches of "
-                        f"({_type_text(inputs)}, {_type_text(targets)}): convert its items to torch tensors")
+    own = collate_function(dataset)
+    try:
+        items = dataset.__getitems__(indices) if serves_batches(dataset) else [dataset[index] for index in indices]
+        return (own or default_collate)(items)
+    except (TypeError, RuntimeError) as error:
+        what = "its own collate_fn failed on two items" if own not in (None, keep_batch) else (
+            "its items cannot be batched")
+        raise UserError(f"{dataset_description(dataset, label)}: {what} ({str(error).splitlines()[0]}): give each "
+                        f"item tensors of one shape and a target (PIL images: convert them with "
+                        f"torchvision.transforms.ToTensor), or define a collate_fn on the dataset") from None
+
+
+def checked_batch(dataset: Dataset, label: str, input_key: str, target_key: str) -> tuple[Any, torch.Tensor]:
+    """(inputs, targets) of a sample batch, checking the targets are a tensor."""
+    inputs, targets = split_batch(sample_batch(dataset, label), input_key, target_key)
+    if isinstance(inputs, (tuple, list)) and inputs and isinstance(inputs[0], str):
+        raise UserError(f"{dataset_description(dataset, label)} must give tensors (or numbers) as inputs, got "
+                        f"batches of {type(inputs).__name__} of str: convert its items to torch tensors, or define a "
+                        f"collate_fn that does")
+    if not isinstance(targets, torch.Tensor):
+        raise UserError(f"{dataset_description(dataset, label)} must give tensor (or number) targets, got "
+                        f"{type(targets).__name__}: convert its targets to torch tensors")
     return inputs, targets
 
 
-def preflight(model: Any, datasets: dict[str, Dataset]) -> None:
-    """Run the net and the loss on two items of each dataset, refusing shapes and types that do not fit."""
-    net_name = type(model.net).__name__
+def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
+    """Run the net and the loss on two items of each dataset; return the number of classes its outputs score."""
+    task, net_name = model.task, type(model.net).__name__
+    counted = task.num_classes
     was_training = model.training
     model.eval()
     try:
         for label, dataset in datasets.items():
-            inputs, targets = sample_batch(dataset, label)
+            inputs, targets = checked_batch(dataset, label, task.input_key, task.target_key)
             with torch.no_grad():
                 try:
-                    outputs = model(inputs)
+                    outputs = model.net(inputs)
                 except (RuntimeError, TypeError, ValueError) as error:
+                    shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
                     raise UserError(f"{net_name} failed on a batch of {dataset_description(dataset, label)}, inputs "
-                                    f"of shape {tuple(inputs.shape)}: {str(error).splitlines()[0]}") from None
-                check_output_shape(model.loss_function, outputs, targets, net_name)
-            check_targets(model.loss_function, targets, dataset_description(dataset, label))
+                                    f"of shape {shape}: {str(error).splitlines()[0]}") from None
+                predicted = prediction(outputs, task.output_key, net_name)
+                problem = shape_problem(task.task, predicted, targets)
+                if problem:
+                    raise UserError(f"{net_name} outputs shape {tuple(predicted.shape)} for targets of shape "
+                                    f"{tuple(targets.shape)}, but {problem}: change the net's output or --task")
+                counted = check_class_count(task.task, task.num_classes, predicted, net_name)
+                check_targets(task.task, counted, targets, dataset_description(dataset, label), net_name)
+                model.loss_function(outputs if model.own_loss else predicted, targets)
     finally:
         model.train(was_training)
+    return counted
+
+
+def check_batches(datasets: dict[str, Dataset]) -> None:
+    """Make a sample batch of each dataset the way the loaders will, for a module whose step the template leaves be."""
+    for label, dataset in datasets.items():
+        sample_batch(dataset, label)

@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from pytorch_lightning import Trainer
-from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning import Callback, Trainer
 from pytorch_lightning.profilers import AdvancedProfiler, Profiler, SimpleProfiler
 
 from utils.config.settings import TrainerSettings
 from utils.trainer.callbacks import build_callbacks
 from utils.trainer.checkpoint_io import AtomicCheckpointIO
+from utils.trainer.dataset_labels import TensorBoardByLabel
 from utils.trainer.platform import stop_probing_for_absent_gpus
 
 
@@ -19,21 +19,23 @@ def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
 
 
 def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool = False,
-                  resume_step: int | None = None) -> Trainer:
+                  resume_step: int | None = None, module_callbacks: list[Callback] | None = None) -> Trainer:
     """A Trainer configured from the settings, logging into `run_dir`.
 
     Args:
         learning_rate_changes: whether a scheduler or warm-up runs, so the learning rate is logged.
+        module_callbacks: the callbacks that record the run's state and label an own module's keys; they run first.
         resume_step: the global step a resumed run continues from; TensorBoard drops any events at or after
             it that the interrupted run wrote, so curves continue without duplicated steps.
     """
-    logger = TensorBoardLogger(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
+    logger = TensorBoardByLabel(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
                                version=int(run_dir.name.removeprefix("version_")), default_hp_metric=False,
                                purge_step=resume_step)
     profiler = build_profiler(settings, run_dir)
     stop_probing_for_absent_gpus()
+    callbacks = [*(module_callbacks or []), *build_callbacks(settings, run_dir, learning_rate_changes)]
     trainer = Trainer(
-        logger=logger, callbacks=build_callbacks(settings, run_dir, learning_rate_changes), profiler=profiler,
+        logger=logger, callbacks=callbacks, profiler=profiler,
         plugins=[AtomicCheckpointIO()], default_root_dir=run_dir, use_distributed_sampler=False,
         accelerator=settings.accelerator, devices=settings.devices, strategy=settings.strategy,
         num_nodes=settings.num_nodes, sync_batchnorm=settings.sync_batchnorm, precision=settings.precision,

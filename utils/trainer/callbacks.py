@@ -1,6 +1,5 @@
 """The callbacks of a run: Lightning's own, driven by the same --monitor and --monitor_mode."""
 
-import sys
 from pathlib import Path
 
 from pytorch_lightning import Callback, LightningModule, Trainer
@@ -69,10 +68,9 @@ def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[Model
 
 def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool) -> list[Callback]:
     """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
-    # Redrawing the bar every step floods logs when the output is not a terminal.
-    refresh_rate = 1 if sys.stderr.isatty() else 50
-    callbacks: list[Callback] = [ModelSummary(max_depth=settings.summary_depth), TQDMProgressBar(refresh_rate),
-                                 SharedRunFolder(run_dir)]
+    # The bar reads the step's loss when it refreshes: only at logged steps, so a GPU never waits on it between.
+    callbacks: list[Callback] = [ModelSummary(max_depth=settings.summary_depth),
+                                 TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir)]
     if settings.mode == "fit":
         callbacks += checkpoint_callbacks(settings, run_dir)
         if settings.patience > 0:

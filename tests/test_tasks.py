@@ -1,0 +1,142 @@
+"""Any task through main.py: segmentation, multi-label, a net's own loss, dict items with a collate_fn, images out.
+
+The nets and datasets are the README's worked examples, kept in tests/examples/ and copied into a project copy.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import error_line
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+EXAMPLES = Path(__file__).parent / "examples"
+QUICK = ("--max_epochs", "2", "--batch_size", "16", "--log_every_n_steps", "1")
+
+
+def add_examples(project, *names: str) -> None:
+    """Copy worked examples into the project's model/ or data/ folder by their suffix."""
+    for name in names:
+        folder = "model" if name.endswith("_net") else "data"
+        project.write(f"{folder}/{name}.py", (EXAMPLES / f"{name}.py").read_text())
+
+
+def last_scalars(run_dir: Path) -> dict[str, float]:
+    """The last value of every scalar in a run's TensorBoard events."""
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return {tag: events.Scalars(tag)[-1].value for tag in events.Tags()["scalars"]}
+
+
+def trained(project, *arguments: str) -> tuple[dict[str, float], dict]:
+    """Run main.py to the end; return the last TensorBoard scalars and results.json."""
+    process = project.run(*arguments)
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = project.run_dirs()[-1:]
+    return last_scalars(run_dir), json.loads((run_dir / "results.json").read_text())
+
+
+def test_segmentation_scores_pixels_with_iou_above_chance(project):
+    add_examples(project, "seg_net", "seg_data")
+    scalars, results = trained(project, "--model_name", "seg_net", "--dataset", "seg_data", "--task", "segmentation",
+                               "--num_samples", "256", "--lr", "0.05", *QUICK)
+    assert {"val/seg_data/iou", "val/seg_data/accuracy", "train/iou", "test/seg_data/iou"} <= scalars.keys()
+    assert scalars["val/seg_data/iou"] > 0.5  # three classes: chance is about 0.2
+    assert results["test"]["seg_data"]["accuracy"] > 0.6
+
+
+def test_multilabel_reports_auroc_per_dataset(project):
+    add_examples(project, "tags_data")
+    scalars, _ = trained(project, "--model_name", "standard_net", "--dataset", "tags_data", "--task", "multilabel",
+                         "--num_classes", "4", "--metrics", "auroc", "f1", "--lr", "0.01", *QUICK)
+    assert {"val/tags_data/auroc", "val/tags_data/f1", "val/auroc"} <= scalars.keys()
+    assert scalars["val/tags_data/auroc"] > 0.8
+
+
+def first_step_loss(run_dir: Path) -> float:
+    """The first logged training step's loss of a run."""
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return events.Scalars("train/loss_step")[0].value
+
+
+def test_a_net_with_its_own_loss_and_tuple_outputs_trains_on_it(project):
+    add_examples(project, "focal_net")
+    losses = []
+    for focus in ("0.0", "3.0"):  # focus 0 is plain cross-entropy; more focus, a smaller loss on the same step
+        process = project.run("--model_name", "focal_net", "--dataset", "standard_data", "--focus", focus, *QUICK)
+        assert process.returncode == 0, process.stderr[-3000:]
+        run_dir = project.run_dirs()[-1]
+        assert f"focus: {focus}" in (run_dir / "config.yaml").read_text()
+        losses.append(first_step_loss(run_dir))
+    assert losses[1] < 0.85 * losses[0]  # (1 - p) ** 3 with p about 0.1 at the first step
+    assert last_scalars(project.run_dirs()[-1])["val/standard_data/accuracy"] > 0.5  # ten classes
+
+
+def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
+    add_examples(project, "sum_net", "sequence_data")
+    scalars, _ = trained(project, "--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",
+                         "--target_key", "label", "--lr", "0.05", *QUICK)
+    assert scalars["val/sequence_data/accuracy"] > 0.8
+
+
+def test_an_image_to_image_net_is_scored_with_psnr_and_ssim(project):
+    add_examples(project, "denoise_net", "noisy_images_data")
+    scalars, results = trained(project, "--model_name", "denoise_net", "--dataset", "noisy_images_data", "--task",
+                               "regression", "--metrics", "psnr:data_range=1.0", "ssim:data_range=1.0", "mae",
+                               "--monitor", "val/psnr", "--monitor_mode", "max", "--lr", "0.01", *QUICK)
+    assert {"val/noisy_images_data/psnr", "val/noisy_images_data/ssim", "val/noisy_images_data/mae"} <= scalars.keys()
+    assert results["monitor"] == "val/psnr" and results["val"]["noisy_images_data"]["psnr"] > 14  # noise alone: 14
+
+
+FIXED_NET = """
+from torch import nn
+
+
+class FixedNet(nn.Module):
+    def __init__(self, num_features: int = 16):
+        super().__init__()
+        self.layer = nn.Linear(num_features, 3)
+
+    def forward(self, x):
+        return self.layer(x)
+"""
+
+
+def test_the_number_of_classes_comes_from_the_net_and_a_contradiction_is_refused(project):
+    project.write("model/fixed_net.py", FIXED_NET)
+    three = ("--model_name", "fixed_net", "--dataset", "standard_data", "--num_samples", "100")
+    line = error_line(project.run(*three, "--num_classes", "5"))
+    assert "--num_classes 5" in line and "FixedNet" in line and "3 classes" in line
+    process = project.run(*three, "--data_seed", "1", "--max_epochs", "1", "--limit_train_batches", "1")
+    assert "(StandardData) has the target" in error_line(process) and "--num_classes 3" in error_line(process)
+    _, results = trained(project, *three, "--num_classes", "3", "--max_epochs", "1", "--limit_train_batches", "1")
+    assert "f1" in results["val"]["standard_data"]
+
+
+@pytest.mark.parametrize(("data", "arguments", "words"), [
+    ("import torch\nfrom torch.utils.data import Dataset\n\n\nclass ListsData(Dataset):\n    def __len__(self):\n"
+     "        return 8\n\n    def __getitem__(self, index):\n        return torch.zeros(index + 1), 0\n",
+     (), ("ListsData", "cannot be batched", "collate_fn")),
+    ("import torch\nfrom torch.utils.data import Dataset\n\n\nclass ListsData(Dataset):\n    def __len__(self):\n"
+     "        return 8\n\n    def __getitem__(self, index):\n        return torch.zeros(16), None\n",
+     (), ("ListsData", "a target")),
+    ("import torch\nfrom torch.utils.data import Dataset\n\n\nclass ListsData(Dataset):\n    def __len__(self):\n"
+     "        return 8\n\n    def __getitem__(self, index):\n        return {'x': torch.zeros(16), 'y': 0}\n",
+     (), ("'inputs'", "--input_key", "x, y")),
+    ("import torch\nfrom torch.utils.data import Dataset\n\n\nclass ListsData(Dataset):\n    def __len__(self):\n"
+     "        return 8\n\n    def __getitem__(self, index):\n        return torch.zeros(16), 0\n",
+     ("--metrics", "acuracy"), ("acuracy", "did you mean 'accuracy'")),
+])
+def test_items_the_template_cannot_batch_are_one_error_line(project, data, arguments, words):
+    project.write("data/lists_data.py", data)
+    line = error_line(project.run("--model_name", "standard_net", "--dataset", "lists_data", *arguments))
+    assert all(word in line for word in words), line
+    assert not project.logs.exists()
+
+
+def test_a_dict_output_without_the_output_key_names_its_keys(project):
+    add_examples(project, "sum_net", "sequence_data")
+    line = error_line(project.run("--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",
+                                  "--target_key", "label", "--output_key", "scores"))
+    assert "'scores'" in line and "logits, length" in line and "--output_key" in line

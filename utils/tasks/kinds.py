@@ -1,0 +1,87 @@
+"""The tasks: each one's default loss and metrics, and how its outputs and targets fit together."""
+
+from dataclasses import dataclass
+
+import torch
+
+from utils.errors import UserError
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """What a task means: its default loss and metrics, and the torchmetrics task its metrics are built for."""
+
+    default_loss: str
+    default_metrics: tuple[str, ...]
+    metrics_task: str | None
+    shapes: str
+
+
+TASKS = {
+    "classification": TaskKind("cross_entropy", ("accuracy", "f1"), "multiclass",
+                               "class scores [B, C] against class indices [B]"),
+    "binary": TaskKind("bce_with_logits", ("accuracy", "f1"), "binary",
+                       "one logit [B] or [B, 1] (or [B, 1, ...]) against 0/1 targets [B] (or [B, ...])"),
+    "multilabel": TaskKind("bce_with_logits", ("accuracy", "f1"), "multilabel",
+                           "one logit per label [B, K] against 0/1 targets [B, K]"),
+    "segmentation": TaskKind("cross_entropy", ("accuracy", "iou"), "multiclass",
+                             "class scores [B, C, H, W] against class indices [B, H, W]"),
+    "regression": TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 is dropped)"),
+}
+CLASS_INDEX_TASKS = ("classification", "segmentation")
+
+
+def task_kind(task: str) -> TaskKind:
+    """The definition of a task by name."""
+    return TASKS[task]
+
+
+def fitted(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs and targets in the shapes and types the task's losses and metrics compare."""
+    if task in CLASS_INDEX_TASKS:
+        return outputs, targets if targets.dtype == torch.long else targets.long()
+    if task == "binary" and outputs.dim() == targets.dim() + 1 and outputs.shape[1] == 1:
+        outputs = outputs.squeeze(1)
+    if task == "regression" and outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1:
+        outputs = outputs.squeeze(-1)
+    if task in ("binary", "multilabel"):
+        return outputs, targets.long() if not targets.is_floating_point() else targets.round().long()
+    return outputs, targets.to(outputs.dtype)
+
+
+def shape_problem(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> str | None:
+    """Why outputs of this shape cannot be scored against these targets under the task, or None if they can."""
+    if task in CLASS_INDEX_TASKS:
+        wanted_dims = 2 if task == "classification" else None
+        if outputs.dim() != targets.dim() + 1 or outputs.shape[0] != targets.shape[0] or (
+                outputs.shape[2:] != targets.shape[1:]) or (wanted_dims and outputs.dim() != wanted_dims):
+            return f"--task {task} needs {TASKS[task].shapes}"
+        if outputs.shape[1] < 2:
+            return (f"--task {task} needs at least 2 class scores per item, the net gives {outputs.shape[1]}: for one "
+                    f"logit with 0/1 targets use --task binary")
+        return None
+    shaped_outputs, shaped_targets = fitted(task, outputs, targets)
+    if shaped_outputs.shape != shaped_targets.shape:
+        return f"--task {task} needs {TASKS[task].shapes}"
+    return None
+
+
+def class_count(task: str, outputs: torch.Tensor) -> int | None:
+    """The number of classes (or labels) a net's outputs score, for the tasks that have one."""
+    return int(outputs.shape[1]) if task in (*CLASS_INDEX_TASKS, "multilabel") else None
+
+
+def check_class_count(task: str, given: int | None, outputs: torch.Tensor, net_name: str) -> int | None:
+    """The class count of the run: the net's, which a given --num_classes must equal."""
+    counted = class_count(task, outputs)
+    if given is not None and counted is not None and given != counted:
+        raise UserError(f"--num_classes {given} contradicts {net_name}, which scores {counted} classes or labels "
+                        f"(outputs of shape {tuple(outputs.shape)}): drop --num_classes or change the net's output")
+    return counted
+
+
+def check_num_classes(task: str, num_classes: int | None) -> None:
+    """Refuse a given class count that class-index tasks cannot work with."""
+    if task in CLASS_INDEX_TASKS and num_classes is not None and num_classes < 2:
+        raise UserError(f"--task {task} needs --num_classes of at least 2, got {num_classes}: for a yes/no target "
+                        f"with one output use --task binary")

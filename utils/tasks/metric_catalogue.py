@@ -1,0 +1,95 @@
+"""torchmetrics' metrics by snake_case name, short alias or dotted path, built with the task's arguments."""
+
+import difflib
+import importlib
+import inspect
+import re
+from functools import cache
+from typing import Any
+
+from torchmetrics import Metric
+
+from utils.errors import UserError
+
+ALIASES = {"f1": "f1_score", "iou": "jaccard_index", "mae": "mean_absolute_error", "mse": "mean_squared_error",
+           "r2": "r2_score", "psnr": "peak_signal_noise_ratio", "ssim": "structural_similarity_index_measure",
+           "dice": "dice_score", "mean_iou": "mean_io_u"}
+# Settings that make a metric read the task's outputs as the template hands them (logits, class indices), and
+# scores averaged over the classes (torchmetrics' task wrappers default to micro, which for F1 equals accuracy).
+BUILD_DEFAULTS = {"dice_score": {"input_format": "mixed"}, "mean_io_u": {"input_format": "mixed"},
+                  "f1_score": {"average": "macro"}, "f_beta_score": {"average": "macro"},
+                  "precision": {"average": "macro"}, "recall": {"average": "macro"}}
+MODULES = ("torchmetrics.image", "torchmetrics.segmentation", "torchmetrics")
+
+
+def snake_case(name: str) -> str:
+    """`F1Score` -> `f1_score`, `AUROC` -> `auroc`, `PeakSignalNoiseRatio` -> `peak_signal_noise_ratio`."""
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", spaced).lower()
+
+
+@cache
+def catalogue() -> dict[str, type[Metric]]:
+    """Every metric class torchmetrics exports at its top level and for segmentation, by snake_case name."""
+    found: dict[str, type[Metric]] = {}
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for name, member in vars(module).items():
+            if inspect.isclass(member) and issubclass(member, Metric) and member is not Metric:
+                found.setdefault(snake_case(name), member)
+    return found
+
+
+def metric_class(name: str) -> type[Metric]:
+    """The class a metric name, alias or dotted path stands for, or one error line with the closest name."""
+    if "." in name:
+        module_name, _, class_name = name.rpartition(".")
+        try:
+            found = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError, ValueError):
+            raise UserError(f"--metrics {name}: no class {class_name} in module {module_name}") from None
+        if not (inspect.isclass(found) and issubclass(found, Metric)):
+            raise UserError(f"--metrics {name} is not a torchmetrics.Metric subclass")
+        return found
+    known = catalogue()
+    resolved = ALIASES.get(name, name)
+    if resolved not in known:
+        close = difflib.get_close_matches(name, [*known, *ALIASES], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"--metrics {name} is not a torchmetrics metric: {hint}use snake_case names such as "
+                        f"accuracy, f1_score, auroc, jaccard_index, mean_absolute_error, or a dotted path")
+    return known[resolved]
+
+
+def parse_metric_entry(text: str) -> tuple[str, dict[str, Any]]:
+    """`NAME` or `NAME:key=value,key=value` -> (NAME, its arguments, each value read as YAML)."""
+    import yaml
+
+    name, _, settings = text.partition(":")
+    arguments = {}
+    for pair in filter(None, settings.split(",")):
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise UserError(f"--metrics {text}: bad argument {pair!r}, use NAME:key=value,key=value")
+        arguments[key.strip()] = yaml.safe_load(value)
+    return name, arguments
+
+
+def build_metric(text: str, metrics_task: str | None, classes: int | None) -> Metric:
+    """Build a metric from its entry, with the arguments the task knows and its signature asks for."""
+    name, given = parse_metric_entry(text)
+    cls = metric_class(name)
+    known: dict[str, Any] = {"task": metrics_task, "num_classes": classes, "num_labels": classes}
+    parameters = inspect.signature(cls).parameters
+    arguments = {key: value for key, value in known.items() if key in parameters and value is not None}
+    arguments.update(BUILD_DEFAULTS.get(ALIASES.get(name, name), {}))
+    arguments.update(given)
+    missing = [key for key, parameter in parameters.items() if parameter.default is inspect.Parameter.empty
+               and parameter.kind is parameter.POSITIONAL_OR_KEYWORD and key not in arguments]
+    if missing:
+        raise UserError(f"--metrics {name} needs {missing[0]!r}, which the task does not give: pass it as "
+                        f"--metrics {name}:{missing[0]}=VALUE")
+    try:
+        return cls(**arguments)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"--metrics {text} cannot be built for this task: {str(error).splitlines()[0]}") from None

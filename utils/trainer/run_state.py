@@ -1,0 +1,45 @@
+"""What a template checkpoint carries beside Lightning's own state, for any LightningModule it trains."""
+
+from typing import Any
+
+from pytorch_lightning import Callback, LightningModule, Trainer
+
+from utils.runs.checkpoints import CHECKPOINT_FORMAT
+from utils.runs.random_state import capture_random_state, restore_random_state
+
+
+class RunState(Callback):
+    """Stores the net's name and arguments, the val metrics of every validation and the global random generators.
+
+    A resumed run draws the random numbers an uninterrupted one would, and a run reports the val metrics of its best
+    checkpoint's step.
+    """
+
+    def __init__(self, model_name: str, model_kwargs: dict[str, Any]) -> None:
+        self.net = {"model_name": model_name, "model_kwargs": dict(model_kwargs)}
+        self.validation_history: dict[int, dict[str, float]] = {}
+        self.resumed_random_state: dict[str, Any] | None = None
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Keep this validation's val metrics under its global step."""
+        if not trainer.sanity_checking:
+            self.validation_history[trainer.global_step] = {
+                key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        """Add the net, the history, the random state and the format to the checkpoint, as plain values."""
+        checkpoint["template_net"] = self.net
+        checkpoint["template_format"] = CHECKPOINT_FORMAT
+        checkpoint["validation_history"] = dict(self.validation_history)
+        checkpoint["random_state"] = capture_random_state()
+
+    def on_load_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        """Restore the history; keep the random state until training starts (restoring the loops draws nothing)."""
+        self.validation_history = dict(checkpoint.get("validation_history", {}))
+        self.resumed_random_state = checkpoint.get("random_state")
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Put back the random state of the checkpoint a run resumes from."""
+        if self.resumed_random_state is not None:
+            restore_random_state(self.resumed_random_state)
+            self.resumed_random_state = None
