@@ -86,6 +86,47 @@ class LrNet(nn.Module):
         return self.layer(x)
 '''
 
+NET_WITHOUT_ANNOTATION = '''
+from torch import nn
+
+
+class BareNet(nn.Module):
+    def __init__(self, width, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
+NET_WITH_CALLABLE = '''
+from collections.abc import Callable
+
+from torch import nn
+
+
+class HookNet(nn.Module):
+    def __init__(self, hook: Callable):
+        super().__init__()
+        self.layer = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
+NET_WITH_DICT_AND_UNION = '''
+from torch import nn
+
+
+class MixedNet(nn.Module):
+    def __init__(self, weights: dict[str, float] = {}, size: int | float = 1):
+        super().__init__()
+        self.layer = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
 NET_WITH_THREE_OUTPUTS = '''
 from torch import nn
 
@@ -245,6 +286,20 @@ CASES = [
          ("WideNet", "'width'", "--width"), {"model/wide_net.py": NET_WITH_REQUIRED_WIDTH}),
     Case("parameter_clashes_with_framework_option", ("--model_name", "lr_net", "--dataset", "standard_data"),
          ("LrNet", "lr", "--lr"), {"model/lr_net.py": NET_WITH_LR}),
+    Case("parameter_without_annotation_or_default", ("--model_name", "bare_net", "--dataset", "standard_data"),
+         ("BareNet(width)", "neither an annotation nor a default"), {"model/bare_net.py": NET_WITHOUT_ANNOTATION}),
+    Case("parameter_of_a_type_the_command_line_cannot_give", ("--model_name", "hook_net", "--dataset",
+                                                               "standard_data"),
+         ("HookNet(hook)", "cannot give"), {"model/hook_net.py": NET_WITH_CALLABLE}),
+    Case("dict_option_not_a_mapping", ("--model_name", "mixed_net", "--dataset", "standard_data", "--weights",
+                                       "[1, 2]"),
+         ("--weights", "MixedNet(weights)", "YAML mapping of str: float", "'[1, 2]'"),
+         {"model/mixed_net.py": NET_WITH_DICT_AND_UNION}),
+    Case("dict_option_value_of_another_type", ("--model_name", "mixed_net", "--dataset", "standard_data",
+                                               "--weights", "{a: high}"),
+         ("MixedNet(weights)", "str: float", "'{a: high}'"), {"model/mixed_net.py": NET_WITH_DICT_AND_UNION}),
+    Case("union_option_fits_no_member", ("--model_name", "mixed_net", "--dataset", "standard_data", "--size", "big"),
+         ("MixedNet(size)", "int or float", "'big'"), {"model/mixed_net.py": NET_WITH_DICT_AND_UNION}),
     # Dataset entries.
     Case("val_datasets_empty", (*STANDARD, "--val_datasets"), ("--val_datasets",)),
     Case("entry_label_with_space", (*STANDARD, "--val_datasets", "bad label=standard_data"),

@@ -27,6 +27,29 @@ class TypedNet(nn.Module):
 '''
 STANDARD_DATA = ("--dataset", "standard_data", "--num_samples", "300")
 
+TYPES_NET = '''
+from collections.abc import Callable
+
+from torch import nn
+
+
+class TypesNet(nn.Module):
+    """A net with dict and union parameters, and one the command line cannot give."""
+
+    def __init__(self, weights: dict[str, float] = {"a": 1.0}, extra: dict = {}, size: int | float = 1,
+                 key: int | str = 0, transform: Callable | None = None, num_classes: int = 10):
+        super().__init__()
+        for name, value, kinds in (("weights", weights, dict), ("size", size, (int, float)), ("key", key, (int, str))):
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                raise TypeError(f"{name} reached the net as {type(value).__name__}")
+        if not all(isinstance(value, float) for value in weights.values()) or transform is not None:
+            raise TypeError("weights' values must be floats and transform its default")
+        self.layer = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
 
 def stored_model_arguments(run_dir) -> dict:
     """The net's constructor arguments as the checkpoint hyperparameters store them."""
@@ -40,7 +63,7 @@ def test_help_lists_the_parameters_of_the_chosen_net_and_dataset(project):
     help_text = process.stdout
     net_part = help_text[help_text.index("TypedNet options"):help_text.index("StandardData options")]
     for expected in ("--width INT", "default: 8", "--scale FLOAT", "--tag STR", "--use_bias, --no-use_bias",
-                     "relu|tanh", "--sizes INT ...", "--pair INT ...", "--limit FLOAT OR NONE",
+                     "relu|tanh", "--sizes INT [INT ...]", "--pair INT INT", "--limit FLOAT OR NONE",
                      "shared by TypedNet, StandardData"):
         assert expected in net_part, expected
     assert "--num_samples INT" in help_text[help_text.index("StandardData options"):]
@@ -86,6 +109,28 @@ def test_unknown_config_key_names_the_key_and_the_file(project):
     project.write("my.yaml", "model_name: standard_net\nhiden: 24\n")
     line = error_line(project.run("--config", "my.yaml", "--dataset", "standard_data"))
     assert "'hiden'" in line and "my.yaml" in line
+
+
+def test_dict_and_union_options_reach_the_class_with_their_types_and_rerun(project):
+    project.write("model/types_net.py", TYPES_NET)
+    help_text = project.run("--model_name", "types_net", *STANDARD_DATA, "--help").stdout
+    for expected in ("--weights YAML", "YAML mapping of str: float", "--size INT|FLOAT", "--key INT|STR",
+                     "not options, they keep their defaults: transform"):
+        assert expected in help_text, expected
+    first = project.run("--model_name", "types_net", *STANDARD_DATA, *FAST, "--weights", "{a: 2, b: 0.5}",
+                        "--extra", "{layers: [1, 2], name: x}", "--size", "2.5", "--key", "abc")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = project.run("--model_name", "types_net", *STANDARD_DATA, *FAST, "--size", "3", "--key", "7")
+    assert second.returncode == 0, second.stderr[-3000:]
+    rerun = project.run("--config", str(project.run_dirs()[0] / "config.yaml"))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    first_arguments, second_arguments, rerun_arguments = map(stored_model_arguments, project.run_dirs())
+    assert first_arguments == {"weights": {"a": 2.0, "b": 0.5}, "extra": {"layers": [1, 2], "name": "x"},
+                               "size": 2.5, "key": "abc", "num_classes": 10}
+    assert type(first_arguments["weights"]["a"]) is float
+    assert (second_arguments["size"], second_arguments["key"]) == (3, 7)
+    assert type(second_arguments["size"]) is int and type(second_arguments["key"]) is int
+    assert rerun_arguments == first_arguments
 
 
 def val_curves(run_dir) -> dict:

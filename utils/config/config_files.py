@@ -33,6 +33,8 @@ def load_config(path: str) -> dict[str, Any]:
 
 def config_tokens(config: dict[str, Any]) -> list[str]:
     """Turn config values into command-line words, so they are checked exactly as typed options are."""
+    import yaml
+
     tokens: list[str] = []
     for key, value in config.items():
         if value is None:
@@ -43,6 +45,8 @@ def config_tokens(config: dict[str, Any]) -> list[str]:
             tokens += [f"--{key}", ",".join(map(str, value))]
         elif isinstance(value, list):
             tokens += [f"--{key}", *map(str, value)]
+        elif isinstance(value, dict):
+            tokens += [f"--{key}", yaml.safe_dump(value, default_flow_style=True, width=2**31).strip()]
         else:
             tokens += [f"--{key}", str(value)]
     return tokens

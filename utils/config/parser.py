@@ -28,9 +28,9 @@ class UserArgumentParser(argparse.ArgumentParser):
         super().__init__(**settings)
         self.options: list[argparse.Action] = []
 
-    def option_group(self, title: str) -> OptionGroup:
+    def option_group(self, title: str, description: str | None = None) -> OptionGroup:
         """An argument group whose options this parser records (for suggestions and for knowing who owns a name)."""
-        return OptionGroup(self, self.add_argument_group(title))
+        return OptionGroup(self, self.add_argument_group(title, description))
 
     def destinations(self) -> set[str]:
         """The names of every option added through this parser's groups."""
