@@ -12,6 +12,7 @@ from utils.errors import TrainingDiverged, UserError
 def check_command(command: Command) -> None:
     """Every check that needs no dataset: names, options, hardware, task, monitor and checkpoint."""
     from utils.config.checks import check_options
+    from utils.optimization import check_optimization
     from utils.runs.checkpoints import check_checkpoint
     from utils.runs.folder import check_experiment_name
     from utils.tasks.losses import check_loss_fits_task, check_num_classes
@@ -25,6 +26,7 @@ def check_command(command: Command) -> None:
     if settings.run.ckpt:
         check_checkpoint(settings.run.ckpt)
     if settings.run.mode == "fit":
+        check_optimization(settings.optimization, settings.trainer.max_epochs)
         check_monitor(settings.trainer.monitor, settings.task.task, command.val_labels,
                       validates=settings.trainer.limit_val_batches != 0)
     if command.resume_dir and settings.run.mode != "fit":

@@ -50,3 +50,15 @@ def config_tokens(config: dict[str, Any]) -> list[str]:
         else:
             tokens += [f"--{key}", str(value)]
     return tokens
+
+
+def rename_former_keys(config: dict[str, Any], known: set[str], former_names: dict[str, str]) -> dict[str, Any]:
+    """Config keys of earlier versions under their names now; one for an optimizer or scheduler the run does not
+    use is dropped, as the run that wrote it ignored it."""
+    renamed = {}
+    for key, value in config.items():
+        if key in known or key not in former_names:
+            renamed[key] = value
+        elif former_names[key] in known and former_names[key] not in config:
+            renamed[former_names[key]] = value
+    return renamed

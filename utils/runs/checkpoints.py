@@ -13,7 +13,7 @@ from utils.errors import UserError
 
 REQUIRED_HYPERPARAMETERS = ("model_name", "model_kwargs")
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
-CHECKPOINT_FORMAT = 3
+CHECKPOINT_FORMAT = 4
 
 
 def _is_template_checkpoint(checkpoint: Any) -> bool:
