@@ -171,5 +171,4 @@ class MInterface(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         """The chosen optimizer and, when a scheduler or warm-up is on, its schedulers."""
         optimizer = build_optimizer(self.parameters(), self.optimization)
-        schedulers = build_schedulers(optimizer, self.optimization, self.trainer.max_epochs or 1)
-        return [optimizer], schedulers
+        return [optimizer], build_schedulers(optimizer, self.optimization, self.trainer)

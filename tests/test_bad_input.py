@@ -73,12 +73,53 @@ class WideNet(nn.Module):
         return self.layers(x)
 '''
 
-NET_WITH_LR = '''
+NET_WITH_BATCH_SIZE = '''
 from torch import nn
 
 
-class LrNet(nn.Module):
-    def __init__(self, lr: float = 0.1):
+class BatchNet(nn.Module):
+    def __init__(self, batch_size: int = 4):
+        super().__init__()
+        self.layer = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
+NET_WITHOUT_ANNOTATION = '''
+from torch import nn
+
+
+class BareNet(nn.Module):
+    def __init__(self, width, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
+NET_WITH_CALLABLE = '''
+from collections.abc import Callable
+
+from torch import nn
+
+
+class HookNet(nn.Module):
+    def __init__(self, hook: Callable):
+        super().__init__()
+        self.layer = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
+NET_WITH_DICT_AND_UNION = '''
+from torch import nn
+
+
+class MixedNet(nn.Module):
+    def __init__(self, weights: dict[str, float] = {}, size: int | float = 1):
         super().__init__()
         self.layer = nn.Linear(16, 10)
 
@@ -243,8 +284,40 @@ CASES = [
     Case("class_option_not_an_int", (*STANDARD, "--hidden", "abc"), ("--hidden", "StandardNet", "int", "'abc'")),
     Case("required_parameter_missing", ("--model_name", "wide_net", "--dataset", "standard_data"),
          ("WideNet", "'width'", "--width"), {"model/wide_net.py": NET_WITH_REQUIRED_WIDTH}),
-    Case("parameter_clashes_with_framework_option", ("--model_name", "lr_net", "--dataset", "standard_data"),
-         ("LrNet", "lr", "--lr"), {"model/lr_net.py": NET_WITH_LR}),
+    Case("parameter_clashes_with_framework_option", ("--model_name", "batch_net", "--dataset", "standard_data"),
+         ("BatchNet", "batch_size", "--batch_size"), {"model/batch_net.py": NET_WITH_BATCH_SIZE}),
+    Case("parameter_without_annotation_or_default", ("--model_name", "bare_net", "--dataset", "standard_data"),
+         ("BareNet(width)", "neither an annotation nor a default"), {"model/bare_net.py": NET_WITHOUT_ANNOTATION}),
+    Case("parameter_of_a_type_the_command_line_cannot_give", ("--model_name", "hook_net", "--dataset",
+                                                               "standard_data"),
+         ("HookNet(hook)", "cannot give"), {"model/hook_net.py": NET_WITH_CALLABLE}),
+    Case("dict_option_not_a_mapping", ("--model_name", "mixed_net", "--dataset", "standard_data", "--weights",
+                                       "[1, 2]"),
+         ("--weights", "MixedNet(weights)", "YAML mapping of str: float", "'[1, 2]'"),
+         {"model/mixed_net.py": NET_WITH_DICT_AND_UNION}),
+    Case("dict_option_value_of_another_type", ("--model_name", "mixed_net", "--dataset", "standard_data",
+                                               "--weights", "{a: high}"),
+         ("MixedNet(weights)", "str: float", "'{a: high}'"), {"model/mixed_net.py": NET_WITH_DICT_AND_UNION}),
+    Case("union_option_fits_no_member", ("--model_name", "mixed_net", "--dataset", "standard_data", "--size", "big"),
+         ("MixedNet(size)", "int or float", "'big'"), {"model/mixed_net.py": NET_WITH_DICT_AND_UNION}),
+    # Optimizers and schedulers.
+    Case("unknown_optimizer_suggests_the_closest", (*STANDARD, "--optimizer", "rmsprob"),
+         ("'rmsprob'", "did you mean 'rmsprop'", "radam")),
+    Case("unknown_scheduler_suggests_the_closest", (*STANDARD, "--scheduler", "one_cycle"),
+         ("'one_cycle'", "did you mean 'one_cycle_lr'")),
+    Case("optimizer_parameter_of_another_optimizer", (*STANDARD, "--momentum", "0.5"),
+         ("--momentum", "Adam has no parameter momentum")),
+    Case("scheduler_parameter_without_scheduler", (*STANDARD, "--gamma", "0.5"), ("--gamma", "--scheduler")),
+    Case("former_scheduler_option_name", (*STANDARD, "--scheduler", "cosine_restarts", "--t_0", "3"),
+         ("--t_0", "--scheduler.T_0")),
+    Case("optimizer_argument_torch_refuses", (*STANDARD, "--optimizer.betas", "1.5", "0.9"),
+         ("--optimizer adam", "torch refused", "beta")),
+    Case("optimizer_argument_of_the_wrong_type", (*STANDARD, "--optimizer", "sgd", "--optimizer.momentum", "high"),
+         ("--optimizer.momentum", "SGD(momentum)", "float", "'high'")),
+    Case("scheduler_argument_without_default_missing", (*STANDARD, "--scheduler", "cyclic_lr"),
+         ("--scheduler.max_lr",)),
+    Case("scheduler_argument_not_an_int", (*STANDARD, "--scheduler", "step", "--scheduler.step_size", "1.5"),
+         ("--scheduler.step_size", "StepLR(step_size)", "int", "'1.5'")),
     # Dataset entries.
     Case("val_datasets_empty", (*STANDARD, "--val_datasets"), ("--val_datasets",)),
     Case("entry_label_with_space", (*STANDARD, "--val_datasets", "bad label=standard_data"),

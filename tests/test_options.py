@@ -2,6 +2,7 @@
 
 import subprocess
 
+import torch
 import yaml
 from conftest import FAST, error_line
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -27,6 +28,43 @@ class TypedNet(nn.Module):
 '''
 STANDARD_DATA = ("--dataset", "standard_data", "--num_samples", "300")
 
+TYPES_NET = '''
+from collections.abc import Callable
+
+from torch import nn
+
+
+class TypesNet(nn.Module):
+    """A net with dict and union parameters, and one the command line cannot give."""
+
+    def __init__(self, weights: dict[str, float] = {"a": 1.0}, extra: dict = {}, size: int | float = 1,
+                 key: int | str = 0, transform: Callable | None = None, num_classes: int = 10):
+        super().__init__()
+        for name, value, kinds in (("weights", weights, dict), ("size", size, (int, float)), ("key", key, (int, str))):
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                raise TypeError(f"{name} reached the net as {type(value).__name__}")
+        if not all(isinstance(value, float) for value in weights.values()) or transform is not None:
+            raise TypeError("weights' values must be floats and transform its default")
+        self.layer = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+FOCAL_NET = '''
+from torch import nn
+
+
+class FocalNet(nn.Module):
+    """A net with its own gamma and its own lr, both also parameters of torch's optimizers and schedulers."""
+
+    def __init__(self, gamma: float = 2.0, lr: float = 0.1, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
 
 def stored_model_arguments(run_dir) -> dict:
     """The net's constructor arguments as the checkpoint hyperparameters store them."""
@@ -40,11 +78,14 @@ def test_help_lists_the_parameters_of_the_chosen_net_and_dataset(project):
     help_text = process.stdout
     net_part = help_text[help_text.index("TypedNet options"):help_text.index("StandardData options")]
     for expected in ("--width INT", "default: 8", "--scale FLOAT", "--tag STR", "--use_bias, --no-use_bias",
-                     "relu|tanh", "--sizes INT ...", "--pair INT ...", "--limit FLOAT OR NONE",
+                     "relu|tanh", "--sizes INT [INT ...]", "--pair INT INT", "--limit FLOAT OR NONE",
                      "shared by TypedNet, StandardData"):
         assert expected in net_part, expected
     assert "--num_samples INT" in help_text[help_text.index("StandardData options"):]
     assert "--max_epochs" in help_text and "--lr" in help_text  # the framework's own options beside them
+    adam_part = help_text[help_text.index("Adam options (torch.optim.Adam"):]
+    assert option_names(adam_part, "--optimizer.betas") == "--optimizer.betas FLOAT FLOAT, --betas FLOAT FLOAT"
+    assert option_names(adam_part, "--optimizer.lr") == "--optimizer.lr FLOAT, --lr FLOAT"
 
 
 def test_typed_options_reach_the_constructor(project):
@@ -79,7 +120,7 @@ def test_config_file_gives_defaults_and_the_command_line_wins(project):
     process = project.run("--config", "my.yaml", "--lr", "0.02")
     assert process.returncode == 0, process.stderr[-3000:]
     config = yaml.safe_load((process_run_dir(project) / "config.yaml").read_text())
-    assert (config["hidden"], config["lr"], config["max_epochs"]) == (24, 0.02, 1)
+    assert (config["hidden"], config["optimizer.lr"], config["max_epochs"]) == (24, 0.02, 1)
     assert stored_model_arguments(process_run_dir(project))["hidden"] == 24
 
 
@@ -87,6 +128,79 @@ def test_unknown_config_key_names_the_key_and_the_file(project):
     project.write("my.yaml", "model_name: standard_net\nhiden: 24\n")
     line = error_line(project.run("--config", "my.yaml", "--dataset", "standard_data"))
     assert "'hiden'" in line and "my.yaml" in line
+
+
+def test_dict_and_union_options_reach_the_class_with_their_types_and_rerun(project):
+    project.write("model/types_net.py", TYPES_NET)
+    help_text = project.run("--model_name", "types_net", *STANDARD_DATA, "--help").stdout
+    for expected in ("--weights YAML", "YAML mapping of str: float", "--size INT|FLOAT", "--key INT|STR",
+                     "not options, they keep their defaults: transform"):
+        assert expected in help_text, expected
+    first = project.run("--model_name", "types_net", *STANDARD_DATA, *FAST, "--weights", "{a: 2, b: 0.5}",
+                        "--extra", "{layers: [1, 2], name: x}", "--size", "2.5", "--key", "abc")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = project.run("--model_name", "types_net", *STANDARD_DATA, *FAST, "--size", "3", "--key", "7")
+    assert second.returncode == 0, second.stderr[-3000:]
+    rerun = project.run("--config", str(project.run_dirs()[0] / "config.yaml"))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    first_arguments, second_arguments, rerun_arguments = map(stored_model_arguments, project.run_dirs())
+    assert first_arguments == {"weights": {"a": 2.0, "b": 0.5}, "extra": {"layers": [1, 2], "name": "x"},
+                               "size": 2.5, "key": "abc"}
+    assert type(first_arguments["weights"]["a"]) is float
+    assert (second_arguments["size"], second_arguments["key"]) == (3, 7)
+    assert type(second_arguments["size"]) is int and type(second_arguments["key"]) is int
+    assert rerun_arguments == first_arguments
+
+
+def run_checkpoint(run_dir) -> dict:
+    """The last checkpoint of a run."""
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+def option_names(help_text: str, name: str) -> str:
+    """The names and metavars --help shows for the option `name`, without its help text."""
+    [line] = [line.strip() for line in help_text.splitlines() if line.strip().startswith(f"{name} ")]
+    return line.split("  ")[0]
+
+
+def test_the_users_class_owns_a_plain_name_and_the_scheduler_keeps_its_prefix(project):
+    project.write("model/focal_net.py", FOCAL_NET)
+    arguments = ("--model_name", "focal_net", *STANDARD_DATA, "--optimizer", "sgd", "--scheduler", "step")
+    help_text = project.run(*arguments, "--help").stdout
+    step_part = help_text[help_text.index("StepLR options"):]
+    assert option_names(step_part, "--scheduler.gamma") == "--scheduler.gamma FLOAT"
+    assert option_names(help_text, "--optimizer.lr") == "--optimizer.lr FLOAT"
+    assert "plain --gamma reaches FocalNet" in step_part and "plain --lr reaches FocalNet" in help_text
+    assert option_names(step_part, "--scheduler.step_size") == "--scheduler.step_size INT, --step_size INT"
+    process = project.run(*arguments, *FAST, "--gamma", "3.0", "--scheduler.gamma", "0.5", "--lr", "0.7",
+                          "--optimizer.lr", "0.02", "--momentum", "0.3")
+    assert process.returncode == 0, process.stderr[-3000:]
+    run_dir = process_run_dir(project)
+    assert stored_model_arguments(run_dir) == {"gamma": 3.0, "lr": 0.7}
+    checkpoint = run_checkpoint(run_dir)
+    assert checkpoint["lr_schedulers"][0]["gamma"] == 0.5
+    group = checkpoint["optimizer_states"][0]["param_groups"][0]
+    assert (group["initial_lr"], group["momentum"]) == (0.02, 0.3)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert (config["gamma"], config["scheduler.gamma"], config["lr"], config["optimizer.lr"]) == (3.0, 0.5, 0.7, 0.02)
+
+
+def test_a_config_yaml_of_the_former_option_names_still_reruns_its_run(project):
+    project.write("old.yaml", "model_name: standard_net\ndataset: standard_data\nnum_samples: 200\nmax_epochs: 1\n"
+                              "limit_train_batches: 2\noptimizer: sgd\nlr: 0.05\nmomentum: 0.5\nnesterov: true\n"
+                              "weight_decay: 0.0\nbetas: [0.9, 0.999]\nscheduler: cosine_restarts\nstep_size: 10\n"
+                              "milestones: [30, 60]\ngamma: 0.1\nt_0: 3\nt_mult: 2\nmin_lr: 0.001\n"
+                              "plateau_patience: 2\nplateau_factor: 0.1\nwarmup_steps: 0\n")
+    process = project.run("--config", "old.yaml")
+    assert process.returncode == 0, process.stderr[-3000:]
+    run_dir = process_run_dir(project)
+    checkpoint = run_checkpoint(run_dir)
+    group = checkpoint["optimizer_states"][0]["param_groups"][0]
+    assert (group["initial_lr"], group["momentum"], group["nesterov"]) == (0.05, 0.5, True)
+    scheduler = checkpoint["lr_schedulers"][0]
+    assert (scheduler["T_0"], scheduler["T_mult"], scheduler["eta_min"]) == (3, 2, 0.001)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["scheduler.T_0"] == 3 and "t_0" not in config and "step_size" not in config
 
 
 def val_curves(run_dir) -> dict:

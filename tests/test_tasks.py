@@ -63,11 +63,14 @@ def first_step_loss(run_dir: Path) -> float:
 def test_a_net_with_its_own_loss_and_tuple_outputs_trains_on_it(project):
     add_examples(project, "focal_net")
     losses = []
-    for focus in ("0.0", "3.0"):  # focus 0 is plain cross-entropy; more focus, a smaller loss on the same step
-        process = project.run("--model_name", "focal_net", "--dataset", "standard_data", "--focus", focus, *QUICK)
+    for gamma in ("0.0", "3.0"):  # gamma 0 is plain cross-entropy; more gamma, a smaller loss on the same step
+        # The net owns the plain --gamma; a step scheduler's would be --scheduler.gamma.
+        process = project.run("--model_name", "focal_net", "--dataset", "standard_data", "--gamma", gamma,
+                              "--scheduler", "step", "--scheduler.gamma", "0.5", *QUICK)
         assert process.returncode == 0, process.stderr[-3000:]
         run_dir = project.run_dirs()[-1]
-        assert f"focus: {focus}" in (run_dir / "config.yaml").read_text()
+        config = (run_dir / "config.yaml").read_text()
+        assert f"gamma: {gamma}" in config and "scheduler.gamma: 0.5" in config
         losses.append(first_step_loss(run_dir))
     assert losses[1] < 0.85 * losses[0]  # (1 - p) ** 3 with p about 0.1 at the first step
     assert last_scalars(project.run_dirs()[-1])["val/standard_data/accuracy"] > 0.5  # ten classes

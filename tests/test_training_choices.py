@@ -2,6 +2,7 @@
 
 import json
 import os
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -51,50 +52,91 @@ def test_each_loss_trains_and_reports_the_task_metrics(fit, arguments, metric):
     assert all(value == value for value in values.values())  # no NaN
 
 
-@pytest.mark.parametrize("arguments", [
-    ["--optimizer", "sgd", "--momentum", "0.5", "--nesterov"],
-    ["--optimizer", "adam", "--betas", "0.8", "0.99"],
-    ["--optimizer", "adamw", "--weight_decay", "0.05"],
+@pytest.mark.parametrize("arguments, expected", [
+    (["--optimizer", "sgd", "--momentum", "0.5", "--nesterov"], {"momentum": 0.5, "nesterov": True}),
+    (["--optimizer", "sgd", "--optimizer.momentum", "0.4", "--optimizer.dampening", "0.1"],
+     {"momentum": 0.4, "dampening": 0.1}),
+    (["--optimizer", "adam", "--betas", "0.8", "0.99"], {"betas": (0.8, 0.99)}),
+    (["--optimizer", "adamw", "--weight_decay", "0.05"], {"weight_decay": 0.05}),
+    (["--optimizer", "rmsprop", "--optimizer.alpha", "0.9", "--lr", "0.01"], {"alpha": 0.9, "lr": 0.01}),
+    (["--optimizer", "RAdam", "--optimizer.decoupled_weight_decay"], {"decoupled_weight_decay": True}),
+    (["--optimizer", "adagrad", "--optimizer.lr_decay", "0.01"], {"lr_decay": 0.01}),
 ])
-def test_each_optimizer_trains_with_its_settings_in_the_checkpoint(fit, arguments):
+def test_each_optimizer_trains_with_its_settings_in_the_checkpoint(fit, arguments, expected):
     run_dir, _ = fit(*arguments)
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     group = checkpoint["optimizer_states"][0]["param_groups"][0]
-    if "sgd" in arguments:
-        assert group["momentum"] == 0.5 and group["nesterov"] is True
-    elif "adam" in arguments:
-        assert tuple(group["betas"]) == (0.8, 0.99)
-    else:
-        assert group["weight_decay"] == 0.05
+    assert {key: tuple(group[key]) if key == "betas" else group[key] for key in expected} == expected
+    stored = checkpoint["hyper_parameters"]["optimization"]
+    assert stored["optimizer"] == arguments[1].lower()
+    assert all(stored["optimizer_arguments"][key] == pytest.approx(value) for key, value in expected.items())
 
 
-@pytest.mark.parametrize("scheduler", ["step", "multistep", "cosine", "cosine_restarts", "exponential", "plateau"])
+SCHEDULERS = {
+    "step": ["--scheduler.step_size", "1"], "multistep": ["--milestones", "1"], "cosine": [], "cosine_restarts": [],
+    "exponential": [], "plateau": ["--scheduler.patience", "0"], "one_cycle_lr": [], "polynomial_lr": [],
+    "linear_lr": ["--start_factor", "0.5"], "constant_lr": [], "cyclic_lr": ["--scheduler.max_lr", "0.01"],
+}
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_each_scheduler_trains_with_warm_up_and_logs_the_learning_rate(fit, scheduler):
-    run_dir, _ = fit("--scheduler", scheduler, "--warmup_steps", "2", "--step_size", "1", "--milestones", "1",
+    run_dir, _ = fit("--scheduler", scheduler, *SCHEDULERS[scheduler], "--warmup_steps", "2",
                      "--log_every_n_steps", "1")
+    assert "lr" in scalars(run_dir)
+
+
+def scalars(run_dir) -> dict[str, list[float]]:
+    """Every scalar a run logged, by tag, in step order."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(run_dir))
     events.Reload()
-    assert any(tag.startswith("lr") for tag in events.Tags()["scalars"])
+    return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
-def _settings(**changes) -> OptimizationSettings:
-    settings = {"optimizer": "sgd", "lr": 1.0, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
-                "betas": [0.9, 0.999], "scheduler": "none", "warmup_steps": 0, "step_size": 2, "milestones": [1, 3],
-                "gamma": 0.5, "t_0": 2, "t_mult": 1, "min_lr": 0.0, "plateau_patience": 0, "plateau_factor": 0.5,
-                "monitor": "val/loss", "monitor_mode": "min"}
-    return OptimizationSettings(**{**settings, **changes})
+def test_one_cycle_lr_is_stepped_every_batch_over_the_runs_steps_up_to_lr(fit):
+    run_dir, _ = fit("--scheduler", "one_cycle_lr", "--lr", "0.1", "--max_epochs", "3", "--limit_train_batches", "4",
+                     "--log_every_n_steps", "1")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    [scheduler] = checkpoint["lr_schedulers"]
+    assert scheduler["total_steps"] == 12 and scheduler["last_epoch"] == 12
+    assert checkpoint["optimizer_states"][0]["param_groups"][0]["max_lr"] == 0.1
+    rates = scalars(run_dir)["lr"]
+    assert len(rates) == 12 and rates[0] == pytest.approx(0.1 / 25)
+    assert max(rates) == pytest.approx(0.1, rel=0.05) and rates[-1] < rates[0]
+
+
+@pytest.mark.parametrize("arguments, filled", [
+    (["--scheduler", "cosine", "--max_epochs", "3"], {"T_max": 3}),
+    (["--scheduler", "polynomial_lr", "--max_epochs", "3", "--power", "2"], {"total_iters": 3, "power": 2.0}),
+    (["--scheduler", "plateau", "--monitor", "val/accuracy", "--monitor_mode", "max"], {"mode": "max"}),
+])
+def test_what_the_run_knows_is_filled_in(fit, arguments, filled):
+    run_dir, _ = fit(*arguments)
+    [scheduler] = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["lr_schedulers"]
+    assert {key: scheduler[key] for key in filled} == filled
+
+
+def _settings(scheduler: str = "none", warmup_steps: int = 0, **scheduler_arguments) -> OptimizationSettings:
+    return OptimizationSettings("sgd", {"lr": 1.0, "momentum": 0.0}, scheduler, scheduler_arguments, warmup_steps,
+                                "val/loss", "min")
 
 
 def _learning_rates(settings: OptimizationSettings, epochs: int, steps_per_epoch: int = 1) -> list[float]:
-    optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(1))], settings)
-    configs = build_schedulers(optimizer, settings, max_epochs=epochs)
+    """The learning rate each optimizer step used, read from what the step did to a parameter of gradient 1."""
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = build_optimizer([parameter], settings)
+    trainer = SimpleNamespace(max_epochs=epochs, estimated_stepping_batches=epochs * steps_per_epoch, global_step=0)
+    configs = build_schedulers(optimizer, settings, trainer)
     rates = []
     for _ in range(epochs):
         for _ in range(steps_per_epoch):
-            rates.append(optimizer.param_groups[0]["lr"])
+            before = parameter.item()
+            parameter.grad = torch.ones(1)
             optimizer.step()
+            trainer.global_step += 1
+            rates.append(before - parameter.item())
             for config in configs:
                 if config["interval"] == "step":
                     config["scheduler"].step()
@@ -105,18 +147,25 @@ def _learning_rates(settings: OptimizationSettings, epochs: int, steps_per_epoch
 
 
 def test_warm_up_ramps_linearly_then_hands_over_to_the_scheduler():
-    rates = _learning_rates(_settings(warmup_steps=4, scheduler="step", step_size=2), epochs=4, steps_per_epoch=3)
+    rates = _learning_rates(_settings("step", warmup_steps=4, step_size=2, gamma=0.5), epochs=4, steps_per_epoch=3)
     assert rates[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
     assert rates[5] == pytest.approx(1.0) and rates[6] == pytest.approx(0.5)  # decayed after epoch 2
     assert rates[-1] == pytest.approx(0.5)
 
 
+def test_warm_up_scales_a_per_step_schedule_without_changing_it():
+    alone = _learning_rates(_settings("one_cycle_lr"), epochs=2, steps_per_epoch=4)
+    warmed = _learning_rates(_settings("one_cycle_lr", warmup_steps=3), epochs=2, steps_per_epoch=4)
+    assert warmed == pytest.approx([rate * min(1.0, (step + 1) / 4) for step, rate in enumerate(alone)])
+
+
 def test_epoch_schedulers_follow_their_formulas():
-    assert _learning_rates(_settings(scheduler="multistep"), 4) == pytest.approx([1, 0.5, 0.5, 0.25])
-    assert _learning_rates(_settings(scheduler="exponential"), 3) == pytest.approx([1, 0.5, 0.25])
-    assert _learning_rates(_settings(scheduler="cosine"), 3) == pytest.approx([1, 0.75, 0.25])
-    assert _learning_rates(_settings(scheduler="cosine_restarts"), 4) == pytest.approx([1, 0.5, 1, 0.5])
-    assert _learning_rates(_settings(scheduler="plateau"), 3) == pytest.approx([1, 1, 0.5])
+    assert _learning_rates(_settings("multi_step_lr", milestones=[1, 3]), 4) == pytest.approx([1, 0.1, 0.1, 0.01])
+    assert _learning_rates(_settings("exponential_lr", gamma=0.5), 3) == pytest.approx([1, 0.5, 0.25])
+    assert _learning_rates(_settings("cosine_annealing_lr"), 3) == pytest.approx([1, 0.75, 0.25])
+    assert _learning_rates(_settings("cosine_annealing_warm_restarts", T_0=2), 4) == pytest.approx([1, 0.5, 1, 0.5])
+    assert _learning_rates(_settings("reduce_lr_on_plateau", patience=0, factor=0.5), 3) == pytest.approx([1, 1, 0.5])
+    assert _learning_rates(_settings("polynomial_lr", power=1.0), 4) == pytest.approx([1, 0.75, 0.5, 0.25])
 
 
 def test_trainer_options_reach_the_trainer(tmp_path):

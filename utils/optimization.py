@@ -1,54 +1,97 @@
-"""Optimizers and learning-rate schedulers chosen by name, with optional linear warm-up."""
+"""The chosen torch.optim optimizer and scheduler, built with the run's arguments and what the run knows, and the
+linear warm-up that scales whatever learning rate the scheduler gives."""
 
+import inspect
+import typing
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch.optim import lr_scheduler
 
 from utils.config.settings import OptimizationSettings
+from utils.config.torch_optimizers import FILLED_IN, PER_STEP_SCHEDULERS, optimizer_class, scheduler_class
+from utils.errors import UserError
+
+
+def call_arguments(cls: type, arguments: dict[str, Any]) -> dict[str, Any]:
+    """`arguments` as `cls` takes them: a list stored for a tuple parameter (such as betas) becomes a tuple again."""
+    parameters = inspect.signature(cls.__init__).parameters
+    converted = dict(arguments)
+    for name, value in arguments.items():
+        default = parameters[name].default
+        annotation = parameters[name].annotation
+        if isinstance(value, list) and (isinstance(default, tuple) or typing.get_origin(annotation) is tuple):
+            converted[name] = tuple(value)
+    return converted
 
 
 def build_optimizer(parameters: Any, settings: OptimizationSettings) -> torch.optim.Optimizer:
-    """Build sgd, adam or adamw from the run's settings."""
-    name, lr, weight_decay = settings.optimizer, settings.lr, settings.weight_decay
-    if name == "sgd":
-        return torch.optim.SGD(parameters, lr=lr, momentum=settings.momentum, nesterov=settings.nesterov,
-                               weight_decay=weight_decay)
-    optimizer_class = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-    return optimizer_class(parameters, lr=lr, betas=tuple(settings.betas), weight_decay=weight_decay)
+    """The chosen optimizer over `parameters`, with the run's keyword arguments."""
+    chosen = optimizer_class(settings.optimizer)
+    return chosen(parameters, **call_arguments(chosen, settings.optimizer_arguments))
 
 
-def _epoch_scheduler(optimizer: torch.optim.Optimizer, settings: OptimizationSettings, max_epochs: int) -> Any:
-    name = settings.scheduler
-    if name == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=settings.step_size, gamma=settings.gamma)
-    if name == "multistep":
-        return lr_scheduler.MultiStepLR(optimizer, milestones=settings.milestones, gamma=settings.gamma)
-    if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs, eta_min=settings.min_lr)
-    if name == "cosine_restarts":
-        return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=settings.t_0, T_mult=settings.t_mult,
-                                                        eta_min=settings.min_lr)
-    if name == "exponential":
-        return lr_scheduler.ExponentialLR(optimizer, gamma=settings.gamma)
-    return lr_scheduler.ReduceLROnPlateau(optimizer, mode=settings.monitor_mode,
-                                          factor=settings.plateau_factor, patience=settings.plateau_patience)
+def known_values(settings: OptimizationSettings, trainer: Any) -> dict[str | None, Callable[[], Any]]:
+    """What the run knows, each read only when a scheduler asks for it."""
+    return {"max_epochs": lambda: trainer.max_epochs or 1, "total_steps": lambda: trainer.estimated_stepping_batches,
+            "lr": lambda: settings.lr, "monitor_mode": lambda: settings.monitor_mode}
 
 
-def build_schedulers(optimizer: torch.optim.Optimizer, settings: OptimizationSettings, max_epochs: int) -> list[dict]:
-    """Lightning scheduler configs: a per-step linear warm-up, then the chosen per-epoch scheduler.
+def build_schedulers(optimizer: torch.optim.Optimizer, settings: OptimizationSettings, trainer: Any) -> list[dict]:
+    """Lightning's configs for the chosen scheduler (none for `none`), after hooking the warm-up on the optimizer.
 
-    Both are chainable (each multiplies the current learning rate), so the warm-up ramps the rate up
-    over its first steps and then leaves it to the epoch scheduler.
+    `trainer` gives what the run knows: `max_epochs`, `estimated_stepping_batches` and `global_step`.
     """
-    configs = []
     if settings.warmup_steps > 0:
-        warmup = lr_scheduler.LinearLR(optimizer, start_factor=1.0 / (settings.warmup_steps + 1),
-                                       total_iters=settings.warmup_steps)
-        configs.append({"scheduler": warmup, "interval": "step", "name": "lr-warmup"})
-    if settings.scheduler != "none":
-        config = {"scheduler": _epoch_scheduler(optimizer, settings, max_epochs), "interval": "epoch", "name": "lr"}
-        if settings.scheduler == "plateau":
-            config["monitor"] = settings.monitor
-        configs.append(config)
-    return configs
+        add_warm_up(optimizer, settings.warmup_steps, lambda: trainer.global_step)
+    chosen = scheduler_class(settings.scheduler)
+    if chosen is None:
+        return []
+    known = known_values(settings, trainer)
+    filled = {name: known[source]() for name, source in FILLED_IN.get(chosen.__name__, {}).items() if source}
+    scheduler = chosen(optimizer, **call_arguments(chosen, settings.scheduler_arguments), **filled)
+    config = {"scheduler": scheduler, "interval": "step" if chosen.__name__ in PER_STEP_SCHEDULERS else "epoch",
+              "name": "lr"}
+    if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+        config["monitor"] = settings.monitor
+    return [config]
+
+
+def add_warm_up(optimizer: torch.optim.Optimizer, steps: int, steps_done: Callable[[], int]) -> None:
+    """Scale every learning rate by (n + 1) / (steps + 1) for the n-th of the first `steps` optimizer steps.
+
+    The factor is put on for the step alone and taken off after it, so any scheduler goes on from its own values.
+    """
+    scheduled: list[Any] = []
+
+    def scale(stepped: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        factor = (steps_done() + 1) / (steps + 1)
+        if factor < 1:
+            scheduled[:] = [group["lr"] for group in stepped.param_groups]
+            for group in stepped.param_groups:
+                group["lr"] = group["lr"] * factor
+
+    def restore(stepped: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if scheduled:
+            for group, lr in zip(stepped.param_groups, scheduled, strict=True):
+                group["lr"] = lr
+            scheduled.clear()
+
+    optimizer.register_step_pre_hook(scale)
+    optimizer.register_step_post_hook(restore)
+
+
+def check_optimization(settings: OptimizationSettings, max_epochs: int) -> None:
+    """Build the optimizer and the scheduler once on a stand-in parameter: values torch refuses are a UserError."""
+    parameter = torch.nn.Parameter(torch.zeros(1, 1))
+    try:
+        optimizer = build_optimizer([parameter], settings)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"--optimizer {settings.optimizer}: torch refused its arguments ({error})") from None
+    stand_in = SimpleNamespace(max_epochs=max_epochs, estimated_stepping_batches=max_epochs, global_step=0)
+    try:
+        build_schedulers(optimizer, settings, stand_in)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"--scheduler {settings.scheduler}: torch refused its arguments ({error})") from None

@@ -7,11 +7,11 @@ from torch import nn
 class FocalNet(nn.Module):
     """A perceptron trained with a focal loss it defines itself."""
 
-    def __init__(self, num_features: int = 16, num_classes: int = 10, focus: float = 2.0) -> None:
+    def __init__(self, num_features: int = 16, num_classes: int = 10, gamma: float = 2.0) -> None:
         super().__init__()
         self.body = nn.Sequential(nn.Linear(num_features, 32), nn.ReLU())
         self.head = nn.Linear(32, num_classes)
-        self.focus = focus
+        self.gamma = gamma
 
     def forward(self, x):
         features = self.body(x)
@@ -20,4 +20,4 @@ class FocalNet(nn.Module):
     def loss(self, outputs, target):
         logits, _ = outputs
         cross_entropy = F.cross_entropy(logits, target, reduction="none")
-        return ((1 - (-cross_entropy).exp()) ** self.focus * cross_entropy).mean()
+        return ((1 - (-cross_entropy).exp()) ** self.gamma * cross_entropy).mean()

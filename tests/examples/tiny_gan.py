@@ -9,10 +9,10 @@ from torch import nn
 class TinyGan(pl.LightningModule):
     """Learns to generate feature vectors like the dataset's; logs its losses and how real the fakes look."""
 
-    def __init__(self, num_features: int = 16, latent: int = 8, learning_rate: float = 2e-3) -> None:
+    def __init__(self, num_features: int = 16, latent: int = 8, lr: float = 2e-3) -> None:
         super().__init__()
         self.automatic_optimization = False
-        self.latent, self.learning_rate = latent, learning_rate
+        self.latent, self.lr = latent, lr
         self.generator = nn.Sequential(nn.Linear(latent, 32), nn.ReLU(), nn.Linear(32, num_features))
         self.discriminator = nn.Sequential(nn.Linear(num_features, 32), nn.ReLU(), nn.Linear(32, 1))
 
@@ -45,5 +45,5 @@ class TinyGan(pl.LightningModule):
         self.log("test/fake_score", torch.sigmoid(self.discriminator(self.fakes(len(batch[0])))).mean())
 
     def configure_optimizers(self):
-        return (torch.optim.Adam(self.generator.parameters(), lr=self.learning_rate, betas=(0.5, 0.999)),
-                torch.optim.Adam(self.discriminator.parameters(), lr=self.learning_rate, betas=(0.5, 0.999)))
+        return (torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.5, 0.999)),
+                torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=(0.5, 0.999)))

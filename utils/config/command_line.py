@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils.config.config_files import config_tokens, load_config
+from utils.config.config_files import config_tokens, load_config, rename_former_keys
 from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
-from utils.config.framework_options import add_framework_options, add_name_options
+from utils.config.framework_options import add_framework_options, add_name_options, add_optimization_names
 from utils.config.names import available_names, first_docstring_line, load_class
+from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
 from utils.config.resume_target import resume_target
 from utils.config.settings import Settings
 from utils.config.signature_options import add_class_options, class_parameter_names
+from utils.config.torch_optimizers import optimizer_class, scheduler_class
 from utils.errors import UserError
 
 MNIST_DEFAULTS = {
@@ -106,37 +108,50 @@ def listing() -> str:
     return "\n".join(lines)
 
 
-def parse_command_line(argv: list[str]) -> Command:
-    """Parse `argv` into a Command, or raise UserError; prints help or the listing and exits when asked."""
+def parse_names(argv: list[str], config: dict[str, Any]) -> argparse.Namespace:
+    """The options that choose the classes, from the config file's values and the command line."""
     names_parser = UserArgumentParser(add_help=False, allow_abbrev=False)
     add_name_options(names_parser)
-    names, _ = names_parser.parse_known_args(argv)
+    add_optimization_names(names_parser.option_group("learning"))
+    return names_parser.parse_known_args(config_tokens(config) + argv)[0]
+
+
+def full_parser(model_class: type, dataset_classes: list[type], names: argparse.Namespace) -> UserArgumentParser:
+    """The parser of every option: the template's, the classes', the optimizer's and the scheduler's."""
+    parser = UserArgumentParser(prog="main.py", allow_abbrev=False,
+                                description="Train, validate, test or predict with a net from model/ "
+                                            "on datasets from data/.")
+    add_name_options(parser)
+    add_framework_options(parser)
+    add_class_options(parser, [model_class, *dataset_classes], parser.destinations())
+    add_optimization_options(parser, optimizer_class(names.optimizer), scheduler_class(names.scheduler),
+                             plain_name_owners(parser, [model_class, *dataset_classes]))
+    return parser
+
+
+def parse_command_line(argv: list[str]) -> Command:
+    """Parse `argv` into a Command, or raise UserError; prints help or the listing and exits when asked."""
+    names = parse_names(argv, {})
     config = load_config(names.config) if names.config else {}
     resume_dir = resume_checkpoint = None
     if names.resume:
         # The resumed run's own configuration comes first; --config and the command line can change it.
-        names, _ = names_parser.parse_known_args(config_tokens(config) + argv)
+        names = parse_names(argv, config)
         resume_dir, resume_checkpoint = resume_target(names.resume, names.log_dir, experiment_name(names))
         config = {**load_config(str(resume_dir / "config.yaml")), **config}
-    argv = config_tokens(config) + argv
-    names, _ = names_parser.parse_known_args(argv)
+    names = parse_names(argv, config)
     if names.list:
         print(listing())
         sys.exit(0)
     train, val, test = stage_entries(names)
     model_class = load_class("model", names.model_name)
     dataset_classes = {entry.name: load_class("data", entry.name) for entry in [train, *val, *test]}
-
-    parser = UserArgumentParser(prog="main.py", allow_abbrev=False,
-                                description="Train, validate, test or predict with a net from model/ "
-                                            "on datasets from data/.")
-    add_name_options(parser)
-    add_framework_options(parser)
-    add_class_options(parser, [model_class, *dataset_classes.values()], parser.destinations())
-    known = parser.destinations()
+    parser = full_parser(model_class, list(dataset_classes.values()), names)
+    known = parser.plain_names()
+    config = rename_former_keys(config, known, FORMER_NAMES)
     for key in config:
         if key not in known:
             raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")
-    options = vars(parser.parse_args(argv))
+    options = vars(parser.parse_args(config_tokens(config) + argv))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
                    resume_dir, resume_checkpoint)

@@ -33,6 +33,8 @@ def load_config(path: str) -> dict[str, Any]:
 
 def config_tokens(config: dict[str, Any]) -> list[str]:
     """Turn config values into command-line words, so they are checked exactly as typed options are."""
+    import yaml
+
     tokens: list[str] = []
     for key, value in config.items():
         if value is None:
@@ -43,6 +45,20 @@ def config_tokens(config: dict[str, Any]) -> list[str]:
             tokens += [f"--{key}", ",".join(map(str, value))]
         elif isinstance(value, list):
             tokens += [f"--{key}", *map(str, value)]
+        elif isinstance(value, dict):
+            tokens += [f"--{key}", yaml.safe_dump(value, default_flow_style=True, width=2**31).strip()]
         else:
             tokens += [f"--{key}", str(value)]
     return tokens
+
+
+def rename_former_keys(config: dict[str, Any], known: set[str], former_names: dict[str, str]) -> dict[str, Any]:
+    """Config keys of earlier versions under their names now; one for an optimizer or scheduler the run does not
+    use is dropped, as the run that wrote it ignored it."""
+    renamed = {}
+    for key, value in config.items():
+        if key in known or key not in former_names:
+            renamed[key] = value
+        elif former_names[key] in known and former_names[key] not in config:
+            renamed[former_names[key]] = value
+    return renamed

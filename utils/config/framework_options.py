@@ -3,12 +3,11 @@
 import argparse
 
 from utils.config import value_types as vt
-from utils.config.parser import UserArgumentParser
+from utils.config.parser import OptionGroup, UserArgumentParser
+from utils.config.torch_optimizers import SCHEDULER_ALIASES, optimizer_name, scheduler_name
 
 LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
 TASKS = ("classification", "binary", "multilabel", "segmentation", "regression")
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULERS = ("none", "step", "multistep", "cosine", "cosine_restarts", "exponential", "plateau")
 MODES = ("fit", "validate", "test", "predict")
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true")
@@ -27,6 +26,17 @@ def add_name_options(parser: UserArgumentParser) -> None:
     group.add_argument("--log_dir", default="Logs", help="folder that holds every run (default: Logs)")
     group.add_argument("--experiment", help="run folder group (default: <model_name>-<train label>)")
     group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
+
+
+def add_optimization_names(group: OptionGroup) -> None:
+    """The options that choose the optimizer and the scheduler: known before their own options can be added."""
+    group.add_argument("--optimizer", type=optimizer_name, default="adam", metavar="NAME",
+                       help="any torch.optim optimizer by its lower-case name: sgd, adam, adamw, rmsprop, radam, ... "
+                            "(default: adam); its parameters are the --optimizer.NAME options below")
+    group.add_argument("--scheduler", type=scheduler_name, default="none", metavar="NAME",
+                       help="none, or any torch.optim.lr_scheduler by its snake_case name: step_lr, one_cycle_lr, "
+                            f"cosine_annealing_warm_restarts, ..., or {', '.join(SCHEDULER_ALIASES)} (default: none); "
+                            "its parameters are the --scheduler.NAME options below")
 
 
 def add_framework_options(parser: UserArgumentParser) -> None:
@@ -54,24 +64,9 @@ def add_framework_options(parser: UserArgumentParser) -> None:
                                                               "a dict")
 
     learning = parser.option_group("learning")
-    learning.add_argument("--lr", type=vt.positive_float, default=1e-3, help="learning rate")
-    learning.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    learning.add_argument("--momentum", type=vt.unit_fraction, default=0.9, help="for sgd")
-    learning.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=False, help="for sgd")
-    learning.add_argument("--weight_decay", type=vt.non_negative_float, default=0.0)
-    learning.add_argument("--betas", type=vt.unit_fraction, nargs=2, default=[0.9, 0.999], help="for adam and adamw")
-    learning.add_argument("--scheduler", choices=SCHEDULERS, default="none")
+    add_optimization_names(learning)
     learning.add_argument("--warmup_steps", type=vt.non_negative_int, default=0,
-                          help="optimizer steps of linear warm-up in front of the scheduler")
-    learning.add_argument("--step_size", type=vt.positive_int, default=10, help="epochs between decays (step)")
-    learning.add_argument("--milestones", type=vt.positive_int, nargs="+", default=[30, 60], help="epochs (multistep)")
-    learning.add_argument("--gamma", type=vt.positive_float, default=0.1,
-                          help="decay factor (step, multistep, exponential)")
-    learning.add_argument("--t_0", type=vt.positive_int, default=10, help="epochs of the first cycle (cosine_restarts)")
-    learning.add_argument("--t_mult", type=vt.positive_int, default=1, help="cycle growth (cosine_restarts)")
-    learning.add_argument("--min_lr", type=vt.non_negative_float, default=0.0, help="floor (cosine, cosine_restarts)")
-    learning.add_argument("--plateau_patience", type=vt.non_negative_int, default=2, help="epochs (plateau)")
-    learning.add_argument("--plateau_factor", type=vt.open_fraction, default=0.1, help="decay factor (plateau)")
+                          help="optimizer steps of linear warm-up, scaling whatever learning rate the scheduler gives")
 
     checks = parser.option_group("checkpoints and early stopping")
     checks.add_argument("--monitor", default="val/loss", help="metric for best checkpoint and early stopping")

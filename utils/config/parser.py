@@ -27,14 +27,28 @@ class UserArgumentParser(argparse.ArgumentParser):
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         self.options: list[argparse.Action] = []
+        self.hints: dict[str, str] = {}  # what the error for an unknown option says, where more than a close match
 
-    def option_group(self, title: str) -> OptionGroup:
+    def option_group(self, title: str, description: str | None = None) -> OptionGroup:
         """An argument group whose options this parser records (for suggestions and for knowing who owns a name)."""
-        return OptionGroup(self, self.add_argument_group(title))
+        return OptionGroup(self, self.add_argument_group(title, description))
 
     def destinations(self) -> set[str]:
         """The names of every option added through this parser's groups."""
         return {action.dest for action in self.options}
+
+    def option_strings(self) -> set[str]:
+        """Every name, such as --lr, of the options added through this parser's groups."""
+        return {name for action in self.options for name in action.option_strings}
+
+    def plain_names(self) -> set[str]:
+        """Every name a config file may use as a key: each option's destination and its long names without --."""
+        names = self.destinations()
+        for action in self.options:
+            switch = isinstance(action, argparse.BooleanOptionalAction)
+            names.update(name[2:] for name in action.option_strings
+                         if name.startswith("--") and not (switch and name.startswith("--no-")))
+        return names
 
     def error(self, message: str) -> None:  # type: ignore[override]
         """Raise instead of printing usage and exiting, suggesting the closest option for an unknown one."""
@@ -44,4 +58,5 @@ class UserArgumentParser(argparse.ArgumentParser):
             names = [name for action in self.options for name in action.option_strings]
             close = difflib.get_close_matches(unknown.group(1), names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
+            hint = f" ({self.hints[unknown.group(1)]})" if unknown.group(1) in self.hints else hint
         raise UserError(f"{message}{hint} (see python main.py --help)")

@@ -37,28 +37,33 @@ class TaskSettings(FromOptions):
     output_key: str
 
 
+def prefixed(options: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The options named `<prefix>.<name>`, by name."""
+    return {key.removeprefix(f"{prefix}."): value for key, value in options.items() if key.startswith(f"{prefix}.")}
+
+
 @dataclass(frozen=True)
-class OptimizationSettings(FromOptions):
-    """The optimizer, the learning-rate schedule and its warm-up."""
+class OptimizationSettings:
+    """The optimizer and the scheduler, each a torch.optim name and its keyword arguments, and the warm-up."""
 
     optimizer: str
-    lr: float
-    momentum: float
-    nesterov: bool
-    weight_decay: float
-    betas: list[float]
+    optimizer_arguments: dict[str, Any]
     scheduler: str
+    scheduler_arguments: dict[str, Any]
     warmup_steps: int
-    step_size: int
-    milestones: list[int]
-    gamma: float
-    t_0: int
-    t_mult: int
-    min_lr: float
-    plateau_patience: int
-    plateau_factor: float
     monitor: str
     monitor_mode: str
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> "OptimizationSettings":
+        """The optimizer's and scheduler's names and the values of their --optimizer.X and --scheduler.X options."""
+        return cls(options["optimizer"], prefixed(options, "optimizer"), options["scheduler"],
+                   prefixed(options, "scheduler"), options["warmup_steps"], options["monitor"], options["monitor_mode"])
+
+    @property
+    def lr(self) -> float:
+        """The optimizer's learning rate."""
+        return self.optimizer_arguments["lr"]
 
     @property
     def changes_learning_rate(self) -> bool:

@@ -2,11 +2,18 @@
 
 import argparse
 import inspect
-import types
-import typing
 from dataclasses import dataclass
 from typing import Any
 
+from utils.config.annotation_readers import (
+    UNRESOLVED,
+    Reader,
+    annotation_of_default,
+    conform,
+    optional,
+    reader_for,
+    resolve_annotation,
+)
 from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.errors import UserError
 
@@ -14,30 +21,23 @@ from utils.errors import UserError
 FRAMEWORK_SET_PARAMETERS = {"split"}
 # Framework options that a constructor may also ask for: it is handed the framework's value.
 SHARED_FRAMEWORK_OPTIONS = {"num_classes", "seed"}
-TRUE_WORDS = {"true", "yes", "1", "on"}
-FALSE_WORDS = {"false", "no", "0", "off"}
+OPTION_TYPES = "int, float, str, bool, a Literal, a list, tuple or dict of these, or a union of them"
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptionSpec:
-    """How one constructor parameter is read from text."""
+    """One constructor parameter as a command-line option."""
 
     name: str
     owner: str
-    base_type: type
-    many: bool = False
-    optional: bool = False
-    choices: tuple | None = None
+    reader: Reader
     default: Any = None
     required: bool = False
 
     @property
     def type_label(self) -> str:
         """Describe the expected type for help and errors."""
-        label = "|".join(map(str, self.choices)) if self.choices else self.base_type.__name__
-        if self.many:
-            label = f"{label} ..."
-        return f"{label} or none" if self.optional else label
+        return self.reader.label
 
 
 def constructor_parameters(cls: type) -> list[inspect.Parameter]:
@@ -47,78 +47,92 @@ def constructor_parameters(cls: type) -> list[inspect.Parameter]:
     return [p for p in list(signature.parameters.values())[1:] if p.kind in kinds]
 
 
-def _resolved_hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls.__init__)
-    except (NameError, TypeError):
-        return {}
-
-
-def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(members) == 1 and len(members) < len(typing.get_args(annotation)):
-            return members[0], True
-    return annotation, False
-
-
-def option_spec(cls: type, parameter: inspect.Parameter, hints: dict[str, Any]) -> OptionSpec:
-    """Work out how to read `parameter` of `cls` from its annotation or, failing that, its default."""
-    annotation = hints.get(parameter.name, parameter.annotation)
-    default = None if parameter.default is inspect.Parameter.empty else parameter.default
-    spec = OptionSpec(parameter.name, cls.__name__, str, default=default,
-                      required=parameter.default is inspect.Parameter.empty)
-    if annotation is inspect.Parameter.empty:
-        annotation = type(default) if default is not None else str
-        if isinstance(default, (list, tuple)):
-            annotation = list[type(default[0])] if default else list[str]
-    annotation, spec.optional = _unwrap_optional(annotation)
-    spec.optional = spec.optional or (parameter.default is None)
-    origin = typing.get_origin(annotation)
-    if origin in (list, tuple) or annotation in (list, tuple):
-        spec.many = True
-        element_types = [arg for arg in typing.get_args(annotation) if arg is not Ellipsis]
-        annotation = element_types[0] if element_types else str
-        origin = typing.get_origin(annotation)
-    if origin is typing.Literal:
-        spec.choices = typing.get_args(annotation)
-        annotation = type(spec.choices[0])
-    spec.base_type = annotation if annotation in (int, float, str, bool) else str
-    return spec
-
-
-def parse_text(spec: OptionSpec, text: str) -> Any:
-    """Turn one word of text into a value of the parameter's type, or raise a clear error."""
-    if spec.optional and text.lower() == "none":
-        return None
-    try:
-        if spec.base_type is bool:
-            if text.lower() not in TRUE_WORDS | FALSE_WORDS:
-                raise ValueError(text)
-            value: Any = text.lower() in TRUE_WORDS
-        else:
-            value = spec.base_type(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{spec.owner}({spec.name}) expects {spec.type_label}, got {text!r}"
-        ) from None
-    if spec.choices and value not in spec.choices:
-        raise argparse.ArgumentTypeError(
-            f"{spec.owner}({spec.name}) expects one of {', '.join(map(str, spec.choices))}, got {text!r}"
-        )
+def plain(value: Any) -> Any:
+    """`value` with its tuples as lists, as YAML files and checkpoints store it."""
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
     return value
 
 
-def class_option_specs(classes: list[type]) -> dict[str, OptionSpec]:
+def option_spec(cls: type, parameter: inspect.Parameter) -> OptionSpec | None:
+    """How to read `parameter` of `cls`; None for one the command line cannot express but whose default it keeps."""
+    has_default = parameter.default is not inspect.Parameter.empty
+    annotation = resolve_annotation(cls, parameter)
+    if annotation is inspect.Parameter.empty:
+        if not has_default:
+            raise UserError(f"{cls.__name__}({parameter.name}) has neither an annotation nor a default, so the command "
+                            f"line cannot tell its type: annotate it ({parameter.name}: int, say) or give it a default")
+        annotation = annotation_of_default(parameter.default)
+    reader = None if annotation is UNRESOLVED else reader_for(annotation)
+    if reader is None:
+        if has_default:
+            return None
+        raise UserError(f"{cls.__name__}({parameter.name}) is annotated {parameter.annotation!r}, which the command "
+                        f"line cannot give: give it a default, or annotate it with {OPTION_TYPES}")
+    if has_default and parameter.default is None:
+        reader = optional(reader)
+    return OptionSpec(parameter.name, cls.__name__, reader, typed_default(parameter.default, annotation),
+                      required=not has_default)
+
+
+def typed_default(default: Any, annotation: Any) -> Any:
+    """A default as the option would read it (0 for a float is 0.0), so a rerun from config.yaml writes it alike."""
+    if default is inspect.Parameter.empty:
+        return None
+    try:
+        return conform(plain(default), annotation)
+    except ValueError:
+        return plain(default)
+
+
+def read_words(spec: OptionSpec, words: list[str]) -> Any:
+    """The value of `spec` that `words` give, or ValueError naming the class, the parameter and the type."""
+    try:
+        return spec.reader.convert(words)
+    except ValueError:
+        expected = spec.reader.expected or spec.reader.label
+        raise ValueError(f"{spec.owner}({spec.name}) expects {expected}, got {' '.join(words)!r}") from None
+
+
+class ReadWords(argparse.Action):
+    """Stores what the option's reader makes of its words; words it cannot read are one error line."""
+
+    def __init__(self, option_strings: list[str], dest: str, spec: OptionSpec, **settings: Any) -> None:
+        super().__init__(option_strings, dest, **settings)
+        self.spec = spec
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        """Read the option's words into its value."""
+        try:
+            setattr(namespace, self.dest, read_words(self.spec, values if isinstance(values, list) else [values]))
+        except ValueError as error:
+            raise argparse.ArgumentError(self, str(error)) from None
+
+
+def add_option(group: OptionGroup, spec: OptionSpec, option_strings: list[str], dest: str, note: str = "",
+               required: bool = False) -> None:
+    """Add `spec` to `group` under `option_strings`, its value kept under `dest`."""
+    default_text = "required" if spec.required else f"default: {spec.default!r}"
+    help_text = f"{spec.type_label}; {default_text}{note}".replace("%", "%%")
+    if spec.reader.is_flag:
+        group.add_argument(*option_strings, dest=dest, action=argparse.BooleanOptionalAction, default=spec.default,
+                           help=help_text)
+        return
+    group.add_argument(*option_strings, dest=dest, action=ReadWords, spec=spec, nargs=spec.reader.words,
+                       default=spec.default, required=required, metavar=spec.reader.metavar or spec.type_label.upper(),
+                       help=help_text)
+
+
+def class_option_specs(classes: list[type]) -> dict[str, OptionSpec | None]:
     """Collect the options of several classes; a parameter named by more than one class is one option."""
-    specs: dict[str, OptionSpec] = {}
+    specs: dict[str, OptionSpec | None] = {}
     for cls in classes:
-        hints = _resolved_hints(cls)
         for parameter in constructor_parameters(cls):
-            if parameter.name in FRAMEWORK_SET_PARAMETERS or parameter.name in specs:
-                continue
-            specs[parameter.name] = option_spec(cls, parameter, hints)
+            if parameter.name not in FRAMEWORK_SET_PARAMETERS and parameter.name not in specs:
+                specs[parameter.name] = option_spec(cls, parameter)
     return specs
 
 
@@ -126,17 +140,20 @@ def add_class_options(parser: UserArgumentParser, classes: list[type], framework
     """Add each class's parameters to `parser` in a group named after the class."""
     specs = class_option_specs(classes)
     for cls in classes:
-        group = parser.option_group(f"{cls.__name__} options (from its __init__)")
-        for parameter in constructor_parameters(cls):
-            spec = specs.get(parameter.name)
-            if spec is None or spec.owner != cls.__name__ or parameter.name in SHARED_FRAMEWORK_OPTIONS:
+        names = [p.name for p in constructor_parameters(cls) if p.name not in FRAMEWORK_SET_PARAMETERS]
+        kept = [name for name in names if specs[name] is None]
+        group = parser.option_group(f"{cls.__name__} options (from its __init__)",
+                                    f"not options, they keep their defaults: {', '.join(kept)}" if kept else None)
+        for name in names:
+            spec = specs[name]
+            if spec is None or spec.owner != cls.__name__ or name in SHARED_FRAMEWORK_OPTIONS:
                 continue
-            if parameter.name in framework_options:
-                raise UserError(
-                    f"{cls.__name__}({parameter.name}) clashes with the framework option --{parameter.name}: "
-                    f"rename the parameter in {cls.__name__}.__init__"
-                )
-            _add_option(group, spec, [c.__name__ for c in classes if parameter.name in _names(c)])
+            if name in framework_options:
+                raise UserError(f"{cls.__name__}({name}) clashes with the framework option --{name}: "
+                                f"rename the parameter in {cls.__name__}.__init__")
+            owners = [c.__name__ for c in classes if name in _names(c)]
+            note = f" (shared by {', '.join(owners)})" if len(owners) > 1 else ""
+            add_option(group, spec, [f"--{name}"], name, note)
 
 
 def _names(cls: type) -> set[str]:
@@ -148,23 +165,9 @@ def class_parameter_names(classes: list[type]) -> list[str]:
     return list(dict.fromkeys(p.name for cls in classes for p in constructor_parameters(cls)))
 
 
-def _add_option(group: OptionGroup, spec: OptionSpec, owners: list[str]) -> None:
-    shared = f" (shared by {', '.join(owners)})" if len(owners) > 1 else ""
-    default_text = "required" if spec.required else f"default: {spec.default!r}"
-    help_text = f"{spec.type_label}; {default_text}{shared}"
-    if spec.base_type is bool and not spec.many:
-        group.add_argument(f"--{spec.name}", action=argparse.BooleanOptionalAction, default=spec.default,
-                           help=help_text)
-        return
-    group.add_argument(f"--{spec.name}", type=lambda text, s=spec: parse_text(s, text),
-                       nargs="+" if spec.many else None, default=spec.default, metavar=spec.type_label.upper()
-                       if not spec.choices else spec.type_label, help=help_text)
-
-
 def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] | None = None, **fixed: Any) -> Any:
     """Call `cls` with exactly the parameters its signature names, from `values`, text `overrides` and `fixed`."""
     overrides = overrides or {}
-    hints = _resolved_hints(cls)
     parameters = {p.name: p for p in constructor_parameters(cls)}
     unknown = sorted(set(overrides) - set(parameters))
     if unknown:
@@ -177,7 +180,7 @@ def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] 
         if name in fixed:
             kwargs[name] = fixed[name]
         elif name in overrides:
-            kwargs[name] = _parse_override(option_spec(cls, parameter, hints), overrides[name])
+            kwargs[name] = _parse_override(cls, parameter, overrides[name])
         elif values.get(name) is not None or (name in values and parameter.default is None):
             kwargs[name] = values[name]
         elif parameter.default is not inspect.Parameter.empty:
@@ -209,10 +212,12 @@ def _needs_value(cls: type, name: str) -> str:
     return f"{cls.__name__} needs a value for its parameter {name!r}, which has no default: pass --{name} VALUE"
 
 
-def _parse_override(spec: OptionSpec, text: str) -> Any:
+def _parse_override(cls: type, parameter: inspect.Parameter, text: str) -> Any:
+    spec = option_spec(cls, parameter)
+    if spec is None:
+        raise UserError(f"{cls.__name__}({parameter.name}) cannot be given in a dataset entry: its type is not one "
+                        f"the command line can give ({OPTION_TYPES})")
     try:
-        if spec.many:
-            return [parse_text(spec, word) for word in text.split()]
-        return parse_text(spec, text)
-    except argparse.ArgumentTypeError as error:
+        return read_words(spec, text.split() if spec.reader.words else [text])
+    except ValueError as error:
         raise UserError(str(error)) from None

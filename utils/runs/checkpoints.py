@@ -12,7 +12,7 @@ from utils.config.signature_options import check_required, unknown_keywords
 from utils.errors import UserError
 
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
-CHECKPOINT_FORMAT = 3
+CHECKPOINT_FORMAT = 4
 
 
 def _is_template_checkpoint(checkpoint: Any) -> bool:
