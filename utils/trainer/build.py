@@ -1,8 +1,9 @@
 """The Trainer of a run, writing TensorBoard events, checkpoints and profiles into its run folder."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from pytorch_lightning import Trainer
+from pytorch_lightning import Callback, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.profilers import AdvancedProfiler, Profiler, SimpleProfiler
 
@@ -19,21 +20,25 @@ def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
 
 
 def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool = False,
-                  resume_step: int | None = None) -> Trainer:
+                  resume_step: int | None = None, extra_callbacks: Sequence[Callback] = ()) -> Trainer:
     """A Trainer configured from the settings, logging into `run_dir`.
 
     Args:
         learning_rate_changes: whether a scheduler or warm-up runs, so the learning rate is logged.
         resume_step: the global step a resumed run continues from; TensorBoard drops any events at or after
             it that the interrupted run wrote, so curves continue without duplicated steps.
+        extra_callbacks: added after the template's own (a sweep trial's pruning).
     """
+    # A number for `version_<N>` (the progress bar shows it as such), the folder's name for a fold's or trial's run.
+    number = run_dir.name.removeprefix("version_")
     logger = TensorBoardLogger(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
-                               version=int(run_dir.name.removeprefix("version_")), default_hp_metric=False,
+                               version=int(number) if number.isdigit() else run_dir.name, default_hp_metric=False,
                                purge_step=resume_step)
     profiler = build_profiler(settings, run_dir)
     stop_probing_for_absent_gpus()
     trainer = Trainer(
-        logger=logger, callbacks=build_callbacks(settings, run_dir, learning_rate_changes), profiler=profiler,
+        logger=logger, callbacks=[*build_callbacks(settings, run_dir, learning_rate_changes), *extra_callbacks],
+        profiler=profiler,
         plugins=[AtomicCheckpointIO()], default_root_dir=run_dir, use_distributed_sampler=False,
         accelerator=settings.accelerator, devices=settings.devices, strategy=settings.strategy,
         num_nodes=settings.num_nodes, sync_batchnorm=settings.sync_batchnorm, precision=settings.precision,
