@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from utils.config.command_line import Command, parse_command_line
-from utils.errors import TrainingDiverged, UserError
+from utils.config.experiment_options import drives_several_runs
+from utils.errors import RunPruned, TrainingDiverged, UserError
 
 
 def check_command(command: Command) -> None:
@@ -58,18 +59,20 @@ class PreparedRun:
     trainer: Any
 
 
-def prepare_run(argv: list[str]) -> PreparedRun:
-    """Parse and check everything, build the data and the model, push a batch through, then claim the run folder."""
+def checked_command(argv: list[str]) -> Command:
+    """Parse the command line and make every check that needs no dataset."""
     command = parse_command_line(argv)
     check_command(command)
+    return command
+
+
+def build_checked(command: Command) -> tuple[Any, Any]:
+    """Seed, build the data and the model and push a batch through the net: the checks that need them."""
     import pytorch_lightning as pl
 
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
-    from utils.runs.checkpoints import read_checkpoint
-    from utils.runs.folder import claim_run_folder
     from utils.tasks.preflight import preflight
-    from utils.trainer.build import build_trainer
 
     settings = command.settings
     pl.seed_everything(settings.run.seed, workers=True, verbose=False)
@@ -79,15 +82,39 @@ def prepare_run(argv: list[str]) -> PreparedRun:
     checked_sets = {"train": datamodule.train_set, **datamodule.val_sets} if settings.run.mode == "fit" else None
     preflight(model, checked_sets or datamodule.test_sets)
     check_val_check_interval(command.options, len(datamodule.train_set))
+    return datamodule, model
+
+
+def prepare_checked(command: Command) -> PreparedRun:
+    """Build the data and the model of a checked command, then claim the run folder and build the Trainer."""
+    from utils.experiments.pruning import sweep_trial_callbacks
+    from utils.runs.checkpoints import read_checkpoint
+    from utils.runs.folder import claim_run_folder
+    from utils.trainer.build import build_trainer
+
+    settings = command.settings
+    datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
-    trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step)
+    trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
+                            sweep_trial_callbacks(settings.trainer.monitor))
     return PreparedRun(command, datamodule, model, run_dir, trainer)
+
+
+def prepare_run(argv: list[str]) -> PreparedRun:
+    """Parse and check everything, build the data and the model, push a batch through, then claim the run folder."""
+    return prepare_checked(checked_command(argv))
 
 
 def run(argv: list[str]) -> int:
     """Prepare the run, record its configuration, run the mode and write the results."""
-    prepared = prepare_run(argv)
+    command = checked_command(argv)
+    if drives_several_runs(command.options):
+        from utils.experiments.child_runs import MainEntry
+        from utils.experiments.drive import run_several
+
+        return run_several(command, MainEntry(Path(__file__).resolve(), checked_command, build_checked))
+    prepared = prepare_checked(command)
     from utils.runs.environment import environment_record
     from utils.runs.folder import write_json, write_yaml
     from utils.runs.results import results_table
@@ -102,11 +129,15 @@ def run(argv: list[str]) -> int:
     results.update({"monitor": command.settings.trainer.monitor} if mode == "fit" else
                    {"checkpoint": command.settings.run.ckpt})
     labels = {"val": command.val_labels, "test": command.test_labels}
-    results.update(run_mode(mode, trainer, prepared.model, prepared.datamodule, labels, run_dir,
-                            command.resume_checkpoint))
+    try:
+        results.update(run_mode(mode, trainer, prepared.model, prepared.datamodule, labels, run_dir,
+                                command.resume_checkpoint))
+    except RunPruned as pruned:
+        results["pruned"] = str(pruned)
     if trainer.is_global_zero:
         write_json(run_dir / "results.json", results)
-        print(f"\n{results_table(results)}\n\nrun folder: {run_dir}")
+        summary = f"pruned: {results['pruned']}" if "pruned" in results else results_table(results)
+        print(f"\n{summary}\n\nrun folder: {run_dir}")
     close_process_group()
     return 0
 
