@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from utils.config.command_line import Command, parse_command_line
-from utils.errors import TrainingDiverged, UserError
+from utils.config.experiment_options import drives_several_runs
+from utils.errors import RunPruned, TrainingDiverged, UserError
 
 
 def check_command(command: Command) -> None:
@@ -72,20 +73,22 @@ class PreparedRun:
     trainer: Any
 
 
-def prepare_run(argv: list[str]) -> PreparedRun:
-    """Parse and check everything, build the data and the model, push a batch through, then claim the run folder."""
+def checked_command(argv: list[str]) -> Command:
+    """Parse the command line and make every check that needs no dataset."""
     command = parse_command_line(argv)
     check_command(command)
+    return command
+
+
+def build_checked(command: Command) -> tuple[Any, Any]:
+    """Seed, build the data and the model and push a batch through the net: the checks that need them."""
     import pytorch_lightning as pl
 
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
-    from utils.runs.checkpoints import read_checkpoint
-    from utils.runs.folder import claim_run_folder
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, preflight
-    from utils.trainer.build import build_trainer
-    from utils.trainer.own_modules import is_own_module, module_callbacks
+    from utils.trainer.own_modules import is_own_module
 
     settings = command.settings
     pl.seed_everything(settings.run.seed, workers=True, verbose=False)
@@ -102,19 +105,44 @@ def prepare_run(argv: list[str]) -> PreparedRun:
         check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,
                       validates=settings.trainer.limit_val_batches != 0)
     check_val_check_interval(command.options, len(datamodule.train_set))
+    return datamodule, model
+
+
+def prepare_checked(command: Command) -> PreparedRun:
+    """Build the data and the model of a checked command, then claim the run folder and build the Trainer."""
+    from utils.experiments.pruning import sweep_trial_callbacks
+    from utils.runs.checkpoints import read_checkpoint
+    from utils.runs.folder import claim_run_folder
+    from utils.trainer.build import build_trainer
+    from utils.trainer.own_modules import is_own_module, module_callbacks
+
+    settings = command.settings
+    datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
-    callbacks = module_callbacks(command.options["model_name"], net_arguments(command), own_module,
+    callbacks = module_callbacks(command.options["model_name"], net_arguments(command),
+                                 is_own_module(command.model_class),
                                  {"val": command.val_labels, "test": command.test_labels},
                                  settings.trainer.monitor if settings.run.mode == "fit" else None)
     trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
-                            callbacks)
+                            callbacks, sweep_trial_callbacks(settings.trainer.monitor))
     return PreparedRun(command, datamodule, model, run_dir, trainer)
+
+
+def prepare_run(argv: list[str]) -> PreparedRun:
+    """Parse and check everything, build the data and the model, push a batch through, then claim the run folder."""
+    return prepare_checked(checked_command(argv))
 
 
 def run(argv: list[str]) -> int:
     """Prepare the run, record its configuration, run the mode and write the results."""
-    prepared = prepare_run(argv)
+    command = checked_command(argv)
+    if drives_several_runs(command.options):
+        from utils.experiments.child_runs import MainEntry
+        from utils.experiments.drive import run_several
+
+        return run_several(command, MainEntry(Path(__file__).resolve(), checked_command, build_checked))
+    prepared = prepare_checked(command)
     from utils.runs.environment import environment_record
     from utils.runs.folder import write_json, write_yaml
     from utils.runs.results import results_table
@@ -129,11 +157,15 @@ def run(argv: list[str]) -> int:
     results.update({"monitor": command.settings.trainer.monitor} if mode == "fit" else
                    {"checkpoint": command.settings.run.ckpt})
     labels = {"val": command.val_labels, "test": command.test_labels}
-    results.update(run_mode(mode, trainer, prepared.model, prepared.datamodule, labels, run_dir,
-                            command.resume_checkpoint))
+    try:
+        results.update(run_mode(mode, trainer, prepared.model, prepared.datamodule, labels, run_dir,
+                                command.resume_checkpoint))
+    except RunPruned as pruned:
+        results["pruned"] = str(pruned)
     if trainer.is_global_zero:
         write_json(run_dir / "results.json", results)
-        print(f"\n{results_table(results)}\n\nrun folder: {run_dir}")
+        summary = f"pruned: {results['pruned']}" if "pruned" in results else results_table(results)
+        print(f"\n{summary}\n\nrun folder: {run_dir}")
     close_process_group()
     return 0
 

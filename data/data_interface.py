@@ -8,9 +8,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from utils.config.dataset_entries import DatasetEntry
+from utils.config.experiment_options import FOLD_LABEL
 from utils.config.settings import DataSettings
 from utils.config.signature_options import build_instance, constructor_parameters
 from utils.datasets.batches import collate_function
+from utils.datasets.folds import fold_split
 from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
 
@@ -47,6 +49,11 @@ class DInterface(pl.LightningDataModule):
         self.train_set = self._dataset(train_entry, "train", train_entry if held_out else None)
         self.val_sets = {entry.label: self._dataset(entry, "val", train_entry) for entry in val_entries}
         self.test_sets = {entry.label: self._dataset(entry, "test", train_entry) for entry in test_entries}
+        if settings.folds:
+            # A cross-validation trains on the other folds and validates on its own fold first (label `fold`).
+            self.train_set, held_out_fold = fold_split(self.train_set, settings.folds, settings.fold or 0,
+                                                       settings.seed, stratify=settings.task != "regression")
+            self.val_sets = {FOLD_LABEL: held_out_fold, **self.val_sets}
 
     def _dataset(self, entry: DatasetEntry, stage: str, train_entry: DatasetEntry | None) -> Dataset:
         cls = self.dataset_classes[entry.name]

@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class TrainingDiverged(Exception):
     """The loss became NaN or infinite: the run stops, keeping its checkpoints."""
+
+
+class RunPruned(Exception):
+    """A sweep's pruner stopped this trial's training early: not a failure, its results say so."""

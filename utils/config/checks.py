@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from utils.config.experiment_options import check_experiment_options
 from utils.config.names import load_class
 from utils.config.signature_options import check_required
 from utils.errors import UserError
@@ -89,6 +90,7 @@ def check_val_check_interval(options: dict[str, Any], train_items: int) -> None:
 
 def check_options(options: dict[str, Any]) -> None:
     """Every whole-run check, in the order a user would fix them."""
+    check_experiment_options(options)
     check_mode(options)
     check_hardware(options)
     if options["mode"] == "predict" and _processes(options) > 1:

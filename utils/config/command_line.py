@@ -8,6 +8,7 @@ from typing import Any
 
 from utils.config.config_files import config_tokens, load_config, rename_former_keys
 from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
+from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, add_name_options, add_optimization_names
 from utils.config.names import available_names, first_docstring_line, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
@@ -47,8 +48,9 @@ class Command:
 
     @property
     def val_labels(self) -> list[str]:
-        """The val sets' labels, in order."""
-        return [entry.label for entry in self.val_entries]
+        """The val sets' labels, in order; a cross-validation's own fold comes first."""
+        labels = [entry.label for entry in self.val_entries]
+        return [FOLD_LABEL, *labels] if self.options.get("folds") else labels
 
     @property
     def test_labels(self) -> list[str]:
@@ -64,9 +66,20 @@ class Command:
         """The whole configuration as config.yaml stores it: rerunnable with --config."""
         config = {key: value for key, value in self.options.items() if key not in NOT_SAVED}
         config["train_dataset"] = self.train_entry.to_text()
-        config["val_datasets"] = [entry.to_text() for entry in self.val_entries]
+        config["val_datasets"] = [entry.to_text() for entry in self.val_entries] or None
         config["test_datasets"] = [entry.to_text() for entry in self.test_entries]
         return config
+
+
+def val_entries(names: argparse.Namespace, default: list[str]) -> list[DatasetEntry]:
+    """The val entries given, else `default`; a cross-validation validates on its fold plus those given."""
+    if not names.folds:
+        return parse_entries(names.val_datasets or default, "--val_datasets")
+    entries = parse_entries(names.val_datasets, "--val_datasets") if names.val_datasets else []
+    if any(entry.label == FOLD_LABEL for entry in entries):
+        raise UserError(f"--val_datasets uses the label {FOLD_LABEL!r}, which --folds gives the held-out fold: "
+                        f"label that entry otherwise")
+    return entries
 
 
 def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[DatasetEntry], list[DatasetEntry]]:
@@ -74,17 +87,17 @@ def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[Dataset
     if names.dataset:
         shorthand = [names.dataset]
         train = parse_entry(names.train_dataset or names.dataset)
-        val = parse_entries(names.val_datasets or shorthand, "--val_datasets")
+        val = val_entries(names, shorthand)
         test = parse_entries(names.test_datasets or shorthand, "--test_datasets")
     elif names.train_dataset:
-        if not names.val_datasets:
+        if not names.val_datasets and not names.folds:
             raise UserError("--train_dataset needs --val_datasets too (or use --dataset NAME for all stages)")
         train = parse_entry(names.train_dataset)
-        val = parse_entries(names.val_datasets, "--val_datasets")
+        val = val_entries(names, [])
         test = parse_entries(names.test_datasets or names.val_datasets, "--test_datasets")
     else:
         train = parse_entry(MNIST_DEFAULTS["train_dataset"])
-        val = parse_entries(names.val_datasets or MNIST_DEFAULTS["val_datasets"], "--val_datasets")
+        val = val_entries(names, MNIST_DEFAULTS["val_datasets"])
         test = parse_entries(names.test_datasets or MNIST_DEFAULTS["test_datasets"], "--test_datasets")
     return train, val, test
 
@@ -138,6 +151,9 @@ def parse_command_line(argv: list[str]) -> Command:
         # The resumed run's own configuration comes first; --config and the command line can change it.
         names = parse_names(argv, config)
         resume_dir, resume_checkpoint = resume_target(names.resume, names.log_dir, experiment_name(names))
+        if resume_checkpoint is None and names.fold is not None:
+            raise UserError(f"--resume {names.resume} is a whole cross-validation: drop --fold, or resume one fold "
+                            f"with --resume {resume_dir / f'fold_{names.fold}'}")
         config = {**load_config(str(resume_dir / "config.yaml")), **config}
     names = parse_names(argv, config)
     if names.list:

@@ -6,28 +6,28 @@ from typing import Any
 from utils.errors import UserError
 
 
-def load_config(path: str) -> dict[str, Any]:
-    """Read a YAML mapping of option defaults."""
+def load_config(path: str, kind: str = "config file") -> dict[str, Any]:
+    """Read a YAML mapping of option defaults (or, as `kind` names it in errors, of a sweep's search space)."""
     import yaml
 
     file = Path(path)
     if file.is_dir():
-        raise UserError(f"config file {path} is a folder: pass the path of a YAML file")
+        raise UserError(f"{kind} {path} is a folder: pass the path of a YAML file")
     if not file.is_file():
-        raise UserError(f"config file {path} does not exist: pass the path of a YAML file")
+        raise UserError(f"{kind} {path} does not exist: pass the path of a YAML file")
     try:
         config = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:
-        raise UserError(f"config file {path} is not UTF-8 text: save it as a UTF-8 YAML file") from None
+        raise UserError(f"{kind} {path} is not UTF-8 text: save it as a UTF-8 YAML file") from None
     except OSError as error:
-        raise UserError(f"config file {path} cannot be read ({error.strerror}): check its permissions") from None
+        raise UserError(f"{kind} {path} cannot be read ({error.strerror}): check its permissions") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise UserError(f"config file {path} is not valid YAML{where}: {problem}") from None
+        raise UserError(f"{kind} {path} is not valid YAML{where}: {problem}") from None
     if not isinstance(config, dict):
-        raise UserError(f"config file {path} must hold a mapping of option: value")
+        raise UserError(f"{kind} {path} must hold a mapping of option: value")
     return config
 
 

@@ -3,6 +3,7 @@
 import argparse
 
 from utils.config import value_types as vt
+from utils.config.experiment_options import add_experiment_options
 from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.config.torch_optimizers import SCHEDULER_ALIASES, optimizer_name, scheduler_name
 
@@ -26,6 +27,7 @@ def add_name_options(parser: UserArgumentParser) -> None:
     group.add_argument("--log_dir", default="Logs", help="folder that holds every run (default: Logs)")
     group.add_argument("--experiment", help="run folder group (default: <model_name>-<train label>)")
     group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
+    add_experiment_options(parser)
 
 
 def add_optimization_names(group: OptionGroup) -> None:

@@ -2,25 +2,40 @@
 
 from pathlib import Path
 
+from utils.config.config_files import load_config
 from utils.errors import UserError
+
+
+def is_cross_validation(run_dir: Path) -> bool:
+    """Whether a run folder holds a whole cross-validation (its runs in fold_<k>/) rather than one run."""
+    config = run_dir / "config.yaml"
+    if not config.is_file():
+        return False
+    values = load_config(str(config))
+    return bool(values.get("folds")) and values.get("fold") is None
 
 
 def newest_resumable_run(log_dir: str, experiment: str) -> Path:
     """The highest-numbered run of an experiment that has a last.ckpt."""
     experiment_dir = Path(log_dir) / experiment
-    runs = [path for path in experiment_dir.glob("version_*") if (path / "checkpoints" / "last.ckpt").is_file()]
+    runs = [path for path in experiment_dir.glob("version_*")
+            if (path / "checkpoints" / "last.ckpt").is_file() or is_cross_validation(path)]
     if not runs:
         raise UserError(f"--resume last found no run with checkpoints/last.ckpt under {experiment_dir}: "
                         f"pass the run folder or checkpoint to resume, or the --model_name/--experiment of that run")
     return max(runs, key=lambda path: int(path.name.removeprefix("version_") or 0))
 
 
-def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Path]:
-    """Return (run folder, checkpoint) for a run folder, a checkpoint inside one, or `last`."""
+def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Path | None]:
+    """Return (run folder, checkpoint) for a run folder, a checkpoint inside one, or `last`.
+
+    A cross-validation's folder has no checkpoint of its own: each of its folds resumes from its own.
+    """
+    path = newest_resumable_run(log_dir, experiment) if target == "last" else Path(target)
+    if path.is_dir() and is_cross_validation(path):
+        return path, None
     if target == "last":
-        run_dir = newest_resumable_run(log_dir, experiment)
-        return run_dir, run_dir / "checkpoints" / "last.ckpt"
-    path = Path(target)
+        return path, path / "checkpoints" / "last.ckpt"
     if path.is_dir():
         run_dir, checkpoint = path, path / "checkpoints" / "last.ckpt"
     elif path.is_file():

@@ -15,12 +15,15 @@ class FromOptions:
 
 @dataclass(frozen=True)
 class DataSettings(FromOptions):
-    """What DInterface reads: batching, loading and the seeded hold-out split."""
+    """What DInterface reads: batching, loading, the seeded hold-out split and the folds of a cross-validation."""
 
     batch_size: int
     num_workers: int
     val_fraction: float
     seed: int
+    task: str
+    folds: int | None
+    fold: int | None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The Trainer of a run, writing TensorBoard events, checkpoints and profiles into its run folder."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pytorch_lightning import Callback, Trainer
@@ -19,7 +20,8 @@ def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
 
 
 def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool = False,
-                  resume_step: int | None = None, module_callbacks: list[Callback] | None = None) -> Trainer:
+                  resume_step: int | None = None, module_callbacks: Sequence[Callback] = (),
+                  extra_callbacks: Sequence[Callback] = ()) -> Trainer:
     """A Trainer configured from the settings, logging into `run_dir`.
 
     Args:
@@ -27,13 +29,16 @@ def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_change
         module_callbacks: the callbacks that record the run's state and label an own module's keys; they run first.
         resume_step: the global step a resumed run continues from; TensorBoard drops any events at or after
             it that the interrupted run wrote, so curves continue without duplicated steps.
+        extra_callbacks: added after the template's own (a sweep trial's pruning).
     """
+    # A number for `version_<N>` (the progress bar shows it as such), the folder's name for a fold's or trial's run.
+    number = run_dir.name.removeprefix("version_")
     logger = TensorBoardByLabel(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
-                               version=int(run_dir.name.removeprefix("version_")), default_hp_metric=False,
-                               purge_step=resume_step)
+                                version=int(number) if number.isdigit() else run_dir.name, default_hp_metric=False,
+                                purge_step=resume_step)
     profiler = build_profiler(settings, run_dir)
     stop_probing_for_absent_gpus()
-    callbacks = [*(module_callbacks or []), *build_callbacks(settings, run_dir, learning_rate_changes)]
+    callbacks = [*module_callbacks, *build_callbacks(settings, run_dir, learning_rate_changes), *extra_callbacks]
     trainer = Trainer(
         logger=logger, callbacks=callbacks, profiler=profiler,
         plugins=[AtomicCheckpointIO()], default_root_dir=run_dir, use_distributed_sampler=False,

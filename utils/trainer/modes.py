@@ -17,11 +17,21 @@ def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: Lightning
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     # Read from the file, not from this process: with ddp_spawn the training ran in other processes.
     best_step, val_metrics = stored_validation(best) if best else (None, dict(trainer.callback_metrics))
-    results = {"best_checkpoint": best, "best_step": best_step, "epochs_trained": trainer.current_epoch,
-               "val": per_dataset(val_metrics, "val", labels["val"])}
+    results = {"best_checkpoint": best, "best_step": best_step, "best_score": best_score(trainer, val_metrics),
+               "epochs_trained": trainer.current_epoch, "val": per_dataset(val_metrics, "val", labels["val"])}
     trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
     results["test"] = per_dataset(trainer.callback_metrics, "test", labels["test"])
     return results
+
+
+def best_score(trainer: Trainer, val_metrics: dict[str, Any]) -> float | None:
+    """The monitor's value at the best checkpoint (a sweep's objective), or None when nothing was checkpointed."""
+    callback = trainer.checkpoint_callback
+    if callback is None or callback.monitor is None:
+        return None
+    # With ddp_spawn this process never saw the score: the val metrics read from the best file hold it.
+    score = callback.best_model_score
+    return float(score) if score is not None else val_metrics.get(callback.monitor)
 
 
 def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,

@@ -1,0 +1,70 @@
+"""Options that make one command drive several runs: k-fold cross-validation and sweeps, and their checks."""
+
+from typing import Any
+
+from utils.config import value_types as vt
+from utils.config.parser import UserArgumentParser
+from utils.errors import UserError
+
+PRUNERS = ("median", "none")
+# Options only a sweep worker reads; a trial's own config.yaml leaves them out, so it reruns the trial alone.
+SWEEP_OPTIONS = ("sweep", "trials", "study", "storage", "pruner")
+FOLD_LABEL = "fold"
+
+
+def add_experiment_options(parser: UserArgumentParser) -> None:
+    """--folds and --fold, --sweep and the options of its study."""
+    group = parser.option_group("cross-validation and sweeps")
+    group.add_argument("--folds", type=vt.positive_int,
+                       help="k-fold cross-validation: K runs in fold_<k>/ of one run folder (K >= 2)")
+    group.add_argument("--fold", type=vt.non_negative_int,
+                       help="run only fold k of --folds K (what each fold of a cross-validation runs)")
+    group.add_argument("--sweep", help="YAML search space: option: [choices] | {low, high, log, step} | value")
+    group.add_argument("--trials", type=vt.positive_int, help="finished trials the study holds in the end")
+    group.add_argument("--study", help="Optuna study name (default: the sweep file's name without .yaml)")
+    group.add_argument("--storage", help="Optuna storage URL shared by every worker (default: a SQLite file "
+                                         "optuna.db in the experiment's folder)")
+    group.add_argument("--pruner", choices=PRUNERS, default="median",
+                       help="stop trials worse than the median of earlier ones at the same epoch")
+
+
+def drives_several_runs(options: dict[str, Any]) -> bool:
+    """Whether this command runs a whole cross-validation or a sweep rather than one run."""
+    return bool(options.get("sweep")) or (bool(options.get("folds")) and options.get("fold") is None)
+
+
+def _check_folds(options: dict[str, Any]) -> None:
+    folds, fold = options["folds"], options["fold"]
+    if folds is None:
+        if fold is not None:
+            raise UserError(f"--fold {fold} picks one fold of a cross-validation: give --folds K too")
+        return
+    if folds < 2:
+        raise UserError(f"--folds {folds}: a cross-validation needs at least 2 folds")
+    if options["mode"] != "fit":
+        raise UserError(f"--folds trains one run per fold: drop it for --mode {options['mode']}, or test a "
+                        f"fold's checkpoint with --ckpt")
+    if fold is not None and fold >= folds:
+        raise UserError(f"--fold {fold} is not a fold of --folds {folds}: pick one from 0 to {folds - 1}")
+
+
+def _check_sweep(options: dict[str, Any]) -> None:
+    if not options["sweep"]:
+        given = [name for name in ("trials", "study", "storage") if options[name] is not None]
+        if given:
+            raise UserError(f"--{given[0]} belongs to a sweep: give --sweep FILE.yaml too, or drop it")
+        return
+    if options["trials"] is None:
+        raise UserError("--sweep needs --trials N: the number of finished trials the study holds in the end")
+    if options["mode"] != "fit":
+        raise UserError(f"--sweep trains one run per trial: drop --mode {options['mode']}")
+    if options["folds"] is not None:
+        raise UserError("--sweep and --folds do not combine: sweep first, then cross-validate the best config")
+    if options.get("resume"):
+        raise UserError("--sweep continues its study by itself: run the same command again instead of --resume")
+
+
+def check_experiment_options(options: dict[str, Any]) -> None:
+    """Refuse folds and sweep options that do not fit together or with the mode."""
+    _check_folds(options)
+    _check_sweep(options)

@@ -1,0 +1,140 @@
+"""A sweep file: the search space over any option, checked before any trial runs, then sampled by Optuna."""
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from utils.config.command_line import Command
+from utils.config.config_files import config_tokens, load_config
+from utils.config.experiment_options import SWEEP_OPTIONS
+from utils.errors import UserError
+
+RANGE_KEYS = ("low", "high", "log", "step")
+# What a trial cannot vary: where and how runs are made, rather than what one run trains.
+NOT_SWEPT = {"config", "list", "resume", "log_dir", "experiment", "mode", "ckpt", "folds", "fold", *SWEEP_OPTIONS}
+Number = int | float
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One option the sweep varies: a choice among values, or an int or float range."""
+
+    name: str
+    choices: tuple[Any, ...] = ()
+    low: Number = 0
+    high: Number = 0
+    log: bool = False
+    step: Number | None = None
+
+    def candidates(self) -> list[Any]:
+        """The values checked before any trial runs: every choice, or both ends of the range."""
+        return list(self.choices) if self.choices else [self.low, self.high]
+
+    def sample(self, trial: optuna.Trial) -> Any:
+        """The trial's value, drawn by the study's sampler."""
+        if self.choices:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if all(isinstance(value, int) for value in (self.low, self.high, self.step or 1)):
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The options a sweep varies, and those it fixes for every trial."""
+
+    dimensions: tuple[Dimension, ...]
+    fixed: dict[str, Any]
+
+    def sample(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Every option the sweep sets for this trial."""
+        return {**self.fixed, **{dimension.name: dimension.sample(trial) for dimension in self.dimensions}}
+
+
+def as_number(value: Any) -> Number | None:
+    """A YAML number, or a string YAML left unread such as 1e-4; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def parse_range(where: str, name: str, spec: dict[str, Any]) -> Dimension:
+    """A `{low, high, log, step}` mapping as a range, refusing one Optuna could not sample."""
+    unknown = sorted(set(spec) - set(RANGE_KEYS))
+    if unknown:
+        raise UserError(f"{where}: {name}: a range takes low, high, log and step, not {unknown[0]!r}")
+    low, high, step = as_number(spec.get("low")), as_number(spec.get("high")), as_number(spec.get("step"))
+    log = spec.get("log", False)
+    if low is None or high is None:
+        raise UserError(f"{where}: {name}: a range needs numbers low and high, as in {{low: 0.0001, high: 0.1}}")
+    if not low < high:
+        raise UserError(f"{where}: {name}: low {low} must be below high {high}")
+    if not isinstance(log, bool):
+        raise UserError(f"{where}: {name}: log is true or false, not {log!r}")
+    if "step" in spec and (step is None or step <= 0):
+        raise UserError(f"{where}: {name}: step must be a number above 0, not {spec['step']!r}")
+    if log and step is not None:
+        raise UserError(f"{where}: {name}: log and step do not combine: Optuna samples on a log scale or in steps")
+    if log and low <= 0:
+        raise UserError(f"{where}: {name}: a log range needs low above 0, not {low}")
+    return Dimension(name, low=low, high=high, log=log, step=step)
+
+
+def parse_dimension(where: str, name: str, spec: Any) -> Dimension | None:
+    """A list as a choice, a mapping as a range; None for a single value, which the sweep fixes."""
+    if isinstance(spec, dict):
+        return parse_range(where, name, spec)
+    if not isinstance(spec, list):
+        return None
+    if not spec:
+        raise UserError(f"{where}: {name}: a choice needs at least one value")
+    for choice in spec:
+        if choice is not None and not isinstance(choice, (bool, int, float, str)):
+            raise UserError(f"{where}: {name}: choices are single values (numbers, text, true or false), "
+                            f"not {choice!r}")
+    return Dimension(name, choices=tuple(spec))
+
+
+def check_name(where: str, name: str, known: set[str]) -> None:
+    """Refuse an option name this run does not have, or one a sweep cannot vary."""
+    if name in NOT_SWEPT:
+        raise UserError(f"{where}: --{name} is not an option a trial can vary: set it on the command line")
+    if name not in known:
+        close = difflib.get_close_matches(name, sorted(known - NOT_SWEPT), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UserError(f"{where}: {name!r} is not an option of this run{hint}: python main.py --model_name ... "
+                        f"--help lists them")
+
+
+def load_search_space(command: Command, base_tokens: list[str],
+                      checked_command: Callable[[list[str]], Command]) -> SearchSpace:
+    """Read and check the sweep file: names, ranges, and every choice and range end through the run's own checks."""
+    path = command.options["sweep"]
+    where = f"sweep file {path}"
+    entries = load_config(path, kind="sweep file")
+    if not entries:
+        raise UserError(f"{where} varies no option: give option: [choices] or option: {{low: ..., high: ...}}")
+    dimensions, fixed = [], {}
+    for name, spec in entries.items():
+        check_name(where, str(name), set(command.options))
+        dimension = parse_dimension(where, name, spec)
+        if dimension is None:
+            fixed[name] = spec
+        else:
+            dimensions.append(dimension)
+    for name, value in [*((d.name, value) for d in dimensions for value in d.candidates()), *fixed.items()]:
+        try:
+            checked_command([*base_tokens, *config_tokens({name: value})])
+        except UserError as error:
+            raise UserError(f"{where}: {name}: {value!r} is refused: {error}") from None
+    return SearchSpace(tuple(dimensions), fixed)

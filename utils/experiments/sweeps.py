@@ -1,0 +1,111 @@
+"""A sweep worker: runs trials of an Optuna study until it holds --trials finished ones, each trial a run folder.
+
+Any number of workers, on one machine or many, share a study through its storage: each asks Optuna for the next
+trial, runs it as `python main.py` with the sampled options, and reports its best monitor value as the objective.
+"""
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from utils.config.command_line import Command
+from utils.config.config_files import config_tokens
+from utils.config.experiment_options import SWEEP_OPTIONS
+from utils.errors import UserError
+from utils.experiments.child_runs import MainEntry, read_results, run_main
+from utils.experiments.pruning import TRIAL_VARIABLE
+from utils.experiments.search_space import SearchSpace, load_search_space
+from utils.experiments.studies import check_storage_url, default_storage, is_surplus, open_study, taken_trials
+from utils.experiments.trials_table import trials_table, write_best_config
+from utils.runs.folder import EXPERIMENT_PATTERN
+
+# A worker whose own trials fail this many times in a row stops: the cause is rarely in the sampled values alone.
+FAILURES_IN_A_ROW = 3
+
+
+class TrialRunner:
+    """The objective: one trial as a run of its own in `<study folder>/trial_<number>/`."""
+
+    def __init__(self, study: optuna.Study, space: SearchSpace, base_config: dict[str, Any], study_dir: Path,
+                 trial_description: dict[str, Any], script: Path) -> None:
+        self.study, self.space, self.base_config, self.study_dir = study, space, base_config, study_dir
+        self.trial_description, self.script = trial_description, script
+        self.trials = trial_description.pop("trials")
+        self.failures_in_a_row = 0
+
+    def run(self, trial: optuna.Trial) -> int:
+        """Run the trial's `python main.py` and return its exit code."""
+        run_dir = self.study_dir / f"trial_{trial.number}"
+        trial.set_user_attr("run_dir", str(run_dir))
+        values = self.space.sample(trial)
+        environment = {TRIAL_VARIABLE: json.dumps({**self.trial_description, "trial": trial.number})}
+        code = run_main(self.script, config_tokens({**self.base_config, **values}), run_dir, environment)
+        if (run_dir / "config.yaml").is_file():
+            # Kept in the study, so any worker on any machine writes the best trial's config.
+            trial.set_user_attr("config", yaml.safe_load((run_dir / "config.yaml").read_text()))
+        return code
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        """The trial's best monitor value; NaN (a failed trial) when it stopped with an error or was not needed."""
+        if is_surplus(self.study, trial.number, self.trials):
+            trial.set_user_attr("surplus", True)
+            return float("nan")
+        code = self.run(trial)
+        results = read_results(Path(trial.user_attrs["run_dir"])) if code == 0 else {}
+        if results.get("pruned"):
+            self.failures_in_a_row = 0
+            raise optuna.TrialPruned(results["pruned"])
+        if results.get("best_score") is None:
+            self.failures_in_a_row += 1
+            return float("nan")
+        self.failures_in_a_row = 0
+        return results["best_score"]
+
+
+def study_name(options: dict[str, Any]) -> str:
+    """--study, or the sweep file's name without its extension; it names the study's folder too."""
+    name = options["study"] or Path(options["sweep"]).stem
+    if not EXPERIMENT_PATTERN.fullmatch(name) or ".." in name:
+        raise UserError(f"study name {name!r} must be usable as one folder name: letters, digits, '_', '-', '.'; "
+                        f"pass --study NAME")
+    return name
+
+
+def run_trials(study: optuna.Study, runner: TrialRunner, trials: int) -> None:
+    """Ask for trials one at a time while fewer than `trials` are finished or running anywhere."""
+    while len(taken_trials(study)) < trials:
+        study.optimize(runner, n_trials=1)
+        if runner.failures_in_a_row >= FAILURES_IN_A_ROW:
+            raise UserError(f"{FAILURES_IN_A_ROW} trials in a row stopped with an error (their output above says "
+                            f"why): fix the cause, then run the same command again to go on with the study")
+
+
+def run_sweep(command: Command, entry: MainEntry) -> int:
+    """Check the sweep, open the study, run trials until it holds --trials, then print them and the best config."""
+    options, settings = command.options, command.settings
+    name = study_name(options)
+    base_config = {key: value for key, value in command.resolved_config().items() if key not in SWEEP_OPTIONS}
+    space = load_search_space(command, config_tokens(base_config), entry.checked_command)
+    storage = options["storage"] or default_storage(settings.run.log_dir, command.experiment)
+    check_storage_url(storage)
+    entry.build_checked(command)
+    study_dir = Path(settings.run.log_dir) / command.experiment / name
+    try:
+        study_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create the study folder {study_dir}: {error.strerror}: pass another --log_dir") \
+            from None
+    direction = "minimize" if settings.trainer.monitor_mode == "min" else "maximize"
+    study = open_study(storage, name, direction, options["pruner"])
+    description = {"storage": storage, "study": name, "pruner": options["pruner"], "trials": options["trials"]}
+    runner = TrialRunner(study, space, base_config, study_dir, description, entry.script)
+    print(f"sweep: study {name!r} with {len(taken_trials(study))} of {options['trials']} trials finished or "
+          f"running, worker {os.getpid()}")
+    run_trials(study, runner, options["trials"])
+    print(f"\n{trials_table(study, space, settings.trainer.monitor)}\n")
+    print(write_best_config(study, study_dir / "best_config.yaml"))
+    return 0
