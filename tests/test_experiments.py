@@ -104,14 +104,15 @@ def test_two_workers_share_one_study_and_a_sweep_run_again_continues_it(project)
     for trial in finished:
         assert 1e-4 <= trial.params["lr"] <= 1e-1 and trial.params["hidden"] in (8, 16)
         config = yaml.safe_load((study_dir / f"trial_{trial.number}" / "config.yaml").read_text())
-        assert (config["lr"], config["hidden"], config["batch_size"]) == (*trial.params.values(), 64)
+        # --lr is the optimizer's learning rate, which config.yaml records under its full name.
+        assert (config["optimizer.lr"], config["hidden"], config["batch_size"]) == (*trial.params.values(), 64)
         assert config["sweep"] is None and config["storage"] is None
     best = yaml.safe_load((study_dir / "best_config.yaml").read_text())
-    assert (best["lr"], best["hidden"]) == (study.best_params["lr"], study.best_params["hidden"])
+    assert (best["optimizer.lr"], best["hidden"]) == (study.best_params["lr"], study.best_params["hidden"])
     rerun = project.run("--config", str(study_dir / "best_config.yaml"))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     rerun_config = project.logs / "standard_net-standard_data" / "version_0" / "config.yaml"
-    assert yaml.safe_load(rerun_config.read_text())["lr"] == best["lr"]
+    assert yaml.safe_load(rerun_config.read_text())["optimizer.lr"] == best["optimizer.lr"]
 
     trial_0 = (study_dir / "trial_0" / "results.json").read_text()
     again = project.run(*TINY, *sweep, "--trials", "5")

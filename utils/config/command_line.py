@@ -40,6 +40,7 @@ class Command:
     experiment: str
     resume_dir: Path | None = None
     resume_checkpoint: Path | None = None
+    option_names: frozenset[str] = frozenset()  # every name an option goes by, without --
 
     @property
     def settings(self) -> Settings:
@@ -170,4 +171,4 @@ def parse_command_line(argv: list[str]) -> Command:
             raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")
     options = vars(parser.parse_args(config_tokens(config) + argv))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint)
+                   resume_dir, resume_checkpoint, frozenset(known))

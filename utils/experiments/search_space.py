@@ -126,7 +126,7 @@ def load_search_space(command: Command, base_tokens: list[str],
         raise UserError(f"{where} varies no option: give option: [choices] or option: {{low: ..., high: ...}}")
     dimensions, fixed = [], {}
     for name, spec in entries.items():
-        check_name(where, str(name), set(command.options))
+        check_name(where, str(name), set(command.option_names))
         dimension = parse_dimension(where, name, spec)
         if dimension is None:
             fixed[name] = spec
