@@ -44,3 +44,13 @@ def test_a_monitor_the_module_does_not_log_is_one_error_line_at_the_first_valida
     assert process.returncode == 2 and "Traceback" not in process.stderr
     [line] = [line for line in process.stderr.splitlines() if line.startswith("error:")]
     assert "--monitor val/loss" in line and "TinyGan" in line and "val/clean/fake_score" in line
+
+
+def test_a_gan_trains_on_two_processes_with_one_folder_and_labelled_keys(project):
+    project.write("model/tiny_gan.py", GAN)
+    process = project.run(*RUN, "--max_epochs", "1", "--accelerator", "cpu", "--devices", "2", "--strategy",
+                          "ddp_find_unused_parameters_true")
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = project.run_dirs()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert set(results["val"]) == {"clean", "noisy", "mean"} and results["best_checkpoint"]

@@ -10,7 +10,7 @@ from utils.config.torch_optimizers import SCHEDULER_ALIASES, optimizer_name, sch
 LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
 TASKS = ("classification", "binary", "multilabel", "segmentation", "regression")
 MODES = ("fit", "validate", "test", "predict")
-STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
+STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn", "fsdp")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true")
 
 
