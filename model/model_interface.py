@@ -141,19 +141,16 @@ class MInterface(pl.LightningModule):
         metrics.reset()
         return values
 
-    def log_epoch(self, stage: str, per_dataset: nn.ModuleList, labels: list[str]) -> dict[str, torch.Tensor]:
-        """Log each dataset's values under its label and their means over the datasets; return what was logged."""
+    def log_epoch(self, stage: str, per_dataset: nn.ModuleList, labels: list[str]) -> None:
+        """Log each dataset's values under its label, and their means over the datasets."""
         per_label = [self.epoch_values(metrics) for metrics in per_dataset]
-        logged = {}
         for label, values in zip(labels, per_label, strict=True):
-            logged.update({f"{stage}/{label}/{name}": value for name, value in values.items()})
-        self.log_dict(logged, sync_dist=True, add_dataloader_idx=False)
+            self.log_dict({f"{stage}/{label}/{name}": value for name, value in values.items()}, sync_dist=True,
+                          add_dataloader_idx=False)
         if per_label:
             means = {f"{stage}/{name}": torch.stack([values[name] for values in per_label]).mean()
                      for name in per_label[0]}
             self.log_dict(means, sync_dist=True, add_dataloader_idx=False, prog_bar=stage == "val")
-            logged.update(means)
-        return logged
 
     def on_train_epoch_end(self) -> None:
         """Log the epoch's train metrics (the loss is the exact mean over the epoch's samples)."""

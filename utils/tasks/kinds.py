@@ -19,7 +19,7 @@ class TaskKind:
 
 TASKS = {
     "classification": TaskKind("cross_entropy", ("accuracy", "f1"), "multiclass",
-                               "class scores [B, C] against class indices [B]"),
+                               "class scores [B, C] (or [B, C, ...]) against class indices [B] (or [B, ...])"),
     "binary": TaskKind("bce_with_logits", ("accuracy", "f1"), "binary",
                        "one logit [B] or [B, 1] (or [B, 1, ...]) against 0/1 targets [B] (or [B, ...])"),
     "multilabel": TaskKind("bce_with_logits", ("accuracy", "f1"), "multilabel",
@@ -52,9 +52,8 @@ def fitted(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[tor
 def shape_problem(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> str | None:
     """Why outputs of this shape cannot be scored against these targets under the task, or None if they can."""
     if task in CLASS_INDEX_TASKS:
-        wanted_dims = 2 if task == "classification" else None
-        if outputs.dim() != targets.dim() + 1 or outputs.shape[0] != targets.shape[0] or (
-                outputs.shape[2:] != targets.shape[1:]) or (wanted_dims and outputs.dim() != wanted_dims):
+        # Class scores on dimension 1: [B, C, ...] against [B, ...].
+        if outputs.dim() < 2 or outputs.shape[:1] + outputs.shape[2:] != targets.shape:
             return f"--task {task} needs {TASKS[task].shapes}"
         if outputs.shape[1] < 2:
             return (f"--task {task} needs at least 2 class scores per item, the net gives {outputs.shape[1]}: for one "
