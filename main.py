@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils.config.command_line import Command, parse_command_line
+from utils.config.command_line import Command, compare_request, parse_command_line
 from utils.config.experiment_options import drives_several_runs
 from utils.errors import RunPruned, TrainingDiverged, UserError
 
@@ -135,7 +135,13 @@ def prepare_run(argv: list[str]) -> PreparedRun:
 
 
 def run(argv: list[str]) -> int:
-    """Prepare the run, record its configuration, run the mode and write the results."""
+    """Prepare the run, record its configuration, run the mode and write the results (or compare runs)."""
+    request = compare_request(argv)
+    if request:
+        from utils.runs.comparison import compare_runs
+
+        print(compare_runs(*request))
+        return 0
     command = checked_command(argv)
     if drives_several_runs(command.options):
         from utils.experiments.child_runs import MainEntry

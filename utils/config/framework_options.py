@@ -27,6 +27,10 @@ def add_name_options(parser: UserArgumentParser) -> None:
     group.add_argument("--log_dir", default="Logs", help="folder that holds every run (default: Logs)")
     group.add_argument("--experiment", help="run folder group (default: <model_name>-<train label>)")
     group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
+    group.add_argument("--compare", nargs="+", metavar="RUN",
+                       help="print finished runs side by side (run folders, or experiment folders such as "
+                            "Logs/<experiment>), then exit")
+    group.add_argument("--csv", metavar="FILE", help="with --compare: also write the table to this CSV file")
     add_experiment_options(parser)
 
 
