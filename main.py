@@ -153,13 +153,16 @@ def run(argv: list[str]) -> int:
     from utils.runs.folder import write_json, write_yaml
     from utils.runs.hparams_tab import record_options
     from utils.runs.results import results_table
+    from utils.trainer.loggers import record_options_in_loggers
     from utils.trainer.modes import close_process_group, run_mode
 
     command, trainer, run_dir = prepared.command, prepared.trainer, prepared.run_dir
     if trainer.is_global_zero:
         write_yaml(run_dir / "config.yaml", command.resolved_config())
         write_yaml(run_dir / "environment.yaml", environment_record())
-        record_options(run_dir, command.resolved_config())
+        if "tensorboard" in command.settings.trainer.logger:
+            record_options(run_dir, command.resolved_config())
+        record_options_in_loggers(trainer.loggers, run_dir, command.resolved_config())
     mode = command.settings.run.mode
     results: dict[str, Any] = {"mode": mode, "run_dir": str(run_dir)}
     results.update({"monitor": command.settings.trainer.monitor} if mode == "fit" else

@@ -11,6 +11,7 @@ LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
 TASKS = ("classification", "binary", "multilabel", "segmentation", "regression")
 MODES = ("fit", "validate", "test", "predict")
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
+LOGGERS = ("tensorboard", "csv", "mlflow")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true")
 
 
@@ -80,6 +81,12 @@ def add_framework_options(parser: UserArgumentParser) -> None:
     checks.add_argument("--save_top_k", type=vt.positive_int, default=1, help="best checkpoints kept")
     checks.add_argument("--patience", type=vt.non_negative_int, default=5,
                         help="validations without improvement before early stopping (0: never stop early)")
+
+    loggers = parser.option_group("loggers")
+    loggers.add_argument("--logger", nargs="+", choices=LOGGERS, default=["tensorboard"], metavar="NAME",
+                         help=f"one or more of {', '.join(LOGGERS)} (default: tensorboard)")
+    loggers.add_argument("--mlflow_uri", metavar="URI",
+                         help="MLflow tracking store or server (default: sqlite:///<experiment folder>/mlflow.db)")
 
     trainer = parser.option_group("trainer")
     trainer.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps")

@@ -36,7 +36,8 @@ def run_cross_validation(command: Command, entry: MainEntry) -> int:
     config = command.resolved_config()
     write_yaml(run_dir / "config.yaml", config)
     write_yaml(run_dir / "environment.yaml", environment_record())
-    record_options(run_dir, config)
+    if "tensorboard" in settings.trainer.logger:
+        record_options(run_dir, config)
     folds = config["folds"]
     for fold in range(folds):
         code = run_fold(entry, config, run_dir / f"fold_{fold}", fold)
@@ -48,7 +49,8 @@ def run_cross_validation(command: Command, entry: MainEntry) -> int:
     results = {"mode": "fit", "run_dir": str(run_dir), "folds": folds, "monitor": settings.trainer.monitor,
                "fold_runs": fold_runs, **summarise_folds(list(fold_runs.values()))}
     write_json(run_dir / "results.json", results)
-    record_final_metrics(run_dir, fold_means(results))
+    if "tensorboard" in settings.trainer.logger:
+        record_final_metrics(run_dir, fold_means(results))
     print(f"\n{folds_table(results)}\n\nrun folder: {run_dir}  (tensorboard --logdir {run_dir} shows the folds "
           f"side by side)")
     return 0
