@@ -19,6 +19,12 @@ def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
     return profilers[settings.profiler](dirpath=run_dir, filename="profile") if settings.profiler else None
 
 
+def unless_whole(value: int | float) -> int | float | None:
+    """A batch limit or interval, or None for Lightning's own default (the whole epoch), which it then does not
+    announce as configured."""
+    return None if isinstance(value, float) and value == 1.0 else value
+
+
 def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool = False,
                   resume_step: int | None = None, module_callbacks: Sequence[Callback] = (),
                   extra_callbacks: Sequence[Callback] = ()) -> Trainer:
@@ -40,8 +46,10 @@ def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_change
         accelerator=settings.accelerator, devices=settings.devices, strategy=settings.strategy,
         num_nodes=settings.num_nodes, sync_batchnorm=settings.sync_batchnorm, precision=settings.precision,
         max_epochs=settings.max_epochs, min_epochs=settings.min_epochs, fast_dev_run=settings.fast_dev_run,
-        limit_train_batches=settings.limit_train_batches, limit_val_batches=settings.limit_val_batches,
-        limit_test_batches=settings.limit_test_batches, val_check_interval=settings.val_check_interval,
+        limit_train_batches=unless_whole(settings.limit_train_batches),
+        limit_val_batches=unless_whole(settings.limit_val_batches),
+        limit_test_batches=unless_whole(settings.limit_test_batches),
+        val_check_interval=unless_whole(settings.val_check_interval),
         gradient_clip_val=settings.gradient_clip_val or None,
         accumulate_grad_batches=settings.accumulate_grad_batches,
         log_every_n_steps=settings.log_every_n_steps, deterministic=settings.deterministic,
