@@ -16,6 +16,7 @@ from pytorch_lightning.callbacks import (
 from utils.config.settings import TrainerSettings
 from utils.errors import UserError
 from utils.runs.folder import release_run_folder_marker
+from utils.trainer.confusion_images import ConfusionImages
 from utils.trainer.platform import keep_freed_memory
 from utils.trainer.progress import ValidationLines
 
@@ -72,7 +73,7 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     # The bar reads the step's loss when it refreshes: only at logged steps, so a GPU never waits on it between.
     callbacks: list[Callback] = [ModelSummary(max_depth=settings.summary_depth),
                                  TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
-                                 ValidationLines()]
+                                 ValidationLines(), ConfusionImages()]
     if settings.mode == "fit":
         callbacks += checkpoint_callbacks(settings, run_dir)
         if settings.patience > 0:
