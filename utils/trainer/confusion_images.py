@@ -28,7 +28,10 @@ def class_names(dataset: Any, count: int) -> list[str] | None:
 def draw_and_log(metric: Any, matrix: Tensor, names: list[str] | None, tag: str, title: str, step: int,
                  writers: list[SummaryWriter]) -> None:
     """Draw the matrix with the metric's own plot and add it to every writer as an image."""
-    figure, _ = metric.plot(val=matrix, labels=names)
+    count = len(matrix)
+    # Room for each cell's value (torchmetrics writes it at 15 points); beyond 20 classes the colours alone.
+    figure, axes = pyplot.subplots(figsize=(max(6.0, 0.8 * count), max(5.0, 0.75 * count)), constrained_layout=True)
+    metric.plot(val=matrix, ax=axes, labels=names, add_text=count <= 20)
     figure.suptitle(title)
     for writer in writers:
         writer.add_figure(tag, figure, global_step=step, close=False)
