@@ -53,6 +53,15 @@ def test_a_confusion_matrix_per_val_set_at_each_validation_and_per_test_set(proj
     assert picture.format == "PNG" and picture.width > 200 and picture.height > 200
 
 
+def test_a_binary_task_gets_its_two_by_two_matrix(project):
+    project.write("data/named_data.py", NAMED_DATA.replace("(self.x[:, 1] > 0).long()", "0"))
+    process = project.run("--model_name", "standard_net", "--dataset", "named_data", "--task", "binary",
+                          "--num_classes", "1", *FAST)
+    assert process.returncode == 0, process.stderr[-3000:]
+    (run_dir,) = project.run_dirs()
+    assert {"confusion/val/named_data", "confusion/test/named_data"} <= set(images(run_dir))
+
+
 def test_segmentation_gets_its_pixels_confusion_matrix(project):
     for folder, name in (("model", "seg_net"), ("data", "seg_data")):
         project.write(f"{folder}/{name}.py", (EXAMPLES / f"{name}.py").read_text())
