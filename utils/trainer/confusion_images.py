@@ -59,12 +59,13 @@ class ConfusionImages(Callback):
 
     def draw(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Log `confusion/<stage>/<label>` for each dataset whose metrics keep a confusion matrix."""
-        per_dataset = getattr(pl_module, f"{stage}_metrics", None)
-        if trainer.sanity_checking or not isinstance(per_dataset, nn.ModuleList):
+        # MInterface's per-dataset metrics; a user's own LightningModule keeps its metrics its own way.
+        per_dataset, labels = getattr(pl_module, f"{stage}_metrics", None), getattr(pl_module, "labels", None)
+        if trainer.sanity_checking or not isinstance(per_dataset, nn.ModuleList) or not isinstance(labels, dict):
             return
         writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
         datasets = getattr(trainer.datamodule, f"{stage}_sets", {}) if trainer.datamodule is not None else {}
-        for label, metrics in zip(pl_module.labels[stage], per_dataset, strict=True):
+        for label, metrics in zip(labels[stage], per_dataset, strict=True):
             matrix = metrics.confusion_matrix() if isinstance(metrics, StageMetrics) else None
             if matrix is None or not writers or not trainer.is_global_zero:
                 continue
