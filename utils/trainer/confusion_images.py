@@ -29,8 +29,9 @@ def draw_and_log(metric: Any, matrix: Tensor, names: list[str] | None, tag: str,
                  writers: list[SummaryWriter]) -> None:
     """Draw the matrix with the metric's own plot and add it to every writer as an image."""
     count = len(matrix)
-    # Room for each cell's value (torchmetrics writes it at 15 points); beyond 20 classes the colours alone.
-    figure, axes = pyplot.subplots(figsize=(max(6.0, 0.8 * count), max(5.0, 0.75 * count)), constrained_layout=True)
+    # Room for each cell's value (torchmetrics writes it at 15 points) up to 20 classes; beyond, colours alone.
+    side = min(16.0, max(6.0, 0.8 * count))
+    figure, axes = pyplot.subplots(figsize=(side, side * 0.94), constrained_layout=True)
     metric.plot(val=matrix, ax=axes, labels=names, add_text=count <= 20)
     figure.suptitle(title)
     for writer in writers:
