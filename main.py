@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils.config.command_line import Command, parse_command_line
+from utils.config.command_line import Command, compare_request, parse_command_line
 from utils.config.experiment_options import drives_several_runs
 from utils.errors import RunPruned, TrainingDiverged, UserError
 
@@ -134,8 +134,29 @@ def prepare_run(argv: list[str]) -> PreparedRun:
     return prepare_checked(checked_command(argv))
 
 
+def record_configuration(command: Command, trainer: Any, run_dir: Path) -> None:
+    """Write config.yaml and environment.yaml, and give the run's options to the hparams tab and the loggers."""
+    from utils.runs.environment import environment_record
+    from utils.runs.folder import write_yaml
+    from utils.runs.hparams_tab import record_options
+    from utils.trainer.loggers import record_options_in_loggers
+
+    config = command.resolved_config()
+    write_yaml(run_dir / "config.yaml", config)
+    write_yaml(run_dir / "environment.yaml", environment_record())
+    if "tensorboard" in command.settings.trainer.logger:
+        record_options(run_dir, config)
+    record_options_in_loggers(trainer.loggers, run_dir, config)
+
+
 def run(argv: list[str]) -> int:
-    """Prepare the run, record its configuration, run the mode and write the results."""
+    """Prepare the run, record its configuration, run the mode and write the results (or compare runs)."""
+    request = compare_request(argv)
+    if request:
+        from utils.runs.comparison import compare_runs
+
+        print(compare_runs(*request))
+        return 0
     command = checked_command(argv)
     if drives_several_runs(command.options):
         from utils.experiments.child_runs import MainEntry
@@ -143,15 +164,13 @@ def run(argv: list[str]) -> int:
 
         return run_several(command, MainEntry(Path(__file__).resolve(), checked_command, build_checked))
     prepared = prepare_checked(command)
-    from utils.runs.environment import environment_record
-    from utils.runs.folder import write_json, write_yaml
+    from utils.runs.folder import write_json
     from utils.runs.results import results_table
     from utils.trainer.modes import close_process_group, run_mode
 
     command, trainer, run_dir = prepared.command, prepared.trainer, prepared.run_dir
     if trainer.is_global_zero:
-        write_yaml(run_dir / "config.yaml", command.resolved_config())
-        write_yaml(run_dir / "environment.yaml", environment_record())
+        record_configuration(command, trainer, run_dir)
     mode = command.settings.run.mode
     results: dict[str, Any] = {"mode": mode, "run_dir": str(run_dir)}
     results.update({"monitor": command.settings.trainer.monitor} if mode == "fit" else

@@ -16,7 +16,7 @@ from utils.optimization import build_optimizer, build_schedulers
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.tasks.kinds import fitted, task_kind
 from utils.tasks.losses import TaskLoss
-from utils.tasks.metrics import StageMetrics, build_metrics, chosen_metrics, metric_names
+from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, metric_names
 from utils.tasks.outputs import prediction
 
 
@@ -49,20 +49,21 @@ class MInterface(pl.LightningModule):
         own = self.net.metrics() if callable(getattr(self.net, "metrics", None)) else {}
         return [*metric_names(chosen_metrics(self.task.task, self.task.metrics)), *own]
 
-    def new_stage_metrics(self) -> StageMetrics:
-        """A fresh set of the run's metrics: the task's or --metrics', and those the net names itself."""
+    def new_stage_metrics(self, confusion: bool = False) -> StageMetrics:
+        """A fresh set of the run's metrics: the task's or --metrics', those the net names itself, and for val and
+        test sets a confusion matrix when the task predicts classes."""
         metrics = build_metrics(self.task.task, chosen_metrics(self.task.task, self.task.metrics),
                                 self.task.num_classes)
         if callable(getattr(self.net, "metrics", None)):
             metrics.update({name: metric.clone() for name, metric in self.net.metrics().items()})
-        return StageMetrics(metrics)
+        return StageMetrics(metrics, build_confusion(self.task.task, self.task.num_classes) if confusion else None)
 
     def setup(self, stage: str) -> None:
         """Build each stage's and dataset's metrics once, before the module moves to its device."""
         if self.train_metrics is None:
             self.train_metrics = self.new_stage_metrics()
-            self.val_metrics.extend(self.new_stage_metrics() for _ in self.labels["val"])
-            self.test_metrics.extend(self.new_stage_metrics() for _ in self.labels["test"])
+            self.val_metrics.extend(self.new_stage_metrics(confusion=True) for _ in self.labels["val"])
+            self.test_metrics.extend(self.new_stage_metrics(confusion=True) for _ in self.labels["test"])
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, val_labels: list[str] | None = None,

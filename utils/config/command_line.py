@@ -24,7 +24,7 @@ MNIST_DEFAULTS = {
     "val_datasets": ["clean=example_eval_data", "noisy=example_eval_data:noise_std=1.0"],
     "test_datasets": ["example_test_data"],
 }
-NOT_SAVED = {"config", "list", "resume"}
+NOT_SAVED = {"config", "list", "resume", "compare", "csv"}
 
 
 @dataclass
@@ -128,6 +128,14 @@ def parse_names(argv: list[str], config: dict[str, Any]) -> argparse.Namespace:
     add_name_options(names_parser)
     add_optimization_names(names_parser.option_group("learning"))
     return names_parser.parse_known_args(config_tokens(config) + argv)[0]
+
+
+def compare_request(argv: list[str]) -> tuple[list[str], str | None] | None:
+    """The run folders `--compare` names and the `--csv` file, or None when the command runs something."""
+    names = parse_names(argv, {})
+    if names.csv and not names.compare:
+        raise UserError(f"--csv {names.csv} writes the table of --compare: add --compare Logs/<experiment>")
+    return (names.compare, names.csv) if names.compare else None
 
 
 def full_parser(model_class: type, dataset_classes: list[type], names: argparse.Namespace) -> UserArgumentParser:

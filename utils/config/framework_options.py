@@ -11,6 +11,7 @@ LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
 TASKS = ("classification", "binary", "multilabel", "segmentation", "regression")
 MODES = ("fit", "validate", "test", "predict")
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn", "fsdp")
+LOGGERS = ("tensorboard", "csv", "mlflow")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true")
 
 
@@ -27,6 +28,10 @@ def add_name_options(parser: UserArgumentParser) -> None:
     group.add_argument("--log_dir", default="Logs", help="folder that holds every run (default: Logs)")
     group.add_argument("--experiment", help="run folder group (default: <model_name>-<train label>)")
     group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
+    group.add_argument("--compare", nargs="+", metavar="RUN",
+                       help="print finished runs side by side (run folders, or experiment folders such as "
+                            "Logs/<experiment>), then exit")
+    group.add_argument("--csv", metavar="FILE", help="with --compare: also write the table to this CSV file")
     add_experiment_options(parser)
 
 
@@ -76,6 +81,12 @@ def add_framework_options(parser: UserArgumentParser) -> None:
     checks.add_argument("--save_top_k", type=vt.positive_int, default=1, help="best checkpoints kept")
     checks.add_argument("--patience", type=vt.non_negative_int, default=5,
                         help="validations without improvement before early stopping (0: never stop early)")
+
+    loggers = parser.option_group("loggers")
+    loggers.add_argument("--logger", nargs="+", choices=LOGGERS, default=["tensorboard"], metavar="NAME",
+                         help=f"one or more of {', '.join(LOGGERS)} (default: tensorboard)")
+    loggers.add_argument("--mlflow_uri", metavar="URI",
+                         help="MLflow tracking store or server (default: sqlite:///<experiment folder>/mlflow.db)")
 
     trainer = parser.option_group("trainer")
     trainer.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps")

@@ -104,6 +104,8 @@ class TrainerSettings(FromOptions):
     monitor_mode: str
     save_top_k: int
     patience: int
+    logger: list[str]
+    mlflow_uri: str | None
 
 
 @dataclass(frozen=True)

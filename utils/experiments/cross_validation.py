@@ -6,9 +6,10 @@ from pathlib import Path
 from utils.config.command_line import Command
 from utils.config.config_files import config_tokens
 from utils.experiments.child_runs import MainEntry, read_results, run_main
-from utils.experiments.fold_results import folds_table, summarise_folds
+from utils.experiments.fold_results import fold_means, folds_table, summarise_folds
 from utils.runs.environment import environment_record
 from utils.runs.folder import claim_run_folder, write_json, write_yaml
+from utils.runs.hparams_tab import record_final_metrics, record_options
 
 
 def run_fold(entry: MainEntry, config: dict, fold_dir: Path, fold: int) -> int:
@@ -35,6 +36,8 @@ def run_cross_validation(command: Command, entry: MainEntry) -> int:
     config = command.resolved_config()
     write_yaml(run_dir / "config.yaml", config)
     write_yaml(run_dir / "environment.yaml", environment_record())
+    if "tensorboard" in settings.trainer.logger:
+        record_options(run_dir, config)
     folds = config["folds"]
     for fold in range(folds):
         code = run_fold(entry, config, run_dir / f"fold_{fold}", fold)
@@ -46,6 +49,8 @@ def run_cross_validation(command: Command, entry: MainEntry) -> int:
     results = {"mode": "fit", "run_dir": str(run_dir), "folds": folds, "monitor": settings.trainer.monitor,
                "fold_runs": fold_runs, **summarise_folds(list(fold_runs.values()))}
     write_json(run_dir / "results.json", results)
+    if "tensorboard" in settings.trainer.logger:
+        record_final_metrics(run_dir, fold_means(results))
     print(f"\n{folds_table(results)}\n\nrun folder: {run_dir}  (tensorboard --logdir {run_dir} shows the folds "
           f"side by side)")
     return 0

@@ -27,6 +27,12 @@ def summarise_folds(fold_results: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def fold_means(results: dict[str, Any]) -> dict[str, float]:
+    """Each metric's mean over the folds, under the key the folds log it by (the hparams tab's columns)."""
+    return {f"{stage}/{name}" if label == "mean" else f"{stage}/{label}/{name}": values["mean"] for stage in STAGES
+            for label, metrics in results.get(stage, {}).items() for name, values in metrics.items()}
+
+
 def folds_table(results: dict[str, Any]) -> str:
     """One row per fold (its best monitor value and folder), then mean ± std per stage, dataset and metric."""
     monitor = results["monitor"]

@@ -2,7 +2,7 @@
 
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, Metric, MetricCollection
+from torchmetrics import ConfusionMatrix, MeanMetric, Metric, MetricCollection
 
 from utils.errors import UserError
 from utils.tasks.kinds import task_kind
@@ -32,12 +32,21 @@ def build_metrics(task: str, entries: list[str], classes: int | None) -> dict[st
             for name, entry in zip(metric_names(entries), entries, strict=True)}
 
 
+def build_confusion(task: str, classes: int | None) -> ConfusionMatrix | None:
+    """A confusion matrix normalised over each true class, for the tasks that predict classes; None otherwise."""
+    if task not in ("classification", "binary", "segmentation") or (task != "binary" and not classes):
+        return None
+    return ConfusionMatrix(task=task_kind(task).metrics_task, num_classes=classes, normalize="true")
+
+
 class StageMetrics(nn.Module):
     """The mean loss over an epoch's samples and a MetricCollection; a step only keeps its batch's tensors."""
 
-    def __init__(self, metrics: dict[str, Metric]) -> None:
+    def __init__(self, metrics: dict[str, Metric], confusion: ConfusionMatrix | None = None) -> None:
         super().__init__()
         self.collection = MetricCollection(dict(metrics))
+        # Updated with the collection, computed on its own (an image, not a logged number).
+        self.confusion = confusion
         self.loss = MeanMetric()
         self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.pending_outputs = 0
@@ -57,12 +66,15 @@ class StageMetrics(nn.Module):
         self.pending, self.pending_outputs = [], 0
         sizes = torch.tensor([len(batch) if batch.dim() else 1 for batch in targets], device=losses[0].device)
         self.loss.update(torch.stack(losses).float(), sizes.float())
+        updated = [self.collection] if self.confusion is None else [self.collection, self.confusion]
         try:
             if len({batch.shape[1:] for batch in outputs}) == 1 and len({batch.shape[1:] for batch in targets}) == 1:
-                self.collection.update(torch.cat(outputs), torch.cat(targets))
+                for metric in updated:
+                    metric.update(torch.cat(outputs), torch.cat(targets))
             else:  # items of varying shapes: batch by batch
                 for batch_outputs, batch_targets in zip(outputs, targets, strict=True):
-                    self.collection.update(batch_outputs, batch_targets)
+                    for metric in updated:
+                        metric.update(batch_outputs, batch_targets)
         except (RuntimeError, ValueError) as error:
             # Only two items of each dataset are checked before a run; a later bad target ends here.
             raise UserError(f"the metrics refused a batch of this epoch ({str(error).splitlines()[0]}): fix the "
@@ -75,11 +87,20 @@ class StageMetrics(nn.Module):
         values.update({name: value.float() for name, value in self.collection.compute().items()})
         return values
 
+    def confusion_matrix(self) -> torch.Tensor | None:
+        """The epoch's confusion matrix over every process so far, or None for tasks without classes."""
+        if self.confusion is None:
+            return None
+        self.flush()
+        return self.confusion.compute()
+
     def reset(self) -> None:
         """Start the next epoch from nothing."""
         self.pending, self.pending_outputs = [], 0
         self.loss.reset()
         self.collection.reset()
+        if self.confusion is not None:
+            self.confusion.reset()
 
 
 def logged_keys(names: list[str], val_labels: list[str], test_labels: list[str]) -> list[str]:

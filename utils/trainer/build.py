@@ -1,4 +1,4 @@
-"""The Trainer of a run, writing TensorBoard events, checkpoints and profiles into its run folder."""
+"""The Trainer of a run, writing its loggers' files, checkpoints and profiles into its run folder."""
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,7 +9,7 @@ from pytorch_lightning.profilers import AdvancedProfiler, Profiler, SimpleProfil
 from utils.config.settings import TrainerSettings
 from utils.trainer.callbacks import build_callbacks
 from utils.trainer.checkpoint_io import AtomicCheckpointIO
-from utils.trainer.dataset_labels import TensorBoardByLabel
+from utils.trainer.loggers import build_loggers
 from utils.trainer.platform import stop_probing_for_absent_gpus
 
 
@@ -17,6 +17,12 @@ def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
     """The --profiler report writer, or None for Lightning's default (no report)."""
     profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
     return profilers[settings.profiler](dirpath=run_dir, filename="profile") if settings.profiler else None
+
+
+def unless_whole(value: int | float) -> int | float | None:
+    """A batch limit or interval, or None for Lightning's own default (the whole epoch), which it then does not
+    announce as configured."""
+    return None if isinstance(value, float) and value == 1.0 else value
 
 
 def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool = False,
@@ -27,26 +33,23 @@ def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_change
     Args:
         learning_rate_changes: whether a scheduler or warm-up runs, so the learning rate is logged.
         module_callbacks: the callbacks that record the run's state and label an own module's keys; they run first.
-        resume_step: the global step a resumed run continues from; TensorBoard drops any events at or after
-            it that the interrupted run wrote, so curves continue without duplicated steps.
+        resume_step: the global step a resumed run continues from; TensorBoard and CSV drop any values at or
+            after it that the interrupted run wrote, so curves continue without duplicated steps.
         extra_callbacks: added after the template's own (a sweep trial's pruning).
     """
-    # A number for `version_<N>` (the progress bar shows it as such), the folder's name for a fold's or trial's run.
-    number = run_dir.name.removeprefix("version_")
-    logger = TensorBoardByLabel(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
-                                version=int(number) if number.isdigit() else run_dir.name, default_hp_metric=False,
-                                purge_step=resume_step)
     profiler = build_profiler(settings, run_dir)
     stop_probing_for_absent_gpus()
     callbacks = [*module_callbacks, *build_callbacks(settings, run_dir, learning_rate_changes), *extra_callbacks]
     trainer = Trainer(
-        logger=logger, callbacks=callbacks, profiler=profiler,
+        logger=build_loggers(settings, run_dir, resume_step), callbacks=callbacks, profiler=profiler,
         plugins=[AtomicCheckpointIO()], default_root_dir=run_dir, use_distributed_sampler=False,
         accelerator=settings.accelerator, devices=settings.devices, strategy=settings.strategy,
         num_nodes=settings.num_nodes, sync_batchnorm=settings.sync_batchnorm, precision=settings.precision,
         max_epochs=settings.max_epochs, min_epochs=settings.min_epochs, fast_dev_run=settings.fast_dev_run,
-        limit_train_batches=settings.limit_train_batches, limit_val_batches=settings.limit_val_batches,
-        limit_test_batches=settings.limit_test_batches, val_check_interval=settings.val_check_interval,
+        limit_train_batches=unless_whole(settings.limit_train_batches),
+        limit_val_batches=unless_whole(settings.limit_val_batches),
+        limit_test_batches=unless_whole(settings.limit_test_batches),
+        val_check_interval=unless_whole(settings.val_check_interval),
         gradient_clip_val=settings.gradient_clip_val or None,
         accumulate_grad_batches=settings.accumulate_grad_batches,
         log_every_n_steps=settings.log_every_n_steps, deterministic=settings.deterministic,

@@ -16,7 +16,9 @@ from pytorch_lightning.callbacks import (
 from utils.config.settings import TrainerSettings
 from utils.errors import UserError
 from utils.runs.folder import release_run_folder_marker
+from utils.trainer.confusion_images import ConfusionImages
 from utils.trainer.platform import keep_freed_memory
+from utils.trainer.progress import ValidationLines
 
 
 class FreedMemoryKept(Callback):
@@ -70,7 +72,8 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
     # The bar reads the step's loss when it refreshes: only at logged steps, so a GPU never waits on it between.
     callbacks: list[Callback] = [ModelSummary(max_depth=settings.summary_depth),
-                                 TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir)]
+                                 TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
+                                 ValidationLines(), ConfusionImages()]
     if settings.mode == "fit":
         callbacks += checkpoint_callbacks(settings, run_dir)
         if settings.patience > 0:

@@ -4,7 +4,7 @@ import re
 
 import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.loggers import Logger, TensorBoardLogger
 
 from utils.errors import UserError
 
@@ -59,11 +59,15 @@ class DatasetLabels(Callback):
         self.relabel(trainer, "test")
 
 
-class TensorBoardByLabel(TensorBoardLogger):
-    """Lightning's TensorBoard logger, leaving out the `/dataloader_idx_N` keys that DatasetLabels names anew."""
+class ByLabel(Logger):
+    """Put before a Lightning logger: leaves out the `/dataloader_idx_N` keys that DatasetLabels names anew."""
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Log every metric but Lightning's per-dataloader names."""
         kept = {key: value for key, value in metrics.items() if not LIGHTNING_SUFFIX.match(key)}
         if kept:
             super().log_metrics(kept, step)
+
+
+class TensorBoardByLabel(ByLabel, TensorBoardLogger):
+    """Lightning's TensorBoard logger, leaving out the `/dataloader_idx_N` keys."""

@@ -1,0 +1,82 @@
+"""A confusion matrix image per val and test set in TensorBoard's images tab, drawn by torchmetrics' own plot."""
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import matplotlib
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch import Tensor, nn
+from torch.utils.tensorboard import SummaryWriter
+
+from utils.tasks.metrics import StageMetrics
+
+# Draw into memory only: no window, no display needed (chosen before pyplot is imported).
+matplotlib.use("Agg")
+from matplotlib import pyplot
+
+
+def class_names(dataset: Any, count: int) -> list[str] | None:
+    """The dataset's `classes` (or those of the dataset a held-out part was cut from), when there is one per class."""
+    for source in (dataset, getattr(dataset, "dataset", None)):
+        names = getattr(source, "classes", None)
+        if names is not None and len(names) == count:
+            return [str(name) for name in names]
+    return None
+
+
+def draw_and_log(metric: Any, matrix: Tensor, names: list[str] | None, tag: str, title: str, step: int,
+                 writers: list[SummaryWriter]) -> None:
+    """Draw the matrix with the metric's own plot and add it to every writer as an image."""
+    count = len(matrix)
+    # Room for each cell's value (torchmetrics writes it at 15 points) up to 20 classes; beyond, colours alone.
+    side = min(16.0, max(6.0, 0.8 * count))
+    figure, axes = pyplot.subplots(figsize=(side, side * 0.94), constrained_layout=True)
+    metric.plot(val=matrix, ax=axes, labels=names, add_text=count <= 20)
+    figure.suptitle(title)
+    for writer in writers:
+        writer.add_figure(tag, figure, global_step=step, close=False)
+    pyplot.close(figure)
+
+
+class ConfusionImages(Callback):
+    """After each validation and test, one normalised confusion matrix per dataset as a TensorBoard image.
+
+    Drawing takes a few hundred milliseconds an image, so one background thread draws while training goes on;
+    the images are all written before the loggers close.
+    """
+
+    def __init__(self) -> None:
+        self.drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="confusion-images")
+        self.drawn: list[Future] = []
+
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Draw the val sets' matrices (computed by every process, drawn by the first)."""
+        self.draw(trainer, pl_module, "val")
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Draw the test sets' matrices."""
+        self.draw(trainer, pl_module, "test")
+
+    def draw(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Log `confusion/<stage>/<label>` for each dataset whose metrics keep a confusion matrix."""
+        # MInterface's per-dataset metrics; a user's own LightningModule keeps its metrics its own way.
+        per_dataset, labels = getattr(pl_module, f"{stage}_metrics", None), getattr(pl_module, "labels", None)
+        if trainer.sanity_checking or not isinstance(per_dataset, nn.ModuleList) or not isinstance(labels, dict):
+            return
+        writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+        datasets = getattr(trainer.datamodule, f"{stage}_sets", {}) if trainer.datamodule is not None else {}
+        for label, metrics in zip(labels[stage], per_dataset, strict=True):
+            matrix = metrics.confusion_matrix() if isinstance(metrics, StageMetrics) else None
+            if matrix is None or not writers or not trainer.is_global_zero:
+                continue
+            title = f"{stage}/{label}, epoch {trainer.current_epoch}: each true class's row sums to 1"
+            self.drawn.append(self.drawer.submit(
+                draw_and_log, metrics.confusion, matrix.cpu(), class_names(datasets.get(label), len(matrix)),
+                f"confusion/{stage}/{label}", title, trainer.global_step, writers))
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Wait for the images still being drawn (raising any error of theirs) before the loggers close."""
+        drawn, self.drawn = self.drawn, []
+        for future in drawn:
+            future.result()
