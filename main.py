@@ -7,34 +7,7 @@ from typing import Any
 
 from utils.config.command_line import Command, compare_request, parse_command_line
 from utils.config.experiment_options import drives_several_runs
-from utils.errors import RunPruned, TrainingDiverged, UserError
-
-
-def check_command(command: Command) -> None:
-    """Every check that needs no dataset: names, options, hardware, task, monitor and checkpoint."""
-    from utils.config.checks import check_options
-    from utils.optimization import check_optimization
-    from utils.runs.checkpoints import check_checkpoint
-    from utils.runs.folder import check_experiment_name
-    from utils.tasks.kinds import check_num_classes, task_kind
-    from utils.tasks.losses import check_loss_fits_task
-    from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
-    from utils.trainer.own_modules import is_own_module
-
-    settings = command.settings
-    check_experiment_name(command.experiment)
-    check_loss_fits_task(settings.task.loss or task_kind(settings.task.task).default_loss, settings.task.task)
-    check_num_classes(settings.task.task, settings.task.num_classes)
-    for entry in settings.task.metrics or []:
-        metric_class(parse_metric_entry(entry)[0])
-    check_options(command.options)
-    if settings.run.ckpt:
-        check_checkpoint(settings.run.ckpt)
-    if settings.run.mode == "fit" and not is_own_module(command.model_class):
-        check_optimization(settings.optimization, settings.trainer.max_epochs)
-    if command.resume_dir and settings.run.mode != "fit":
-        raise UserError(f"--resume continues training: drop --mode {settings.run.mode} (or use --ckpt without "
-                        f"--resume)")
+from utils.errors import TrainingDiverged, UserError
 
 
 def build_model(command: Command) -> Any:
@@ -48,18 +21,9 @@ def build_model(command: Command) -> Any:
             return own_module_from_checkpoint(settings.run.ckpt)
         return MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
     if own_module:
-        return command.model_class(**net_arguments(command))
-    return MInterface(command.options["model_name"], net_arguments(command), command.val_labels, command.test_labels,
+        return command.model_class(**command.net_arguments())
+    return MInterface(command.options["model_name"], command.net_arguments(), command.val_labels, command.test_labels,
                       settings.task, settings.optimization)
-
-
-def net_arguments(command: Command) -> dict[str, Any]:
-    """The arguments the chosen model/ class is built with: the values its signature asks for and the run has."""
-    from utils.config.signature_options import constructor_parameters
-
-    values = command.class_values()
-    return {parameter.name: values[parameter.name] for parameter in constructor_parameters(command.model_class)
-            if values.get(parameter.name) is not None}
 
 
 @dataclass
@@ -74,8 +38,10 @@ class PreparedRun:
 
 
 def checked_command(argv: list[str]) -> Command:
-    """Parse the command line and make every check that needs no dataset."""
+    """Parse the command line (which answers --help and --list), then make every check that needs no dataset."""
     command = parse_command_line(argv)
+    from utils.trainer.run_checks import check_command
+
     check_command(command)
     return command
 
@@ -120,7 +86,7 @@ def prepare_checked(command: Command) -> PreparedRun:
     datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
-    callbacks = module_callbacks(command.options["model_name"], net_arguments(command),
+    callbacks = module_callbacks(command.options["model_name"], command.net_arguments(),
                                  is_own_module(command.model_class),
                                  {"val": command.val_labels, "test": command.test_labels},
                                  settings.trainer.monitor if settings.run.mode == "fit" else None)
@@ -132,21 +98,6 @@ def prepare_checked(command: Command) -> PreparedRun:
 def prepare_run(argv: list[str]) -> PreparedRun:
     """Parse and check everything, build the data and the model, push a batch through, then claim the run folder."""
     return prepare_checked(checked_command(argv))
-
-
-def record_configuration(command: Command, trainer: Any, run_dir: Path) -> None:
-    """Write config.yaml and environment.yaml, and give the run's options to the hparams tab and the loggers."""
-    from utils.runs.environment import environment_record
-    from utils.runs.folder import write_yaml
-    from utils.runs.hparams_tab import record_options
-    from utils.trainer.loggers import record_options_in_loggers
-
-    config = command.resolved_config()
-    write_yaml(run_dir / "config.yaml", config)
-    write_yaml(run_dir / "environment.yaml", environment_record())
-    if "tensorboard" in command.settings.trainer.logger:
-        record_options(run_dir, config)
-    record_options_in_loggers(trainer.loggers, run_dir, config)
 
 
 def run(argv: list[str]) -> int:
@@ -164,27 +115,15 @@ def run(argv: list[str]) -> int:
 
         return run_several(command, MainEntry(Path(__file__).resolve(), checked_command, build_checked))
     prepared = prepare_checked(command)
-    from utils.runs.folder import write_json
-    from utils.runs.results import results_table
     from utils.trainer.modes import close_process_group, run_mode
+    from utils.trainer.run_records import record_configuration, record_results
 
-    command, trainer, run_dir = prepared.command, prepared.trainer, prepared.run_dir
+    trainer, run_dir = prepared.trainer, prepared.run_dir
     if trainer.is_global_zero:
         record_configuration(command, trainer, run_dir)
-    mode = command.settings.run.mode
-    results: dict[str, Any] = {"mode": mode, "run_dir": str(run_dir)}
-    results.update({"monitor": command.settings.trainer.monitor} if mode == "fit" else
-                   {"checkpoint": command.settings.run.ckpt})
-    labels = {"val": command.val_labels, "test": command.test_labels}
-    try:
-        results.update(run_mode(mode, trainer, prepared.model, prepared.datamodule, labels, run_dir,
-                                command.resume_checkpoint))
-    except RunPruned as pruned:
-        results["pruned"] = str(pruned)
+    results = run_mode(command, trainer, prepared.model, prepared.datamodule, run_dir)
     if trainer.is_global_zero:
-        write_json(run_dir / "results.json", results)
-        summary = f"pruned: {results['pruned']}" if "pruned" in results else results_table(results)
-        print(f"\n{summary}\n\nrun folder: {run_dir}")
+        record_results(run_dir, results)
     close_process_group()
     return 0
 

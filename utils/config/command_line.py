@@ -15,7 +15,7 @@ from utils.config.optimization_options import FORMER_NAMES, add_optimization_opt
 from utils.config.parser import UserArgumentParser
 from utils.config.resume_target import resume_target
 from utils.config.settings import Settings
-from utils.config.signature_options import add_class_options, class_parameter_names
+from utils.config.signature_options import add_class_options, class_parameter_names, constructor_parameters
 from utils.config.torch_optimizers import optimizer_class, scheduler_class
 from utils.errors import UserError
 
@@ -57,6 +57,12 @@ class Command:
     def test_labels(self) -> list[str]:
         """The test sets' labels, in order."""
         return [entry.label for entry in self.test_entries]
+
+    def net_arguments(self) -> dict[str, Any]:
+        """The arguments the chosen model/ class is built with: the values its signature asks for and the run has."""
+        values = self.class_values()
+        return {parameter.name: values[parameter.name] for parameter in constructor_parameters(self.model_class)
+                if values.get(parameter.name) is not None}
 
     def class_values(self) -> dict[str, Any]:
         """The values of the net's and datasets' constructor parameters, by parameter name."""

@@ -6,6 +6,8 @@ from typing import Any
 import torch
 from pytorch_lightning import LightningDataModule, LightningModule, Trainer
 
+from utils.config.command_line import Command
+from utils.errors import RunPruned
 from utils.runs.checkpoints import stored_validation
 from utils.runs.results import per_dataset
 
@@ -45,9 +47,25 @@ def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: Lightn
             "predicted_items": {label: len(values) for label, values in outputs.items()}}
 
 
-def run_mode(mode: str, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
-             labels: dict[str, list[str]], run_dir: Path, resume_checkpoint: Path | None = None) -> dict[str, Any]:
-    """Run fit, validate, test or predict and return what results.json records beyond the mode and folder."""
+def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
+             run_dir: Path) -> dict[str, Any]:
+    """Run fit, validate, test or predict and return what results.json records (a pruned trial says so)."""
+    settings = command.settings
+    results: dict[str, Any] = {"mode": settings.run.mode, "run_dir": str(run_dir)}
+    results.update({"monitor": settings.trainer.monitor} if settings.run.mode == "fit" else
+                   {"checkpoint": settings.run.ckpt})
+    labels = {"val": command.val_labels, "test": command.test_labels}
+    try:
+        results.update(mode_results(settings.run.mode, trainer, model, datamodule, labels, run_dir,
+                                    command.resume_checkpoint))
+    except RunPruned as pruned:
+        results["pruned"] = str(pruned)
+    return results
+
+
+def mode_results(mode: str, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
+                 labels: dict[str, list[str]], run_dir: Path, resume_checkpoint: Path | None) -> dict[str, Any]:
+    """Run one mode and return its part of results.json."""
     if mode == "fit":
         return fit_and_test(trainer, model, datamodule, resume_checkpoint, labels)
     if mode == "validate":

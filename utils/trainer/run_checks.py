@@ -1,0 +1,30 @@
+"""Every check of a run that needs no dataset, made before anything is built or written."""
+
+from utils.config.checks import check_options
+from utils.config.command_line import Command
+from utils.errors import UserError
+from utils.optimization import check_optimization
+from utils.runs.checkpoints import check_checkpoint
+from utils.runs.folder import check_experiment_name
+from utils.tasks.kinds import check_num_classes, task_kind
+from utils.tasks.losses import check_loss_fits_task
+from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
+from utils.trainer.own_modules import is_own_module
+
+
+def check_command(command: Command) -> None:
+    """Every check that needs no dataset: names, options, hardware, task, monitor and checkpoint."""
+    settings = command.settings
+    check_experiment_name(command.experiment)
+    check_loss_fits_task(settings.task.loss or task_kind(settings.task.task).default_loss, settings.task.task)
+    check_num_classes(settings.task.task, settings.task.num_classes)
+    for entry in settings.task.metrics or []:
+        metric_class(parse_metric_entry(entry)[0])
+    check_options(command.options)
+    if settings.run.ckpt:
+        check_checkpoint(settings.run.ckpt)
+    if settings.run.mode == "fit" and not is_own_module(command.model_class):
+        check_optimization(settings.optimization, settings.trainer.max_epochs)
+    if command.resume_dir and settings.run.mode != "fit":
+        raise UserError(f"--resume continues training: drop --mode {settings.run.mode} (or use --ckpt without "
+                        f"--resume)")

@@ -1,0 +1,30 @@
+"""What a run writes into its folder: its configuration at the start, its results at the end."""
+
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning import Trainer
+
+from utils.config.command_line import Command
+from utils.runs.environment import environment_record
+from utils.runs.folder import write_json, write_yaml
+from utils.runs.hparams_tab import record_options
+from utils.runs.results import results_table
+from utils.trainer.loggers import record_options_in_loggers
+
+
+def record_configuration(command: Command, trainer: Trainer, run_dir: Path) -> None:
+    """Write config.yaml and environment.yaml, and give the run's options to the hparams tab and the loggers."""
+    config = command.resolved_config()
+    write_yaml(run_dir / "config.yaml", config)
+    write_yaml(run_dir / "environment.yaml", environment_record())
+    if "tensorboard" in command.settings.trainer.logger:
+        record_options(run_dir, config)
+    record_options_in_loggers(trainer.loggers, run_dir, config)
+
+
+def record_results(run_dir: Path, results: dict[str, Any]) -> None:
+    """Write results.json and print the results table (or why a sweep trial was pruned)."""
+    write_json(run_dir / "results.json", results)
+    summary = f"pruned: {results['pruned']}" if "pruned" in results else results_table(results)
+    print(f"\n{summary}\n\nrun folder: {run_dir}")
