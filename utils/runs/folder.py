@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.errors import UserError
+from utils.run_lock import lock_run_folder
 
 # "<pid>:<path>", set by the process that holds the folder; only its own children (the processes Lightning's DDP
 # launcher starts) reuse it, so a leftover value in a shell or a second run in the same process is ignored.
@@ -138,6 +139,7 @@ def claim_run_folder(log_dir: str, experiment: str) -> Path:
     if run_dir is None and _is_first_process():
         experiment_dir = _experiment_dir(log_dir, experiment)
         run_dir = _new_version_folder(experiment_dir)
+        lock_run_folder(run_dir)
         if _others_start_on_their_own():
             _publish(_marker(experiment_dir), run_dir)
     elif run_dir is None:
