@@ -2,12 +2,13 @@
 
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from utils.config.command_line import Command, parse_command_line
 from utils.config.experiment_options import drives_several_runs
-from utils.errors import RunPruned, TrainingDiverged, UserError
+from utils.errors import RunPruned, RunStopped, TrainingDiverged, UserError
 
 
 def check_command(command: Command) -> None:
@@ -147,6 +148,7 @@ def run(argv: list[str]) -> int:
     from utils.runs.folder import write_json, write_yaml
     from utils.runs.results import results_table
     from utils.trainer.modes import close_process_group, run_mode
+    from utils.trainer.signals import stopped_by_signal
 
     command, trainer, run_dir = prepared.command, prepared.trainer, prepared.run_dir
     if trainer.is_global_zero:
@@ -158,8 +160,8 @@ def run(argv: list[str]) -> int:
                    {"checkpoint": command.settings.run.ckpt})
     labels = {"val": command.val_labels, "test": command.test_labels}
     try:
-        results.update(run_mode(mode, trainer, prepared.model, prepared.datamodule, labels, run_dir,
-                                command.resume_checkpoint))
+        results.update(stopped_by_signal(trainer, run_dir, partial(
+            run_mode, mode, trainer, prepared.model, prepared.datamodule, labels, run_dir, command.resume_checkpoint)))
     except RunPruned as pruned:
         results["pruned"] = str(pruned)
     if trainer.is_global_zero:
@@ -180,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except RunStopped as stop:
+        if str(stop):
+            print(str(stop), file=sys.stderr)
+        return stop.exit_code
 
 
 if __name__ == "__main__":

@@ -11,3 +11,11 @@ class TrainingDiverged(Exception):
 
 class RunPruned(Exception):
     """A sweep's pruner stopped this trial's training early: not a failure, its results say so."""
+
+
+class RunStopped(Exception):
+    """A signal stopped the run: main.py prints the message (empty on ranks other than 0) and exits with the code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

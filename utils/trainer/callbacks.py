@@ -17,6 +17,7 @@ from utils.config.settings import TrainerSettings
 from utils.errors import UserError
 from utils.runs.folder import release_run_folder_marker
 from utils.trainer.platform import keep_freed_memory
+from utils.trainer.signals import CheckpointOnSigterm
 
 
 class FreedMemoryKept(Callback):
@@ -72,7 +73,7 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     callbacks: list[Callback] = [ModelSummary(max_depth=settings.summary_depth),
                                  TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir)]
     if settings.mode == "fit":
-        callbacks += checkpoint_callbacks(settings, run_dir)
+        callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]
         if settings.patience > 0:
             callbacks.append(EarlyStopping(monitor=settings.monitor, mode=settings.monitor_mode,
                                            patience=settings.patience))
