@@ -113,7 +113,7 @@ def prepare_checked(command: Command) -> PreparedRun:
     """Build the data and the model of a checked command, then claim the run folder and build the Trainer."""
     from utils.experiments.pruning import sweep_trial_callbacks
     from utils.runs.checkpoints import read_checkpoint
-    from utils.runs.folder import claim_run_folder
+    from utils.runs.folder import claim_run_folder, remove_stale_temporaries
     from utils.trainer.build import build_trainer
     from utils.trainer.own_modules import is_own_module, module_callbacks
 
@@ -121,6 +121,7 @@ def prepare_checked(command: Command) -> PreparedRun:
     datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
+    remove_stale_temporaries(run_dir)
     callbacks = module_callbacks(command.options["model_name"], net_arguments(command),
                                  is_own_module(command.model_class),
                                  {"val": command.val_labels, "test": command.test_labels},

@@ -1,4 +1,4 @@
-"""Runs stopped from outside: SIGTERM and Ctrl-C end non-zero and say how to resume."""
+"""Runs stopped from outside: SIGTERM and Ctrl-C end non-zero and say how to resume; no partial files stay behind."""
 
 import json
 import signal
@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import torch
-from conftest import Project
+from conftest import FAST, Project
 from test_one_writer import SLOW_DATA, start_main, wait_for_file
 
 SLOW = ("--model_name", "standard_net", "--dataset", "slow_data", "--batch_size", "32", "--max_epochs", "3")
@@ -55,3 +55,18 @@ def test_ctrl_c_ends_with_one_line_saying_how_to_resume(project):
     # A Ctrl-C may land inside an optimizer step, so the last validation's checkpoint stays the one to resume.
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == first_step
 
+
+def test_partial_checkpoints_of_a_killed_writer_are_removed_when_the_run_resumes(project):
+    finished = project.run("--model_name", "standard_net", "--dataset", "standard_data", *FAST)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    checkpoints = project.run_dirs()[0] / "checkpoints"
+    stale = [checkpoints / ".last.ckpt.4242-0a1b2c3d.tmp", checkpoints / ".epoch000-step2.ckpt.77-ffffffff.tmp"]
+    for path in stale:
+        path.write_bytes(b"PK\x03\x04 half a checkpoint")
+    kept = checkpoints / ".notes.tmp"  # not a name the checkpoint writer makes
+    kept.write_text("mine")
+    resumed = project.run("--resume", "last", "--model_name", "standard_net", "--dataset", "standard_data",
+                          "--max_epochs", "2")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert not any(path.exists() for path in stale)
+    assert kept.read_text() == "mine"
