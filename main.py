@@ -8,7 +8,7 @@ from typing import Any
 
 from utils.config.command_line import Command, parse_command_line
 from utils.config.experiment_options import drives_several_runs
-from utils.errors import RunPruned, RunStopped, TrainingDiverged, UserError
+from utils.errors import DiskFull, RunPruned, RunStopped, TrainingDiverged, UserError
 
 
 def check_command(command: Command) -> None:
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except TrainingDiverged as error:
+    except (TrainingDiverged, DiskFull) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except RunStopped as stop:

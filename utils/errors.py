@@ -9,6 +9,10 @@ class TrainingDiverged(Exception):
     """The loss became NaN or infinite: the run stops, keeping its checkpoints."""
 
 
+class DiskFull(Exception):
+    """A checkpoint did not fit on its disk: the run stops, keeping the checkpoints it saved before."""
+
+
 class RunPruned(Exception):
     """A sweep's pruner stopped this trial's training early: not a failure, its results say so."""
 
