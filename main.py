@@ -33,6 +33,9 @@ def check_command(command: Command) -> None:
         check_checkpoint(settings.run.ckpt)
     if settings.run.mode == "fit" and not is_own_module(command.model_class):
         check_optimization(settings.optimization, settings.trainer.max_epochs)
+    if command.resume_dir and settings.trainer.fast_dev_run:
+        raise UserError("--fast_dev_run is a dry run and would overwrite the resumed run's config.yaml and "
+                        "results.json: drop --fast_dev_run, or try it in a new run without --resume")
     if command.resume_dir and settings.run.mode != "fit":
         raise UserError(f"--resume continues training: drop --mode {settings.run.mode} (or use --ckpt without "
                         f"--resume)")
@@ -87,6 +90,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
 
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
+    from utils.runs.checkpoints import check_resume_fits
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, preflight
     from utils.trainer.own_modules import is_own_module
@@ -106,6 +110,8 @@ def build_checked(command: Command) -> tuple[Any, Any]:
         check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,
                       validates=settings.trainer.limit_val_batches != 0)
     check_val_check_interval(command.options, len(datamodule.train_set))
+    if command.resume_checkpoint:
+        check_resume_fits(str(command.resume_checkpoint), model.state_dict())
     return datamodule, model
 
 

@@ -25,6 +25,15 @@ HAS_CUDA = "this machine has a CUDA GPU" if torch.cuda.is_available() else None
 HAS_MPS = "this machine has Apple's MPS" if torch.backends.mps.is_available() else None
 
 
+class CallsAFunction:
+    """An object whose unpickling calls os.system: what a malicious checkpoint holds."""
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return os.system, ("echo the payload ran",)
+
+
 def _torch_bytes(value: object) -> bytes:
     buffer = io.BytesIO()
     torch.save(value, buffer)
@@ -346,8 +355,24 @@ CASES = [
     Case("ckpt_net_layer_added", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_CHECKPOINT),
          ("last.ckpt", "StandardNet", "head.weight"), {"model/standard_net.py": STANDARD_NET_EXTRA_LAYER}),
     Case("ckpt_stores_an_object", (*STANDARD, "--mode", "predict", "--ckpt", "object.ckpt"),
-         ("object.ckpt", "torch.nn.modules.linear.Linear", "weights_only"),
+         ("object.ckpt", "torch.nn.modules.linear.Linear", "do not trust this file"),
          {"object.ckpt": _torch_bytes({"hyper_parameters": {"net": torch.nn.Linear(2, 2)}})}),
+    Case("ckpt_calls_a_function", (*STANDARD, "--mode", "test", "--ckpt", "payload.ckpt"),
+         ("payload.ckpt", "the global posix.system", "do not trust this file"),
+         {"payload.ckpt": _torch_bytes({"state_dict": CallsAFunction()})}),
+    Case("resume_calls_a_function", ("--resume", f"{EARLIER_RUN}/checkpoints/payload.ckpt"),
+         ("payload.ckpt", "posix.system", "do not trust"),
+         {f"{EARLIER_RUN}/checkpoints/payload.ckpt": _torch_bytes({"state_dict": CallsAFunction()})}),
+    # Resumes that cannot go ahead.
+    Case("resume_with_fast_dev_run", ("--resume", EARLIER_RUN, "--fast_dev_run"), ("--fast_dev_run", "dry run")),
+    Case("resume_with_another_width", ("--resume", EARLIER_RUN, "--hidden", "64"),
+         ("last.ckpt", "does not fit", "[32, 16]", "[64, 16]")),
+    Case("resume_net_layer_added", ("--resume", EARLIER_RUN), ("last.ckpt", "does not fit", "'net.head."),
+         {"model/standard_net.py": STANDARD_NET_EXTRA_LAYER}),
+    Case("resume_of_another_experiment", ("--resume", EARLIER_RUN, "--experiment", "other"),
+         ("experiment 'standard_net-standard_data'", "--experiment 'other'")),
+    Case("resume_with_an_empty_config", ("--resume", EARLIER_RUN), ("last.ckpt",),
+         {f"{EARLIER_RUN}/config.yaml": ""}),
     Case("ckpt_of_another_template_version", (*STANDARD, "--mode", "test", "--ckpt", "old.ckpt"),
          ("old.ckpt", "another version of this template", "format 0"),
          {"old.ckpt": _torch_bytes({"template_net": {"model_name": "standard_net", "model_kwargs": {}},

@@ -13,7 +13,7 @@ from utils.config.framework_options import add_framework_options, add_name_optio
 from utils.config.names import available_names, first_docstring_line, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
-from utils.config.resume_target import resume_target
+from utils.config.resume_target import check_same_experiment, resume_target
 from utils.config.settings import Settings
 from utils.config.signature_options import add_class_options, class_parameter_names
 from utils.config.torch_optimizers import optimizer_class, scheduler_class
@@ -154,7 +154,9 @@ def parse_command_line(argv: list[str]) -> Command:
         if resume_checkpoint is None and names.fold is not None:
             raise UserError(f"--resume {names.resume} is a whole cross-validation: drop --fold, or resume one fold "
                             f"with --resume {resume_dir / f'fold_{names.fold}'}")
-        config = {**load_config(str(resume_dir / "config.yaml")), **config}
+        stored = load_config(str(resume_dir / "config.yaml"))
+        check_same_experiment(resume_dir, stored, names.experiment)
+        config = {**stored, **config}
     names = parse_names(argv, config)
     if names.list:
         print(listing())

@@ -72,3 +72,12 @@ def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Pat
                         f"resume from a checkpoint in Logs/<experiment>/version_<N>/checkpoints/")
     hold_run_folder(run_dir, target)
     return run_dir, checkpoint
+
+
+def check_same_experiment(run_dir: Path, stored: dict, asked: str | None) -> None:
+    """Refuse an --experiment that names another experiment than the resumed run's own."""
+    if asked is None or asked in (run_dir.parent.name, stored.get("experiment")):
+        return
+    raise UserError(f"--resume {run_dir} continues a run of experiment {run_dir.parent.name!r}, not --experiment "
+                    f"{asked!r}: drop --experiment to continue that run, or pass --resume last --experiment {asked} "
+                    f"to continue a run of {asked}")

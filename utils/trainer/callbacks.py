@@ -8,7 +8,6 @@ from pytorch_lightning.callbacks import (
     DeviceStatsMonitor,
     EarlyStopping,
     LearningRateMonitor,
-    ModelCheckpoint,
     ModelSummary,
     TQDMProgressBar,
 )
@@ -16,6 +15,7 @@ from pytorch_lightning.callbacks import (
 from utils.config.settings import TrainerSettings
 from utils.errors import UserError
 from utils.runs.folder import release_run_folder_marker
+from utils.trainer.movable_checkpoint import MovableModelCheckpoint
 from utils.trainer.platform import keep_freed_memory
 from utils.trainer.signals import CheckpointOnSigterm
 
@@ -49,7 +49,7 @@ class SharedRunFolder(Callback):
                             f"address, port and job id misled a process; start the run again")
 
 
-def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[ModelCheckpoint]:
+def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[MovableModelCheckpoint]:
     """The best k checkpoints by the monitor, then `last.ckpt`, rewritten at every validation.
 
     `last.ckpt` has its own callback because Lightning's `save_last` only rewrites it when a best
@@ -57,12 +57,12 @@ def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[Model
     The best files' names never take a '/' from the metric.
     """
     monitor = settings.monitor
-    best = ModelCheckpoint(
+    best = MovableModelCheckpoint(
         dirpath=run_dir / "checkpoints", monitor=monitor, mode=settings.monitor_mode,
         save_top_k=settings.save_top_k, auto_insert_metric_name=False,
         filename=f"epoch{{epoch:03d}}-step{{step}}-{monitor.replace('/', '_')}{{{monitor}:.4f}}",
     )
-    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
+    last = MovableModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
                            enable_version_counter=False)
     return [best, last]
 
