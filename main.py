@@ -92,7 +92,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     from utils.config.checks import check_val_check_interval
     from utils.runs.checkpoints import check_resume_fits
     from utils.tasks.metrics import check_monitor
-    from utils.tasks.preflight import check_batches, preflight
+    from utils.tasks.preflight import check_batches, check_trainable, preflight
     from utils.trainer.own_modules import is_own_module
 
     settings = command.settings
@@ -107,6 +107,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     else:
         model.use_class_count(preflight(model, checked_sets or datamodule.test_sets))
     if settings.run.mode == "fit" and not own_module:
+        check_trainable(model.net)
         check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,
                       validates=settings.trainer.limit_val_batches != 0)
     check_val_check_interval(command.options, len(datamodule.train_set))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils.config.config_files import config_tokens, load_config, rename_former_keys
+from utils.config.config_files import config_tokens, load_config, rename_former_keys, without_replaced_keys
 from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, add_name_options, add_optimization_names
@@ -157,6 +157,7 @@ def parse_command_line(argv: list[str]) -> Command:
         stored = load_config(str(resume_dir / "config.yaml"))
         check_same_experiment(resume_dir, stored, names.experiment)
         config = {**stored, **config}
+    config = without_replaced_keys(config, argv)
     names = parse_names(argv, config)
     if names.list:
         print(listing())

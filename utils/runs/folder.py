@@ -68,6 +68,9 @@ def _new_version_folder(experiment_dir: Path) -> Path:
         except FileExistsError:
             version += 1
             continue
+        except OSError as error:  # a read-only or immutable experiment folder
+            raise UserError(f"cannot create the run folder {run_dir}: {error.strerror}: make {experiment_dir} "
+                            f"writable or pass another --log_dir") from None
         return run_dir
 
 
