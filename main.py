@@ -2,12 +2,13 @@
 
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from utils.config.command_line import Command, compare_request, parse_command_line
 from utils.config.experiment_options import drives_several_runs
-from utils.errors import TrainingDiverged, UserError
+from utils.errors import DiskFull, RunStopped, TrainingDiverged, UserError
 
 
 def build_model(command: Command) -> Any:
@@ -52,8 +53,9 @@ def build_checked(command: Command) -> tuple[Any, Any]:
 
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
+    from utils.runs.checkpoints import check_resume_fits
     from utils.tasks.metrics import check_monitor
-    from utils.tasks.preflight import check_batches, preflight
+    from utils.tasks.preflight import check_batches, check_trainable, preflight
     from utils.trainer.own_modules import is_own_module
 
     settings = command.settings
@@ -68,9 +70,12 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     else:
         model.use_class_count(preflight(model, checked_sets or datamodule.test_sets))
     if settings.run.mode == "fit" and not own_module:
+        check_trainable(model.net)
         check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,
                       validates=settings.trainer.limit_val_batches != 0)
     check_val_check_interval(command.options, len(datamodule.train_set))
+    if command.resume_checkpoint:
+        check_resume_fits(str(command.resume_checkpoint), model.state_dict())
     return datamodule, model
 
 
@@ -78,7 +83,7 @@ def prepare_checked(command: Command) -> PreparedRun:
     """Build the data and the model of a checked command, then claim the run folder and build the Trainer."""
     from utils.experiments.pruning import sweep_trial_callbacks
     from utils.runs.checkpoints import read_checkpoint
-    from utils.runs.folder import claim_run_folder
+    from utils.runs.folder import claim_run_folder, remove_stale_temporaries
     from utils.trainer.build import build_trainer
     from utils.trainer.own_modules import is_own_module, module_callbacks
 
@@ -86,6 +91,7 @@ def prepare_checked(command: Command) -> PreparedRun:
     datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
+    remove_stale_temporaries(run_dir)
     callbacks = module_callbacks(command.options["model_name"], command.net_arguments(),
                                  is_own_module(command.model_class),
                                  {"val": command.val_labels, "test": command.test_labels},
@@ -117,11 +123,13 @@ def run(argv: list[str]) -> int:
     prepared = prepare_checked(command)
     from utils.trainer.modes import close_process_group, run_mode
     from utils.trainer.run_records import record_configuration, record_results
+    from utils.trainer.signals import stopped_by_signal
 
     trainer, run_dir = prepared.trainer, prepared.run_dir
     if trainer.is_global_zero:
         record_configuration(command, trainer, run_dir)
-    results = run_mode(command, trainer, prepared.model, prepared.datamodule, run_dir)
+    results = stopped_by_signal(trainer, run_dir, partial(run_mode, command, trainer, prepared.model,
+                                                          prepared.datamodule, run_dir))
     if trainer.is_global_zero:
         record_results(run_dir, results)
     close_process_group()
@@ -135,9 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except TrainingDiverged as error:
+    except (TrainingDiverged, DiskFull) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except RunStopped as stop:
+        if str(stop):
+            print(str(stop), file=sys.stderr)
+        return stop.exit_code
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Sampler
 
 from utils.config.dataset_entries import DatasetEntry
 from utils.config.experiment_options import FOLD_LABEL
@@ -80,6 +80,9 @@ class DInterface(pl.LightningDataModule):
                 dataset = build_instance(cls, self.class_values, entry.overrides, **fixed)
             except (FileNotFoundError, ValueError) as error:
                 raise UserError(f"dataset {entry.label!r}: {cls.__name__} could not be built: {error}") from None
+            if isinstance(dataset, IterableDataset):
+                raise UserError(f"dataset {entry.label!r}: {cls.__name__} is an IterableDataset: the template splits, "
+                                f"shuffles and shards datasets by index, so give it __len__ and __getitem__")
             if len(dataset) == 0:
                 raise UserError(f"dataset {entry.label!r}: {cls.__name__} has no items: check its files or arguments")
             self._built[key] = dataset

@@ -18,11 +18,58 @@ from conftest import FAST, Project, copy_project, error_line, main_environment
 from forked_main import ForkServer
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
+# Nine to the power of the levels: a billion-laughs file whose few lines expand without bound.
+ALIAS_BOMB = "".join(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9) if level else 'x'}]\n"
+                     for level in range(9))
 EARLIER_RUN = "Logs/standard_net-standard_data/version_0"
 EARLIER_CHECKPOINT = f"{EARLIER_RUN}/checkpoints/last.ckpt"
 # Cases that are only wrong where the hardware is missing: the reason to skip them elsewhere.
 HAS_CUDA = "this machine has a CUDA GPU" if torch.cuda.is_available() else None
 HAS_MPS = "this machine has Apple's MPS" if torch.backends.mps.is_available() else None
+
+
+class CallsAFunction:
+    """An object whose unpickling calls os.system: what a malicious checkpoint holds."""
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return os.system, ("echo the payload ran",)
+
+
+ITERABLE_DATA = '''
+import torch
+from torch.utils.data import IterableDataset
+
+
+class StreamData(IterableDataset):
+    def __iter__(self):
+        for _ in range(8):
+            yield torch.randn(16), 0
+'''
+
+FROZEN_NET = '''
+from torch import nn
+
+
+class FrozenNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(16, 10)
+        self.layer.requires_grad_(False)
+
+    def forward(self, x):
+        return self.layer(x)
+'''
+
+EMPTY_NET = '''
+from torch import nn
+
+
+class EmptyNet(nn.Module):
+    def forward(self, x):
+        return x[:, :10]
+'''
 
 
 def _torch_bytes(value: object) -> bytes:
@@ -346,8 +393,24 @@ CASES = [
     Case("ckpt_net_layer_added", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_CHECKPOINT),
          ("last.ckpt", "StandardNet", "head.weight"), {"model/standard_net.py": STANDARD_NET_EXTRA_LAYER}),
     Case("ckpt_stores_an_object", (*STANDARD, "--mode", "predict", "--ckpt", "object.ckpt"),
-         ("object.ckpt", "torch.nn.modules.linear.Linear", "weights_only"),
+         ("object.ckpt", "torch.nn.modules.linear.Linear", "do not trust this file"),
          {"object.ckpt": _torch_bytes({"hyper_parameters": {"net": torch.nn.Linear(2, 2)}})}),
+    Case("ckpt_calls_a_function", (*STANDARD, "--mode", "test", "--ckpt", "payload.ckpt"),
+         ("payload.ckpt", "the global posix.system", "do not trust this file"),
+         {"payload.ckpt": _torch_bytes({"state_dict": CallsAFunction()})}),
+    Case("resume_calls_a_function", ("--resume", f"{EARLIER_RUN}/checkpoints/payload.ckpt"),
+         ("payload.ckpt", "posix.system", "do not trust"),
+         {f"{EARLIER_RUN}/checkpoints/payload.ckpt": _torch_bytes({"state_dict": CallsAFunction()})}),
+    # Resumes that cannot go ahead.
+    Case("resume_with_fast_dev_run", ("--resume", EARLIER_RUN, "--fast_dev_run"), ("--fast_dev_run", "dry run")),
+    Case("resume_with_another_width", ("--resume", EARLIER_RUN, "--hidden", "64"),
+         ("last.ckpt", "does not fit", "[32, 16]", "[64, 16]")),
+    Case("resume_net_layer_added", ("--resume", EARLIER_RUN), ("last.ckpt", "does not fit", "'net.head."),
+         {"model/standard_net.py": STANDARD_NET_EXTRA_LAYER}),
+    Case("resume_of_another_experiment", ("--resume", EARLIER_RUN, "--experiment", "other"),
+         ("experiment 'standard_net-standard_data'", "--experiment 'other'")),
+    Case("resume_with_an_empty_config", ("--resume", EARLIER_RUN), ("last.ckpt",),
+         {f"{EARLIER_RUN}/config.yaml": ""}),
     Case("ckpt_of_another_template_version", (*STANDARD, "--mode", "test", "--ckpt", "old.ckpt"),
          ("old.ckpt", "another version of this template", "format 0"),
          {"old.ckpt": _torch_bytes({"template_net": {"model_name": "standard_net", "model_kwargs": {}},
@@ -376,6 +439,58 @@ CASES = [
                                           "--accelerator", "cpu", "--devices", "2"), ("--mode predict", "--devices 1")),
     Case("seed_beyond_numpy", (*STANDARD, "--seed", "4294967296"), ("--seed", "4294967295")),
     Case("unknown_option_suggests_the_closest", (*STANDARD, "--max_epoch", "3"), ("--max_epoch", "--max_epochs")),
+    # Numbers that are not finite, or integers beyond 64 bits.
+    Case("float_option_inf", (*STANDARD, "--lr", "inf"), ("--lr", "'inf'", "finite")),
+    Case("float_option_nan", (*STANDARD, "--gradient_clip_val", "nan"), ("--gradient_clip_val", "'nan'")),
+    Case("float_option_overflows", (*STANDARD, "--lr", "1e400"), ("--lr", "'1e400'")),
+    Case("dataset_float_inf", (*STANDARD, "--noise=-inf"), ("--noise", "'-inf'")),
+    Case("dataset_entry_float_overflows", ("--model_name", "standard_net", "--train_dataset", "standard_data",
+                                           "--val_datasets", "a=standard_data:noise=1e400"), ("noise", "1e400")),
+    Case("dataset_entry_float_nan", ("--model_name", "standard_net", "--train_dataset", "standard_data",
+                                     "--val_datasets", "a=standard_data:noise=nan"), ("noise", "nan")),
+    Case("config_float_inf", (*STANDARD, "--config", "run.yaml"), ("--lr", "inf"), {"run.yaml": "lr: .inf\n"}),
+    Case("config_float_nan", (*STANDARD, "--config", "run.yaml"), ("--noise", "nan"), {"run.yaml": "noise: .nan\n"}),
+    Case("batch_size_beyond_64_bits", (*STANDARD, "--batch_size", "99999999999999999999"),
+         ("--batch_size", "99999999999999999999", "2**63")),
+    Case("net_int_beyond_64_bits", (*STANDARD, "--hidden", "99999999999999999999"),
+         ("--hidden", "99999999999999999999")),
+    # Resources the machine cannot give, and values that train nothing.
+    Case("devices_beyond_cpu_cores", (*STANDARD, "--accelerator", "cpu", "--devices", "1000"),
+         ("--devices 1000", "cores", "at most --devices")),
+    Case("devices_beyond_cpu_cores_under_ddp", (*STANDARD, "--accelerator", "cpu", "--devices", "999",
+                                                "--strategy", "ddp"), ("--devices 999", "cores")),
+    Case("num_workers_beyond_cores", (*STANDARD, "--num_workers", "1000"), ("--num_workers 1000", "at most")),
+    Case("num_workers_far_beyond_cores", (*STANDARD, "--num_workers", "99999"), ("--num_workers 99999",)),
+    Case("num_nodes_without_other_nodes", (*STANDARD, "--num_nodes", "2"), ("--num_nodes 2", "MASTER_ADDR")),
+    Case("num_nodes_many_without_other_nodes", (*STANDARD, "--num_nodes", "64", "--accelerator", "cpu"),
+         ("--num_nodes 64", "torchrun or srun")),
+    Case("limit_train_batches_zero", (*STANDARD, "--limit_train_batches", "0"), ("--limit_train_batches 0",
+                                                                                 "trains nothing")),
+    Case("limit_train_batches_zero_from_config", (*STANDARD, "--config", "run.yaml"),
+         ("--limit_train_batches 0", "untrained"), {"run.yaml": "limit_train_batches: 0\n"}),
+    # Labels the tables use, or too long for a file name.
+    Case("label_mean", ("--model_name", "standard_net", "--train_dataset", "standard_data", "--val_datasets",
+                        "mean=standard_data"), ("'mean'", "results tables", "mean_set=standard_data")),
+    Case("label_mean_in_test_sets", (*STANDARD, "--test_datasets", "mean=standard_data:noise=2.0"), ("'mean'",)),
+    Case("label_too_long", ("--model_name", "standard_net", "--train_dataset", "standard_data", "--val_datasets",
+                            f"{'a' * 300}=standard_data"), ("300 characters", "at most 64")),
+    Case("label_too_long_from_config", ("--model_name", "standard_net", "--config", "run.yaml"), ("200 characters",),
+         {"run.yaml": f"train_dataset: standard_data\nval_datasets: [{'b' * 200}=standard_data]\n"}),
+    # User files that cannot be served or trained.
+    Case("iterable_dataset", ("--model_name", "standard_net", "--dataset", "stream_data"),
+         ("StreamData", "IterableDataset", "__len__"), {"data/stream_data.py": ITERABLE_DATA}),
+    Case("iterable_val_dataset", ("--model_name", "standard_net", "--train_dataset", "standard_data",
+                                  "--val_datasets", "s=stream_data"), ("'s'", "IterableDataset"),
+         {"data/stream_data.py": ITERABLE_DATA}),
+    Case("net_all_frozen", ("--model_name", "frozen_net", "--dataset", "standard_data"),
+         ("FrozenNet", "no trainable parameters"), {"model/frozen_net.py": FROZEN_NET}),
+    Case("net_without_parameters", ("--model_name", "empty_net", "--dataset", "standard_data"),
+         ("EmptyNet", "no trainable parameters"), {"model/empty_net.py": EMPTY_NET}),
+    # Empty values that would silently stand for a default.
+    Case("empty_dataset", ("--model_name", "standard_net", "--dataset", ""), ("--dataset", "''")),
+    Case("blank_model_name", ("--model_name", " ", "--dataset", "standard_data"), ("--model_name", "' '")),
+    Case("empty_log_dir", (*STANDARD, "--log_dir", ""), ("--log_dir", "''")),
+    Case("empty_experiment", (*STANDARD, "--experiment="), ("--experiment", "''")),
     # Config files.
     Case("config_missing", (*STANDARD, "--config", "missing.yaml"), ("missing.yaml", "does not exist")),
     Case("config_is_a_folder", (*STANDARD, "--config", "model"), ("config file model", "is a folder")),
@@ -387,6 +502,14 @@ CASES = [
          {"run.yaml": "lr: [0.1\nbatch_size: 4\n"}),
     Case("config_not_a_mapping", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "mapping"),
          {"run.yaml": "- lr\n- 0.1\n"}),
+    Case("config_sets_resume", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "'resume'", "--resume last"),
+         {"run.yaml": "resume: last\n"}),
+    Case("config_sets_config", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "'config'", "--config other.yaml"),
+         {"run.yaml": "config: other.yaml\n"}),
+    Case("config_alias_bomb", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "alias (*l0)"),
+         {"run.yaml": ALIAS_BOMB}),
+    Case("config_alias_of_a_value", (*STANDARD, "--config", "run.yaml"), ("run.yaml", "alias (*width)"),
+         {"run.yaml": "hidden: &width 32\nnum_features: *width\n"}),
     Case("config_bad_value", (*STANDARD, "--config", "run.yaml"), ("--batch_size", "'0'"),
          {"run.yaml": "batch_size: 0\n"}),
 ]

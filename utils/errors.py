@@ -9,5 +9,17 @@ class TrainingDiverged(Exception):
     """The loss became NaN or infinite: the run stops, keeping its checkpoints."""
 
 
+class DiskFull(Exception):
+    """A checkpoint did not fit on its disk: the run stops, keeping the checkpoints it saved before."""
+
+
 class RunPruned(Exception):
     """A sweep's pruner stopped this trial's training early: not a failure, its results say so."""
+
+
+class RunStopped(Exception):
+    """A signal stopped the run: main.py prints the message (empty on ranks other than 0) and exits with the code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -2,6 +2,7 @@
 
 import collections.abc
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -57,7 +58,27 @@ def read_yaml(word: str) -> Any:
         raise ValueError(word) from error
 
 
-SCALARS: dict[Any, Callable[[str], Any]] = {int: int, float: float, str: str, bool: read_bool}
+# The largest integer torch, numpy and the OS accept in a size or count: a larger one only fails deep in a run.
+LARGEST_INTEGER = 2**63 - 1
+
+
+def read_int(word: str) -> int:
+    """An integer that fits 64 bits."""
+    value = int(word)
+    if abs(value) > LARGEST_INTEGER:
+        raise ValueError(word)
+    return value
+
+
+def read_float(word: str) -> float:
+    """A finite number: inf, nan and numbers beyond a float's range (1e400) are refused."""
+    value = float(word)
+    if not math.isfinite(value):
+        raise ValueError(word)
+    return value
+
+
+SCALARS: dict[Any, Callable[[str], Any]] = {int: read_int, float: read_float, str: str, bool: read_bool}
 
 
 def resolve_annotation(cls: type, parameter: inspect.Parameter) -> Any:
@@ -193,7 +214,9 @@ def conform(value: Any, annotation: Any) -> Any:
     if annotation in (Any, object):
         return value
     if annotation is float and type(value) in (int, float):
-        return float(value)
+        return read_float(str(value))
+    if annotation is int and type(value) is int:
+        return read_int(str(value))
     if annotation in (int, str, bool, type(None)):
         if type(value) is annotation:
             return value

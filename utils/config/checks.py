@@ -8,6 +8,7 @@ import torch
 
 from utils.config.experiment_options import check_experiment_options
 from utils.config.names import load_class
+from utils.config.resources import check_resources
 from utils.config.signature_options import check_required
 from utils.errors import UserError
 
@@ -93,6 +94,7 @@ def check_options(options: dict[str, Any]) -> None:
     check_experiment_options(options)
     check_mode(options)
     check_hardware(options)
+    check_resources(options)
     if options["mode"] == "predict" and _processes(options) > 1:
         raise UserError("--mode predict runs in one process, so predictions.pt holds every item in order: "
                         "pass --devices 1 --num_nodes 1")

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils.config.config_files import config_tokens, load_config, rename_former_keys
+from utils.config.config_files import config_tokens, load_config, rename_former_keys, without_replaced_keys
 from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, add_name_options, add_optimization_names
 from utils.config.names import available_names, first_docstring_line, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
-from utils.config.resume_target import resume_target
+from utils.config.resume_target import check_same_experiment, resume_target
 from utils.config.settings import Settings
 from utils.config.signature_options import add_class_options, class_parameter_names, constructor_parameters
 from utils.config.torch_optimizers import optimizer_class, scheduler_class
@@ -169,7 +169,10 @@ def parse_command_line(argv: list[str]) -> Command:
         if resume_checkpoint is None and names.fold is not None:
             raise UserError(f"--resume {names.resume} is a whole cross-validation: drop --fold, or resume one fold "
                             f"with --resume {resume_dir / f'fold_{names.fold}'}")
-        config = {**load_config(str(resume_dir / "config.yaml")), **config}
+        stored = load_config(str(resume_dir / "config.yaml"))
+        check_same_experiment(resume_dir, stored, names.experiment)
+        config = {**stored, **config}
+    config = without_replaced_keys(config, argv)
     names = parse_names(argv, config)
     if names.list:
         print(listing())

@@ -5,6 +5,20 @@ from typing import Any
 
 from utils.errors import UserError
 
+# Options that choose which file or run to read: a config file naming them would be read too late to act on them.
+COMMAND_LINE_ONLY = ("config", "resume")
+
+
+def _read_yaml(file: Path, kind: str) -> Any:
+    """The file's YAML, refusing aliases: an alias bomb's few lines expand without bound."""
+    import yaml
+
+    text = file.read_text(encoding="utf-8")
+    for event in yaml.parse(text):
+        if isinstance(event, yaml.AliasEvent):
+            raise UserError(f"{kind} {file} uses a YAML alias (*{event.anchor}): write each value out in full")
+    return yaml.safe_load(text)
+
 
 def load_config(path: str, kind: str = "config file") -> dict[str, Any]:
     """Read a YAML mapping of option defaults (or, as `kind` names it in errors, of a sweep's search space)."""
@@ -16,7 +30,7 @@ def load_config(path: str, kind: str = "config file") -> dict[str, Any]:
     if not file.is_file():
         raise UserError(f"{kind} {path} does not exist: pass the path of a YAML file")
     try:
-        config = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        config = _read_yaml(file, kind) or {}
     except UnicodeDecodeError:
         raise UserError(f"{kind} {path} is not UTF-8 text: save it as a UTF-8 YAML file") from None
     except OSError as error:
@@ -28,7 +42,23 @@ def load_config(path: str, kind: str = "config file") -> dict[str, Any]:
         raise UserError(f"{kind} {path} is not valid YAML{where}: {problem}") from None
     if not isinstance(config, dict):
         raise UserError(f"{kind} {path} must hold a mapping of option: value")
+    for key in COMMAND_LINE_ONLY:
+        if key in config:
+            raise UserError(f"{kind} {path} sets {key!r}, which only the command line can: remove it and pass "
+                            f"--{key} {config[key]} instead")
     return config
+
+
+# A command-line option that replaces config keys other than its own: --dataset sets every stage at once.
+REPLACED_KEYS = {"dataset": ("train_dataset", "val_datasets", "test_datasets"), "train_dataset": ("dataset",),
+                 "val_datasets": ("dataset",), "test_datasets": ("dataset",)}
+
+
+def without_replaced_keys(config: dict[str, Any], argv: list[str]) -> dict[str, Any]:
+    """The config without the keys an option on the command line replaces, so the command line wins whole."""
+    given = {word[2:].partition("=")[0] for word in argv if word.startswith("--")}
+    replaced = {key for option in given for key in REPLACED_KEYS.get(option, ())}
+    return {key: value for key, value in config.items() if key not in replaced}
 
 
 def config_tokens(config: dict[str, Any]) -> list[str]:

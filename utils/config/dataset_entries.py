@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from utils.errors import UserError
 
 LABEL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Words the results tables and metric keys use themselves: `val/mean` would read as a dataset's row.
+RESERVED_LABELS = ("mean",)
+# A label names metric keys and, through --monitor, checkpoint files: it must leave room in a 255-byte file name.
+MAX_LABEL_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,12 @@ def parse_entry(text: str) -> DatasetEntry:
     label = label or name
     if not LABEL_PATTERN.fullmatch(label):
         raise UserError(f"dataset entry {text!r} has a bad label {label!r}: a label is letters, digits and '_'; {form}")
+    if label in RESERVED_LABELS:
+        raise UserError(f"dataset entry {text!r} takes the label {label!r}, which the results tables use themselves: "
+                        f"give it another label, as in {label}_set={name}")
+    if len(label) > MAX_LABEL_LENGTH:
+        raise UserError(f"dataset entry {text[:80]!r}... has a label of {len(label)} characters: a label names files "
+                        f"and metric keys, so it has at most {MAX_LABEL_LENGTH}")
     overrides: dict[str, str] = {}
     for pair in filter(None, arguments.split(",")):
         key, equals, value = pair.partition("=")

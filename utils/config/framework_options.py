@@ -18,15 +18,22 @@ PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-
 def add_name_options(parser: UserArgumentParser) -> None:
     """Options that choose the classes: known before the classes' own options can be added."""
     group = parser.option_group("what to run")
-    group.add_argument("--model_name", default="example_net", help="file in model/ without .py (default: example_net)")
-    group.add_argument("--dataset", help="one dataset file in data/ for train, val and test")
-    group.add_argument("--train_dataset", help="dataset entry for training: NAME or LABEL=NAME:key=value,...")
-    group.add_argument("--val_datasets", nargs="+", help="dataset entries validated every epoch, each under its label")
-    group.add_argument("--test_datasets", nargs="+", help="dataset entries tested after fit or with --mode test")
-    group.add_argument("--config", help="YAML file of option defaults; the command line wins")
-    group.add_argument("--resume", help="continue a run in its own folder: its folder, a checkpoint in it, or last")
-    group.add_argument("--log_dir", default="Logs", help="folder that holds every run (default: Logs)")
-    group.add_argument("--experiment", help="run folder group (default: <model_name>-<train label>)")
+    text = vt.non_empty_text  # an empty value would silently stand for the default
+    group.add_argument("--model_name", type=text, default="example_net",
+                       help="file in model/ without .py (default: example_net)")
+    group.add_argument("--dataset", type=text, help="one dataset file in data/ for train, val and test")
+    group.add_argument("--train_dataset", type=text,
+                       help="dataset entry for training: NAME or LABEL=NAME:key=value,...")
+    group.add_argument("--val_datasets", type=text, nargs="+",
+                       help="dataset entries validated every epoch, each under its label")
+    group.add_argument("--test_datasets", type=text, nargs="+",
+                       help="dataset entries tested after fit or with --mode test")
+    group.add_argument("--config", type=text, help="YAML file of option defaults; the command line wins")
+    group.add_argument("--resume", type=text,
+                       help="continue a run in its own folder: its folder, a checkpoint in it, or last")
+    group.add_argument("--log_dir", type=vt.folder_path, default="Logs",
+                       help="folder that holds every run (default: Logs)")
+    group.add_argument("--experiment", type=text, help="run folder group (default: <model_name>-<train label>)")
     group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
     group.add_argument("--compare", nargs="+", metavar="RUN",
                        help="print finished runs side by side (run folders, or experiment folders such as "

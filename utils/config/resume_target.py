@@ -4,6 +4,7 @@ from pathlib import Path
 
 from utils.config.config_files import load_config
 from utils.errors import UserError
+from utils.run_lock import follows_another_process, is_locked, lock_holder, lock_run_folder
 
 
 def is_cross_validation(run_dir: Path) -> bool:
@@ -15,15 +16,36 @@ def is_cross_validation(run_dir: Path) -> bool:
     return bool(values.get("folds")) and values.get("fold") is None
 
 
+def _version(path: Path) -> int:
+    """N of a `version_<N>` folder; -1 for any other name (a `version_0_backup` copy)."""
+    number = path.name.removeprefix("version_")
+    return int(number) if number.isdigit() else -1
+
+
 def newest_resumable_run(log_dir: str, experiment: str) -> Path:
-    """The highest-numbered run of an experiment that has a last.ckpt."""
+    """The highest-numbered run of an experiment that has a last.ckpt and no live process writing into it."""
     experiment_dir = Path(log_dir) / experiment
-    runs = [path for path in experiment_dir.glob("version_*")
-            if (path / "checkpoints" / "last.ckpt").is_file() or is_cross_validation(path)]
+    runs = [path for path in experiment_dir.glob("version_*") if _version(path) >= 0 and
+            ((path / "checkpoints" / "last.ckpt").is_file() or is_cross_validation(path))]
     if not runs:
         raise UserError(f"--resume last found no run with checkpoints/last.ckpt under {experiment_dir}: "
                         f"pass the run folder or checkpoint to resume, or the --model_name/--experiment of that run")
-    return max(runs, key=lambda path: int(path.name.removeprefix("version_") or 0))
+    runs.sort(key=_version, reverse=True)
+    if follows_another_process():
+        return runs[0]  # rank 0 chose and holds it
+    for run_dir in runs:
+        if not is_locked(run_dir) and lock_run_folder(run_dir):
+            return run_dir
+    raise UserError(f"--resume last: every run with checkpoints/last.ckpt under {experiment_dir} is still running "
+                    f"({', '.join(path.name for path in runs)}): wait for one to end, or start a new run")
+
+
+def hold_run_folder(run_dir: Path, asked: str) -> None:
+    """Take the one-writer lock of a run folder to resume, or refuse naming the live run that holds it."""
+    if follows_another_process() or lock_run_folder(run_dir):
+        return
+    raise UserError(f"--resume {asked}: the run in {run_dir} is still running ({lock_holder(run_dir)} writes into "
+                    f"it): wait for it to end or stop it, then resume; a run has one writer at a time")
 
 
 def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Path | None]:
@@ -33,6 +55,7 @@ def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Pat
     """
     path = newest_resumable_run(log_dir, experiment) if target == "last" else Path(target)
     if path.is_dir() and is_cross_validation(path):
+        hold_run_folder(path, target)
         return path, None
     if target == "last":
         return path, path / "checkpoints" / "last.ckpt"
@@ -47,4 +70,14 @@ def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Pat
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"--resume {target} is not inside a run folder (no {run_dir / 'config.yaml'}): "
                         f"resume from a checkpoint in Logs/<experiment>/version_<N>/checkpoints/")
+    hold_run_folder(run_dir, target)
     return run_dir, checkpoint
+
+
+def check_same_experiment(run_dir: Path, stored: dict, asked: str | None) -> None:
+    """Refuse an --experiment that names another experiment than the resumed run's own."""
+    if asked is None or asked in (run_dir.parent.name, stored.get("experiment")):
+        return
+    raise UserError(f"--resume {run_dir} continues a run of experiment {run_dir.parent.name!r}, not --experiment "
+                    f"{asked!r}: drop --experiment to continue that run, or pass --resume last --experiment {asked} "
+                    f"to continue a run of {asked}")

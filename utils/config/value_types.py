@@ -1,13 +1,16 @@
 """Argparse value types that refuse bad numbers with a message saying what is allowed."""
 
 import argparse
+import os
+
+from utils.config.annotation_readers import read_float, read_int
 
 
 def _number(kind: type, text: str) -> int | float:
     try:
-        return kind(text)
+        return read_int(text) if kind is int else read_float(text)
     except ValueError:
-        expected = "an integer" if kind is int else "a number"
+        expected = "an integer below 2**63" if kind is int else "a finite number"
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
 
 
@@ -101,3 +104,15 @@ def interval_value(text: str) -> int | float:
         return value
     return positive_int(text)
 
+
+
+def non_empty_text(text: str) -> str:
+    """Any text but an empty or blank one, which would silently stand for the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a value, got {text!r}: leave the option out for its default")
+    return text
+
+
+def folder_path(text: str) -> str:
+    """A non-empty folder path, `~` expanded (a shell leaves `--log_dir=~/runs` as it is)."""
+    return os.path.expanduser(non_empty_text(text))

@@ -24,9 +24,12 @@ def _is_template_checkpoint(checkpoint: Any) -> bool:
 def _load_failure(error: Exception) -> str:
     """Say in one phrase why torch.load refused a file."""
     text = str(error)
-    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    unsafe = re.search(r"GLOBAL ([\w.]+)", text)
     if unsafe:
-        return f"it stores a {unsafe.group(1)} object, which loading with weights_only=True refuses"
+        return (f"it asks to load the global {unsafe.group(1)}, which no checkpoint of this template holds: do not "
+                f"trust this file, a pickle can run code when it loads")
+    if "Weights only load failed" in text:  # torch's own advice to turn weights_only off is never passed on
+        return "it holds objects that are not tensors or plain values: do not trust this file"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 
@@ -83,3 +86,19 @@ def stored_validation(checkpoint_path: str) -> tuple[int, dict[str, float]]:
     """The global step of a checkpoint and the val metrics the run reported at that step, read from the file."""
     checkpoint = read_checkpoint(checkpoint_path)
     return checkpoint["global_step"], checkpoint.get("validation_history", {}).get(checkpoint["global_step"], {})
+
+
+def check_resume_fits(path: str, module_state: dict[str, Any]) -> None:
+    """Refuse, before the run folder is touched, a checkpoint whose tensors do not fit the module built now."""
+    stored = read_checkpoint(path)["state_dict"]
+    missing, unexpected = sorted(set(module_state) - set(stored)), sorted(set(stored) - set(module_state))
+    if missing or unexpected:
+        which = f"the net now has {missing[0]!r}, which it lacks" if missing else f"it has {unexpected[0]!r}, " \
+                f"which the net now lacks"
+        raise UserError(f"checkpoint {path} does not fit the net built now ({which}): resume with the net and "
+                        f"options the run was trained with, or start a new run")
+    for key, tensor in module_state.items():
+        if isinstance(tensor, torch.Tensor) and tuple(stored[key].shape) != tuple(tensor.shape):
+            raise UserError(f"checkpoint {path} does not fit the net built now: {key} has shape "
+                            f"{list(stored[key].shape)} in the checkpoint and {list(tensor.shape)} in the net: "
+                            f"resume with the options the run was trained with, or start a new run")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.errors import UserError
+from utils.run_lock import follows_another_process, lock_run_folder
 
 # "<pid>:<path>", set by the process that holds the folder; only its own children (the processes Lightning's DDP
 # launcher starts) reuse it, so a leftover value in a shell or a second run in the same process is ignored.
@@ -31,6 +32,8 @@ LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "TORCHELASTIC_RU
                     "SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_RESTART_COUNT")
 LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
 EXPERIMENT_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=-]*")
+# `.<name>.<pid>-<hex>.tmp`: what utils/trainer/checkpoint_io.py writes before renaming it into place.
+CHECKPOINT_TEMPORARY = re.compile(r"\..+\.[0-9]+-[0-9a-f]{8}\.tmp")
 
 _published_markers: list[Path] = []
 
@@ -65,6 +68,9 @@ def _new_version_folder(experiment_dir: Path) -> Path:
         except FileExistsError:
             version += 1
             continue
+        except OSError as error:  # a read-only or immutable experiment folder
+            raise UserError(f"cannot create the run folder {run_dir}: {error.strerror}: make {experiment_dir} "
+                            f"writable or pass another --log_dir") from None
         return run_dir
 
 
@@ -138,12 +144,22 @@ def claim_run_folder(log_dir: str, experiment: str) -> Path:
     if run_dir is None and _is_first_process():
         experiment_dir = _experiment_dir(log_dir, experiment)
         run_dir = _new_version_folder(experiment_dir)
+        lock_run_folder(run_dir)
         if _others_start_on_their_own():
             _publish(_marker(experiment_dir), run_dir)
     elif run_dir is None:
         run_dir = _wait_for_first_process(Path(log_dir) / experiment)
     os.environ[RUN_DIR_VARIABLE] = f"{os.getpid()}:{run_dir}"
     return run_dir
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete the partial checkpoints a killed writer left; the folder's lock means no live writer owns them."""
+    if follows_another_process():
+        return
+    for path in (run_dir / "checkpoints").glob(".*.tmp"):
+        if CHECKPOINT_TEMPORARY.fullmatch(path.name):
+            path.unlink(missing_ok=True)
 
 
 def release_run_folder_marker() -> None:

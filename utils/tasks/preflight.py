@@ -78,3 +78,11 @@ def check_batches(datasets: dict[str, Dataset]) -> None:
     """Make a sample batch of each dataset the way the loaders will, for a module whose step the template leaves be."""
     for label, dataset in datasets.items():
         sample_batch(dataset, label)
+
+
+def check_trainable(net: torch.nn.Module) -> None:
+    """Refuse to train a net with nothing to train: the run would save the net it started with."""
+    if not any(parameter.requires_grad for parameter in net.parameters()):
+        raise UserError(f"{type(net).__name__} has no trainable parameters (none, or all with requires_grad=False): "
+                        f"training would change nothing; give it a layer to train, or evaluate it with --mode test "
+                        f"--ckpt PATH")

@@ -8,7 +8,6 @@ from pytorch_lightning.callbacks import (
     DeviceStatsMonitor,
     EarlyStopping,
     LearningRateMonitor,
-    ModelCheckpoint,
     ModelSummary,
     TQDMProgressBar,
 )
@@ -17,8 +16,10 @@ from utils.config.settings import TrainerSettings
 from utils.errors import UserError
 from utils.runs.folder import release_run_folder_marker
 from utils.trainer.confusion_images import ConfusionImages
+from utils.trainer.movable_checkpoint import MovableModelCheckpoint
 from utils.trainer.platform import keep_freed_memory
 from utils.trainer.progress import ValidationLines
+from utils.trainer.signals import CheckpointOnSigterm
 
 
 class FreedMemoryKept(Callback):
@@ -50,7 +51,7 @@ class SharedRunFolder(Callback):
                             f"address, port and job id misled a process; start the run again")
 
 
-def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[ModelCheckpoint]:
+def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[MovableModelCheckpoint]:
     """The best k checkpoints by the monitor, then `last.ckpt`, rewritten at every validation.
 
     `last.ckpt` has its own callback because Lightning's `save_last` only rewrites it when a best
@@ -58,12 +59,12 @@ def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[Model
     The best files' names never take a '/' from the metric.
     """
     monitor = settings.monitor
-    best = ModelCheckpoint(
+    best = MovableModelCheckpoint(
         dirpath=run_dir / "checkpoints", monitor=monitor, mode=settings.monitor_mode,
         save_top_k=settings.save_top_k, auto_insert_metric_name=False,
         filename=f"epoch{{epoch:03d}}-step{{step}}-{monitor.replace('/', '_')}{{{monitor}:.4f}}",
     )
-    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
+    last = MovableModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
                            enable_version_counter=False)
     return [best, last]
 
@@ -75,7 +76,7 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
                                  TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
                                  ValidationLines(), ConfusionImages()]
     if settings.mode == "fit":
-        callbacks += checkpoint_callbacks(settings, run_dir)
+        callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]
         if settings.patience > 0:
             callbacks.append(EarlyStopping(monitor=settings.monitor, mode=settings.monitor_mode,
                                            patience=settings.patience))

@@ -1,12 +1,34 @@
 """Checkpoint files written atomically: into a temporary file beside their path, then renamed over it."""
 
+import errno
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from utils.errors import DiskFull
+
+
+def tensor_bytes(value: Any) -> int:
+    """The bytes of every tensor in a checkpoint's dicts, lists and tuples: at least what writing it needs."""
+    if isinstance(value, torch.Tensor):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(tensor_bytes(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(item) for item in value)
+    return 0
+
+
+def is_out_of_space(error: Exception, folder: Path, needed: int) -> bool:
+    """Whether a failed write ran out of disk: ENOSPC, or torch's zip writer failing with less free than needed."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return shutil.disk_usage(folder).free < needed  # torch's writer words it "file write failed" or "unexpected pos"
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -27,5 +49,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         try:
             torch.save(checkpoint, temporary)
             os.replace(temporary, target)
+        except (OSError, RuntimeError) as error:
+            temporary.unlink(missing_ok=True)
+            needed = tensor_bytes(checkpoint)
+            if is_out_of_space(error, target.parent, needed):
+                raise DiskFull(f"no space left in {target.parent} to save {target.name}: it needs at least "
+                               f"{needed:,} bytes and {shutil.disk_usage(target.parent).free:,} are free; the "
+                               f"checkpoints saved before are kept: free space, then resume with --resume "
+                               f"{target.parent.parent}") from None
+            raise
         finally:
             temporary.unlink(missing_ok=True)

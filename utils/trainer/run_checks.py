@@ -25,6 +25,9 @@ def check_command(command: Command) -> None:
         check_checkpoint(settings.run.ckpt)
     if settings.run.mode == "fit" and not is_own_module(command.model_class):
         check_optimization(settings.optimization, settings.trainer.max_epochs)
+    if command.resume_dir and settings.trainer.fast_dev_run:
+        raise UserError("--fast_dev_run is a dry run and would overwrite the resumed run's config.yaml and "
+                        "results.json: drop --fast_dev_run, or try it in a new run without --resume")
     if command.resume_dir and settings.run.mode != "fit":
         raise UserError(f"--resume continues training: drop --mode {settings.run.mode} (or use --ckpt without "
                         f"--resume)")

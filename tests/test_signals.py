@@ -1,0 +1,72 @@
+"""Runs stopped from outside: SIGTERM and Ctrl-C end non-zero and say how to resume; no partial files stay behind."""
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+from conftest import FAST, Project
+from test_one_writer import SLOW_DATA, start_main, wait_for_file
+
+SLOW = ("--model_name", "standard_net", "--dataset", "slow_data", "--batch_size", "32", "--max_epochs", "3")
+
+
+def stop_in_second_epoch(project: Project, number: signal.Signals) -> tuple[subprocess.Popen, Path, int]:
+    """Start a slow run, send it `number` a few batches into its second epoch; return it, its folder, its step then."""
+    project.write("data/slow_data.py", SLOW_DATA)
+    process = start_main(project, *SLOW, "--experiment", number.name)
+    run_dir = project.logs / number.name / "version_0"
+    wait_for_file(run_dir / "checkpoints" / "last.ckpt", process)
+    first_step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    time.sleep(1.0)  # five 0.2 s batches into the second epoch
+    assert process.poll() is None, "the run ended before the signal"
+    process.send_signal(number)
+    process.wait(timeout=120)
+    return process, run_dir, first_step
+
+
+def last_line(process: subprocess.Popen) -> str:
+    """The last line the process wrote on stderr."""
+    return [line for line in process.stderr.read().splitlines() if line.strip()][-1]
+
+
+def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
+    process, run_dir, first_step = stop_in_second_epoch(project, signal.SIGTERM)
+    assert process.returncode == 128 + signal.SIGTERM
+    relative = run_dir.relative_to(project.root)
+    assert last_line(process) == f"stopped by SIGTERM; resume with: python main.py --resume {relative}"
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] > first_step  # the steps of the interrupted epoch are kept
+    assert not (run_dir / "results.json").exists()
+    assert not list((run_dir / "checkpoints").glob(".*.tmp"))
+
+    resumed = project.run("--resume", str(relative), "--delay", "0")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((run_dir / "results.json").read_text())["epochs_trained"] == 3
+
+
+def test_ctrl_c_ends_with_one_line_saying_how_to_resume(project):
+    process, run_dir, first_step = stop_in_second_epoch(project, signal.SIGINT)
+    assert process.returncode == 128 + signal.SIGINT
+    relative = run_dir.relative_to(project.root)
+    assert last_line(process) == f"stopped by SIGINT; resume with: python main.py --resume {relative}"
+    # A Ctrl-C may land inside an optimizer step, so the last validation's checkpoint stays the one to resume.
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == first_step
+
+
+def test_partial_checkpoints_of_a_killed_writer_are_removed_when_the_run_resumes(project):
+    finished = project.run("--model_name", "standard_net", "--dataset", "standard_data", *FAST)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    checkpoints = project.run_dirs()[0] / "checkpoints"
+    stale = [checkpoints / ".last.ckpt.4242-0a1b2c3d.tmp", checkpoints / ".epoch000-step2.ckpt.77-ffffffff.tmp"]
+    for path in stale:
+        path.write_bytes(b"PK\x03\x04 half a checkpoint")
+    kept = checkpoints / ".notes.tmp"  # not a name the checkpoint writer makes
+    kept.write_text("mine")
+    resumed = project.run("--resume", "last", "--model_name", "standard_net", "--dataset", "standard_data",
+                          "--max_epochs", "2")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert not any(path.exists() for path in stale)
+    assert kept.read_text() == "mine"

@@ -1,0 +1,33 @@
+"""Lightning's ModelCheckpoint that keeps its best-k state when the run folder it saves into was moved."""
+
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+
+def moved_path(path: str, old_folder: str, new_folder: str) -> str:
+    """`path` moved from `old_folder` into `new_folder` when it was inside it, else as it was."""
+    return str(Path(new_folder) / Path(path).name) if path and Path(path).parent == Path(old_folder) else path
+
+
+class MovableModelCheckpoint(ModelCheckpoint):
+    """A ModelCheckpoint whose saved paths follow the run folder: a moved run resumes with its best checkpoints."""
+
+    @property
+    def state_key(self) -> str:
+        """ModelCheckpoint's own key, so checkpoints written before or by Lightning's class load their state here."""
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Read the state back, its file paths moved into this run's checkpoints/ when the folder was moved."""
+        old_folder = state_dict.get("dirpath")
+        if old_folder and self.dirpath and old_folder != self.dirpath:
+            state_dict = {**state_dict, "dirpath": self.dirpath,
+                          **{key: moved_path(state_dict.get(key) or "", old_folder, self.dirpath)
+                             for key in PATH_KEYS},
+                          "best_k_models": {moved_path(path, old_folder, self.dirpath): score
+                                            for path, score in (state_dict.get("best_k_models") or {}).items()}}
+        super().load_state_dict(state_dict)

@@ -1,0 +1,44 @@
+"""A run stopped by a signal: SIGTERM saves a resumable last.ckpt, and either signal ends with a non-zero exit."""
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from utils.errors import RunStopped
+
+Result = TypeVar("Result")
+
+
+class CheckpointOnSigterm(Callback):
+    """Saves `last.ckpt` when SIGTERM stops training, so a scheduler's preemption loses no finished step."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.last = run_dir / "checkpoints" / "last.ckpt"
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Save on SIGTERM only: Lightning raises it between steps, where the state is whole (a Ctrl-C is not)."""
+        if isinstance(exception, SIGTERMException) and trainer.training:
+            trainer.save_checkpoint(self.last)
+
+
+def resume_hint(run_dir: Path) -> str:
+    """How to continue a stopped run from its folder, or that it saved nothing to continue from."""
+    if (run_dir / "checkpoints" / "last.ckpt").is_file():
+        return f"resume with: python main.py --resume {run_dir}"
+    return "it saved no checkpoint yet: start it again"
+
+
+def stopped_by_signal(trainer: Trainer, run_dir: Path, mode: Callable[[], Result]) -> Result:
+    """Run `mode`, turning the exit Lightning makes on SIGTERM or Ctrl-C into RunStopped with its exit code."""
+    try:
+        return mode()
+    except SystemExit as stop:  # SIGTERMException is one; Lightning ends a Ctrl-C with sys.exit(1)
+        if not trainer.interrupted:
+            raise
+        number = signal.SIGTERM if isinstance(stop, SIGTERMException) else signal.SIGINT
+        message = f"stopped by {number.name}; {resume_hint(run_dir)}" if trainer.is_global_zero else ""
+        raise RunStopped(message, 128 + number) from None
