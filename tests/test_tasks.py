@@ -143,3 +143,31 @@ def test_a_dict_output_without_the_output_key_names_its_keys(project):
     line = error_line(project.run("--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",
                                   "--target_key", "label", "--output_key", "scores"))
     assert "'scores'" in line and "logits, length" in line and "--output_key" in line
+
+
+TOP3_NET = """
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+
+class Top3Net(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(num_features, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+
+    def metrics(self):
+        return {"top3": MulticlassAccuracy(num_classes=10, top_k=3)}
+"""
+
+
+def test_a_net_names_its_own_torchmetrics_metrics_and_they_are_logged_per_dataset(project):
+    project.write("model/top3_net.py", TOP3_NET)
+    scalars, results = trained(project, "--model_name", "top3_net", "--dataset", "standard_data", "--monitor",
+                               "val/top3", "--monitor_mode", "max", *QUICK)
+    assert {"val/standard_data/top3", "val/standard_data/accuracy", "train/top3", "test/standard_data/top3"} <= set(
+        scalars)
+    values = results["val"]["standard_data"]
+    assert values["top3"] >= values["accuracy"]  # the right class among the top three at least as often as first
