@@ -50,3 +50,14 @@ def test_csv_alone_writes_no_tensorboard_events_and_mlflow_goes_to_the_uri_given
     client = MlflowClient(tracking_uri=f"sqlite:///{store}")
     (run,) = client.search_runs([client.get_experiment_by_name("standard_net-standard_data").experiment_id])
     assert run.data.params["logger"] == "csv mlflow"
+
+
+def test_mlflow_stores_the_checkpoints_as_artifacts_when_asked(project):
+    process = project.run(*TINY, "--logger", "mlflow", "--mlflow_checkpoints")
+    assert process.returncode == 0, process.stderr[-3000:]
+    (run_dir,) = project.run_dirs()
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir.parent / 'mlflow.db'}")
+    run_id = (run_dir / "mlflow_run_id.txt").read_text().strip()
+    stored = [artifact.path for folder in client.list_artifacts(run_id) for artifact in
+              client.list_artifacts(run_id, folder.path)]
+    assert "last/last.ckpt" in stored, stored

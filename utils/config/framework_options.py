@@ -94,6 +94,8 @@ def add_framework_options(parser: UserArgumentParser) -> None:
                          help=f"one or more of {', '.join(LOGGERS)} (default: tensorboard)")
     loggers.add_argument("--mlflow_uri", metavar="URI",
                          help="MLflow tracking store or server (default: sqlite:///<experiment folder>/mlflow.db)")
+    loggers.add_argument("--mlflow_checkpoints", action=argparse.BooleanOptionalAction, default=False,
+                         help="also store last.ckpt as an MLflow artifact when training ends")
 
     trainer = parser.option_group("trainer")
     trainer.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps")

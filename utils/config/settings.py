@@ -106,6 +106,7 @@ class TrainerSettings(FromOptions):
     patience: int
     logger: list[str]
     mlflow_uri: str | None
+    mlflow_checkpoints: bool
 
 
 @dataclass(frozen=True)

@@ -46,14 +46,16 @@ def csv_logger(run_dir: Path, resume_step: int | None) -> CSVByLabel:
     return logger
 
 
-def mlflow_logger(run_dir: Path, uri: str | None) -> MLFlowByLabel:
-    """An MLflow logger: the run's own MLflow run when resumed, else a new one named after the run folder."""
+def mlflow_logger(run_dir: Path, uri: str | None, checkpoints: bool = False) -> MLFlowByLabel:
+    """An MLflow logger: the run's own MLflow run when resumed, else a new one named after the run folder; with
+    `checkpoints`, Lightning's logger stores last.ckpt as an artifact when training ends."""
     experiment_dir = experiment_folder(run_dir)
     run_file = run_dir / MLFLOW_RUN_FILE
     run_id = run_file.read_text().strip() if run_file.is_file() else None
     return MLFlowByLabel(experiment_name=experiment_dir.name, run_name=str(run_dir.relative_to(experiment_dir)),
                          tracking_uri=uri or f"sqlite:///{experiment_dir.resolve() / 'mlflow.db'}",
-                         artifact_location=str(experiment_dir.resolve() / "mlartifacts"), run_id=run_id)
+                         artifact_location=str(experiment_dir.resolve() / "mlartifacts"), run_id=run_id,
+                         log_model=checkpoints)
 
 
 def build_loggers(settings: TrainerSettings, run_dir: Path, resume_step: int | None) -> list[Logger]:
@@ -69,7 +71,7 @@ def build_loggers(settings: TrainerSettings, run_dir: Path, resume_step: int | N
         elif name == "csv":
             loggers.append(csv_logger(run_dir, resume_step))
         else:
-            loggers.append(mlflow_logger(run_dir, settings.mlflow_uri))
+            loggers.append(mlflow_logger(run_dir, settings.mlflow_uri, settings.mlflow_checkpoints))
     return loggers
 
 
