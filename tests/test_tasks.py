@@ -130,6 +130,13 @@ def test_the_number_of_classes_comes_from_the_net_and_a_contradiction_is_refused
     ("import torch\nfrom torch.utils.data import Dataset\n\n\nclass ListsData(Dataset):\n    def __len__(self):\n"
      "        return 8\n\n    def __getitem__(self, index):\n        return torch.zeros(16), 0\n",
      ("--metrics", "acuracy"), ("acuracy", "did you mean 'accuracy'")),
+    ("from PIL import Image\nfrom torch.utils.data import Dataset\n\n\nclass ListsData(Dataset):\n"
+     "    def __len__(self):\n        return 8\n\n    def __getitem__(self, index):\n"
+     "        return Image.new('L', (4, 4)), 0\n", (), ("ListsData", "PIL images", "ToTensor")),
+    ("import torch\nfrom torch.utils.data import Dataset\n\n\nclass ListsData(Dataset):\n    def __init__(self):\n"
+     "        self.items = [torch.zeros(16)] * 50\n\n    def __len__(self):\n        return 100\n\n"
+     "    def __getitem__(self, index):\n        return self.items[index], 0\n",
+     (), ("ListsData", "says it has 100 items", "item 99", "__len__")),
 ])
 def test_items_the_template_cannot_batch_are_one_error_line(project, data, arguments, words):
     project.write("data/lists_data.py", data)

@@ -17,8 +17,20 @@ def dataset_description(dataset: Dataset, label: str) -> str:
     return f"dataset {label!r} ({type(underlying_dataset(dataset)).__name__})"
 
 
+def check_last_item(dataset: Dataset, label: str) -> None:
+    """Fetch the user's dataset's last item, so a `__len__` that counts more items than there are is caught now."""
+    whole = underlying_dataset(dataset)
+    last = len(whole) - 1
+    try:
+        whole.__getitems__([last]) if serves_batches(whole) else whole[last]
+    except (IndexError, KeyError) as error:
+        raise UserError(f"{dataset_description(dataset, label)} says it has {len(whole)} items, but item {last} "
+                        f"fails ({type(error).__name__}: {error}): make __len__ return the number of items") from None
+
+
 def sample_batch(dataset: Dataset, label: str) -> Any:
     """The first two items as a batch, made the way the loader will make it."""
+    check_last_item(dataset, label)
     indices = list(range(min(2, len(dataset))))
     own = collate_function(dataset)
     try:
