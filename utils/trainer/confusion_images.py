@@ -47,7 +47,8 @@ class ConfusionImages(Callback):
     """
 
     def __init__(self) -> None:
-        self.drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="confusion-images")
+        # Started at the first drawing: ddp_spawn sends the callbacks to its processes, and a thread cannot go.
+        self.drawer: ThreadPoolExecutor | None = None
         self.drawn: list[Future] = []
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -71,6 +72,8 @@ class ConfusionImages(Callback):
             if matrix is None or not writers or not trainer.is_global_zero:
                 continue
             title = f"{stage}/{label}, epoch {trainer.current_epoch}: each true class's row sums to 1"
+            if self.drawer is None:
+                self.drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="confusion-images")
             self.drawn.append(self.drawer.submit(
                 draw_and_log, metrics.confusion, matrix.cpu(), class_names(datasets.get(label), len(matrix)),
                 f"confusion/{stage}/{label}", title, trainer.global_step, writers))
