@@ -6,33 +6,7 @@ import time
 from pathlib import Path
 
 from conftest import FAST, Project, error_line, main_environment
-
-SLOW_DATA = '''
-import time
-
-import torch
-from torch.utils.data import Dataset
-
-
-class SlowData(Dataset):
-    """Random points whose batches take a while to load, so a run stays alive while a test looks at it."""
-
-    def __init__(self, num_features: int = 16, num_classes: int = 10, delay: float = 0.2):
-        generator = torch.Generator().manual_seed(0)
-        self.x = torch.randn(320, num_features, generator=generator)
-        self.y = torch.randint(num_classes, (320,), generator=generator)
-        self.delay = delay
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, index):
-        return self.x[index], self.y[index]
-
-    def __getitems__(self, indices):
-        time.sleep(self.delay)
-        return self.x[indices], self.y[indices]
-'''
+from test_resume import SLOW_DATA
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
 # A process that holds a folder's lock as a run does, and says so once it has it.
@@ -67,7 +41,8 @@ def hold(run_dir: Path) -> subprocess.Popen:
 
 def test_a_live_run_refuses_a_second_writer_and_a_killed_one_leaves_no_lock(project):
     project.write("data/slow_data.py", SLOW_DATA)
-    arguments = ("--model_name", "standard_net", "--dataset", "slow_data", "--batch_size", "32", "--max_epochs", "30")
+    arguments = ("--model_name", "standard_net", "--dataset", "slow_data", "--delay", "0.2", "--batch_size", "32",
+                 "--max_epochs", "30")
     live = start_main(project, *arguments, "--experiment", "live")
     run_dir = project.logs / "live" / "version_0"
     try:
