@@ -1,6 +1,7 @@
 """The Lightning variants: a bare LightningModule, and the template built the way main.py builds it."""
 
 import copy
+from concurrent.futures import wait
 from typing import Any
 
 import _common  # noqa: F401  (puts the project on the import path)
@@ -12,6 +13,7 @@ from _workloads import LEARNING_RATE, SEED, Workload, plain_datasets, plain_load
 from torch import nn
 
 from main import prepare_run
+from utils.trainer.confusion_images import ConfusionImages
 
 
 class ClockHooks(pl.Callback):
@@ -22,6 +24,7 @@ class ClockHooks(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """An epoch begins."""
+        self.background_work_done(trainer)
         self.clock.epoch_start()
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -36,7 +39,15 @@ class ClockHooks(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Training is over."""
+        self.background_work_done(trainer)
         self.clock.end()
+
+    @staticmethod
+    def background_work_done(trainer: pl.Trainer) -> None:
+        """Wait for the confusion images the template draws in a thread: their time is its epoch's, not the loop's."""
+        for callback in trainer.callbacks:
+            if isinstance(callback, ConfusionImages):
+                wait(callback.drawn)
 
 
 class TrainLossRecorder(pl.Callback):

