@@ -43,7 +43,7 @@ def test_a_confusion_matrix_per_val_set_at_each_validation_and_per_test_set(proj
     project.write("data/named_data.py", NAMED_DATA)
     process = project.run("--model_name", "standard_net", "--train_dataset", "named_data", "--val_datasets",
                           "a=named_data:data_seed=1", "b=named_data:data_seed=2", "--test_datasets", "named_data",
-                          "--num_classes", "3", *FAST, "--max_epochs", "2")
+                          "--num_classes", "3", *FAST, "--max_epochs", "2", "--confusion_images", "every")
     assert process.returncode == 0, process.stderr[-3000:]
     (run_dir,) = project.run_dirs()
     found = images(run_dir)
@@ -51,6 +51,19 @@ def test_a_confusion_matrix_per_val_set_at_each_validation_and_per_test_set(proj
     assert [image.step for image in found["confusion/val/a"]] == [1, 2]  # one batch an epoch
     picture = Image.open(io.BytesIO(found["confusion/val/b"][-1].encoded_image_string))
     assert picture.format == "PNG" and picture.width > 200 and picture.height > 200
+
+
+def test_by_default_only_the_last_validation_is_drawn_and_off_draws_none(project):
+    project.write("data/named_data.py", NAMED_DATA)
+    common = ("--model_name", "standard_net", "--dataset", "named_data", "--num_classes", "3", *FAST,
+              "--max_epochs", "3")
+    assert project.run(*common).returncode == 0
+    assert project.run(*common, "--confusion_images", "off").returncode == 0
+    last, off = project.run_dirs()
+    found = images(last)
+    assert [image.step for image in found["confusion/val/named_data"]] == [3]
+    assert len(found["confusion/test/named_data"]) == 1
+    assert images(off) == {}
 
 
 def test_a_binary_task_gets_its_two_by_two_matrix(project):

@@ -12,6 +12,7 @@ TASKS = ("classification", "binary", "multilabel", "segmentation", "regression")
 MODES = ("fit", "validate", "test", "predict")
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn", "fsdp")
 LOGGERS = ("tensorboard", "csv", "mlflow")
+CONFUSION_IMAGES = ("every", "last", "off")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true")
 
 
@@ -96,6 +97,9 @@ def add_framework_options(parser: UserArgumentParser) -> None:
                          help="MLflow tracking store or server (default: sqlite:///<experiment folder>/mlflow.db)")
     loggers.add_argument("--mlflow_checkpoints", action=argparse.BooleanOptionalAction, default=False,
                          help="also store last.ckpt as an MLflow artifact when training ends")
+    loggers.add_argument("--confusion_images", choices=CONFUSION_IMAGES, default="last",
+                         help="confusion matrix images per val set in TensorBoard: after every validation, after the "
+                              "last one (default: drawing is slow on a CPU), or none; test sets get theirs unless off")
 
     trainer = parser.option_group("trainer")
     trainer.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps")

@@ -107,6 +107,7 @@ class TrainerSettings(FromOptions):
     logger: list[str]
     mlflow_uri: str | None
     mlflow_checkpoints: bool
+    confusion_images: str
 
 
 @dataclass(frozen=True)

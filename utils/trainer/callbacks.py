@@ -74,7 +74,9 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     # The bar reads the step's loss when it refreshes: only at logged steps, so a GPU never waits on it between.
     callbacks: list[Callback] = [ModelSummary(max_depth=settings.summary_depth),
                                  TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
-                                 ValidationLines(), ConfusionImages()]
+                                 ValidationLines()]
+    if settings.confusion_images != "off":
+        callbacks.append(ConfusionImages(settings.confusion_images))
     if settings.mode == "fit":
         callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]
         if settings.patience > 0:

@@ -39,44 +39,66 @@ def draw_and_log(metric: Any, matrix: Tensor, names: list[str] | None, tag: str,
     pyplot.close(figure)
 
 
-class ConfusionImages(Callback):
-    """After each validation and test, one normalised confusion matrix per dataset as a TensorBoard image.
+Drawing = tuple[Any, Tensor, list[str] | None, str, str, int, list[SummaryWriter]]
 
-    Drawing takes a few hundred milliseconds an image, so one background thread draws while training goes on;
-    the images are all written before the loggers close.
+
+class ConfusionImages(Callback):
+    """One normalised confusion matrix image per val set (after every validation or the last) and per test set.
+
+    A background thread draws while training goes on; the images are all written before the loggers close.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, when: str = "last") -> None:
+        self.when = when
         # Started at the first drawing: ddp_spawn sends the callbacks to its processes, and a thread cannot go.
         self.drawer: ThreadPoolExecutor | None = None
         self.drawn: list[Future] = []
+        self.last_validation: list[Drawing] = []
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Draw the val sets' matrices (computed by every process, drawn by the first)."""
-        self.draw(trainer, pl_module, "val")
+        """Draw the val sets' matrices now, or keep them for the end of training."""
+        if trainer.sanity_checking:
+            return
+        drawings = self.drawings(trainer, pl_module, "val")
+        if self.when == "every":
+            self.draw(drawings)
+        else:
+            self.last_validation = drawings
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Draw the last validation's matrices."""
+        drawings, self.last_validation = self.last_validation, []
+        self.draw(drawings)
 
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Draw the test sets' matrices."""
-        self.draw(trainer, pl_module, "test")
+        self.draw(self.drawings(trainer, pl_module, "test"))
 
-    def draw(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Log `confusion/<stage>/<label>` for each dataset whose metrics keep a confusion matrix."""
+    def drawings(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> list[Drawing]:
+        """What `confusion/<stage>/<label>` shows for each dataset whose metrics keep a confusion matrix."""
         # MInterface's per-dataset metrics; a user's own LightningModule keeps its metrics its own way.
         per_dataset, labels = getattr(pl_module, f"{stage}_metrics", None), getattr(pl_module, "labels", None)
-        if trainer.sanity_checking or not isinstance(per_dataset, nn.ModuleList) or not isinstance(labels, dict):
-            return
         writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+        if not isinstance(per_dataset, nn.ModuleList) or not isinstance(labels, dict) or not writers:
+            return []
         datasets = getattr(trainer.datamodule, f"{stage}_sets", {}) if trainer.datamodule is not None else {}
+        drawings = []
         for label, metrics in zip(labels[stage], per_dataset, strict=True):
+            # Computed by every process (a synchronised metric), drawn by the first.
             matrix = metrics.confusion_matrix() if isinstance(metrics, StageMetrics) else None
-            if matrix is None or not writers or not trainer.is_global_zero:
+            if matrix is None or not trainer.is_global_zero:
                 continue
             title = f"{stage}/{label}, epoch {trainer.current_epoch}: each true class's row sums to 1"
+            drawings.append((metrics.confusion, matrix.cpu(), class_names(datasets.get(label), len(matrix)),
+                             f"confusion/{stage}/{label}", title, trainer.global_step, writers))
+        return drawings
+
+    def draw(self, drawings: list[Drawing]) -> None:
+        """Draw in the background thread."""
+        for drawing in drawings:
             if self.drawer is None:
                 self.drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="confusion-images")
-            self.drawn.append(self.drawer.submit(
-                draw_and_log, metrics.confusion, matrix.cpu(), class_names(datasets.get(label), len(matrix)),
-                f"confusion/{stage}/{label}", title, trainer.global_step, writers))
+            self.drawn.append(self.drawer.submit(draw_and_log, *drawing))
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Wait for the images still being drawn (raising any error of theirs) before the loggers close."""
