@@ -113,8 +113,10 @@ class MInterface(pl.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """One optimisation step; the loss is logged (and checked for divergence) every --log_every_n_steps."""
         loss = self.shared_step(batch, self.train_metrics)
-        self.log("train/loss_step", loss, prog_bar=True)
         every = self.trainer.log_every_n_steps
+        # Logged only at the steps the loggers write (self.log costs about as much as a small net's step).
+        if self.trainer.fast_dev_run or (every and (self.global_step + 1) % every == 0):
+            self.log("train/loss_step", loss, prog_bar=True)
         # Read on the host only at the steps it is logged: a GPU never waits for the CPU at the others.
         if every and self.global_step % every == 0 and not torch.isfinite(loss):
             raise TrainingDiverged(
