@@ -157,6 +157,16 @@ def test_a_process_whose_rank_zero_never_comes_stops_with_one_error_line(project
     assert not project.logs.exists()
 
 
+def test_a_node_whose_partner_never_comes_stops_after_ddp_timeout_with_one_error_line(project):
+    node_zero = clean_environment(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), NODE_RANK="0")
+    process = subprocess.run([sys.executable, "main.py", *TWO_NODES, "--ddp_timeout", "3"], cwd=project.root,
+                             env=node_zero, capture_output=True, text=True, timeout=120)
+    assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
+    last_line = process.stderr.strip().splitlines()[-1]  # after Lightning's own lines as the run began
+    assert last_line.startswith("error: the 2 nodes of this run did not all meet within --ddp_timeout 3 s")
+    assert not list(project.logs.glob("*/version_*"))  # nothing ran, so no run folder is left
+
+
 def test_ddp_run_resumes_in_its_own_folder(project):
     arguments = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200",
                  "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--limit_train_batches", "3")

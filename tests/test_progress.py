@@ -19,3 +19,4 @@ def test_each_validation_leaves_one_line_per_val_set_and_defaults_stay_unannounc
                                                     ["epoch", "1", "step", "4", "val/b"]]
     assert all("loss" in line and "accuracy" in line for line in lines)
     assert "was configured" not in process.stdout + process.stderr
+    assert "already configured with model summary" not in process.stderr

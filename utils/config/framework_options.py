@@ -106,6 +106,9 @@ def add_framework_options(parser: UserArgumentParser) -> None:
     trainer.add_argument("--devices", type=vt.devices_value, default="auto", help="auto, a count, or indices 0,1")
     trainer.add_argument("--strategy", choices=STRATEGIES, default="auto")
     trainer.add_argument("--num_nodes", type=vt.positive_int, default=1)
+    trainer.add_argument("--ddp_timeout", type=vt.positive_int, default=1800, metavar="SECONDS",
+                         help="how long the processes of a run across nodes wait for each other, at the start and at "
+                              "each synchronisation, before the run stops with an error")
     trainer.add_argument("--sync_batchnorm", action=argparse.BooleanOptionalAction, default=False)
     trainer.add_argument("--precision", choices=PRECISIONS, default="32-true")
     trainer.add_argument("--max_epochs", type=vt.positive_int, default=3, help="3 reach about 99%% on MNIST")

@@ -83,6 +83,7 @@ class TrainerSettings(FromOptions):
     devices: int | str | list[int]
     strategy: str
     num_nodes: int
+    ddp_timeout: int
     sync_batchnorm: bool
     precision: str
     max_epochs: int

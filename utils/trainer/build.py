@@ -1,10 +1,12 @@
 """The Trainer of a run, writing its loggers' files, checkpoints and profiles into its run folder."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from pytorch_lightning import Callback, Trainer
 from pytorch_lightning.profilers import AdvancedProfiler, Profiler, SimpleProfiler
+from pytorch_lightning.strategies import DDPStrategy, FSDPStrategy, Strategy
 
 from utils.config.settings import TrainerSettings
 from utils.trainer.callbacks import build_callbacks
@@ -17,6 +19,17 @@ def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
     """The --profiler report writer, or None for Lightning's default (no report)."""
     profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
     return profilers[settings.profiler](dirpath=run_dir, filename="profile") if settings.profiler else None
+
+
+def build_strategy(settings: TrainerSettings) -> str | Strategy:
+    """The --strategy name; across nodes, the strategy it names, waiting at most --ddp_timeout for the others."""
+    if settings.num_nodes == 1:
+        return settings.strategy
+    timeout = timedelta(seconds=settings.ddp_timeout)
+    if settings.strategy == "fsdp":
+        return FSDPStrategy(timeout=timeout)
+    return DDPStrategy(timeout=timeout, find_unused_parameters=settings.strategy == "ddp_find_unused_parameters_true",
+                       start_method="spawn" if settings.strategy == "ddp_spawn" else "popen")
 
 
 def unless_whole(value: int | float) -> int | float | None:
@@ -43,7 +56,8 @@ def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_change
     trainer = Trainer(
         logger=build_loggers(settings, run_dir, resume_step), callbacks=callbacks, profiler=profiler,
         plugins=[AtomicCheckpointIO()], default_root_dir=run_dir, use_distributed_sampler=False,
-        accelerator=settings.accelerator, devices=settings.devices, strategy=settings.strategy,
+        enable_model_summary=False,  # the callbacks hold the template's own ModelSummary; no default one beside it
+        accelerator=settings.accelerator, devices=settings.devices, strategy=build_strategy(settings),
         num_nodes=settings.num_nodes, sync_batchnorm=settings.sync_batchnorm, precision=settings.precision,
         max_epochs=settings.max_epochs, min_epochs=settings.min_epochs, fast_dev_run=settings.fast_dev_run,
         limit_train_batches=unless_whole(settings.limit_train_batches),

@@ -1,5 +1,6 @@
 """Run the chosen mode on a built Trainer and gather what results.json records."""
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +8,7 @@ import torch
 from pytorch_lightning import LightningDataModule, LightningModule, Trainer
 
 from utils.config.command_line import Command
-from utils.errors import RunPruned
+from utils.errors import RunPruned, UserError
 from utils.runs.checkpoints import stored_validation
 from utils.runs.results import per_dataset
 
@@ -60,6 +61,13 @@ def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamod
                                     command.resume_checkpoint))
     except RunPruned as pruned:
         results["pruned"] = str(pruned)
+    except (torch.distributed.DistStoreError, torch.distributed.DistNetworkError) as error:
+        if command.resume_checkpoint is None and trainer.is_global_zero:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: no folder is left for --resume last to pick
+        raise UserError(f"the {settings.trainer.num_nodes} nodes of this run did not all meet within --ddp_timeout "
+                        f"{settings.trainer.ddp_timeout} s ({str(error).splitlines()[0]}): start the same command on "
+                        f"every node, with the same MASTER_ADDR and MASTER_PORT and NODE_RANK 0 to "
+                        f"{settings.trainer.num_nodes - 1}, or raise --ddp_timeout") from None
     return results
 
 
