@@ -1,5 +1,6 @@
 """Find the run folder and checkpoint that `--resume PATH|last` continues."""
 
+import os
 from pathlib import Path
 
 from utils.config.config_files import load_config
@@ -40,8 +41,18 @@ def newest_resumable_run(log_dir: str, experiment: str) -> Path:
                     f"({', '.join(path.name for path in runs)}): wait for one to end, or start a new run")
 
 
+def check_writable(run_dir: Path, asked: str) -> None:
+    """Refuse to resume a run whose folder or checkpoints folder cannot be written (a read-only disk, say)."""
+    for folder in (run_dir, run_dir / "checkpoints"):
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            raise UserError(f"--resume {asked}: cannot write into {folder}, where the resumed run would write its "
+                            f"checkpoints and logs: make it writable, or copy the run folder to a writable place "
+                            f"and resume the copy")
+
+
 def hold_run_folder(run_dir: Path, asked: str) -> None:
     """Take the one-writer lock of a run folder to resume, or refuse naming the live run that holds it."""
+    check_writable(run_dir, asked)
     if follows_another_process() or lock_run_folder(run_dir):
         return
     raise UserError(f"--resume {asked}: the run in {run_dir} is still running ({lock_holder(run_dir)} writes into "
@@ -58,6 +69,7 @@ def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Pat
         hold_run_folder(path, target)
         return path, None
     if target == "last":
+        check_writable(path, target)
         return path, path / "checkpoints" / "last.ckpt"
     if path.is_dir():
         run_dir, checkpoint = path, path / "checkpoints" / "last.ckpt"
