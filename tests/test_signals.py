@@ -70,3 +70,26 @@ def test_partial_checkpoints_of_a_killed_writer_are_removed_when_the_run_resumes
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert not any(path.exists() for path in stale)
     assert kept.read_text() == "mine"
+
+
+def test_sigterm_to_a_ddp_run_stops_both_processes_at_one_step_with_one_resumable_checkpoint(project):
+    project.write("data/slow_data.py", SLOW_DATA)
+    process = start_main(project, *SLOW, "--max_epochs", "4", "--delay", "0.3", "--accelerator", "cpu",
+                         "--devices", "2", "--strategy", "ddp", "--experiment", "ddp")
+    run_dir = project.logs / "ddp" / "version_0"
+    wait_for_file(run_dir / "checkpoints" / "last.ckpt", process)
+    first_step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    time.sleep(0.7)  # into the second epoch (5 batches of 0.3 s a process)
+    assert process.poll() is None, "the run ended before the signal"
+    process.send_signal(signal.SIGTERM)  # to rank 0, which Lightning tells the other process at the next step
+    process.wait(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM
+    relative = run_dir.relative_to(project.root)
+    assert last_line(process) == f"stopped by SIGTERM; resume with: python main.py --resume {relative}"
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > first_step
+    assert not list((run_dir / "checkpoints").glob(".*.tmp"))
+
+    # Resuming needs the folder's lock: the second process has ended too.
+    resumed = project.run("--resume", str(relative), "--delay", "0")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((run_dir / "results.json").read_text())["epochs_trained"] == 4
