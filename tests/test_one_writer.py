@@ -1,5 +1,6 @@
 """One writer per run folder: a live run keeps every other process out of its folder, a dead one keeps none out."""
 
+import signal
 import subprocess
 import sys
 import time
@@ -19,8 +20,10 @@ HOLDER = ("import fcntl, os, sys, time\n"
 
 def start_main(project: Project, *arguments: str) -> subprocess.Popen:
     """Start `python main.py ARGUMENTS` in the background."""
+    # Ctrl-C as a terminal sends it, even when the tests themselves run in a background job that ignores it.
     return subprocess.Popen([sys.executable, "main.py", *arguments], cwd=project.root, env=main_environment(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_file(path: Path, process: subprocess.Popen, timeout: float = 180) -> None:
