@@ -1,30 +1,7 @@
 """A disk that fills up during training: one error line, a non-zero exit, the checkpoints saved before kept whole."""
 
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import torch
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 16 MiB tmpfs mounted for the test, or a skip where this machine cannot mount one."""
-    mount_point = tmp_path / "small_disk"
-    mount_point.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small filesystem needs root and mount(8)")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"this machine cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_earlier_checkpoint(project, small_disk):

@@ -1,28 +1,12 @@
 """Log folders that cannot be written: one error line, as for a log folder that cannot be created."""
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import error_line
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A small tmpfs (a skip where mounting is not allowed), unmounted after the test."""
-    mount_point = tmp_path / "read_only"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"this machine cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def make_read_only(mount_point: Path) -> None:
