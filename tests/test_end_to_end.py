@@ -6,6 +6,7 @@ import sys
 
 from conftest import FAST, error_line
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_confusion_images import images
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
 
@@ -148,6 +149,7 @@ def test_validate_test_and_predict_on_a_checkpoint(project):
 
     validate_dir, test_dir, predict_dir = project.run_dirs()[1:]
     validated = json.loads((validate_dir / "results.json").read_text())
+    assert "confusion/val/standard_data" in images(validate_dir)
     assert abs(validated["val"]["standard_data"]["accuracy"] - fitted["val"]["standard_data"]["accuracy"]) < 1e-6
     tested = json.loads((test_dir / "results.json").read_text())
     assert set(tested["test"]) == {"clean", "noisy", "mean"}

@@ -6,6 +6,7 @@ from typing import Any
 import matplotlib
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor, nn
 from torch.utils.tensorboard import SummaryWriter
 
@@ -56,11 +57,11 @@ class ConfusionImages(Callback):
         self.last_validation: list[Drawing] = []
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Draw the val sets' matrices now, or keep them for the end of training."""
+        """Draw the val sets' matrices now, or in a fit by default keep them for the end of training."""
         if trainer.sanity_checking:
             return
         drawings = self.drawings(trainer, pl_module, "val")
-        if self.when == "every":
+        if self.when == "every" or trainer.state.fn != TrainerFn.FITTING:  # --mode validate validates once
             self.draw(drawings)
         else:
             self.last_validation = drawings
