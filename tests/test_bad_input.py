@@ -5,7 +5,6 @@ Each case runs `python main.py ARGS` in a fork of one process that has imported 
 """
 
 import hashlib
-import io
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +13,28 @@ from pathlib import Path
 
 import pytest
 import torch
+from bad_user_files import (
+    DATA_WITH_MISSING_PACKAGE,
+    EMPTY_DATA,
+    EMPTY_NET,
+    FROZEN_NET,
+    ITERABLE_DATA,
+    LABELS_DATA,
+    NET_WITH_BATCH_SIZE,
+    NET_WITH_CALLABLE,
+    NET_WITH_DICT_AND_UNION,
+    NET_WITH_REQUIRED_WIDTH,
+    NET_WITH_SYNTAX_ERROR,
+    NET_WITH_THREE_OUTPUTS,
+    NET_WITHOUT_ANNOTATION,
+    NET_WITHOUT_CLASS,
+    STANDARD_NET_EXTRA_LAYER,
+    STANDARD_NET_RENAMED_PARAMETER,
+    TEXT_DATA,
+    WIDE_FEATURE_DATA,
+    CallsAFunction,
+    torch_bytes,
+)
 from conftest import FAST, Project, copy_project, error_line, main_environment
 from forked_main import ForkServer
 
@@ -26,249 +47,6 @@ EARLIER_CHECKPOINT = f"{EARLIER_RUN}/checkpoints/last.ckpt"
 # Cases that are only wrong where the hardware is missing: the reason to skip them elsewhere.
 HAS_CUDA = "this machine has a CUDA GPU" if torch.cuda.is_available() else None
 HAS_MPS = "this machine has Apple's MPS" if torch.backends.mps.is_available() else None
-
-
-class CallsAFunction:
-    """An object whose unpickling calls os.system: what a malicious checkpoint holds."""
-
-    def __reduce__(self) -> tuple:
-        import os
-
-        return os.system, ("echo the payload ran",)
-
-
-ITERABLE_DATA = '''
-import torch
-from torch.utils.data import IterableDataset
-
-
-class StreamData(IterableDataset):
-    def __iter__(self):
-        for _ in range(8):
-            yield torch.randn(16), 0
-'''
-
-FROZEN_NET = '''
-from torch import nn
-
-
-class FrozenNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.layer = nn.Linear(16, 10)
-        self.layer.requires_grad_(False)
-
-    def forward(self, x):
-        return self.layer(x)
-'''
-
-EMPTY_NET = '''
-from torch import nn
-
-
-class EmptyNet(nn.Module):
-    def forward(self, x):
-        return x[:, :10]
-'''
-
-
-def _torch_bytes(value: object) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(value, buffer)
-    return buffer.getvalue()
-
-
-NET_WITHOUT_CLASS = '''
-from torch import nn
-
-
-class Net(nn.Module):
-    pass
-
-
-class Helper:
-    pass
-'''
-
-NET_WITH_SYNTAX_ERROR = '''
-from torch import nn
-
-
-class BrokenNet(nn.Module)
-    pass
-'''
-
-DATA_WITH_MISSING_PACKAGE = '''
-import no_such_package_xyz
-from torch.utils.data import Dataset
-
-
-class NeedsPackageData(Dataset):
-    pass
-'''
-
-NET_WITH_REQUIRED_WIDTH = '''
-from torch import nn
-
-
-class WideNet(nn.Module):
-    def __init__(self, width: int, num_classes: int = 10):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(16, width), nn.ReLU(), nn.Linear(width, num_classes))
-
-    def forward(self, x):
-        return self.layers(x)
-'''
-
-NET_WITH_BATCH_SIZE = '''
-from torch import nn
-
-
-class BatchNet(nn.Module):
-    def __init__(self, batch_size: int = 4):
-        super().__init__()
-        self.layer = nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.layer(x)
-'''
-
-NET_WITHOUT_ANNOTATION = '''
-from torch import nn
-
-
-class BareNet(nn.Module):
-    def __init__(self, width, num_classes: int = 10):
-        super().__init__()
-        self.layer = nn.Linear(16, num_classes)
-
-    def forward(self, x):
-        return self.layer(x)
-'''
-
-NET_WITH_CALLABLE = '''
-from collections.abc import Callable
-
-from torch import nn
-
-
-class HookNet(nn.Module):
-    def __init__(self, hook: Callable):
-        super().__init__()
-        self.layer = nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.layer(x)
-'''
-
-NET_WITH_DICT_AND_UNION = '''
-from torch import nn
-
-
-class MixedNet(nn.Module):
-    def __init__(self, weights: dict[str, float] = {}, size: int | float = 1):
-        super().__init__()
-        self.layer = nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.layer(x)
-'''
-
-NET_WITH_THREE_OUTPUTS = '''
-from torch import nn
-
-
-class ThreeNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.layer = nn.Linear(16, 3)
-
-    def forward(self, x):
-        return self.layer(x)
-'''
-
-EMPTY_DATA = '''
-import torch
-from torch.utils.data import Dataset
-
-
-class EmptyData(Dataset):
-    def __len__(self):
-        return 0
-
-    def __getitem__(self, index):
-        return torch.zeros(16), 0
-'''
-
-TEXT_DATA = '''
-from torch.utils.data import Dataset
-
-
-class TextData(Dataset):
-    def __len__(self):
-        return 20
-
-    def __getitem__(self, index):
-        return f"sentence {index}", index % 2
-'''
-
-WIDE_FEATURE_DATA = '''
-import torch
-from torch.utils.data import Dataset
-
-
-class WideFeatureData(Dataset):
-    """Twenty features, where StandardNet expects sixteen."""
-
-    def __len__(self):
-        return 20
-
-    def __getitem__(self, index):
-        return torch.randn(20), index % 10
-'''
-
-LABELS_DATA = '''
-import torch
-from torch.utils.data import Dataset
-
-
-class LabelsData(Dataset):
-    """Every item is labelled 7."""
-
-    def __len__(self):
-        return 20
-
-    def __getitem__(self, index):
-        return torch.randn(16), 7
-'''
-
-# The earlier run's net after its user edited it: the checkpoint's stored hyperparameters or weights no longer fit.
-STANDARD_NET_RENAMED_PARAMETER = '''
-from torch import nn
-
-
-class StandardNet(nn.Module):
-    def __init__(self, num_features: int = 16, width: int = 64, num_classes: int = 10) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(num_features, width), nn.ReLU(), nn.Linear(width, num_classes))
-
-    def forward(self, x):
-        return self.layers(x)
-'''
-
-STANDARD_NET_EXTRA_LAYER = '''
-from torch import nn
-
-
-class StandardNet(nn.Module):
-    def __init__(self, num_features: int = 16, hidden: int = 64, num_classes: int = 10) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(num_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
-        self.head = nn.Linear(num_classes, num_classes)
-
-    def forward(self, x):
-        return self.head(self.layers(x))
-'''
 
 
 @dataclass
@@ -386,7 +164,7 @@ CASES = [
          ("corrupt.ckpt", "not a readable checkpoint"),
          {"corrupt.ckpt": bytes(range(256)) * 8}),
     Case("ckpt_not_from_template", (*STANDARD, "--mode", "test", "--ckpt", "other.ckpt"),
-         ("other.ckpt", "not written by this template"), {"other.ckpt": _torch_bytes({"a": 1})}),
+         ("other.ckpt", "not written by this template"), {"other.ckpt": torch_bytes({"a": 1})}),
     Case("ckpt_net_parameter_renamed", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_CHECKPOINT),
          ("last.ckpt", "StandardNet(hidden=32)", "'hidden'"),
          {"model/standard_net.py": STANDARD_NET_RENAMED_PARAMETER}),
@@ -394,13 +172,13 @@ CASES = [
          ("last.ckpt", "StandardNet", "head.weight"), {"model/standard_net.py": STANDARD_NET_EXTRA_LAYER}),
     Case("ckpt_stores_an_object", (*STANDARD, "--mode", "predict", "--ckpt", "object.ckpt"),
          ("object.ckpt", "torch.nn.modules.linear.Linear", "do not trust this file"),
-         {"object.ckpt": _torch_bytes({"hyper_parameters": {"net": torch.nn.Linear(2, 2)}})}),
+         {"object.ckpt": torch_bytes({"hyper_parameters": {"net": torch.nn.Linear(2, 2)}})}),
     Case("ckpt_calls_a_function", (*STANDARD, "--mode", "test", "--ckpt", "payload.ckpt"),
          ("payload.ckpt", "the global posix.system", "do not trust this file"),
-         {"payload.ckpt": _torch_bytes({"state_dict": CallsAFunction()})}),
+         {"payload.ckpt": torch_bytes({"state_dict": CallsAFunction()})}),
     Case("resume_calls_a_function", ("--resume", f"{EARLIER_RUN}/checkpoints/payload.ckpt"),
          ("payload.ckpt", "posix.system", "do not trust"),
-         {f"{EARLIER_RUN}/checkpoints/payload.ckpt": _torch_bytes({"state_dict": CallsAFunction()})}),
+         {f"{EARLIER_RUN}/checkpoints/payload.ckpt": torch_bytes({"state_dict": CallsAFunction()})}),
     # Resumes that cannot go ahead.
     Case("resume_with_fast_dev_run", ("--resume", EARLIER_RUN, "--fast_dev_run"), ("--fast_dev_run", "dry run")),
     Case("resume_with_another_width", ("--resume", EARLIER_RUN, "--hidden", "64"),
@@ -413,7 +191,7 @@ CASES = [
          {f"{EARLIER_RUN}/config.yaml": ""}),
     Case("ckpt_of_another_template_version", (*STANDARD, "--mode", "test", "--ckpt", "old.ckpt"),
          ("old.ckpt", "another version of this template", "format 0"),
-         {"old.ckpt": _torch_bytes({"template_net": {"model_name": "standard_net", "model_kwargs": {}},
+         {"old.ckpt": torch_bytes({"template_net": {"model_name": "standard_net", "model_kwargs": {}},
                                     "state_dict": {}, "template_format": 0})}),
     Case("ckpt_is_a_folder", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_RUN), ("folder", "last.ckpt")),
     # Data and nets that do not fit.
