@@ -114,11 +114,12 @@ class MInterface(pl.LightningModule):
         """One optimisation step; the loss is logged (and checked for divergence) every --log_every_n_steps."""
         loss = self.shared_step(batch, self.train_metrics)
         every = self.trainer.log_every_n_steps
-        # Logged only at the steps the loggers write (self.log costs about as much as a small net's step).
-        if self.trainer.fast_dev_run or (every and (self.global_step + 1) % every == 0):
-            self.log("train/loss_step", loss, prog_bar=True)
-        # Read on the host only at the steps it is logged: a GPU never waits for the CPU at the others.
-        if every and self.global_step % every == 0 and not torch.isfinite(loss):
+        # The steps the loggers write: self.log costs about as much as a small net's step, and reading the loss on
+        # the host there only, a GPU never waits for the CPU at the others.
+        if not (self.trainer.fast_dev_run or (every and (self.global_step + 1) % every == 0)):
+            return loss
+        self.log("train/loss_step", loss, prog_bar=True)
+        if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}: "
                 f"lower --lr, set --gradient_clip_val, or check the data; checkpoints saved so far are kept"

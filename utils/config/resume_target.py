@@ -69,7 +69,7 @@ def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Pat
         hold_run_folder(path, target)
         return path, None
     if target == "last":
-        check_writable(path, target)
+        hold_run_folder(path, target)
         return path, path / "checkpoints" / "last.ckpt"
     if path.is_dir():
         run_dir, checkpoint = path, path / "checkpoints" / "last.ckpt"

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "TORCHELASTIC_RU
                     "SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_RESTART_COUNT")
 LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
 EXPERIMENT_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=-]*")
-# `.<name>.<pid>-<hex>.tmp`: what utils/trainer/checkpoint_io.py writes before renaming it into place.
+# `.<name>.<pid>-<hex>.tmp`: where a checkpoint is written before it is renamed into place.
 CHECKPOINT_TEMPORARY = re.compile(r"\..+\.[0-9]+-[0-9a-f]{8}\.tmp")
 
 _published_markers: list[Path] = []
@@ -151,6 +152,11 @@ def claim_run_folder(log_dir: str, experiment: str) -> Path:
         run_dir = _wait_for_first_process(Path(log_dir) / experiment)
     os.environ[RUN_DIR_VARIABLE] = f"{os.getpid()}:{run_dir}"
     return run_dir
+
+
+def checkpoint_temporary(target: Path) -> Path:
+    """A fresh temporary path beside `target` for this process, of the form remove_stale_temporaries removes."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
 
 
 def remove_stale_temporaries(run_dir: Path) -> None:

@@ -3,7 +3,6 @@
 import errno
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from utils.errors import DiskFull
+from utils.runs.folder import checkpoint_temporary
 
 
 def tensor_bytes(value: Any) -> int:
@@ -45,12 +45,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"{type(self).__name__} takes no storage_options")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        temporary = checkpoint_temporary(target)
         try:
             torch.save(checkpoint, temporary)
             os.replace(temporary, target)
         except (OSError, RuntimeError) as error:
-            temporary.unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)  # before the free space is measured: the partial file held some
             needed = tensor_bytes(checkpoint)
             if is_out_of_space(error, target.parent, needed):
                 raise DiskFull(f"no space left in {target.parent} to save {target.name}: it needs at least "
