@@ -105,7 +105,6 @@ def interval_value(text: str) -> int | float:
     return positive_int(text)
 
 
-
 def non_empty_text(text: str) -> str:
     """Any text but an empty or blank one, which would silently stand for the default."""
     if not text.strip():
