@@ -1,5 +1,6 @@
 """Final metrics per stage and dataset: gathered from the trainer, printed as a table, saved as results.json."""
 
+import math
 from typing import Any
 
 STAGES = ("val", "test")
@@ -29,3 +30,19 @@ def results_table(results: dict[str, Any]) -> str:
         cells = " ".join(f"{values[name]:>10.4f}" if name in values else f"{'-':>10}" for name in names)
         lines.append(f"{stage:<6} {label:<{label_width}} {cells}")
     return "\n".join(lines)
+
+
+def plain_json(value: Any) -> Any:
+    """`value` as strict JSON: tensors and numpy values become numbers or lists, non-finite numbers null, paths and
+    other objects their text."""
+    if isinstance(value, dict):
+        return {str(key): plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(item) for item in value]
+    if hasattr(value, "tolist"):  # a tensor or a numpy value, without importing either here
+        return plain_json(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int):
+        return value
+    return str(value)

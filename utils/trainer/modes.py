@@ -33,8 +33,8 @@ def best_score(trainer: Trainer, val_metrics: dict[str, Any]) -> float | None:
     if callback is None or callback.monitor is None:
         return None
     # With ddp_spawn this process never saw the score: the val metrics read from the best file hold it.
-    score = callback.best_model_score
-    return float(score) if score is not None else val_metrics.get(callback.monitor)
+    score = callback.best_model_score if callback.best_model_score is not None else val_metrics.get(callback.monitor)
+    return None if score is None else float(score)
 
 
 def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
