@@ -11,13 +11,14 @@ from torch import nn
 from utils.config.names import load_class
 from utils.config.settings import OptimizationSettings, TaskSettings
 from utils.datasets.batches import batch_inputs, split_batch
-from utils.errors import TrainingDiverged, UserError
+from utils.errors import UserError
 from utils.optimization import build_optimizer, build_schedulers
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.tasks.kinds import fitted, task_kind
 from utils.tasks.losses import TaskLoss
 from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, metric_names
 from utils.tasks.outputs import prediction
+from utils.trainer.divergence import LossWatch
 
 
 class MInterface(pl.LightningModule):
@@ -38,6 +39,7 @@ class MInterface(pl.LightningModule):
         self.labels = {"val": list(val_labels), "test": list(test_labels)}
         self.train_metrics: StageMetrics | None = None
         self.val_metrics, self.test_metrics = nn.ModuleList(), nn.ModuleList()
+        self.loss_watch = LossWatch()
 
     def use_class_count(self, classes: int | None) -> None:
         """Record the number of classes the net's outputs score (read on the pre-run batch) for the metrics."""
@@ -113,18 +115,23 @@ class MInterface(pl.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """One optimisation step; the loss is logged (and checked for divergence) every --log_every_n_steps."""
         loss = self.shared_step(batch, self.train_metrics)
+        self.loss_watch.update(loss, self.global_step)
         every = self.trainer.log_every_n_steps
         # The steps the loggers write: self.log costs about as much as a small net's step, and reading the loss on
         # the host there only, a GPU never waits for the CPU at the others.
         if not (self.trainer.fast_dev_run or (every and (self.global_step + 1) % every == 0)):
             return loss
+        self.loss_watch.check(self.trainer, self.current_epoch)
         self.log("train/loss_step", loss, prog_bar=True)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"the training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}: "
-                f"lower --lr, set --gradient_clip_val, or check the data; checkpoints saved so far are kept"
-            )
         return loss
+
+    def on_validation_start(self) -> None:
+        """Stop a diverged run before its validation (and the checkpoint that follows it)."""
+        self.loss_watch.check(self.trainer, self.current_epoch)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Write no checkpoint of a diverged run, whatever asked for it (checked in this process alone)."""
+        self.loss_watch.check(self.trainer, self.current_epoch, every_process=False)
 
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Update the metrics of the val set this batch came from."""
@@ -158,6 +165,7 @@ class MInterface(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         """Log the epoch's train metrics (the loss is the exact mean over the epoch's samples)."""
+        self.loss_watch.check(self.trainer, self.current_epoch)
         values = self.epoch_values(self.train_metrics)
         self.log_dict({f"train/{name}": value for name, value in values.items()}, sync_dist=True)
 

@@ -3,6 +3,8 @@
 from pathlib import Path
 from typing import Any
 
+import torch
+from pytorch_lightning import Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
@@ -14,7 +16,17 @@ def moved_path(path: str, old_folder: str, new_folder: str) -> str:
 
 
 class MovableModelCheckpoint(ModelCheckpoint):
-    """A ModelCheckpoint whose saved paths follow the run folder: a moved run resumes with its best checkpoints."""
+    """A ModelCheckpoint whose saved paths follow the run folder: a moved run resumes with its best checkpoints.
+
+    A monitor value that is NaN or infinite never makes a best checkpoint (Lightning's own saves a NaN while it holds
+    fewer than k, ranked as the worst score).
+    """
+
+    def check_monitor_top_k(self, trainer: Trainer, current: torch.Tensor | None = None) -> bool:
+        """Lightning's decision, for finite monitor values only."""
+        if current is not None and not torch.isfinite(torch.as_tensor(current)).all():
+            return False
+        return super().check_monitor_top_k(trainer, current)
 
     @property
     def state_key(self) -> str:
