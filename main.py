@@ -56,6 +56,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     from utils.runs.checkpoints import check_resume_fits
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, check_trainable, preflight
+    from utils.tasks.train_batches import check_train_batches
     from utils.trainer.own_modules import is_own_module
 
     settings = command.settings
@@ -73,6 +74,9 @@ def build_checked(command: Command) -> tuple[Any, Any]:
         check_trainable(model.net)
         check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,
                       validates=settings.trainer.limit_val_batches != 0)
+    if settings.run.mode == "fit":
+        check_train_batches(command.options, datamodule.train_set, None if own_module else model.net,
+                            settings.task.input_key, settings.task.target_key)
     check_val_check_interval(command.options, len(datamodule.train_set))
     if command.resume_checkpoint:
         check_resume_fits(str(command.resume_checkpoint), model.state_dict())

@@ -102,6 +102,7 @@ class DInterface(pl.LightningDataModule):
         # generator would shift the random numbers the net's dropout sees after a resume.
         generator = torch.Generator().manual_seed(self.settings.seed + rank)
         return DataLoader(dataset, batch_size=self.settings.batch_size, sampler=sampler,
+                          drop_last=train and self.settings.drop_last,
                           num_workers=self.settings.num_workers,
                           persistent_workers=self.settings.num_workers > 0, generator=generator,
                           collate_fn=collate_function(dataset))

@@ -77,12 +77,18 @@ def _processes(options: dict[str, Any]) -> int:
     return per_node * options["num_nodes"]
 
 
+def train_items_per_process(options: dict[str, Any], train_items: int) -> int:
+    """The train items each process sees in an epoch (its sampler pads the set to a multiple of the processes)."""
+    return math.ceil(train_items / _processes(options))
+
+
 def check_val_check_interval(options: dict[str, Any], train_items: int) -> None:
     """Refuse a validation interval, in batches, longer than the training batches of an epoch."""
     interval, limit = options["val_check_interval"], options["limit_train_batches"]
     if not isinstance(interval, int) or options["fast_dev_run"] or options["mode"] != "fit":
         return
-    batches = math.ceil(math.ceil(train_items / _processes(options)) / options["batch_size"])
+    per_process, size = train_items_per_process(options, train_items), options["batch_size"]
+    batches = per_process // size if options["drop_last"] else math.ceil(per_process / size)
     batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
     if interval > batches:
         raise UserError(f"--val_check_interval {interval} is more than the {batches} training batches of an epoch: "

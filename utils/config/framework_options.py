@@ -127,6 +127,9 @@ def add_framework_options(parser: UserArgumentParser) -> None:
     trainer.add_argument("--batch_size", type=vt.positive_int, default=128)
     trainer.add_argument("--num_workers", type=vt.non_negative_int, default=0,
                          help="0 loads in the main process; in-memory datasets need no workers")
+    trainer.add_argument("--drop_last", action=argparse.BooleanOptionalAction, default=False,
+                         help="skip the last train batch of each epoch when it holds fewer than --batch_size items "
+                              "(BatchNorm cannot train on a batch of one item)")
     trainer.add_argument("--profiler", choices=("simple", "advanced"), help="write a profile report to the run folder")
     trainer.add_argument("--device_stats", action=argparse.BooleanOptionalAction, default=False,
                          help="log device statistics (DeviceStatsMonitor)")

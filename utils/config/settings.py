@@ -19,6 +19,7 @@ class DataSettings(FromOptions):
 
     batch_size: int
     num_workers: int
+    drop_last: bool
     val_fraction: float
     seed: int
     task: str
