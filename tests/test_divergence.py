@@ -21,6 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from utils.errors import TrainingDiverged
+from utils.experiments.fold_results import summarise_folds
+from utils.runs.folder import write_json
 from utils.trainer.divergence import LossWatch
 
 NET = (Path(__file__).parent / "examples" / "diverging_net.py").read_text()
@@ -124,6 +126,14 @@ def test_a_val_loss_never_finite_leaves_no_best_and_plain_json(fork_server, tmp_
     results = strict_json(run_dir / "results.json")
     assert results["best_checkpoint"] == "" and results["best_score"] is None
     assert results["val"]["standard_data"]["loss"] is None
+
+
+def test_a_fold_whose_val_loss_was_never_finite_makes_the_mean_over_folds_null(tmp_path):
+    folds = [{"val": {"fold": {"loss": None, "accuracy": 0.5}}}, {"val": {"fold": {"loss": 2.0, "accuracy": 0.7}}}]
+    write_json(tmp_path / "results.json", summarise_folds(folds))
+    summary = strict_json(tmp_path / "results.json")["val"]["fold"]
+    assert summary["loss"] == {"mean": None, "std": None, "values": [None, 2.0]}
+    assert summary["accuracy"]["mean"] == pytest.approx(0.6)
 
 
 # The same examples on every machine, so a CI run cannot draw one that this machine never tried.

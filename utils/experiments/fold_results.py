@@ -1,5 +1,6 @@
 """A cross-validation's results: every fold's values, and the mean and standard deviation of each metric."""
 
+import math
 import statistics
 from typing import Any
 
@@ -7,7 +8,9 @@ STAGES = ("val", "test")
 
 
 def spread(values: list[float]) -> dict[str, Any]:
-    """The values with their mean and sample standard deviation (0 for a single value)."""
+    """The values with their mean and sample standard deviation (0 for a single value; NaN beside a NaN)."""
+    if not all(math.isfinite(value) for value in values):
+        return {"mean": math.nan, "std": math.nan, "values": values}
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "values": values}
 
@@ -18,8 +21,9 @@ def summarise_folds(fold_results: list[dict[str, Any]]) -> dict[str, Any]:
     for stage in STAGES:
         for label, metrics in fold_results[0].get(stage, {}).items():
             for name in metrics:
-                values = [result[stage][label][name] for result in fold_results
-                          if name in result.get(stage, {}).get(label, {})]
+                # A fold's value that was not finite is null in its results.json: NaN here, so the mean is too.
+                values = [math.nan if result[stage][label][name] is None else result[stage][label][name]
+                          for result in fold_results if name in result.get(stage, {}).get(label, {})]
                 summary.setdefault(stage, {}).setdefault(label, {})[name] = spread(values)
     scores = [result["best_score"] for result in fold_results if result.get("best_score") is not None]
     if scores:

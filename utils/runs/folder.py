@@ -20,6 +20,7 @@ from typing import Any
 
 from utils.errors import UserError
 from utils.run_lock import follows_another_process, lock_run_folder
+from utils.runs.results import plain_json
 
 # "<pid>:<path>", set by the process that holds the folder; only its own children (the processes Lightning's DDP
 # launcher starts) reuse it, so a leftover value in a shell or a second run in the same process is ignored.
@@ -182,5 +183,5 @@ def write_yaml(path: Path, content: dict[str, Any]) -> None:
 
 
 def write_json(path: Path, content: dict[str, Any]) -> None:
-    """Write a mapping as indented JSON."""
-    path.write_text(json.dumps(content, indent=2) + "\n")
+    """Write a mapping as indented, strict JSON (tensors as numbers, a value that is not a finite number as null)."""
+    path.write_text(json.dumps(plain_json(content), indent=2, allow_nan=False) + "\n")

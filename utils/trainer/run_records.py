@@ -9,7 +9,7 @@ from utils.config.command_line import Command
 from utils.runs.environment import environment_record
 from utils.runs.folder import write_json, write_yaml
 from utils.runs.hparams_tab import record_options
-from utils.runs.results import plain_json, results_table
+from utils.runs.results import results_table
 from utils.trainer.loggers import record_options_in_loggers
 
 
@@ -25,6 +25,6 @@ def record_configuration(command: Command, trainer: Trainer, run_dir: Path) -> N
 
 def record_results(run_dir: Path, results: dict[str, Any]) -> None:
     """Write results.json and print the results table (or why a sweep trial was pruned)."""
-    write_json(run_dir / "results.json", plain_json(results))
+    write_json(run_dir / "results.json", results)
     summary = f"pruned: {results['pruned']}" if "pruned" in results else results_table(results)
     print(f"\n{summary}\n\nrun folder: {run_dir}")
