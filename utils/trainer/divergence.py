@@ -26,9 +26,11 @@ class LossWatch:
         if self.first_step is None or self.first_value is None:
             self.first_step = torch.full((), NONE_YET, dtype=torch.int64, device=loss.device)
             self.first_value = torch.zeros((), dtype=torch.float32, device=loss.device)
-        newly_bad = torch.logical_not(torch.isfinite(loss)) & (self.first_step == NONE_YET)
-        self.first_step = torch.where(newly_bad, step, self.first_step)
-        self.first_value = torch.where(newly_bad, loss.float(), self.first_value)
+        # Five small operations: the earlier of the kept step and this one when this loss is not finite, and the
+        # loss when that changed the kept step.
+        first_step = torch.where(torch.isfinite(loss), self.first_step, self.first_step.clamp(max=step))
+        self.first_value = torch.where(first_step == self.first_step, self.first_value, loss)
+        self.first_step = first_step
 
     def check(self, trainer: Trainer, epoch: int, every_process: bool = True) -> None:
         """Stop the run when a step so far had a non-finite loss (on any process, when `every_process`)."""
