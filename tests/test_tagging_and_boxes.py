@@ -1,0 +1,183 @@
+"""The shapes real tasks use: a tagger's channels-last scores against padded tags, and boxes in a list per image.
+
+The nets and datasets are the README's worked examples in tests/examples/ (tagger_net, tagged_data, box_net,
+boxes_data), and small ones written here whose numbers are known by hand.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import error_line, main_environment
+from forked_main import ForkServer
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_tasks import QUICK, add_examples, trained
+
+TAGGER = ("--model_name", "tagger_net", "--dataset", "tagged_data", "--lr", "0.05", *QUICK)
+
+# Predicts each token's tag as its id modulo 3, whatever it learns: the scale only sharpens the scores.
+ORACLE_NET = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class OracleNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(5.0))
+
+    def forward(self, tokens):
+        return self.scale * F.one_hot(tokens % 3, 3).float()
+"""
+
+# Four sequences, 10 tokens: 8 tags equal the id modulo 3, two do not (4 -> 0, 9 -> 1). Padding token 0 is
+# predicted as tag 0, which is wrong against the padding tag -100 wherever it is counted.
+KNOWN_DATA = """
+import torch
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import Dataset
+
+ITEMS = [([1, 2, 3, 4], [1, 2, 0, 0]), ([5, 6], [2, 0]), ([7, 8, 9], [1, 2, 1]), ([2], [2])]
+
+
+class KnownData(Dataset):
+    def __init__(self, split: str = "train"):
+        self.items = [(torch.tensor(tokens), torch.tensor(tags)) for tokens, tags in ITEMS]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    @staticmethod
+    def collate_fn(items):
+        tokens, tags = zip(*items)
+        return pad_sequence(tokens, batch_first=True), pad_sequence(tags, batch_first=True, padding_value=-100)
+"""
+
+
+def recorded_task(run_dir: Path) -> dict:
+    """The task settings a run's last checkpoint records (with what the pre-run batch read from the shapes)."""
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]["task"]
+
+
+def test_a_tagger_learns_on_padded_sequences_with_ignore_index(project):
+    add_examples(project, "tagger_net", "tagged_data")
+    scalars, results = trained(project, *TAGGER, "--ignore_index", "-100")
+    assert {"train/loss", "val/tagged_data/loss", "val/tagged_data/accuracy", "test/tagged_data/f1"} <= set(scalars)
+    assert results["val"]["tagged_data"]["accuracy"] > 0.9  # three tags: chance is a third
+    assert 0 <= results["test"]["tagged_data"]["loss"] < 0.5
+    assert recorded_task(project.run_dirs()[-1])["class_axis"] == -1  # read from [B, T, 3] against [B, T]
+
+
+def test_padding_predicted_wrong_does_not_lower_the_per_token_accuracy(project):
+    project.write("model/oracle_net.py", ORACLE_NET)
+    project.write("data/known_data.py", KNOWN_DATA)
+    _, results = trained(project, "--model_name", "oracle_net", "--dataset", "known_data", "--ignore_index", "-100",
+                         "--batch_size", "2", "--max_epochs", "1", "--metrics", "accuracy", "--lr", "0.001")
+    # By hand: 8 of the 10 real tokens are right; with the 3 padded positions counted it would be 8 of 13 or less.
+    assert results["val"]["known_data"]["accuracy"] == pytest.approx(8 / 10)
+    assert results["test"]["known_data"]["accuracy"] == pytest.approx(8 / 10)
+
+
+def test_shapes_that_fit_both_class_axes_need_class_axis_which_decides(project):
+    add_examples(project, "tagger_net", "tagged_data")
+    square = (*TAGGER, "--ignore_index", "-100", "--min_length", "3", "--max_length", "3")  # [B, 3, 3] for [B, 3]
+    _, last = trained(project, *square, "--class_axis", "-1")
+    _, second = trained(project, *square, "--class_axis", "1")
+    assert last["val"]["tagged_data"]["accuracy"] > 0.9
+    # Read across time steps, a token's scores say nothing about the other tokens' tags: about chance.
+    assert second["val"]["tagged_data"]["accuracy"] < 0.6
+    assert [recorded_task(run_dir)["class_axis"] for run_dir in project.run_dirs()] == [-1, 1]
+
+
+@pytest.fixture(scope="module")
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """One process, torch and Lightning imported, that runs each refused `python main.py` in a fork of itself."""
+    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
+    yield server
+    server.close()
+
+
+TAGS = ("--model_name", "tagger_net", "--dataset", "tagged_data")
+REFUSALS = {
+    "padding_without_ignore_index": (TAGS, ("target -100", "--ignore_index -100")),
+    "both_axes_fit": ((*TAGS, "--ignore_index", "-100", "--min_length", "3", "--max_length", "3"),
+                      ("(2, 3, 3)", "(2, 3)", "--class_axis 1 or --class_axis -1")),
+    "class_axis_against_the_shapes": ((*TAGS, "--ignore_index", "-100", "--class_axis", "1"),
+                                      ("TaggerNet", "channels last", "not on --class_axis 1")),
+    "metric_without_ignore_index": ((*TAGS, "--ignore_index", "-100", "--metrics", "dice"),
+                                    ("--metrics dice", "--ignore_index -100")),
+    "class_axis_for_regression": (("--model_name", "standard_net", "--dataset", "standard_data", "--task",
+                                   "regression", "--class_axis", "-1"), ("--class_axis", "--task regression")),
+    "ignore_index_for_regression": (("--model_name", "standard_net", "--dataset", "standard_data", "--task",
+                                     "regression", "--ignore_index", "0"), ("--ignore_index", "--task regression")),
+    "task_metrics_for_list_targets": (("--model_name", "box_net", "--dataset", "boxes_data", "--metrics", "mae"),
+                                      ("--metrics needs tensor targets", "gives list", "metrics()")),
+    "list_targets_without_own_loss": (("--model_name", "standard_net", "--dataset", "boxes_data"),
+                                      ("BoxesData", "got list", "loss(outputs, targets)")),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_shapes_and_options_that_cannot_apply_are_one_error_line(fork_server, project, case):
+    add_examples(project, "tagger_net", "tagged_data", "box_net", "boxes_data")
+    arguments, words = REFUSALS[case]
+    line = error_line(fork_server.run(project.root, *arguments))
+    assert all(word in line for word in words), line
+    assert not project.logs.exists()
+
+
+HITS_NET = """
+import torch
+from torchmetrics import Metric
+
+from model.box_net import BoxNet
+
+
+class BoxHits(Metric):
+    def __init__(self):
+        super().__init__()
+        self.add_state("hits", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("images", torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, outputs, targets):
+        for box, boxes in zip(outputs, targets, strict=True):
+            self.hits += ((boxes - box).abs().sum(dim=1).min() < 0.5).float()
+            self.images += 1
+
+    def compute(self):
+        return self.hits / self.images
+
+
+class BoxHitsNet(BoxNet):
+    def metrics(self):
+        return {"hits": BoxHits()}
+"""
+
+
+def epoch_losses(run_dir: Path) -> list[float]:
+    """Every value of train/loss a run logged, one per epoch."""
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return [event.value for event in events.Scalars("train/loss")]
+
+
+def test_a_box_regressor_with_list_targets_trains_on_its_own_loss(project):
+    add_examples(project, "box_net", "boxes_data")
+    boxes = ("--dataset", "boxes_data", "--lr", "0.01", *QUICK)
+    scalars, results = trained(project, "--model_name", "box_net", *boxes)
+    assert set(results["val"]["boxes_data"]) == set(results["test"]["boxes_data"]) == {"loss"}
+    assert {"train/loss", "val/boxes_data/loss", "val/loss", "test/boxes_data/loss"} <= set(scalars)
+    losses = epoch_losses(project.run_dirs()[-1])
+    assert len(losses) == 2 and losses[1] < losses[0]  # the epochs' mean train loss goes down
+    project.write("model/box_hits_net.py", HITS_NET)
+    process = project.run("--model_name", "box_hits_net", *boxes, "--monitor", "val/hits", "--monitor_mode", "max")
+    assert process.returncode == 0, process.stderr[-3000:]
+    results = json.loads((project.logs / "box_hits_net-boxes_data" / "version_0" / "results.json").read_text())
+    assert set(results["val"]["boxes_data"]) == set(results["test"]["boxes_data"]) == {"loss", "hits"}
+    assert 0 <= results["val"]["boxes_data"]["hits"] <= 1
