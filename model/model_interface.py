@@ -48,7 +48,7 @@ class MInterface(pl.LightningModule):
         self.task = replace(self.task, num_classes=classes)
         self.hparams["task"]["num_classes"] = classes
 
-    def use_class_axis(self, axis: int) -> None:
+    def use_class_axis(self, axis: int | None) -> None:
         """Record the axis the net's outputs keep their class scores on (read on the pre-run batch)."""
         self.task = replace(self.task, class_axis=axis)
         self.hparams["task"]["class_axis"] = axis

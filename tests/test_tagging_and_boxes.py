@@ -13,9 +13,14 @@ import torch
 from conftest import error_line, main_environment
 from forked_main import ForkServer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_tasks import QUICK, add_examples, trained
+from test_tasks import QUICK, add_examples, last_scalars
+from torch.nn import functional as F
 
-TAGGER = ("--model_name", "tagger_net", "--dataset", "tagged_data", "--lr", "0.05", *QUICK)
+from utils.errors import UserError
+from utils.tasks.layout import class_axis, classes_second
+from utils.tasks.losses import TaskLoss
+
+TAGGER = ("--model_name", "tagger_net", "--dataset", "tagged_data", "--lr", "0.05", *QUICK, "--max_epochs", "1")
 
 # Predicts each token's tag as its id modulo 3, whatever it learns: the scale only sharpens the scores.
 ORACLE_NET = """
@@ -60,47 +65,91 @@ class KnownData(Dataset):
 """
 
 
+@pytest.mark.parametrize(("outputs", "targets", "axis"), [
+    ((4, 10), (4,), 1), ((4, 7, 10), (4, 7), -1), ((4, 10, 7), (4, 7), 1), ((4, 5, 6, 3), (4, 5, 6), -1),
+    ((4, 3, 5, 6), (4, 5, 6), 1), ((4, 7, 7), (4, 3), 1),  # the last fits neither: the shape check says why
+])
+def test_the_class_axis_is_read_from_the_shapes(outputs, targets, axis):
+    assert class_axis("classification", torch.zeros(outputs), torch.zeros(targets), None, "Net") == axis
+    assert class_axis("multilabel", torch.zeros(outputs), torch.zeros(targets), None, "Net") is None
+
+
+def test_when_both_axes_fit_class_axis_decides_and_its_absence_is_a_user_error():
+    scores, tags = torch.randn(2, 3, 3), torch.zeros(2, 3)
+    with pytest.raises(UserError, match="--class_axis 1 or --class_axis -1"):
+        class_axis("segmentation", scores, tags, None, "Net")
+    assert class_axis("segmentation", scores, tags, -1, "Net") == -1
+    assert torch.equal(classes_second(scores, -1), scores.transpose(1, 2))
+    assert torch.equal(classes_second(scores, 1), scores)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits"])
+def test_every_loss_leaves_out_the_ignored_targets(loss):
+    generator = torch.Generator().manual_seed(0)
+    scores, tags = torch.randn(2, 3, 5, generator=generator), torch.randint(0, 3, (2, 5), generator=generator)
+    padded = tags.clone()
+    padded[1, 3:] = -100
+    kept = TaskLoss(loss, "classification", ignore_index=-100)(scores, padded)
+    # The same loss on the real positions alone, as [N, C] against [N].
+    real = padded != -100
+    alone = TaskLoss(loss, "classification")(scores.movedim(1, -1)[real], tags[real])
+    assert kept.item() == pytest.approx(alone.item())
+    binary = TaskLoss("bce_with_logits", "binary", ignore_index=-1)(scores[:, 0], padded.clamp(-1, 1))
+    assert binary.item() == pytest.approx(F.binary_cross_entropy_with_logits(
+        scores[:, 0][real], padded.clamp(-1, 1)[real].float()).item())
+
+
+@pytest.fixture(scope="module")
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """One process, torch and Lightning imported, that runs each `python main.py` in a fork of itself."""
+    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
+    yield server
+    server.close()
+
+
+def fitted(fork_server: ForkServer, project, experiment: str, *arguments: str) -> tuple[Path, dict]:
+    """Run main.py to the end (in a fork) under its own experiment; return its run folder and results.json."""
+    process = fork_server.run(project.root, "--experiment", experiment, *arguments)
+    assert process.returncode == 0, process.stderr[-3000:]
+    run_dir = project.logs / experiment / "version_0"
+    return run_dir, json.loads((run_dir / "results.json").read_text())
+
+
 def recorded_task(run_dir: Path) -> dict:
     """The task settings a run's last checkpoint records (with what the pre-run batch read from the shapes)."""
     return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]["task"]
 
 
-def test_a_tagger_learns_on_padded_sequences_with_ignore_index(project):
+def test_a_tagger_learns_on_padded_sequences_with_ignore_index(fork_server, project):
     add_examples(project, "tagger_net", "tagged_data")
-    scalars, results = trained(project, *TAGGER, "--ignore_index", "-100")
+    run_dir, results = fitted(fork_server, project, "tagger", *TAGGER, "--ignore_index", "-100")
+    scalars = last_scalars(run_dir)
     assert {"train/loss", "val/tagged_data/loss", "val/tagged_data/accuracy", "test/tagged_data/f1"} <= set(scalars)
     assert results["val"]["tagged_data"]["accuracy"] > 0.9  # three tags: chance is a third
     assert 0 <= results["test"]["tagged_data"]["loss"] < 0.5
-    assert recorded_task(project.run_dirs()[-1])["class_axis"] == -1  # read from [B, T, 3] against [B, T]
+    assert recorded_task(run_dir)["class_axis"] == -1  # read from [B, T, 3] against [B, T]
 
 
-def test_padding_predicted_wrong_does_not_lower_the_per_token_accuracy(project):
+def test_padding_predicted_wrong_does_not_lower_the_per_token_accuracy(fork_server, project):
     project.write("model/oracle_net.py", ORACLE_NET)
     project.write("data/known_data.py", KNOWN_DATA)
-    _, results = trained(project, "--model_name", "oracle_net", "--dataset", "known_data", "--ignore_index", "-100",
-                         "--batch_size", "2", "--max_epochs", "1", "--metrics", "accuracy", "--lr", "0.001")
-    # By hand: 8 of the 10 real tokens are right; with the 3 padded positions counted it would be 8 of 13 or less.
+    _, results = fitted(fork_server, project, "known", "--model_name", "oracle_net", "--dataset", "known_data",
+                        "--ignore_index", "-100", "--batch_size", "2", "--max_epochs", "1", "--metrics", "accuracy",
+                        "--lr", "0.001")
+    # By hand: 8 of the 10 real tokens are right; counting the 4 padded positions too would give 8 of 14.
     assert results["val"]["known_data"]["accuracy"] == pytest.approx(8 / 10)
     assert results["test"]["known_data"]["accuracy"] == pytest.approx(8 / 10)
 
 
-def test_shapes_that_fit_both_class_axes_need_class_axis_which_decides(project):
+def test_shapes_that_fit_both_class_axes_need_class_axis_which_decides(fork_server, project):
     add_examples(project, "tagger_net", "tagged_data")
     square = (*TAGGER, "--ignore_index", "-100", "--min_length", "3", "--max_length", "3")  # [B, 3, 3] for [B, 3]
-    _, last = trained(project, *square, "--class_axis", "-1")
-    _, second = trained(project, *square, "--class_axis", "1")
+    last_dir, last = fitted(fork_server, project, "last", *square, "--class_axis", "-1")
+    second_dir, second = fitted(fork_server, project, "second", *square, "--class_axis", "1")
     assert last["val"]["tagged_data"]["accuracy"] > 0.9
     # Read across time steps, a token's scores say nothing about the other tokens' tags: about chance.
     assert second["val"]["tagged_data"]["accuracy"] < 0.6
-    assert [recorded_task(run_dir)["class_axis"] for run_dir in project.run_dirs()] == [-1, 1]
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each refused `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
+    assert (recorded_task(last_dir)["class_axis"], recorded_task(second_dir)["class_axis"]) == (-1, 1)
 
 
 TAGS = ("--model_name", "tagger_net", "--dataset", "tagged_data")
@@ -109,7 +158,7 @@ REFUSALS = {
     "both_axes_fit": ((*TAGS, "--ignore_index", "-100", "--min_length", "3", "--max_length", "3"),
                       ("(2, 3, 3)", "(2, 3)", "--class_axis 1 or --class_axis -1")),
     "class_axis_against_the_shapes": ((*TAGS, "--ignore_index", "-100", "--class_axis", "1"),
-                                      ("TaggerNet", "channels last", "not on --class_axis 1")),
+                                      ("TaggerNet", "channels last", "not on axis 1")),
     "metric_without_ignore_index": ((*TAGS, "--ignore_index", "-100", "--metrics", "dice"),
                                     ("--metrics dice", "--ignore_index -100")),
     "class_axis_for_regression": (("--model_name", "standard_net", "--dataset", "standard_data", "--task",
@@ -167,17 +216,17 @@ def epoch_losses(run_dir: Path) -> list[float]:
     return [event.value for event in events.Scalars("train/loss")]
 
 
-def test_a_box_regressor_with_list_targets_trains_on_its_own_loss(project):
+def test_a_box_regressor_with_list_targets_trains_on_its_own_loss(fork_server, project):
     add_examples(project, "box_net", "boxes_data")
     boxes = ("--dataset", "boxes_data", "--lr", "0.01", *QUICK)
-    scalars, results = trained(project, "--model_name", "box_net", *boxes)
+    run_dir, results = fitted(fork_server, project, "boxes", "--model_name", "box_net", *boxes)
+    scalars = last_scalars(run_dir)
     assert set(results["val"]["boxes_data"]) == set(results["test"]["boxes_data"]) == {"loss"}
     assert {"train/loss", "val/boxes_data/loss", "val/loss", "test/boxes_data/loss"} <= set(scalars)
-    losses = epoch_losses(project.run_dirs()[-1])
+    losses = epoch_losses(run_dir)
     assert len(losses) == 2 and losses[1] < losses[0]  # the epochs' mean train loss goes down
     project.write("model/box_hits_net.py", HITS_NET)
-    process = project.run("--model_name", "box_hits_net", *boxes, "--monitor", "val/hits", "--monitor_mode", "max")
-    assert process.returncode == 0, process.stderr[-3000:]
-    results = json.loads((project.logs / "box_hits_net-boxes_data" / "version_0" / "results.json").read_text())
+    _, results = fitted(fork_server, project, "hits", "--model_name", "box_hits_net", *boxes, "--monitor", "val/hits",
+                        "--monitor_mode", "max")
     assert set(results["val"]["boxes_data"]) == set(results["test"]["boxes_data"]) == {"loss", "hits"}
     assert 0 <= results["val"]["boxes_data"]["hits"] <= 1

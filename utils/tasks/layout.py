@@ -30,23 +30,24 @@ def fitting_axes(outputs: torch.Tensor, targets: torch.Tensor) -> list[int]:
         return []
     second = outputs.shape[:1] + outputs.shape[2:] == targets.shape
     last = outputs.shape[:-1] == targets.shape
-    if outputs.dim() == 2:  # [B, C] against [B]: both axes are the same one
-        return [1] if second else []
     return [axis for axis, fits in ((1, second), (-1, last)) if fits]
 
 
-def class_axis(task: str, outputs: torch.Tensor, targets: torch.Tensor, chosen: int | None, net_name: str) -> int:
-    """The axis of the class scores: the one the shapes allow, or `chosen` (--class_axis) when both fit."""
+def class_axis(task: str, outputs: torch.Tensor, targets: torch.Tensor, chosen: int | None,
+               net_name: str) -> int | None:
+    """The axis of the class scores: the one the shapes allow, or `chosen` (--class_axis) when both fit; None for
+    tasks without class scores."""
     if task not in CLASS_INDEX_TASKS:
-        return 1
+        return None
     axes = fitting_axes(outputs, targets)
     shapes = f"{net_name} outputs shape {tuple(outputs.shape)} for targets of shape {tuple(targets.shape)}"
     if chosen is not None:
         if axes and chosen not in axes:
-            raise UserError(f"{shapes}, which puts the class scores on axis {AXIS_NAMES[axes[0]]}, not on "
-                            f"--class_axis {AXIS_NAMES[chosen]}: drop --class_axis or change the net's output")
+            raise UserError(f"{shapes}, which puts the class scores on axis {AXIS_NAMES[axes[0]]}, not on axis "
+                            f"{AXIS_NAMES[chosen]} as --class_axis (or an earlier dataset's batch) says: drop "
+                            f"--class_axis or change the net's output")
         return chosen
-    if len(axes) == 2:
+    if len(axes) == 2 and outputs.dim() > 2:  # [B, C] against [B]: axes 1 and -1 are the same one
         raise UserError(f"{shapes}: the class scores may be on axis {AXIS_NAMES[1]} or on axis {AXIS_NAMES[-1]}, "
                         f"the shapes cannot tell: pass --class_axis 1 or --class_axis -1")
     return axes[0] if axes else 1
