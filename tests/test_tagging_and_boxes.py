@@ -15,8 +15,10 @@ from forked_main import ForkServer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_tasks import QUICK, add_examples, last_scalars
 from torch.nn import functional as F
+from torchmetrics import MeanMetric
 
 from utils.errors import UserError
+from utils.tasks.given_targets import GivenTargetsMetrics
 from utils.tasks.layout import class_axis, classes_second
 from utils.tasks.losses import TaskLoss
 
@@ -207,6 +209,26 @@ class BoxHitsNet(BoxNet):
     def metrics(self):
         return {"hits": BoxHits()}
 """
+
+
+def test_targets_as_given_weigh_the_loss_by_items_and_reach_the_net_s_metrics_untouched():
+    seen = []
+
+    class Boxes(MeanMetric):
+        def update(self, outputs, targets):
+            seen.append((outputs.requires_grad, targets))
+            boxes = targets["boxes"] if isinstance(targets, dict) else [target["boxes"] for target in targets]
+            super().update(sum(len(image_boxes) for image_boxes in boxes))
+
+    ours = GivenTargetsMetrics({"boxes": Boxes()})
+    outputs = torch.ones(3, 4, requires_grad=True)
+    three = [{"boxes": torch.zeros(count, 4), "labels": torch.zeros(count)} for count in (1, 2, 3)]
+    ours.update(torch.tensor(1.0), outputs, three)
+    ours.update(torch.tensor(4.0), outputs[:1], {"boxes": [torch.zeros(5, 4)], "labels": [torch.zeros(5)]})
+    values = ours.compute()
+    assert values["loss"].item() == pytest.approx((3 * 1.0 + 1 * 4.0) / 4)  # weighted by the items of each batch
+    assert values["boxes"].item() == pytest.approx((6 + 5) / 2)  # boxes per batch: 1 + 2 + 3, then 5
+    assert seen[0][1] is three and not seen[0][0]  # the same list of dicts, the outputs without their graph
 
 
 def epoch_losses(run_dir: Path) -> list[float]:

@@ -38,7 +38,7 @@ class GivenTargetsMetrics(StageMetrics):
         if not len(self.collection):
             return
         try:
-            self.collection.update(detached(outputs), detached(targets))
+            self.collection.update(detached(outputs), targets)
         except (RuntimeError, ValueError, TypeError) as error:
             raise UserError(f"the net's own metrics refused a batch ({str(error).splitlines()[0]}): make its "
                             f"metrics() return metrics whose update takes the net's outputs and the targets as the "
