@@ -64,8 +64,8 @@ def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset
     if task == "regression" or targets.numel() == 0:
         return
     values = sorted({value.item() for value in targets.reshape(-1).unique()} - {ignore_index})
-    padding = (" (if it marks padding, pass --ignore_index "
-               f"{values[0]:g})" if values and values[0] < 0 and ignore_index is None else "")
+    negative = values[0] if values and values[0] < 0 and ignore_index is None else None
+    padding = "" if negative is None else f" (if {negative:g} marks padding, pass --ignore_index {negative:g})"
     if task in ("binary", "multilabel"):
         wrong = [value for value in values if value not in (0, 1)]
         if wrong:

@@ -73,12 +73,12 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str) -> Any:
 def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, description: str) -> int | None:
     """Check the outputs fit the targets under the task and run the loss; record the class axis, return the classes."""
     task, net_name = model.task, type(model.net).__name__
-    predicted = prediction(outputs, task.output_key, net_name)
-    model.use_class_axis(class_axis(task.task, predicted, targets, task.class_axis, net_name))
-    predicted = classes_second(predicted, model.task.class_axis)
+    given = prediction(outputs, task.output_key, net_name)
+    model.use_class_axis(class_axis(task.task, given, targets, task.class_axis, net_name))
+    predicted = classes_second(given, model.task.class_axis)
     problem = shape_problem(task.task, predicted, targets)
     if problem:
-        raise UserError(f"{net_name} outputs shape {tuple(predicted.shape)} for targets of shape "
+        raise UserError(f"{net_name} outputs shape {tuple(given.shape)} for targets of shape "
                         f"{tuple(targets.shape)}, but {problem}: change the net's output or --task")
     counted = check_class_count(task.task, task.num_classes, predicted, net_name)
     check_targets(task.task, counted, targets, description, net_name, task.ignore_index)
@@ -96,7 +96,8 @@ def check_given_targets(model: Any, outputs: Any, targets: Any, description: str
 
 
 def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
-    """Run the net and the loss on two items of each dataset; return the number of classes its outputs score."""
+    """Run the net and the loss on two items of each dataset, recording on the model where the outputs keep their
+    class scores (or that the targets are not tensors); return the number of classes the outputs score."""
     task = model.task
     counted = task.num_classes
     was_training = model.training
