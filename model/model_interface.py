@@ -14,7 +14,9 @@ from utils.datasets.batches import batch_inputs, split_batch
 from utils.errors import UserError
 from utils.optimization import build_optimizer, build_schedulers
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
+from utils.tasks.given_targets import GivenTargetsMetrics
 from utils.tasks.kinds import fitted, task_kind
+from utils.tasks.layout import classes_second
 from utils.tasks.losses import TaskLoss
 from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, metric_names
 from utils.tasks.outputs import prediction
@@ -35,7 +37,9 @@ class MInterface(pl.LightningModule):
         self.task, self.optimization = task, optimization
         self.own_loss = callable(getattr(self.net, "loss", None))
         self.loss_function = self.net.loss if self.own_loss else TaskLoss(
-            task.loss or task_kind(task.task).default_loss, task.task, task.label_smoothing)
+            task.loss or task_kind(task.task).default_loss, task.task, task.label_smoothing, task.ignore_index)
+        # False once the pre-run batch finds targets that are not tensors: the net's own loss and metrics read them.
+        self.tensor_targets = True
         self.labels = {"val": list(val_labels), "test": list(test_labels)}
         self.train_metrics: StageMetrics | None = None
         self.val_metrics, self.test_metrics = nn.ModuleList(), nn.ModuleList()
@@ -46,19 +50,33 @@ class MInterface(pl.LightningModule):
         self.task = replace(self.task, num_classes=classes)
         self.hparams["task"]["num_classes"] = classes
 
+    def use_class_axis(self, axis: int | None) -> None:
+        """Record the axis the net's outputs keep their class scores on (read on the pre-run batch)."""
+        self.task = replace(self.task, class_axis=axis)
+        self.hparams["task"]["class_axis"] = axis
+
+    def use_targets_as_given(self) -> None:
+        """Hand targets that are not tensors to the net's own loss and metrics as they are, with no task metrics."""
+        self.tensor_targets = False
+
     def metric_names(self) -> list[str]:
         """The names of the metrics each stage and dataset logs beside `loss`."""
         own = self.net.metrics() if callable(getattr(self.net, "metrics", None)) else {}
-        return [*metric_names(chosen_metrics(self.task.task, self.task.metrics)), *own]
+        task_names = metric_names(chosen_metrics(self.task.task, self.task.metrics)) if self.tensor_targets else []
+        return [*task_names, *own]
 
     def new_stage_metrics(self, confusion: bool = False) -> StageMetrics:
         """A fresh set of the run's metrics: the task's or --metrics', those the net names itself, and for val and
         test sets a confusion matrix when the task predicts classes."""
+        own = ({name: metric.clone() for name, metric in self.net.metrics().items()}
+               if callable(getattr(self.net, "metrics", None)) else {})
+        if not self.tensor_targets:
+            return GivenTargetsMetrics(own)
         metrics = build_metrics(self.task.task, chosen_metrics(self.task.task, self.task.metrics),
-                                self.task.num_classes)
-        if callable(getattr(self.net, "metrics", None)):
-            metrics.update({name: metric.clone() for name, metric in self.net.metrics().items()})
-        return StageMetrics(metrics, build_confusion(self.task.task, self.task.num_classes) if confusion else None)
+                                self.task.num_classes, self.task.ignore_index)
+        metrics.update(own)
+        return StageMetrics(metrics, build_confusion(self.task.task, self.task.num_classes, self.task.ignore_index)
+                            if confusion else None)
 
     def setup(self, stage: str) -> None:
         """Build each stage's and dataset's metrics once, before the module moves to its device."""
@@ -107,7 +125,12 @@ class MInterface(pl.LightningModule):
         """The loss of a batch; its prediction and targets go to `metrics`."""
         inputs, targets = split_batch(batch, self.task.input_key, self.task.target_key)
         outputs = self.net(inputs)
-        predicted = prediction(outputs, self.task.output_key, type(self.net).__name__)
+        if not self.tensor_targets:
+            loss = self.loss_function(outputs, targets)
+            metrics.update(loss, outputs, targets)
+            return loss
+        predicted = classes_second(prediction(outputs, self.task.output_key, type(self.net).__name__),
+                                   self.task.class_axis)
         loss = self.loss_function(outputs if self.own_loss else predicted, targets)
         metrics.update(loss, *fitted(self.task.task, predicted, targets))
         return loss

@@ -70,6 +70,11 @@ def add_framework_options(parser: UserArgumentParser) -> None:
                       help="classes or labels (default: read from the net's output; a net's own default stays)")
     task.add_argument("--loss", choices=LOSSES, help="default: the task's (cross_entropy, bce_with_logits or mse)")
     task.add_argument("--label_smoothing", type=vt.unit_fraction, default=0.0, help="for cross_entropy")
+    task.add_argument("--ignore_index", type=vt.integer, metavar="N",
+                      help="target value the loss and the metrics leave out, such as the padding -100 of sequences")
+    task.add_argument("--class_axis", type=int, choices=(1, -1),
+                      help="where class scores lie when the shapes allow both: 1 for [B, C, ...], -1 for [B, ..., C] "
+                           "(default: read from the shapes)")
     task.add_argument("--metrics", nargs="+", metavar="METRIC",
                       help="torchmetrics names (accuracy, f1, auroc, iou, psnr:data_range=1.0, ...) or dotted paths "
                            "(default: the task's)")

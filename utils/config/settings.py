@@ -39,6 +39,9 @@ class TaskSettings(FromOptions):
     input_key: str
     target_key: str
     output_key: str
+    # Defaults, so checkpoints saved before these options existed still load.
+    ignore_index: int | None = None
+    class_axis: int | None = None
 
 
 def prefixed(options: dict[str, Any], prefix: str) -> dict[str, Any]:

@@ -30,6 +30,11 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def integer(text: str) -> int:
+    """Any integer, negative ones too."""
+    return _number(int, text)
+
+
 MAX_SEED = 2**32 - 1  # numpy's generators, which every seed also seeds, take no more
 
 

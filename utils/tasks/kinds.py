@@ -19,13 +19,14 @@ class TaskKind:
 
 TASKS = {
     "classification": TaskKind("cross_entropy", ("accuracy", "f1"), "multiclass",
-                               "class scores [B, C] (or [B, C, ...]) against class indices [B] (or [B, ...])"),
+                               "class scores [B, C] (or [B, C, ...], or [B, ..., C]) against class indices [B] (or "
+                               "[B, ...])"),
     "binary": TaskKind("bce_with_logits", ("accuracy", "f1"), "binary",
                        "one logit [B] or [B, 1] (or [B, 1, ...]) against 0/1 targets [B] (or [B, ...])"),
     "multilabel": TaskKind("bce_with_logits", ("accuracy", "f1"), "multilabel",
                            "one logit per label [B, K] against 0/1 targets [B, K]"),
     "segmentation": TaskKind("cross_entropy", ("accuracy", "iou"), "multiclass",
-                             "class scores [B, C, H, W] against class indices [B, H, W]"),
+                             "class scores [B, C, H, W] (or [B, H, W, C]) against class indices [B, H, W]"),
     "regression": TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 is dropped)"),
 }
 CLASS_INDEX_TASKS = ("classification", "segmentation")

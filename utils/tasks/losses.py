@@ -25,41 +25,55 @@ def check_loss_fits_task(loss: str, task: str) -> None:
 class TaskLoss:
     """Loss of a net's outputs against dataset targets, shaping targets as the task needs."""
 
-    def __init__(self, loss: str, task: str, label_smoothing: float = 0.0) -> None:
+    def __init__(self, loss: str, task: str, label_smoothing: float = 0.0, ignore_index: int | None = None) -> None:
         check_loss_fits_task(loss, task)
-        self.loss, self.task, self.label_smoothing = loss, task, label_smoothing
+        self.loss, self.task, self.label_smoothing, self.ignore_index = loss, task, label_smoothing, ignore_index
 
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The mean loss of a batch; a class target out of range is one clear error, not a traceback."""
+        """The mean loss of a batch over the targets not --ignore_index; a class target out of range is one clear
+        error, not a traceback."""
         outputs, targets = fitted(self.task, outputs, targets)
+        kept = None if self.ignore_index is None else targets != self.ignore_index
         try:
             if self.loss == "cross_entropy":
-                return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing)
+                return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing,
+                                       ignore_index=-100 if self.ignore_index is None else self.ignore_index)
+            if kept is not None:
+                targets = targets.where(kept, 0)
             if self.task in CLASS_INDEX_TASKS:
                 # One-hot targets on the class dimension, for the element-wise losses.
                 targets = F.one_hot(targets, outputs.shape[1]).movedim(-1, 1)
+                kept = None if kept is None else kept.unsqueeze(1).expand_as(outputs)
         except (IndexError, RuntimeError) as error:
             if "out of bounds" in str(error) or "Class values" in str(error) or "out of range" in str(error):
                 raise UserError(f"a target outside the class indices 0 to {outputs.shape[1] - 1} reached the loss "
                                 f"({str(error).splitlines()[0]}): fix the dataset's targets or the net's number "
                                 f"of outputs") from None
             raise
-        return ELEMENTWISE_LOSSES[self.loss](outputs, targets.to(outputs.dtype))
+        if kept is None:
+            return ELEMENTWISE_LOSSES[self.loss](outputs, targets.to(outputs.dtype))
+        losses = ELEMENTWISE_LOSSES[self.loss](outputs, targets.to(outputs.dtype), reduction="none")
+        # A sum over the kept positions, not boolean indexing, so the step never waits to count them on the host.
+        return (losses * kept).sum() / kept.sum().clamp(min=1)
 
 
-def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset: str, net_name: str) -> None:
-    """Refuse class targets outside 0 .. classes - 1, and binary or multi-label targets other than 0 and 1."""
+def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset: str, net_name: str,
+                  ignore_index: int | None = None) -> None:
+    """Refuse class targets outside 0 .. classes - 1, and binary or multi-label targets other than 0 and 1, but for
+    the --ignore_index value."""
     if task == "regression" or targets.numel() == 0:
         return
-    values = sorted({value.item() for value in targets.reshape(-1).unique()})
+    values = sorted({value.item() for value in targets.reshape(-1).unique()} - {ignore_index})
+    negative = values[0] if values and values[0] < 0 and ignore_index is None else None
+    padding = "" if negative is None else f" (if {negative:g} marks padding, pass --ignore_index {negative:g})"
     if task in ("binary", "multilabel"):
         wrong = [value for value in values if value not in (0, 1)]
         if wrong:
-            raise UserError(f"{dataset} has the target {wrong[0]}, but --task {task} needs targets 0 and 1: "
+            raise UserError(f"{dataset} has the target {wrong[0]}, but --task {task} needs targets 0 and 1{padding}: "
                             f"map the targets to 0 and 1, or use --task classification")
         return
     wrong = [value for value in values if not float(value).is_integer() or not 0 <= value < (classes or 0)]
     if wrong:
         raise UserError(f"{dataset} has the target {wrong[0]}, but {net_name} scores {classes} classes "
-                        f"(--num_classes {classes}), so the class indices are 0 to {(classes or 0) - 1}: raise the "
-                        f"net's number of outputs or fix the targets")
+                        f"(--num_classes {classes}), so the class indices are 0 to {(classes or 0) - 1}{padding}: "
+                        f"raise the net's number of outputs or fix the targets")

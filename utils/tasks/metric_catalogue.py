@@ -75,11 +75,20 @@ def parse_metric_entry(text: str) -> tuple[str, dict[str, Any]]:
     return name, arguments
 
 
-def build_metric(text: str, metrics_task: str | None, classes: int | None) -> Metric:
+def check_ignores(name: str, ignore_index: int | None) -> None:
+    """Refuse a metric that cannot leave out the --ignore_index targets, which it would score as a class."""
+    if ignore_index is not None and "ignore_index" not in inspect.signature(metric_class(name)).parameters:
+        raise UserError(f"--metrics {name} cannot leave out the targets --ignore_index {ignore_index} marks (it has "
+                        f"no ignore_index): choose metrics that have one, such as accuracy, f1 or iou")
+
+
+def build_metric(text: str, metrics_task: str | None, classes: int | None, ignore_index: int | None = None) -> Metric:
     """Build a metric from its entry, with the arguments the task knows and its signature asks for."""
     name, given = parse_metric_entry(text)
     cls = metric_class(name)
-    known: dict[str, Any] = {"task": metrics_task, "num_classes": classes, "num_labels": classes}
+    known: dict[str, Any] = {"task": metrics_task, "num_classes": classes, "num_labels": classes,
+                             "ignore_index": ignore_index}
+    check_ignores(name, ignore_index)
     parameters = inspect.signature(cls).parameters
     arguments = {key: value for key, value in known.items() if key in parameters and value is not None}
     arguments.update(BUILD_DEFAULTS.get(ALIASES.get(name, name), {}))

@@ -25,18 +25,20 @@ def chosen_metrics(task: str, entries: list[str] | None) -> list[str]:
     return list(entries) if entries else list(task_kind(task).default_metrics)
 
 
-def build_metrics(task: str, entries: list[str], classes: int | None) -> dict[str, Metric]:
+def build_metrics(task: str, entries: list[str], classes: int | None,
+                  ignore_index: int | None = None) -> dict[str, Metric]:
     """Each metric entry built for the task, under the name it was typed with."""
     metrics_task = task_kind(task).metrics_task
-    return {name: build_metric(entry, metrics_task, classes)
+    return {name: build_metric(entry, metrics_task, classes, ignore_index)
             for name, entry in zip(metric_names(entries), entries, strict=True)}
 
 
-def build_confusion(task: str, classes: int | None) -> ConfusionMatrix | None:
+def build_confusion(task: str, classes: int | None, ignore_index: int | None = None) -> ConfusionMatrix | None:
     """A confusion matrix normalised over each true class, for the tasks that predict classes; None otherwise."""
     if task not in ("classification", "binary", "segmentation") or (task != "binary" and not classes):
         return None
-    return ConfusionMatrix(task=task_kind(task).metrics_task, num_classes=classes, normalize="true")
+    return ConfusionMatrix(task=task_kind(task).metrics_task, num_classes=classes, normalize="true",
+                           ignore_index=ignore_index)
 
 
 class StageMetrics(nn.Module):

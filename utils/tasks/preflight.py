@@ -8,6 +8,7 @@ from torch.utils.data import Dataset, default_collate
 from utils.datasets.batches import collate_function, keep_batch, serves_batches, split_batch, underlying_dataset
 from utils.errors import UserError
 from utils.tasks.kinds import check_class_count, shape_problem
+from utils.tasks.layout import class_axis, classes_second
 from utils.tasks.losses import check_targets
 from utils.tasks.outputs import prediction
 
@@ -44,43 +45,73 @@ def sample_batch(dataset: Dataset, label: str) -> Any:
                         f"torchvision.transforms.ToTensor), or define a collate_fn on the dataset") from None
 
 
-def checked_batch(dataset: Dataset, label: str, input_key: str, target_key: str) -> tuple[Any, torch.Tensor]:
-    """(inputs, targets) of a sample batch, checking the targets are a tensor."""
+def checked_batch(dataset: Dataset, label: str, input_key: str, target_key: str,
+                  own_loss: bool = False) -> tuple[Any, Any]:
+    """(inputs, targets) of a sample batch, checking the targets are a tensor unless the net has its own loss."""
     inputs, targets = split_batch(sample_batch(dataset, label), input_key, target_key)
     if isinstance(inputs, (tuple, list)) and inputs and isinstance(inputs[0], str):
         raise UserError(f"{dataset_description(dataset, label)} must give tensors (or numbers) as inputs, got "
                         f"batches of {type(inputs).__name__} of str: convert its items to torch tensors, or define a "
                         f"collate_fn that does")
-    if not isinstance(targets, torch.Tensor):
+    if not isinstance(targets, torch.Tensor) and not own_loss:
         raise UserError(f"{dataset_description(dataset, label)} must give tensor (or number) targets, got "
-                        f"{type(targets).__name__}: convert its targets to torch tensors")
+                        f"{type(targets).__name__}: convert its targets to torch tensors, or give the net a "
+                        f"loss(outputs, targets) method that reads them as they are")
     return inputs, targets
 
 
-def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
-    """Run the net and the loss on two items of each dataset; return the number of classes its outputs score."""
+def net_outputs(net: torch.nn.Module, inputs: Any, description: str) -> Any:
+    """The net's outputs for a sample batch; an error the net raises on it is one line naming the inputs."""
+    try:
+        return net(inputs)
+    except (RuntimeError, TypeError, ValueError) as error:
+        shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+        raise UserError(f"{type(net).__name__} failed on a batch of {description}, inputs of shape {shape}: "
+                        f"{str(error).splitlines()[0]}") from None
+
+
+def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, description: str) -> int | None:
+    """Check the outputs fit the targets under the task and run the loss; record the class axis, return the classes."""
     task, net_name = model.task, type(model.net).__name__
+    given = prediction(outputs, task.output_key, net_name)
+    model.use_class_axis(class_axis(task.task, given, targets, task.class_axis, net_name))
+    predicted = classes_second(given, model.task.class_axis)
+    problem = shape_problem(task.task, predicted, targets)
+    if problem:
+        raise UserError(f"{net_name} outputs shape {tuple(given.shape)} for targets of shape "
+                        f"{tuple(targets.shape)}, but {problem}: change the net's output or --task")
+    counted = check_class_count(task.task, task.num_classes, predicted, net_name)
+    check_targets(task.task, counted, targets, description, net_name, task.ignore_index)
+    model.loss_function(outputs if model.own_loss else predicted, targets)
+    return counted
+
+
+def check_given_targets(model: Any, outputs: Any, targets: Any, description: str) -> None:
+    """Run the net's own loss on targets that are not tensors, which then meet only that loss and its metrics()."""
+    if model.task.metrics:
+        raise UserError(f"--metrics needs tensor targets, but {description} gives {type(targets).__name__}: drop "
+                        f"--metrics and let the net's metrics() method name metrics that read these targets")
+    model.use_targets_as_given()
+    model.loss_function(outputs, targets)
+
+
+def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
+    """Run the net and the loss on two items of each dataset, recording on the model where the outputs keep their
+    class scores (or that the targets are not tensors); return the number of classes the outputs score."""
+    task = model.task
     counted = task.num_classes
     was_training = model.training
     model.eval()
     try:
         for label, dataset in datasets.items():
-            inputs, targets = checked_batch(dataset, label, task.input_key, task.target_key)
+            inputs, targets = checked_batch(dataset, label, task.input_key, task.target_key, model.own_loss)
+            description = dataset_description(dataset, label)
             with torch.no_grad():
-                try:
-                    outputs = model.net(inputs)
-                except (RuntimeError, TypeError, ValueError) as error:
-                    shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
-                    raise UserError(f"{net_name} failed on a batch of {dataset_description(dataset, label)}, inputs "
-                                    f"of shape {shape}: {str(error).splitlines()[0]}") from None
-                predicted = prediction(outputs, task.output_key, net_name)
-                problem = shape_problem(task.task, predicted, targets)
-                if problem:
-                    raise UserError(f"{net_name} outputs shape {tuple(predicted.shape)} for targets of shape "
-                                    f"{tuple(targets.shape)}, but {problem}: change the net's output or --task")
-                counted = check_class_count(task.task, task.num_classes, predicted, net_name)
-                check_targets(task.task, counted, targets, dataset_description(dataset, label), net_name)
-                model.loss_function(outputs if model.own_loss else predicted, targets)
+                outputs = net_outputs(model.net, inputs, description)
+                if isinstance(targets, torch.Tensor):
+                    counted = check_tensor_targets(model, outputs, targets, description)
+                else:
+                    check_given_targets(model, outputs, targets, description)
     finally:
         model.train(was_training)
     return counted

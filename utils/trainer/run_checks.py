@@ -7,6 +7,7 @@ from utils.optimization import check_optimization
 from utils.runs.checkpoints import check_checkpoint
 from utils.runs.folder import check_experiment_name
 from utils.tasks.kinds import check_num_classes, task_kind
+from utils.tasks.layout import check_layout_options
 from utils.tasks.losses import check_loss_fits_task
 from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
 from utils.trainer.own_modules import is_own_module
@@ -18,6 +19,7 @@ def check_command(command: Command) -> None:
     check_experiment_name(command.experiment)
     check_loss_fits_task(settings.task.loss or task_kind(settings.task.task).default_loss, settings.task.task)
     check_num_classes(settings.task.task, settings.task.num_classes)
+    check_layout_options(settings.task)
     for entry in settings.task.metrics or []:
         metric_class(parse_metric_entry(entry)[0])
     check_options(command.options)
