@@ -42,7 +42,8 @@ class Command:
     resume_dir: Path | None = None
     resume_checkpoint: Path | None = None
     option_names: frozenset[str] = frozenset()  # every name an option goes by, without --
-    given: frozenset[str] = frozenset()  # the options given on the command line or in --config, by destination
+    # The options given on the command line, in --config or in the resumed run's config.yaml, by destination.
+    given: frozenset[str] = frozenset()
     left_out: frozenset[str] = frozenset()  # options the chosen model ignores: config.yaml leaves them out
 
     @property
@@ -163,7 +164,7 @@ def full_parser(model_class: type, dataset_classes: list[type], names: argparse.
 def parse_command_line(argv: list[str]) -> Command:
     """Parse `argv` into a Command, or raise UserError; prints help or the listing and exits when asked."""
     names = parse_names(argv, {})
-    config = given_config = load_config(names.config) if names.config else {}
+    config = load_config(names.config) if names.config else {}
     resume_dir = resume_checkpoint = None
     if names.resume:
         # The resumed run's own configuration comes first; --config and the command line can change it.
@@ -189,8 +190,7 @@ def parse_command_line(argv: list[str]) -> Command:
     for key in config:
         if key not in known:
             raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")
-    options = vars(parser.parse_args(config_tokens(config) + argv))
-    given_config = rename_former_keys(without_replaced_keys(given_config, argv), known, FORMER_NAMES)
+    tokens = config_tokens(config) + argv
+    options = vars(parser.parse_args(tokens))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known),
-                   given_destinations(parser, config_tokens(given_config) + argv))
+                   resume_dir, resume_checkpoint, frozenset(known), given_destinations(parser, tokens))

@@ -15,14 +15,7 @@ NOT_GIVEN = _NotGiven()
 def given_destinations(parser: UserArgumentParser, tokens: list[str]) -> frozenset[str]:
     """The destinations of the options `tokens` give, whatever their values (equal to the default or not)."""
     # argparse sets a default only where the namespace has no value yet, so a pre-filled marker survives where
-    # an option is absent. Required options may come from elsewhere (a resumed run's config), so none is here.
+    # an option is absent.
     namespace = argparse.Namespace(**{action.dest: NOT_GIVEN for action in parser.options})
-    required = [action for action in parser.options if action.required]
-    for action in required:
-        action.required = False
-    try:
-        parsed = parser.parse_known_args(tokens, namespace)[0]
-    finally:
-        for action in required:
-            action.required = True
+    parsed = parser.parse_args(tokens, namespace)
     return frozenset(dest for dest, value in vars(parsed).items() if value is not NOT_GIVEN)

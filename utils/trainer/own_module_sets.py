@@ -17,12 +17,12 @@ from typing import Any
 from pytorch_lightning import Callback, LightningModule, Trainer
 from torchmetrics import Metric
 
-# The hooks Lightning refuses without a `dataloader_idx` parameter when a stage has several dataloaders.
-INDEXED_HOOKS = {
-    "val": ("validation_step", "on_validation_batch_start", "on_validation_batch_end"),
-    "test": ("test_step", "on_test_batch_start", "on_test_batch_end"),
-}
-STAGE_SETS = {"fit": "val", "validate": "val", "test": "test"}
+# By Trainer stage: its datasets, and the hooks Lightning refuses without a `dataloader_idx` parameter when there
+# are several.
+VALIDATION_HOOKS = ("validation_step", "on_validation_batch_start", "on_validation_batch_end")
+STAGE_HOOKS = {"fit": ("val", VALIDATION_HOOKS), "validate": ("val", VALIDATION_HOOKS),
+               "test": ("test", ("test_step", "on_test_batch_start", "on_test_batch_end")),
+               "predict": ("test", ("predict_step", "on_predict_batch_start", "on_predict_batch_end"))}
 
 
 def takes_dataloader_index(hook: Callable[..., Any]) -> bool:
@@ -54,10 +54,10 @@ class PerSetMetrics(Callback):
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Adapt the stage's hooks that take no `dataloader_idx`, where the stage has several dataloaders."""
-        sets = STAGE_SETS.get(stage)
-        if sets is None or len(self.labels[sets]) < 2:
+        sets, hooks = STAGE_HOOKS.get(stage, ("", ()))
+        if len(self.labels.get(sets, [])) < 2:
             return
-        for name in INDEXED_HOOKS[sets]:
+        for name in hooks:
             hook = getattr(pl_module, name)
             if not takes_dataloader_index(hook):
                 setattr(pl_module, name, without_dataloader_index(hook))
