@@ -31,13 +31,14 @@ def scalar(run_dir: Path, tag: str) -> float:
 
 def test_a_module_owning_one_metric_object_per_stage_reports_each_set_alone(project):
     # MetricLitModule's validation_step takes no dataloader_idx, and one MeanMetric and one Accuracy serve every set.
-    both, run_dir = fit(project, "metric_lit_module", (CLEAN, NOISY))
+    both, run_dir = fit(project, "metric_lit_module", (CLEAN, NOISY), "--test_datasets", CLEAN, NOISY)
     clean, _ = fit(project, "metric_lit_module", (CLEAN,))
-    noisy, _ = fit(project, "metric_lit_module", (NOISY,))
+    noisy, _ = fit(project, "metric_lit_module", (NOISY,), "--test_datasets", NOISY)
     for label, alone in (("clean", clean), ("noisy", noisy)):
         assert set(both["val"][label]) == {"loss", "acc"}
         assert both["val"][label] == pytest.approx({name: alone["val"][label][name] for name in ("loss", "acc")},
                                                    abs=1e-6)
+    assert both["test"]["noisy"] == pytest.approx(noisy["test"]["noisy"], abs=1e-6)  # test sets alike
     assert both["val"]["clean"]["loss"] < both["val"]["noisy"]["loss"]
     assert scalar(run_dir, "val/noisy/loss") == pytest.approx(noisy["val"]["noisy"]["loss"], abs=1e-5)
     # acc_best is logged once for all sets at the epoch's end: no set's own number, and no mean over them either.

@@ -7,6 +7,7 @@ from pathlib import Path
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import TQDMProgressBar
 
+from utils.config.config_files import load_config
 from utils.errors import UserError
 from utils.runs.folder import write_yaml
 from utils.trainer.callbacks import best_checkpoint_filename
@@ -64,7 +65,7 @@ class ModuleMonitor(Callback):
 
     def use(self, trainer: Trainer, monitor: str, name: str) -> None:
         """Point the best checkpoints and early stopping at `monitor`, say so, and record it in config.yaml."""
-        for callback in [*trainer.checkpoint_callbacks, *trainer.early_stopping_callbacks]:
+        for callback in trainer.callbacks:  # the best checkpoints and early stopping
             if getattr(callback, "monitor", None) == CHOSEN_AT_FIRST_VALIDATION:
                 callback.monitor = monitor
                 if hasattr(callback, "filename"):
@@ -74,9 +75,10 @@ class ModuleMonitor(Callback):
             line = (f"monitor: {monitor}, the first val key {name} logs (--monitor_mode {mode}); pass --monitor KEY "
                     f"to choose another, or --monitor none")
             bar = trainer.progress_bar_callback
-            bar.print(line) if isinstance(bar, TQDMProgressBar) else print(line)
+            if isinstance(bar, TQDMProgressBar):
+                bar.print(line)
+            else:
+                print(line)
             config_file = self.run_dir / "config.yaml"
-            if config_file.is_file():
-                import yaml
-
-                write_yaml(config_file, {**yaml.safe_load(config_file.read_text()), "monitor": monitor})
+            if config_file.is_file():  # so that --resume and `--config config.yaml` monitor the same key
+                write_yaml(config_file, {**load_config(str(config_file)), "monitor": monitor})

@@ -27,7 +27,7 @@ INJECTED_TYPES = {"optimizer": (torch.optim.Optimizer,), "scheduler": (lr_schedu
 
 def what_option_configures(destination: str) -> str | None:
     """The part of training a template option configures (optimizer, scheduler, loss, ...), or None."""
-    return CONFIGURES.get(destination.split(".")[0] if "." in destination else destination)
+    return CONFIGURES.get(destination.split(".")[0])
 
 
 def is_injected_type(annotation: object, kind: str) -> bool:
