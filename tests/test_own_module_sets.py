@@ -22,6 +22,16 @@ def fit(project, module: str, val_sets: tuple[str, ...], *extra: str) -> tuple[d
     return json.loads((run_dir / "results.json").read_text()), run_dir
 
 
+def tested_on(project, checkpoint: str, *test_sets: str) -> dict:
+    """The per-set test results of `--mode test` on the checkpoint with these test sets."""
+    before = set(project.run_dirs())
+    process = project.run("--model_name", "metric_lit_module", "--dataset", "standard_data", "--mode", "test",
+                          "--ckpt", checkpoint, "--test_datasets", *test_sets)
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = set(project.run_dirs()) - before
+    return json.loads((run_dir / "results.json").read_text())["test"]
+
+
 def scalar(run_dir: Path, tag: str) -> float:
     """The last value of a TensorBoard scalar of the run."""
     events = EventAccumulator(str(run_dir))
@@ -31,14 +41,17 @@ def scalar(run_dir: Path, tag: str) -> float:
 
 def test_a_module_owning_one_metric_object_per_stage_reports_each_set_alone(project):
     # MetricLitModule's validation_step takes no dataloader_idx, and one MeanMetric and one Accuracy serve every set.
-    both, run_dir = fit(project, "metric_lit_module", (CLEAN, NOISY), "--test_datasets", CLEAN, NOISY)
+    both, run_dir = fit(project, "metric_lit_module", (CLEAN, NOISY))
     clean, _ = fit(project, "metric_lit_module", (CLEAN,))
-    noisy, _ = fit(project, "metric_lit_module", (NOISY,), "--test_datasets", NOISY)
+    noisy, _ = fit(project, "metric_lit_module", (NOISY,))
     for label, alone in (("clean", clean), ("noisy", noisy)):
         assert set(both["val"][label]) == {"loss", "acc"}
         assert both["val"][label] == pytest.approx({name: alone["val"][label][name] for name in ("loss", "acc")},
                                                    abs=1e-6)
-    assert both["test"]["noisy"] == pytest.approx(noisy["test"]["noisy"], abs=1e-6)  # test sets alike
+    # Test sets alike: the same checkpoint tested on both sets, then on the noisy one alone.
+    tested = [tested_on(project, both["best_checkpoint"], *sets) for sets in ((CLEAN, NOISY), (NOISY,))]
+    assert tested[0]["noisy"] == pytest.approx(tested[1]["noisy"], abs=1e-6)
+    assert tested[0]["clean"]["loss"] < tested[0]["noisy"]["loss"]
     assert both["val"]["clean"]["loss"] < both["val"]["noisy"]["loss"]
     assert scalar(run_dir, "val/noisy/loss") == pytest.approx(noisy["val"]["noisy"]["loss"], abs=1e-5)
     # acc_best is logged once for all sets at the epoch's end: no set's own number, and no mean over them either.
