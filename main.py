@@ -41,8 +41,10 @@ class PreparedRun:
 def checked_command(argv: list[str]) -> Command:
     """Parse the command line (which answers --help and --list), then make every check that needs no dataset."""
     command = parse_command_line(argv)
+    from utils.trainer.own_module_options import own_module_command
     from utils.trainer.run_checks import check_command
 
+    command = own_module_command(command)
     check_command(command)
     return command
 
@@ -89,19 +91,15 @@ def prepare_checked(command: Command) -> PreparedRun:
     from utils.runs.checkpoints import read_checkpoint
     from utils.runs.folder import claim_run_folder, remove_stale_temporaries
     from utils.trainer.build import build_trainer
-    from utils.trainer.own_modules import is_own_module, module_callbacks
+    from utils.trainer.own_modules import module_callbacks
 
     settings = command.settings
     datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
     remove_stale_temporaries(run_dir)
-    callbacks = module_callbacks(command.options["model_name"], command.net_arguments(),
-                                 is_own_module(command.model_class),
-                                 {"val": command.val_labels, "test": command.test_labels},
-                                 settings.trainer.monitor if settings.run.mode == "fit" else None)
     trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
-                            callbacks, sweep_trial_callbacks(settings.trainer.monitor))
+                            module_callbacks(command, run_dir), sweep_trial_callbacks(settings.trainer.monitor))
     return PreparedRun(command, datamodule, model, run_dir, trainer)
 
 

@@ -10,6 +10,7 @@ from utils.config.config_files import config_tokens, load_config, rename_former_
 from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, add_name_options, add_optimization_names
+from utils.config.given_options import given_destinations
 from utils.config.names import available_names, first_docstring_line, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
@@ -41,6 +42,9 @@ class Command:
     resume_dir: Path | None = None
     resume_checkpoint: Path | None = None
     option_names: frozenset[str] = frozenset()  # every name an option goes by, without --
+    # The options given on the command line, in --config or in the resumed run's config.yaml, by destination.
+    given: frozenset[str] = frozenset()
+    left_out: frozenset[str] = frozenset()  # options the chosen model ignores: config.yaml leaves them out
 
     @property
     def settings(self) -> Settings:
@@ -71,7 +75,7 @@ class Command:
 
     def resolved_config(self) -> dict[str, Any]:
         """The whole configuration as config.yaml stores it: rerunnable with --config."""
-        config = {key: value for key, value in self.options.items() if key not in NOT_SAVED}
+        config = {key: value for key, value in self.options.items() if key not in NOT_SAVED | self.left_out}
         config["train_dataset"] = self.train_entry.to_text()
         config["val_datasets"] = [entry.to_text() for entry in self.val_entries] or None
         config["test_datasets"] = [entry.to_text() for entry in self.test_entries]
@@ -186,6 +190,7 @@ def parse_command_line(argv: list[str]) -> Command:
     for key in config:
         if key not in known:
             raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")
-    options = vars(parser.parse_args(config_tokens(config) + argv))
+    tokens = config_tokens(config) + argv
+    options = vars(parser.parse_args(tokens))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known))
+                   resume_dir, resume_checkpoint, frozenset(known), given_destinations(parser, tokens))

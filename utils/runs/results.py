@@ -7,12 +7,17 @@ STAGES = ("val", "test")
 
 
 def per_dataset(metrics: dict[str, Any], stage: str, labels: list[str]) -> dict[str, dict[str, float]]:
-    """Group `stage/<label>/<name>` values by label, with the means over datasets under `mean`."""
+    """Group `stage/<label>/<name>` values by label, with the means over datasets under `mean`.
+
+    `mean` holds only the names every dataset has: an own module's `stage/<name>` logged once for all datasets (in
+    its epoch-end hook) is no mean over them.
+    """
     grouped: dict[str, dict[str, float]] = {}
     for label in [*labels, "mean"] if len(labels) > 1 else labels:
         prefix = f"{stage}/" if label == "mean" else f"{stage}/{label}/"
         values = {key[len(prefix):]: float(value) for key, value in metrics.items()
-                  if key.startswith(prefix) and "/" not in key[len(prefix):]}
+                  if key.startswith(prefix) and "/" not in key[len(prefix):]
+                  and (label != "mean" or all(f"{stage}/{each}/{key[len(prefix):]}" in metrics for each in labels))}
         if values:
             grouped[label] = values
     return grouped

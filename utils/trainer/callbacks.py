@@ -51,21 +51,26 @@ class SharedRunFolder(Callback):
                             f"address, port and job id misled a process; start the run again")
 
 
+def best_checkpoint_filename(monitor: str) -> str:
+    """The best checkpoints' file name pattern: epoch, step and the monitor's value, never a '/' from the metric."""
+    return f"epoch{{epoch:03d}}-step{{step}}-{monitor.replace('/', '_')}{{{monitor}:.4f}}"
+
+
 def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[MovableModelCheckpoint]:
-    """The best k checkpoints by the monitor, then `last.ckpt`, rewritten at every validation.
+    """The best k checkpoints by the monitor (none with --monitor none), then `last.ckpt`, rewritten at every
+    validation.
 
     `last.ckpt` has its own callback because Lightning's `save_last` only rewrites it when a best
     checkpoint is saved, which would leave a resumed run starting from a stale state.
-    The best files' names never take a '/' from the metric.
     """
     monitor = settings.monitor
-    best = MovableModelCheckpoint(
-        dirpath=run_dir / "checkpoints", monitor=monitor, mode=settings.monitor_mode,
-        save_top_k=settings.save_top_k, auto_insert_metric_name=False,
-        filename=f"epoch{{epoch:03d}}-step{{step}}-{monitor.replace('/', '_')}{{{monitor}:.4f}}",
-    )
     last = MovableModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
                            enable_version_counter=False)
+    if monitor == "none":
+        return [last]
+    best = MovableModelCheckpoint(
+        dirpath=run_dir / "checkpoints", monitor=monitor, mode=settings.monitor_mode,
+        save_top_k=settings.save_top_k, auto_insert_metric_name=False, filename=best_checkpoint_filename(monitor))
     return [best, last]
 
 
@@ -79,7 +84,7 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
         callbacks.append(ConfusionImages(settings.confusion_images))
     if settings.mode == "fit":
         callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]
-        if settings.patience > 0:
+        if settings.patience > 0 and settings.monitor != "none":
             callbacks.append(EarlyStopping(monitor=settings.monitor, mode=settings.monitor_mode,
                                            patience=settings.patience))
         if learning_rate_changes:

@@ -6,8 +6,6 @@ import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
 
-from utils.errors import UserError
-
 LIGHTNING_SUFFIX = re.compile(r"^(val|test)/(.+)/dataloader_idx_(\d+)$")
 
 
@@ -30,10 +28,10 @@ def labelled_metrics(metrics: dict[str, torch.Tensor], stage: str, labels: list[
 
 
 class DatasetLabels(Callback):
-    """Names an own LightningModule's val and test keys by dataset label, and checks its --monitor once."""
+    """Names an own LightningModule's val and test keys by dataset label."""
 
-    def __init__(self, labels: dict[str, list[str]], monitor: str | None) -> None:
-        self.labels, self.monitor = labels, monitor
+    def __init__(self, labels: dict[str, list[str]]) -> None:
+        self.labels = labels
 
     def relabel(self, trainer: Trainer, stage: str) -> None:
         """Add the labelled keys to the trainer's metrics and, outside the sanity check, to the loggers."""
@@ -44,15 +42,8 @@ class DatasetLabels(Callback):
                 logger.log_metrics({key: float(value) for key, value in named.items()}, step=trainer.global_step)
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Label the val keys; at the first validation, refuse a monitor the module does not log."""
+        """Label the val keys."""
         self.relabel(trainer, "val")
-        if trainer.sanity_checking:  # Lightning keeps no metrics of the sanity check
-            return
-        if self.monitor is not None and self.monitor not in trainer.callback_metrics:
-            logged = sorted(key for key in trainer.callback_metrics if not LIGHTNING_SUFFIX.match(key))
-            raise UserError(f"--monitor {self.monitor} is not a key {type(pl_module).__name__} logs: it logged "
-                            f"{', '.join(logged) or 'nothing'} at its first validation; pass one of those")
-        self.monitor = None
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Label the test keys."""

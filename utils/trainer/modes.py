@@ -11,6 +11,8 @@ from utils.config.command_line import Command
 from utils.errors import RunPruned, UserError
 from utils.runs.checkpoints import stored_validation
 from utils.runs.results import per_dataset
+from utils.trainer.module_monitor import MonitorNotLogged, remove_fresh_run_folder
+from utils.trainer.own_modules import defines_hook
 
 
 def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
@@ -22,8 +24,15 @@ def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: Lightning
     best_step, val_metrics = stored_validation(best) if best else (None, dict(trainer.callback_metrics))
     results = {"best_checkpoint": best, "best_step": best_step, "best_score": best_score(trainer, val_metrics),
                "epochs_trained": trainer.current_epoch, "val": per_dataset(val_metrics, "val", labels["val"])}
-    trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
-    results["test"] = per_dataset(trainer.callback_metrics, "test", labels["test"])
+    if trainer.checkpoint_callback is not None:  # an own module's monitor is chosen at its first validation
+        results["monitor"] = trainer.checkpoint_callback.monitor
+    skipped = [f"{stage} skipped: {type(model).__name__} defines no {step}" for stage, step in
+               (("validation", "validation_step"), ("testing", "test_step")) if not defines_hook(type(model), step)]
+    if skipped:
+        results["skipped"] = skipped
+    if defines_hook(type(model), "test_step"):
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+        results["test"] = per_dataset(trainer.callback_metrics, "test", labels["test"])
     return results
 
 
@@ -61,6 +70,10 @@ def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamod
                                     command.resume_checkpoint))
     except RunPruned as pruned:
         results["pruned"] = str(pruned)
+    except MonitorNotLogged:
+        if command.resume_checkpoint is None and trainer.is_global_zero:
+            remove_fresh_run_folder(run_dir)  # a refused run leaves nothing on disk
+        raise
     except (torch.distributed.DistStoreError, torch.distributed.DistNetworkError) as error:
         if command.resume_checkpoint is None and trainer.is_global_zero:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: no folder is left for --resume last to pick

@@ -1,19 +1,35 @@
 """The escape hatch: a class in model/ that is itself a LightningModule is trained as it is."""
 
 from pathlib import Path
-from typing import Any
 
 from pytorch_lightning import Callback, LightningModule
 
+from utils.config.command_line import Command
 from utils.errors import UserError
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.trainer.dataset_labels import DatasetLabels
+from utils.trainer.module_monitor import ModuleMonitor
+from utils.trainer.own_module_sets import PerSetMetrics
 from utils.trainer.run_state import RunState
 
 
 def is_own_module(cls: type) -> bool:
     """Whether a model/ class is a LightningModule of its own (rather than a net MInterface wraps)."""
     return isinstance(cls, type) and issubclass(cls, LightningModule)
+
+
+def defines_hook(cls: type, name: str) -> bool:
+    """Whether a LightningModule class defines `name` itself (or a base of the user's does), not just Lightning."""
+    return any(name in vars(base) for base in cls.__mro__
+               if not base.__module__.startswith(("pytorch_lightning.", "lightning.")))
+
+
+def check_module_defines_mode(cls: type, mode: str) -> None:
+    """Refuse --mode validate or test on an own module that defines no step for it."""
+    step = {"validate": "validation_step", "test": "test_step"}.get(mode)
+    if step and not defines_hook(cls, step):
+        raise UserError(f"--mode {mode}: {cls.__name__} defines no {step}, so there is nothing to {mode}: "
+                        f"add {step} to it, or use another --mode")
 
 
 def own_module_from_checkpoint(path: str | Path) -> LightningModule:
@@ -31,8 +47,12 @@ def own_module_from_checkpoint(path: str | Path) -> LightningModule:
     return module
 
 
-def module_callbacks(model_name: str, model_kwargs: dict[str, Any], own_module: bool, labels: dict[str, list[str]],
-                     monitor: str | None) -> list[Callback]:
-    """The run-state recorder, and for an own module the callback that labels its keys by dataset."""
-    recorder = RunState(model_name, model_kwargs)
-    return [DatasetLabels(labels, monitor), recorder] if own_module else [recorder]
+def module_callbacks(command: Command, run_dir: Path) -> list[Callback]:
+    """The run-state recorder; for an own module also the callbacks that keep its keys per dataset and its monitor."""
+    recorder = RunState(command.options["model_name"], command.net_arguments())
+    if not is_own_module(command.model_class):
+        return [recorder]
+    labels = {"val": command.val_labels, "test": command.test_labels}
+    monitor = ModuleMonitor(command.settings.trainer.monitor, run_dir)
+    fitting = command.settings.run.mode == "fit"
+    return [PerSetMetrics(labels), DatasetLabels(labels), *([monitor] if fitting else []), recorder]

@@ -10,7 +10,7 @@ from utils.tasks.kinds import check_num_classes, task_kind
 from utils.tasks.layout import check_layout_options
 from utils.tasks.losses import check_loss_fits_task
 from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
-from utils.trainer.own_modules import is_own_module
+from utils.trainer.own_modules import check_module_defines_mode, is_own_module
 
 
 def check_command(command: Command) -> None:
@@ -27,6 +27,8 @@ def check_command(command: Command) -> None:
         check_checkpoint(settings.run.ckpt)
     if settings.run.mode == "fit" and not is_own_module(command.model_class):
         check_optimization(settings.optimization, settings.trainer.max_epochs)
+    if is_own_module(command.model_class):
+        check_module_defines_mode(command.model_class, settings.run.mode)
     if command.resume_dir and settings.trainer.fast_dev_run:
         raise UserError("--fast_dev_run is a dry run and would overwrite the resumed run's config.yaml and "
                         "results.json: drop --fast_dev_run, or try it in a new run without --resume")

@@ -27,4 +27,5 @@ def record_results(run_dir: Path, results: dict[str, Any]) -> None:
     """Write results.json and print the results table (or why a sweep trial was pruned)."""
     write_json(run_dir / "results.json", results)
     summary = f"pruned: {results['pruned']}" if "pruned" in results else results_table(results)
-    print(f"\n{summary}\n\nrun folder: {run_dir}")
+    skipped = "".join(f"\n{line}" for line in results.get("skipped", []))
+    print(f"\n{summary}{skipped}\n\nrun folder: {run_dir}")

@@ -1,0 +1,74 @@
+"""An own LightningModule's monitor and stages: chosen from what it logs, or none; stages it lacks are skipped."""
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+from conftest import error_line
+
+EXAMPLES = Path(__file__).parent / "examples"
+RUN = ("--dataset", "standard_data", "--num_samples", "256", "--batch_size", "32", "--max_epochs", "1")
+TWO_SETS = ("--val_datasets", "clean=standard_data", "noisy=standard_data:noise=3.0")
+
+
+def with_module(project, module: str) -> None:
+    """Copy tests/examples/<module>.py into the project's model/."""
+    project.write(f"model/{module}.py", (EXAMPLES / f"{module}.py").read_text())
+
+
+def test_an_unset_monitor_is_the_first_val_key_the_module_logs_and_testing_it_lacks_is_skipped(project):
+    with_module(project, "tensor_lit_module")
+    process = project.run("--model_name", "tensor_lit_module", *RUN, *TWO_SETS, "--monitor_mode", "max")
+    assert process.returncode == 0, process.stderr[-3000:]
+    # TensorLitModule logs val/acc before val/loss: the monitor is val/acc, the mean over both sets.
+    assert "monitor: val/acc, the first val key TensorLitModule logs (--monitor_mode max)" in process.stdout
+    assert "testing skipped: TensorLitModule defines no test_step" in process.stdout
+    [run_dir] = project.run_dirs()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["monitor"] == "val/acc" and "test" not in results
+    assert results["best_score"] == results["val"]["mean"]["acc"]
+    assert "val_acc" in Path(results["best_checkpoint"]).name
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["monitor"] == "val/acc" and "optimizer" not in config and "metrics" not in config
+    rerun = project.run("--config", str(run_dir / "config.yaml"))  # config.yaml reruns the run, as for any run
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "monitor: val/acc, the first" not in rerun.stdout and len(project.run_dirs()) == 2
+
+
+def test_monitor_none_trains_with_the_last_checkpoint_only(project):
+    with_module(project, "tensor_lit_module")
+    process = project.run("--model_name", "tensor_lit_module", *RUN, "--monitor", "none")
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = project.run_dirs()
+    assert [path.name for path in (run_dir / "checkpoints").iterdir()] == ["last.ckpt"]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["best_checkpoint"].endswith("last.ckpt") and results["best_score"] is None
+
+
+def test_a_monitor_the_module_does_not_log_lists_its_keys_and_leaves_nothing_on_disk(project):
+    with_module(project, "tensor_lit_module")
+    process = project.run("--model_name", "tensor_lit_module", *RUN, *TWO_SETS, "--monitor", "val/accuracy")
+    assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
+    [line] = [line[line.index("error: "):] for line in process.stderr.splitlines() if "error: " in line]
+    assert line.startswith("error: --monitor val/accuracy is not a key TensorLitModule logs")
+    assert "val/acc, val/clean/acc, val/clean/loss, val/loss, val/noisy/acc, val/noisy/loss" in line
+    assert not project.logs.exists() or list(project.logs.iterdir()) == []
+
+
+def test_a_module_that_only_trains_keeps_its_last_checkpoint_and_skips_validation_and_testing(project):
+    with_module(project, "train_only_module")
+    process = project.run("--model_name", "train_only_module", *RUN)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "validation skipped: TrainOnlyModule defines no validation_step" in process.stdout
+    assert "testing skipped: TrainOnlyModule defines no test_step" in process.stdout
+    [run_dir] = project.run_dirs()
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert [path.name for path in (run_dir / "checkpoints").iterdir()] == ["last.ckpt"]
+    assert torch.load(last, weights_only=True)["global_step"] == 8
+    line = error_line(project.run("--model_name", "train_only_module", *RUN, "--mode", "test", "--ckpt", str(last)))
+    assert line == ("error: --mode test: TrainOnlyModule defines no test_step, so there is nothing to test: add "
+                    "test_step to it, or use another --mode")
+    line = error_line(project.run("--model_name", "train_only_module", *RUN, "--monitor", "val/loss"))
+    assert "--monitor val/loss: TrainOnlyModule runs no validation" in line
+    assert project.run_dirs() == [run_dir]

@@ -1,0 +1,62 @@
+"""Template options that a user's own LightningModule configures itself are refused, never silently ignored."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import Project, copy_project, error_line, main_environment
+from forked_main import ForkServer
+
+from utils.trainer.own_module_options import module_takes
+
+EXAMPLES = Path(__file__).parent / "examples"
+RUN = ("--model_name", "tensor_lit_module", "--dataset", "standard_data", "--num_samples", "64")
+
+
+@pytest.fixture(scope="module")
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """One process, torch and Lightning imported, that runs each refused `python main.py` in a fork of itself."""
+    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def own_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A project whose model/ holds TensorLitModule; the refused runs below leave it unchanged."""
+    project = copy_project(tmp_path_factory.mktemp("own") / "project")
+    project.write("model/tensor_lit_module.py", (EXAMPLES / "tensor_lit_module.py").read_text())
+    return project
+
+
+@pytest.mark.parametrize(("option", "destination"), [
+    (("--optimizer", "sgd"), "--optimizer"), (("--scheduler", "step_lr"), "--scheduler"),
+    (("--lr", "0.1"), "--optimizer.lr"), (("--metrics", "accuracy"), "--metrics"), (("--loss", "mse"), "--loss"),
+    (("--task", "classification"), "--task")])
+def test_each_option_the_module_configures_itself_is_one_error_line(fork_server, own_project, option, destination):
+    # Given explicitly, even with the template's default value (classification), the option is refused.
+    line = error_line(fork_server.run(own_project.root, *RUN, *option))
+    assert line.startswith(f"error: {destination}: TensorLitModule is a LightningModule and configures its "
+                           f"optimizer, scheduler, loss, metrics and task itself")
+    assert not own_project.logs.exists() or list(own_project.logs.iterdir()) == []
+
+
+def test_a_config_file_counts_as_given(fork_server, own_project):
+    config = own_project.write("options.yaml", "optimizer: adamw\nmax_epochs: 1\n")
+    line = error_line(fork_server.run(own_project.root, *RUN, "--config", str(config)))
+    assert line.startswith("error: --optimizer: TensorLitModule")
+
+
+class Injected(torch.nn.Module):
+    """Stands for a module whose constructor takes an optimizer and a scheduler factory, as hydra-template's does."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler,
+                 warm: "torch.optim.lr_scheduler.LRScheduler | None" = None, lr: float = 0.1) -> None:
+        super().__init__()
+
+
+def test_an_option_is_the_modules_own_when_its_constructor_takes_what_it_configures():
+    assert module_takes(Injected, "optimizer") and module_takes(Injected, "optimizer.weight_decay")
+    assert module_takes(Injected, "scheduler.gamma") and module_takes(Injected, "warmup_steps")
+    assert not module_takes(Injected, "metrics") and not module_takes(Injected, "loss")

@@ -1,0 +1,84 @@
+"""The monitor of an own LightningModule: its keys are known only once it has logged them, at its first validation."""
+
+import contextlib
+import shutil
+from pathlib import Path
+
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.callbacks import TQDMProgressBar
+
+from utils.config.config_files import load_config
+from utils.errors import UserError
+from utils.runs.folder import write_yaml
+from utils.trainer.callbacks import best_checkpoint_filename
+from utils.trainer.dataset_labels import LIGHTNING_SUFFIX
+
+# --monitor unset: the first val key the module logs, chosen at its first validation.
+CHOSEN_AT_FIRST_VALIDATION = "auto"
+
+
+class MonitorNotLogged(UserError):
+    """The monitor is not a key the module logged at its first validation (or it logged no val key to choose)."""
+
+
+def first_val_key(metrics: dict[str, object]) -> str | None:
+    """The first `val/...` key logged, under its name over every dataset (`val/x`, not `val/x/dataloader_idx_0`)."""
+    for key in metrics:
+        match = LIGHTNING_SUFFIX.match(key)
+        name = f"val/{match.group(2)}" if match and match.group(1) == "val" else key
+        if name.startswith("val/") and name in metrics:
+            return name
+    return None
+
+
+def remove_fresh_run_folder(run_dir: Path) -> None:
+    """Remove a run folder this run created, and its experiment folder when nothing else is left in it."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):  # other runs of the experiment are there
+        run_dir.parent.rmdir()
+
+
+class ModuleMonitor(Callback):
+    """At the first validation, checks --monitor against the keys the module logged, or chooses the first val key."""
+
+    def __init__(self, monitor: str, run_dir: Path) -> None:
+        self.monitor, self.run_dir = monitor, run_dir
+        self.checked = monitor == "none"
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Check or choose the monitor once, after the first validation outside the sanity check."""
+        if self.checked or trainer.sanity_checking:  # Lightning keeps no metrics of the sanity check
+            return
+        self.checked = True
+        metrics, name = trainer.callback_metrics, type(pl_module).__name__
+        logged = ", ".join(sorted(key for key in metrics if not LIGHTNING_SUFFIX.match(key))) or "nothing"
+        if self.monitor == CHOSEN_AT_FIRST_VALIDATION:
+            chosen = first_val_key(metrics)
+            if chosen is None:
+                raise MonitorNotLogged(f"{name} logged no val/ key at its first validation (it logged {logged}): "
+                                       f"pass --monitor with one of those, or --monitor none to keep the last "
+                                       f"checkpoint only")
+            self.use(trainer, chosen, name)
+        elif self.monitor not in metrics:
+            raise MonitorNotLogged(f"--monitor {self.monitor} is not a key {name} logs: it logged {logged} at its "
+                                   f"first validation; pass one of those, or --monitor none")
+
+    def use(self, trainer: Trainer, monitor: str, name: str) -> None:
+        """Point the best checkpoints and early stopping at `monitor`, say so, and record it in config.yaml."""
+        for callback in trainer.callbacks:  # the best checkpoints and early stopping
+            if getattr(callback, "monitor", None) == CHOSEN_AT_FIRST_VALIDATION:
+                callback.monitor = monitor
+                if hasattr(callback, "filename"):
+                    callback.filename = best_checkpoint_filename(monitor)
+        if trainer.is_global_zero:
+            mode = trainer.checkpoint_callback.mode if trainer.checkpoint_callback else "min"
+            line = (f"monitor: {monitor}, the first val key {name} logs (--monitor_mode {mode}); pass --monitor KEY "
+                    f"to choose another, or --monitor none")
+            bar = trainer.progress_bar_callback
+            if isinstance(bar, TQDMProgressBar):
+                bar.print(line)
+            else:
+                print(line)
+            config_file = self.run_dir / "config.yaml"
+            if config_file.is_file():  # so that --resume and `--config config.yaml` monitor the same key
+                write_yaml(config_file, {**load_config(str(config_file)), "monitor": monitor})
