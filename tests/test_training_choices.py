@@ -11,7 +11,6 @@ from pytorch_lightning.callbacks import (
     EarlyStopping,
     LearningRateMonitor,
     ModelCheckpoint,
-    ModelSummary,
 )
 
 import main
@@ -19,6 +18,7 @@ from utils.config.command_line import parse_command_line
 from utils.config.settings import OptimizationSettings
 from utils.optimization import build_optimizer, build_schedulers
 from utils.trainer.build import build_trainer
+from utils.trainer.net_summary import NetSummary
 
 STANDARD = ["--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200"]
 TINY = ["--max_epochs", "2", "--limit_train_batches", "2", "--batch_size", "16"]
@@ -192,8 +192,7 @@ def test_trainer_options_reach_the_trainer(tmp_path):
     checkpoint = trainer.checkpoint_callback
     assert (checkpoint.monitor, checkpoint.mode, checkpoint.save_top_k) == ("val/accuracy", "max", 2)
     assert any(c.filename == "last" and c.monitor is None for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
-    summary = next(c for c in trainer.callbacks if isinstance(c, ModelSummary))
-    assert summary.summarize  # its depth is checked where the summary is printed
+    assert [c.max_depth for c in trainer.callbacks if isinstance(c, NetSummary)] == [2]
 
 
 def test_profiler_writes_its_report_into_the_run_folder(fit):

@@ -11,7 +11,7 @@ from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entr
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, add_name_options, add_optimization_names
 from utils.config.given_options import given_destinations
-from utils.config.names import available_names, first_docstring_line, load_class
+from utils.config.names import available_names, expected_class, first_docstring_line, import_user_file, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
 from utils.config.resume_target import check_same_experiment, resume_target
@@ -119,16 +119,18 @@ def experiment_name(names: argparse.Namespace) -> str:
 
 
 def listing() -> str:
-    """The available nets and datasets, each with the first line of its docstring."""
+    """The available nets and datasets, each with the first line of its docstring; helper files are left out."""
     lines = []
     for package, title in (("model", "nets (--model_name)"), ("data", "datasets (--dataset, entries)")):
         lines.append(f"{title}:")
         for name in available_names(package):
             try:
-                summary = first_docstring_line(load_class(package, name))
+                found = expected_class(package, name, import_user_file(package, name))
             except UserError as error:
-                summary = f"(cannot load: {error})"
-            lines.append(f"  {name:<24} {summary}")
+                lines.append(f"  {name:<24} (cannot load: {error})")
+                continue
+            if found is not None:
+                lines.append(f"  {name:<24} {first_docstring_line(found)}")
     return "\n".join(lines)
 
 

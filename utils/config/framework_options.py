@@ -138,7 +138,8 @@ def add_framework_options(parser: UserArgumentParser) -> None:
     trainer.add_argument("--profiler", choices=("simple", "advanced"), help="write a profile report to the run folder")
     trainer.add_argument("--device_stats", action=argparse.BooleanOptionalAction, default=False,
                          help="log device statistics (DeviceStatsMonitor)")
-    trainer.add_argument("--summary_depth", type=vt.non_negative_int, default=1, help="ModelSummary max depth")
+    trainer.add_argument("--summary_depth", type=vt.non_negative_int, default=3,
+                         help="how deep the model summary lists layers (1: the net alone, 0: no summary)")
     trainer.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
                          help="CPU training with glibc: reuse memory a step frees instead of mapping it afresh "
                               "(see README, Performance); off: glibc's adaptive defaults")

@@ -6,6 +6,7 @@ import inspect
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from utils.errors import UserError
 
@@ -45,35 +46,56 @@ def check_name(package: str, name: str) -> None:
         raise UserError(f"unknown {kind} {name!r}: {hint}available in {package}/: {', '.join(names) or 'none'}")
 
 
-def load_class(package: str, name: str) -> type:
-    """Import `package/name.py` and return its CamelCase class, with a clear error for each way it can fail."""
+def import_user_file(package: str, name: str) -> ModuleType:
+    """Import `package/name.py` after checking its name; an exception its import raises is that file's error."""
     check_name(package, name)
-    module_name = f"{package}.{name}"
-    file_label = f"{package}/{name}.py"
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(f"{package}.{name}")
     except UserError:
         raise
     except Exception as error:  # the user's own file failed to import: report it as that file's error
-        raise UserError(f"{file_label} failed to import: {type(error).__name__}: {error}") from error
+        raise UserError(f"{package}/{name}.py failed to import: {type(error).__name__}: {error}") from error
+
+
+def expected_class(package: str, name: str, module: ModuleType) -> type | None:
+    """The file's CamelCase class, or the one class whose name differs from it only in case (`MNISTLitModule`)."""
     expected = class_name_for(name)
     found = getattr(module, expected, None)
     if inspect.isclass(found):
         return found
+    same_but_case = [
+        member for member_name, member in vars(module).items()
+        if inspect.isclass(member) and member_name.lower() == expected.lower()
+    ]
+    if len(same_but_case) > 1:
+        names = ", ".join(member.__name__ for member in same_but_case)
+        raise UserError(f"{package}/{name}.py defines {names}, which differ only in case: rename all but one, "
+                        f"or name the one to use {expected}")
+    return same_but_case[0] if same_but_case else None
+
+
+def load_class(package: str, name: str) -> type:
+    """Import `package/name.py` and return its CamelCase class, with a clear error for each way it can fail."""
+    module = import_user_file(package, name)
+    found = expected_class(package, name, module)
+    if found is not None:
+        return found
+    expected = class_name_for(name)
     defined = [
         member_name
         for member_name, member in vars(module).items()
         if inspect.isclass(member) and member.__module__ == module.__name__
     ]
     raise UserError(
-        f"{file_label} has no class {expected}: rename the class to {expected} or the file to match it "
+        f"{package}/{name}.py has no class {expected}: rename the class to {expected} or the file to match it "
         f"(classes found: {', '.join(defined) or 'none'})"
     )
 
 
 def first_docstring_line(cls: type) -> str:
-    """Return the first line of a class's docstring, or an empty string."""
-    doc = inspect.getdoc(cls) or ""
+    """Return the first line of the class's own docstring (never one inherited from `nn.Module`), or ''."""
+    own = cls.__dict__.get("__doc__")
+    doc = inspect.cleandoc(own) if isinstance(own, str) else ""
     return doc.splitlines()[0] if doc else ""

@@ -8,7 +8,6 @@ from pytorch_lightning.callbacks import (
     DeviceStatsMonitor,
     EarlyStopping,
     LearningRateMonitor,
-    ModelSummary,
     TQDMProgressBar,
 )
 
@@ -17,6 +16,7 @@ from utils.errors import UserError
 from utils.runs.folder import release_run_folder_marker
 from utils.trainer.confusion_images import ConfusionImages
 from utils.trainer.movable_checkpoint import MovableModelCheckpoint
+from utils.trainer.net_summary import NetSummary
 from utils.trainer.platform import keep_freed_memory
 from utils.trainer.progress import ValidationLines
 from utils.trainer.signals import CheckpointOnSigterm
@@ -77,7 +77,7 @@ def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[Movab
 def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool) -> list[Callback]:
     """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
     # The bar reads the step's loss when it refreshes: only at logged steps, so a GPU never waits on it between.
-    callbacks: list[Callback] = [ModelSummary(max_depth=settings.summary_depth),
+    callbacks: list[Callback] = [NetSummary(settings.summary_depth),
                                  TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
                                  ValidationLines()]
     if settings.confusion_images != "off":

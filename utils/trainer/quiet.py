@@ -1,0 +1,37 @@
+"""The library notices a run leaves out, because the user cannot act on them; every other warning still shows."""
+
+import logging
+import re
+import warnings
+
+# Lightning ships as `pytorch_lightning` and as `lightning.pytorch`; a notice comes from either.
+LIGHTNING_MODULE = r"(pytorch_lightning|lightning\.pytorch)"
+# The loggers Lightning's rank_zero_info writes to (the last package imported names it).
+RANK_ZERO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
+                     "lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+# Lightning's own code uses a LeafSpec that torch deprecated; a later Lightning release will drop it.
+LEAF_SPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+# The template logs the step loss by global step, whatever the epoch's length, so short epochs lose nothing.
+SHORT_EPOCH_LOGGING = r"The number of training batches \(\d+\) is smaller than the logging interval"
+# Advertisements for Lightning's cloud services, and the accelerators this machine does not have.
+UNWANTED_INFO = re.compile(r"💡 Tip: |\w+ available: False, ")
+
+
+class UnwantedInfo(logging.Filter):
+    """Drops Lightning's tips for its cloud products and its lines about accelerators that are absent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but those."""
+        return not UNWANTED_INFO.match(record.getMessage())
+
+
+def quiet_library_notices() -> None:
+    """Leave out the notices of Lightning and torch that a run's user cannot act on (once per process)."""
+    warnings.filterwarnings("ignore", message=LEAF_SPEC_DEPRECATION, category=FutureWarning,
+                            module=f"{LIGHTNING_MODULE}\\.utilities\\._pytree")
+    warnings.filterwarnings("ignore", message=SHORT_EPOCH_LOGGING, category=UserWarning,
+                            module=f"{LIGHTNING_MODULE}\\.loops\\.fit_loop")
+    for name in RANK_ZERO_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, UnwantedInfo) for existing in logger.filters):
+            logger.addFilter(UnwantedInfo())
