@@ -22,7 +22,7 @@ def fit(project, module: str, val_sets: tuple[str, ...], *extra: str) -> tuple[d
     return json.loads((run_dir / "results.json").read_text()), run_dir
 
 
-def tested_on(project, checkpoint: str, *test_sets: str) -> dict:
+def results_tested_on(project, checkpoint: str, *test_sets: str) -> dict:
     """The per-set test results of `--mode test` on the checkpoint with these test sets."""
     before = set(project.run_dirs())
     process = project.run("--model_name", "metric_lit_module", "--dataset", "standard_data", "--mode", "test",
@@ -49,7 +49,7 @@ def test_a_module_owning_one_metric_object_per_stage_reports_each_set_alone(proj
         assert both["val"][label] == pytest.approx({name: alone["val"][label][name] for name in ("loss", "acc")},
                                                    abs=1e-6)
     # Test sets alike: the same checkpoint tested on both sets, then on the noisy one alone.
-    tested = [tested_on(project, both["best_checkpoint"], *sets) for sets in ((CLEAN, NOISY), (NOISY,))]
+    tested = [results_tested_on(project, both["best_checkpoint"], *sets) for sets in ((CLEAN, NOISY), (NOISY,))]
     assert tested[0]["noisy"] == pytest.approx(tested[1]["noisy"], abs=1e-6)
     assert tested[0]["clean"]["loss"] < tested[0]["noisy"]["loss"]
     assert both["val"]["clean"]["loss"] < both["val"]["noisy"]["loss"]
