@@ -50,7 +50,7 @@ def run_metric_names(task: str, entries: list[str] | None, own: list[str], net_n
     A net's own metric replaces a task default of the same name; one that --metrics names too is an error."""
     names = metric_names(chosen_metrics(task, entries))
     for name in own:
-        if not isinstance(name, str) or NOT_IN_NAMES.search(name) or name == "loss":
+        if not isinstance(name, str) or not name or NOT_IN_NAMES.search(name) or name == "loss":
             raise UserError(f"{net_name}.metrics() names a metric {name!r}: metric names are letters, digits, '_' "
                             f"and '-', and not 'loss' (they make keys such as val/<label>/<name>); rename it")
         if entries and name in names:
