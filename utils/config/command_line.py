@@ -41,6 +41,7 @@ class Command:
     resume_dir: Path | None = None
     resume_checkpoint: Path | None = None
     option_names: frozenset[str] = frozenset()  # every name an option goes by, without --
+    given: frozenset[str] = frozenset()  # the options the config file or the command line set, by destination
 
     @property
     def settings(self) -> Settings:
@@ -186,6 +187,7 @@ def parse_command_line(argv: list[str]) -> Command:
     for key in config:
         if key not in known:
             raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")
-    options = vars(parser.parse_args(config_tokens(config) + argv))
+    words = config_tokens(config) + argv
+    options = vars(parser.parse_args(words))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known))
+                   resume_dir, resume_checkpoint, frozenset(known), parser.given_destinations(words))

@@ -50,6 +50,12 @@ class UserArgumentParser(argparse.ArgumentParser):
                          if name.startswith("--") and not (switch and name.startswith("--no-")))
         return names
 
+    def given_destinations(self, words: list[str]) -> frozenset[str]:
+        """The destinations of the options that `words` name, as --NAME VALUE or --NAME=VALUE."""
+        destinations = {name: action.dest for action in self.options for name in action.option_strings}
+        return frozenset(destinations[word.partition("=")[0]] for word in words
+                         if word.partition("=")[0] in destinations)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         """Raise instead of printing usage and exiting, suggesting the closest option for an unknown one."""
         hint = ""
