@@ -78,6 +78,9 @@ REFUSED = {
                                             "--optimizer.momentum 0.5 reaches no trial: no optimizer the sweep"),
     "plain-option-of-no-chosen-optimizer": ((), "optimizer: [adam, adamw]\nmomentum: [0.5]\n",
                                             "'momentum' is not an option of any trial"),
+    "plain-option-of-both-classes": ((), "scheduler: [none, reduce_lr_on_plateau]\neps: [1.0e-7]\n",
+                                     "'eps' is a parameter of both the optimizer and the scheduler with scheduler: "
+                                     "'reduce_lr_on_plateau': write optimizer.eps or scheduler.eps"),
     "value-the-chosen-scheduler-refuses": ((), "scheduler: [step_lr]\nscheduler.step_size: [0.5]\n",
                                            "scheduler.step_size: 0.5 is refused"),
 }

@@ -67,3 +67,12 @@ def options_by_choice(where: str, choices: dict[str, list[Any]], base: dict[str,
             raise UserError(f"{where}: --{name} {value} reaches no trial: no {name.partition('.')[0]} the sweep "
                             f"chooses has {name.partition('.')[2]}; drop it")
     return found
+
+
+def check_plain_name(where: str, name: str, option_names: dict[Choice, frozenset[str]]) -> None:
+    """Refuse a plain name that, in some trials, both the optimizer and the scheduler have: it would reach neither."""
+    for choice, names in option_names.items():
+        owners = [kind for kind in CLASS_CHOICES if f"{kind}.{name}" in names]
+        if name not in names and owners:
+            raise UserError(f"{where}: {name!r} is a parameter of both the optimizer and the scheduler with "
+                            f"{describe(choice)}: write {' or '.join(f'{kind}.{name}' for kind in owners)}")

@@ -11,7 +11,14 @@ from utils.config.command_line import Command
 from utils.config.config_files import config_tokens, load_config
 from utils.config.experiment_options import SWEEP_OPTIONS
 from utils.errors import UserError
-from utils.experiments.class_choices import CLASS_CHOICES, Choice, choice_key, fitting, options_by_choice
+from utils.experiments.class_choices import (
+    CLASS_CHOICES,
+    Choice,
+    check_plain_name,
+    choice_key,
+    fitting,
+    options_by_choice,
+)
 
 RANGE_KEYS = ("low", "high", "log", "step")
 # What a trial cannot vary: where and how runs are made, rather than what one run trains.
@@ -151,6 +158,7 @@ def load_search_space(command: Command, base: dict[str, Any],
     dimensions, fixed = [], {}
     for name, spec in entries.items():
         check_name(where, str(name), frozenset().union(*option_names.values()), choices)
+        check_plain_name(where, str(name), option_names)
         dimension = parse_dimension(where, name, spec)
         if dimension is None:
             fixed[name] = spec
