@@ -18,7 +18,7 @@ from utils.tasks.given_targets import GivenTargetsMetrics
 from utils.tasks.kinds import fitted, task_kind
 from utils.tasks.layout import classes_second
 from utils.tasks.losses import TaskLoss
-from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, metric_names
+from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, run_metric_names
 from utils.tasks.outputs import prediction
 from utils.trainer.divergence import LossWatch
 
@@ -44,6 +44,7 @@ class MInterface(pl.LightningModule):
         self.train_metrics: StageMetrics | None = None
         self.val_metrics, self.test_metrics = nn.ModuleList(), nn.ModuleList()
         self.loss_watch = LossWatch()
+        self.metric_names()  # two metrics of one name are refused here, before any run folder exists
 
     def use_class_count(self, classes: int | None) -> None:
         """Record the number of classes the net's outputs score (read on the pre-run batch) for the metrics."""
@@ -62,8 +63,8 @@ class MInterface(pl.LightningModule):
     def metric_names(self) -> list[str]:
         """The names of the metrics each stage and dataset logs beside `loss`."""
         own = self.net.metrics() if callable(getattr(self.net, "metrics", None)) else {}
-        task_names = metric_names(chosen_metrics(self.task.task, self.task.metrics)) if self.tensor_targets else []
-        return [*task_names, *own]
+        names = run_metric_names(self.task.task, self.task.metrics, list(own), type(self.net).__name__)
+        return names if self.tensor_targets else list(own)
 
     def new_stage_metrics(self, confusion: bool = False) -> StageMetrics:
         """A fresh set of the run's metrics: the task's or --metrics', those the net names itself, and for val and

@@ -11,6 +11,14 @@ from utils.config.command_line import Command
 from utils.config.config_files import config_tokens, load_config
 from utils.config.experiment_options import SWEEP_OPTIONS
 from utils.errors import UserError
+from utils.experiments.class_choices import (
+    CLASS_CHOICES,
+    Choice,
+    check_plain_name,
+    choice_key,
+    fitting,
+    options_by_choice,
+)
 
 RANGE_KEYS = ("low", "high", "log", "step")
 # What a trial cannot vary: where and how runs are made, rather than what one run trains.
@@ -44,14 +52,23 @@ class Dimension:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """The options a sweep varies, and those it fixes for every trial."""
+    """The options a sweep varies, those it fixes for every trial, and the option names of each optimizer and
+    scheduler it may choose."""
 
     dimensions: tuple[Dimension, ...]
     fixed: dict[str, Any]
+    option_names: dict[Choice, frozenset[str]]
 
-    def sample(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Every option the sweep sets for this trial."""
-        return {**self.fixed, **{dimension.name: dimension.sample(trial) for dimension in self.dimensions}}
+    def trial_options(self, trial: optuna.Trial, base: dict[str, Any]) -> dict[str, Any]:
+        """Every option of the trial's run: `base`, then what the sweep sets, each where the trial's optimizer and
+        scheduler have it (their parameters are sampled only for the trials that choose them)."""
+        chosen = {**{name: value for name, value in self.fixed.items() if name in CLASS_CHOICES},
+                  **{dimension.name: dimension.sample(trial) for dimension in self.dimensions
+                     if dimension.name in CLASS_CHOICES}}
+        names = self.option_names[choice_key(chosen)]
+        sampled = {dimension.name: dimension.sample(trial) for dimension in self.dimensions
+                   if dimension.name in names and dimension.name not in CLASS_CHOICES}
+        return {**fitting({**base, **self.fixed}, names), **chosen, **sampled}
 
 
 def as_number(value: Any) -> Number | None:
@@ -105,36 +122,54 @@ def parse_dimension(where: str, name: str, spec: Any) -> Dimension | None:
     return Dimension(name, choices=tuple(spec))
 
 
-def check_name(where: str, name: str, known: set[str]) -> None:
-    """Refuse an option name this run does not have, or one a sweep cannot vary."""
+def check_name(where: str, name: str, known: frozenset[str], choices: dict[str, list[Any]]) -> None:
+    """Refuse an option name no trial has, or one a sweep cannot vary."""
     if name in NOT_SWEPT:
         raise UserError(f"{where}: --{name} is not an option a trial can vary: set it on the command line")
     if name not in known:
         close = difflib.get_close_matches(name, sorted(known - NOT_SWEPT), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UserError(f"{where}: {name!r} is not an option of this run{hint}: python main.py --model_name ... "
-                        f"--help lists them")
+        scope = "; ".join(f"{kind} {', '.join(map(str, values))}" for kind, values in choices.items())
+        raise UserError(f"{where}: {name!r} is not an option of {f'any trial ({scope})' if scope else 'this run'}"
+                        f"{hint}: python main.py --model_name ... --help lists them")
 
 
-def load_search_space(command: Command, base_tokens: list[str],
+def class_choices(where: str, entries: dict[str, Any]) -> dict[str, list[Any]]:
+    """The optimizers and schedulers the sweep file chooses among, or fixes."""
+    choices = {}
+    for kind in CLASS_CHOICES:
+        if kind in entries:
+            dimension = parse_dimension(where, kind, entries[kind])
+            choices[kind] = dimension.candidates() if dimension else [entries[kind]]
+    return choices
+
+
+def load_search_space(command: Command, base: dict[str, Any],
                       checked_command: Callable[[list[str]], Command]) -> SearchSpace:
-    """Read and check the sweep file: names, ranges, and every choice and range end through the run's own checks."""
+    """Read and check the sweep file: names, ranges, and every choice and range end through the run's own checks,
+    each with an optimizer and a scheduler that have it."""
     path = command.options["sweep"]
     where = f"sweep file {path}"
     entries = load_config(path, kind="sweep file")
     if not entries:
         raise UserError(f"{where} varies no option: give option: [choices] or option: {{low: ..., high: ...}}")
+    choices = class_choices(where, entries)
+    option_names = options_by_choice(where, choices, base, checked_command)
     dimensions, fixed = [], {}
     for name, spec in entries.items():
-        check_name(where, str(name), set(command.option_names))
+        check_name(where, str(name), frozenset().union(*option_names.values()), choices)
+        check_plain_name(where, str(name), option_names)
         dimension = parse_dimension(where, name, spec)
         if dimension is None:
             fixed[name] = spec
         else:
             dimensions.append(dimension)
     for name, value in [*((d.name, value) for d in dimensions for value in d.candidates()), *fixed.items()]:
+        if name in CLASS_CHOICES:
+            continue
+        choice, names = next((choice, names) for choice, names in option_names.items() if name in names)
         try:
-            checked_command([*base_tokens, *config_tokens({name: value})])
+            checked_command(config_tokens({**fitting(base, names), **dict(choice), name: value}))
         except UserError as error:
             raise UserError(f"{where}: {name}: {value!r} is refused: {error}") from None
-    return SearchSpace(tuple(dimensions), fixed)
+    return SearchSpace(tuple(dimensions), fixed, option_names)

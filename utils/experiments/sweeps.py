@@ -14,9 +14,9 @@ import yaml
 
 from utils.config.command_line import Command
 from utils.config.config_files import config_tokens
-from utils.config.experiment_options import SWEEP_OPTIONS
 from utils.errors import UserError
 from utils.experiments.child_runs import MainEntry, read_results, run_main
+from utils.experiments.class_choices import base_options
 from utils.experiments.pruning import TRIAL_VARIABLE
 from utils.experiments.search_space import SearchSpace, load_search_space
 from utils.experiments.studies import check_storage_url, default_storage, is_surplus, open_study, taken_trials
@@ -41,9 +41,9 @@ class TrialRunner:
         """Run the trial's `python main.py` and return its exit code."""
         run_dir = self.study_dir / f"trial_{trial.number}"
         trial.set_user_attr("run_dir", str(run_dir))
-        values = self.space.sample(trial)
+        options = self.space.trial_options(trial, self.base_config)
         environment = {TRIAL_VARIABLE: json.dumps({**self.trial_description, "trial": trial.number})}
-        code = run_main(self.script, config_tokens({**self.base_config, **values}), run_dir, environment)
+        code = run_main(self.script, config_tokens(options), run_dir, environment)
         if (run_dir / "config.yaml").is_file():
             # Kept in the study, so any worker on any machine writes the best trial's config.
             trial.set_user_attr("config", yaml.safe_load((run_dir / "config.yaml").read_text()))
@@ -88,8 +88,8 @@ def run_sweep(command: Command, entry: MainEntry) -> int:
     """Check the sweep, open the study, run trials until it holds --trials, then print them and the best config."""
     options, settings = command.options, command.settings
     name = study_name(options)
-    base_config = {key: value for key, value in command.resolved_config().items() if key not in SWEEP_OPTIONS}
-    space = load_search_space(command, config_tokens(base_config), entry.checked_command)
+    base_config = base_options(command)
+    space = load_search_space(command, base_config, entry.checked_command)
     storage = options["storage"] or default_storage(settings.run.log_dir, command.experiment)
     check_storage_url(storage)
     entry.build_checked(command)

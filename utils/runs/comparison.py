@@ -50,10 +50,11 @@ def read_run(folder: Path) -> RunRecord:
 
 
 def differing_options(runs: list[RunRecord]) -> list[str]:
-    """The options whose values are not the same in every run, in config.yaml's order."""
+    """The options whose values differ between the runs that have them, in config.yaml's order; one that only some
+    runs have (another optimizer's parameters, another net's) and that is the same wherever it is, is left out."""
     names = list(dict.fromkeys(name for run in runs for name in run.config))
     return [name for name in names if name not in NOT_COMPARED
-            and len({json.dumps(run.config.get(name), sort_keys=True) for run in runs}) > 1]
+            and len({json.dumps(run.config[name], sort_keys=True) for run in runs if name in run.config}) > 1]
 
 
 def mean_of(value: Any) -> Any:

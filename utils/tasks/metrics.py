@@ -1,23 +1,62 @@
 """One stage's and dataset's metrics: the exact mean loss and a torchmetrics MetricCollection, updated in groups."""
 
+import re
+
 import torch
 from torch import nn
 from torchmetrics import ConfusionMatrix, MeanMetric, Metric, MetricCollection
 
 from utils.errors import UserError
 from utils.tasks.kinds import task_kind
-from utils.tasks.metric_catalogue import build_metric
+from utils.tasks.metric_catalogue import build_metric, snake_case
 
 # Batches kept before the metrics are updated: a step only appends its tensors to a list, and the metrics' own
 # tensor operations run once per group, on all of its batches at once.
 BATCHES_PER_GROUP = 32
 # Fewer batches are kept when their outputs hold more numbers than this (many classes, dense outputs).
 OUTPUTS_PER_GROUP = 1 << 20
+# What a metric's name cannot hold: it is one part of keys such as `val/<label>/<name>`, and a torch module's name.
+NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def entry_name(entry: str) -> str:
+    """The name one entry logs under: as typed less its arguments; a dotted path as its class's snake_case name."""
+    name = entry.partition(":")[0]
+    return snake_case(name.rpartition(".")[2]) if "." in name else name
+
+
+def name_with_arguments(entry: str) -> str:
+    """`accuracy:top_k=5` -> `accuracy_top_k_5`: the entry's name, then each argument's key and value as typed."""
+    words = [entry_name(entry), *(word for pair in entry.partition(":")[2].split(",") for word in pair.split("=", 1))]
+    return NOT_IN_NAMES.sub("_", "_".join(word.strip() for word in words if word.strip())).strip("_")
 
 
 def metric_names(entries: list[str]) -> list[str]:
-    """The names metrics are logged under: each entry as typed, less its `:key=value` arguments."""
-    return [entry.partition(":")[0] for entry in entries]
+    """The names metrics log under: each entry's name, and where entries share one, each with its arguments."""
+    plain = [entry_name(entry) for entry in entries]
+    names = [name_with_arguments(entry) if plain.count(name) > 1 else name
+             for name, entry in zip(plain, entries, strict=True)]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            earlier = entries[names.index(name)]
+            raise UserError(f"--metrics {earlier} and {entries[index]} would both log as {name!r}: give each metric "
+                            f"once, or each with its own arguments")
+    return names
+
+
+def run_metric_names(task: str, entries: list[str] | None, own: list[str], net_name: str) -> list[str]:
+    """Every name the run's metrics log under beside `loss`: --metrics' or the task's, then the net's own.
+
+    A net's own metric replaces a task default of the same name; one that --metrics names too is an error."""
+    names = metric_names(chosen_metrics(task, entries))
+    for name in own:
+        if not isinstance(name, str) or not name or NOT_IN_NAMES.search(name) or name == "loss":
+            raise UserError(f"{net_name}.metrics() names a metric {name!r}: metric names are letters, digits, '_' "
+                            f"and '-', and not 'loss' (they make keys such as val/<label>/<name>); rename it")
+        if entries and name in names:
+            raise UserError(f"{net_name}.metrics() names {name!r}, which --metrics logs too: rename the net's metric, "
+                            f"or leave {name!r} out of --metrics")
+    return [*(name for name in names if name not in own), *own]
 
 
 def chosen_metrics(task: str, entries: list[str] | None) -> list[str]:
