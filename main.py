@@ -86,6 +86,7 @@ def prepare_checked(command: Command) -> PreparedRun:
     from utils.runs.folder import claim_run_folder, remove_stale_temporaries
     from utils.trainer.build import build_trainer
     from utils.trainer.own_modules import is_own_module, module_callbacks
+    from utils.trainer.stored_config import StoredConfig
 
     settings = command.settings
     datamodule, model = build_checked(command)
@@ -97,7 +98,8 @@ def prepare_checked(command: Command) -> PreparedRun:
                                  {"val": command.val_labels, "test": command.test_labels},
                                  settings.trainer.monitor if settings.run.mode == "fit" else None)
     trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
-                            callbacks, sweep_trial_callbacks(settings.trainer.monitor))
+                            [*callbacks, StoredConfig(command.resolved_config())],
+                            sweep_trial_callbacks(settings.trainer.monitor))
     return PreparedRun(command, datamodule, model, run_dir, trainer)
 
 
