@@ -6,10 +6,14 @@ from typing import Any
 
 import torch
 from pytorch_lightning import LightningDataModule, LightningModule, Trainer
+from torch.utils.data import Dataset
 
 from utils.config.command_line import Command
+from utils.datasets.batches import PredictedBatch, dataset_indices
+from utils.datasets.per_item import join_items, split_items
 from utils.errors import RunPruned, UserError
 from utils.runs.checkpoints import stored_validation
+from utils.runs.predictions import write_predictions
 from utils.runs.results import per_dataset
 
 
@@ -37,15 +41,35 @@ def best_score(trainer: Trainer, val_metrics: dict[str, Any]) -> float | None:
     return float(score) if score is not None else val_metrics.get(callback.monitor)
 
 
+def set_predictions(batches: list[Any], dataset: Dataset) -> dict[str, Any]:
+    """A set's predictions, one entry per item: its outputs, its index in the user's dataset and its extras."""
+    if not all(isinstance(batch, PredictedBatch) or is_batched(batch) for batch in batches):
+        return {"outputs": batches}  # an own module's predict_step that returns no tensor of items, as it returns
+    outputs, extras = [], []
+    for batch in batches:
+        predicted = batch if isinstance(batch, PredictedBatch) else PredictedBatch(batch, {})
+        outputs += split_items(predicted.outputs, len(predicted.outputs))
+        extras += split_items(predicted.extras, len(predicted.outputs))
+    return {"outputs": join_items(outputs), "index": torch.tensor(dataset_indices(dataset)[:len(outputs)]),
+            "extras": join_items(extras)}
+
+
+def is_batched(value: Any) -> bool:
+    """Whether a prediction is a tensor of one entry per item."""
+    return isinstance(value, torch.Tensor) and value.dim() > 0
+
+
 def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
-                    test_labels: list[str], run_dir: Path) -> dict[str, Any]:
-    """Save the raw outputs of every test set to predictions.pt, by label."""
+                    test_labels: list[str], run_dir: Path, task: str) -> dict[str, Any]:
+    """Save the outputs of every test set with what its items carry besides their inputs to predictions.pt, by
+    label, and one row per item to predictions.csv where the outputs are one row per item."""
     batches = trainer.predict(model, datamodule=datamodule)
     batches = [batches] if len(test_labels) == 1 else batches
-    outputs = {label: torch.cat(per_set) for label, per_set in zip(test_labels, batches, strict=True)}
-    torch.save(outputs, run_dir / "predictions.pt")
-    return {"predictions": str(run_dir / "predictions.pt"),
-            "predicted_items": {label: len(values) for label, values in outputs.items()}}
+    per_set = {label: set_predictions(per_batch, datamodule.test_sets[label])
+               for label, per_batch in zip(test_labels, batches, strict=True)}
+    files = write_predictions(run_dir, per_set, classify=task == "classification")
+    return {"predictions": str(files[0]), **({"predictions_csv": str(files[1])} if len(files) > 1 else {}),
+            "predicted_items": {label: len(predicted["outputs"]) for label, predicted in per_set.items()}}
 
 
 def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
@@ -58,7 +82,7 @@ def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamod
     labels = {"val": command.val_labels, "test": command.test_labels}
     try:
         results.update(mode_results(settings.run.mode, trainer, model, datamodule, labels, run_dir,
-                                    command.resume_checkpoint))
+                                    command.resume_checkpoint, settings.task.task))
     except RunPruned as pruned:
         results["pruned"] = str(pruned)
     except (torch.distributed.DistStoreError, torch.distributed.DistNetworkError) as error:
@@ -72,7 +96,8 @@ def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamod
 
 
 def mode_results(mode: str, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
-                 labels: dict[str, list[str]], run_dir: Path, resume_checkpoint: Path | None) -> dict[str, Any]:
+                 labels: dict[str, list[str]], run_dir: Path, resume_checkpoint: Path | None,
+                 task: str) -> dict[str, Any]:
     """Run one mode and return its part of results.json."""
     if mode == "fit":
         return fit_and_test(trainer, model, datamodule, resume_checkpoint, labels)
@@ -82,7 +107,7 @@ def mode_results(mode: str, trainer: Trainer, model: LightningModule, datamodule
     if mode == "test":
         trainer.test(model, datamodule=datamodule, verbose=False)
         return {"test": per_dataset(trainer.callback_metrics, "test", labels["test"])}
-    return predict_to_file(trainer, model, datamodule, labels["test"], run_dir)
+    return predict_to_file(trainer, model, datamodule, labels["test"], run_dir, task)
 
 
 def close_process_group() -> None:
