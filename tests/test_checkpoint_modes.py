@@ -179,11 +179,11 @@ class IdItems(Dataset):
 
 NAMED_ITEMS = '''
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 
 class NamedItems(Dataset):
-    """Five dict items with a file name and a meta dict."""
+    """Five dict items with a file name, a meta dict and a box list of its own length, which collate_fn keeps."""
 
     def __init__(self):
         self.points = torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
@@ -193,7 +193,11 @@ class NamedItems(Dataset):
 
     def __getitem__(self, index):
         return {"inputs": self.points[index], "target": index % 3, "file": f"image_{index}.png",
-                "meta": {"size": 10 * index, "source": "camera"}}
+                "meta": {"size": 10 * index, "source": "camera"}, "boxes": torch.ones(index % 3, 4)}
+
+    def collate_fn(self, items):
+        boxes = [item.pop("boxes") for item in items]
+        return {**default_collate(items), "boxes": boxes}
 '''
 
 
@@ -214,12 +218,14 @@ def test_predictions_keep_what_items_carry_beside_the_outputs(project):
     assert named["extras"]["file"] == [f"image_{index}.png" for index in range(5)]
     assert named["extras"]["meta"]["size"].tolist() == [0, 10, 20, 30, 40]
     assert named["extras"]["meta"]["source"] == ["camera"] * 5
+    assert [tuple(boxes.shape) for boxes in named["extras"]["boxes"]] == [(0, 4), (1, 4), (2, 4), (0, 4), (1, 4)]
 
     with (run_dir / "predictions.csv").open(newline="") as file:
         rows = list(csv.DictReader(file))
     assert [row["dataset"] for row in rows] == ["ids"] * 6 + ["named"] * 5
     for row in rows[:6]:
         assert int(row["extra_0"]) == 100 + int(row["index"]) and row["file"] == ""
+    assert "boxes" not in rows[0]  # more than one value per item: in predictions.pt alone
     named_rows = rows[6:]
     assert [row["file"] for row in named_rows] == named["extras"]["file"]
     assert [int(row["meta.size"]) for row in named_rows] == [0, 10, 20, 30, 40]

@@ -14,12 +14,19 @@ def split_items(value: Any, count: int) -> list[Any]:
         parts = {key: split_items(part, count) for key, part in value.items()}
         return [{key: part[index] for key, part in parts.items()} for index in range(count)]
     if isinstance(value, (list, tuple)) and len(value) == count:
-        return list(value)
-    if isinstance(value, (list, tuple)):
+        return list(value)  # a collate_fn's list of one value per item (a box tensor per image), or file names
+    if isinstance(value, (list, tuple)) and value and all(_holds_items(part, count) for part in value):
         # torch's default collate turns an item's tuple into one collated value per position.
         positions = [split_items(part, count) for part in value]
         return [tuple(position[index] for position in positions) for index in range(count)]
     return [value] * count
+
+
+def _holds_items(value: Any, count: int) -> bool:
+    """Whether a value is collated from `count` items: a tensor or a sequence of one entry per item, or a dict."""
+    if isinstance(value, torch.Tensor):
+        return value.dim() > 0 and len(value) == count
+    return isinstance(value, dict) or (isinstance(value, (list, tuple)) and len(value) == count)
 
 
 def join_items(values: list[Any]) -> Any:

@@ -5,11 +5,32 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
-from utils.datasets.per_item import split_items
+from utils.datasets.batches import PredictedBatch, dataset_indices
+from utils.datasets.per_item import join_items, split_items
 
 # A cell holds one value; an item's longer values (a box list, a mask) stay in predictions.pt alone.
 PLAIN = (str, int, float, bool)
+
+
+def set_predictions(batches: list[Any], dataset: Dataset) -> dict[str, Any]:
+    """A set's predictions, one entry per item: its outputs, its index in the user's dataset and its extras."""
+    predicted = [batch if isinstance(batch, PredictedBatch) else PredictedBatch(batch, {}) for batch in batches]
+    if not all(is_batched(batch.outputs) for batch in predicted):
+        # An own module's predict_step that returns no tensor of items: its returns as they are, one per batch.
+        return {"outputs": [batch.outputs for batch in predicted]}
+    outputs, extras = [], []
+    for batch in predicted:
+        outputs += split_items(batch.outputs, len(batch.outputs))
+        extras += split_items(batch.extras, len(batch.outputs))
+    return {"outputs": join_items(outputs), "index": torch.tensor(dataset_indices(dataset)[:len(outputs)]),
+            "extras": join_items(extras)}
+
+
+def is_batched(value: Any) -> bool:
+    """Whether a prediction is a tensor of one entry per item."""
+    return isinstance(value, torch.Tensor) and value.dim() > 0
 
 
 def _cells(name: str, value: Any) -> dict[str, Any]:

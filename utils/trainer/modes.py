@@ -6,14 +6,11 @@ from typing import Any
 
 import torch
 from pytorch_lightning import LightningDataModule, LightningModule, Trainer
-from torch.utils.data import Dataset
 
 from utils.config.command_line import Command
-from utils.datasets.batches import PredictedBatch, dataset_indices
-from utils.datasets.per_item import join_items, split_items
 from utils.errors import RunPruned, UserError
 from utils.runs.checkpoints import stored_validation
-from utils.runs.predictions import write_predictions
+from utils.runs.predictions import set_predictions, write_predictions
 from utils.runs.results import per_dataset
 
 
@@ -39,24 +36,6 @@ def best_score(trainer: Trainer, val_metrics: dict[str, Any]) -> float | None:
     # With ddp_spawn this process never saw the score: the val metrics read from the best file hold it.
     score = callback.best_model_score
     return float(score) if score is not None else val_metrics.get(callback.monitor)
-
-
-def set_predictions(batches: list[Any], dataset: Dataset) -> dict[str, Any]:
-    """A set's predictions, one entry per item: its outputs, its index in the user's dataset and its extras."""
-    if not all(isinstance(batch, PredictedBatch) or is_batched(batch) for batch in batches):
-        return {"outputs": batches}  # an own module's predict_step that returns no tensor of items, as it returns
-    outputs, extras = [], []
-    for batch in batches:
-        predicted = batch if isinstance(batch, PredictedBatch) else PredictedBatch(batch, {})
-        outputs += split_items(predicted.outputs, len(predicted.outputs))
-        extras += split_items(predicted.extras, len(predicted.outputs))
-    return {"outputs": join_items(outputs), "index": torch.tensor(dataset_indices(dataset)[:len(outputs)]),
-            "extras": join_items(extras)}
-
-
-def is_batched(value: Any) -> bool:
-    """Whether a prediction is a tensor of one entry per item."""
-    return isinstance(value, torch.Tensor) and value.dim() > 0
 
 
 def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
