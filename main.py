@@ -92,6 +92,7 @@ def prepare_checked(command: Command) -> PreparedRun:
     from utils.runs.folder import claim_run_folder, remove_stale_temporaries
     from utils.trainer.build import build_trainer
     from utils.trainer.own_modules import module_callbacks
+    from utils.trainer.stored_config import StoredConfig
 
     settings = command.settings
     datamodule, model = build_checked(command)
@@ -99,7 +100,8 @@ def prepare_checked(command: Command) -> PreparedRun:
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
     remove_stale_temporaries(run_dir)
     trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
-                            module_callbacks(command, run_dir), sweep_trial_callbacks(settings.trainer.monitor))
+                            [*module_callbacks(command, run_dir), StoredConfig(command.resolved_config())],
+                            sweep_trial_callbacks(settings.trainer.monitor))
     return PreparedRun(command, datamodule, model, run_dir, trainer)
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from utils.config.names import load_class
 from utils.config.settings import OptimizationSettings, TaskSettings
-from utils.datasets.batches import batch_inputs, split_batch
+from utils.datasets.batches import PredictedBatch, batch_extras, batch_inputs, split_batch
 from utils.errors import UserError
 from utils.optimization import build_optimizer, build_schedulers
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
@@ -165,10 +165,11 @@ class MInterface(pl.LightningModule):
         """Update the metrics of the test set this batch came from."""
         self.shared_step(batch, self.test_metrics[dataloader_idx])
 
-    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        """The prediction for a batch (its inputs, when the dataset also gives targets)."""
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> PredictedBatch:
+        """The prediction for a batch (its inputs, when the dataset also gives targets), and what else it carries."""
         outputs = self(batch_inputs(batch, self.task.input_key))
-        return prediction(outputs, self.task.output_key, type(self.net).__name__)
+        return PredictedBatch(prediction(outputs, self.task.output_key, type(self.net).__name__),
+                              batch_extras(batch, self.task.input_key))
 
     def epoch_values(self, metrics: StageMetrics) -> dict[str, torch.Tensor]:
         """The epoch's values of `metrics`, which then start afresh."""

@@ -157,7 +157,7 @@ def test_validate_test_and_predict_on_a_checkpoint(project):
     import torch
 
     predictions = torch.load(predict_dir / "predictions.pt", weights_only=True)
-    assert predictions["standard_data"].shape == (200, 10)  # the 10% held out of 2000 items, 10 classes
+    assert predictions["standard_data"]["outputs"].shape == (200, 10)  # the 10% held out of 2000 items, 10 classes
 
 
 def test_mode_test_without_checkpoint_is_refused(project):

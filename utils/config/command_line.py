@@ -6,10 +6,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from utils.config.checkpoint_defaults import (
+    check_same_net,
+    checkpoint_run,
+    class_defaults,
+    name_defaults,
+    stored_dataset_names,
+)
 from utils.config.config_files import config_tokens, load_config, rename_former_keys, without_replaced_keys
 from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
 from utils.config.experiment_options import FOLD_LABEL
-from utils.config.framework_options import add_framework_options, add_name_options, add_optimization_names
+from utils.config.framework_options import (
+    add_framework_options,
+    add_mode_names,
+    add_name_options,
+    add_optimization_names,
+)
 from utils.config.given_options import given_destinations
 from utils.config.names import available_names, expected_class, first_docstring_line, import_user_file, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
@@ -138,6 +150,7 @@ def parse_names(argv: list[str], config: dict[str, Any]) -> argparse.Namespace:
     """The options that choose the classes, from the config file's values and the command line."""
     names_parser = UserArgumentParser(add_help=False, allow_abbrev=False)
     add_name_options(names_parser)
+    add_mode_names(names_parser.option_group("run"))
     add_optimization_names(names_parser.option_group("learning"))
     return names_parser.parse_known_args(config_tokens(config) + argv)[0]
 
@@ -183,16 +196,24 @@ def parse_command_line(argv: list[str]) -> Command:
     if names.list:
         print(listing())
         sys.exit(0)
+    # validate, test and predict default to what the checkpoint's run chose; the config file and command line win.
+    trained = checkpoint_run(names.ckpt) if names.ckpt and names.mode != "fit" and not names.resume else {}
+    defaults = name_defaults(trained, [*argv, *(f"--{key}" for key in config)])
+    names = parse_names(argv, {**defaults, **config})
+    check_same_net(names.ckpt, trained, names.model_name)
     train, val, test = stage_entries(names)
     model_class = load_class("model", names.model_name)
     dataset_classes = {entry.name: load_class("data", entry.name) for entry in [train, *val, *test]}
+    kept = stored_dataset_names(defaults)
+    kept_classes = [model_class, *(cls for name, cls in dataset_classes.items() if name in kept)]
+    defaults.update(class_defaults(trained, class_parameter_names(kept_classes)))
     parser = full_parser(model_class, list(dataset_classes.values()), names)
     known = parser.plain_names()
     config = rename_former_keys(config, known, FORMER_NAMES)
     for key in config:
         if key not in known:
             raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")
-    tokens = config_tokens(config) + argv
+    tokens = config_tokens({**defaults, **config}) + argv
     options = vars(parser.parse_args(tokens))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
                    resume_dir, resume_checkpoint, frozenset(known), given_destinations(parser, tokens))

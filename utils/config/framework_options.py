@@ -54,11 +54,17 @@ def add_optimization_names(group: OptionGroup) -> None:
                             "its parameters are the --scheduler.NAME options below")
 
 
+def add_mode_names(group: OptionGroup) -> None:
+    """The mode and its checkpoint: known before the checkpoint's run can give the other options their defaults."""
+    group.add_argument("--mode", choices=MODES, default="fit", help="fit trains then tests the best checkpoint")
+    group.add_argument("--ckpt", help="checkpoint for --mode validate, test or predict; its run's net, datasets "
+                                      "and experiment are the defaults")
+
+
 def add_framework_options(parser: UserArgumentParser) -> None:
     """Every option the framework itself reads, grouped as --help shows them."""
     run = parser.option_group("run")
-    run.add_argument("--mode", choices=MODES, default="fit", help="fit trains then tests the best checkpoint")
-    run.add_argument("--ckpt", help="checkpoint for --mode validate, test or predict")
+    add_mode_names(run)
     run.add_argument("--val_fraction", type=vt.open_fraction, default=0.1,
                      help="part held out for val when a --dataset class has no split parameter")
     run.add_argument("--seed", type=vt.seed_value, default=42, help="seed for every random generator")

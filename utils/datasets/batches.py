@@ -1,6 +1,7 @@
 """How a dataset's items become batches, and how a batch splits into inputs and targets (plain PyTorch)."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from torch.utils.data import Dataset, Subset
@@ -18,6 +19,15 @@ def underlying_dataset(dataset: Dataset) -> Dataset:
     while isinstance(dataset, Subset):
         dataset = dataset.dataset
     return dataset
+
+
+def dataset_indices(dataset: Dataset) -> list[int]:
+    """The index in the user's dataset of each item of `dataset`, through any train / val Subset of it."""
+    indices = list(range(len(dataset)))
+    while isinstance(dataset, Subset):
+        indices = [dataset.indices[index] for index in indices]
+        dataset = dataset.dataset
+    return [int(index) for index in indices]
 
 
 def serves_batches(dataset: Dataset) -> bool:
@@ -52,3 +62,21 @@ def batch_inputs(batch: Any, input_key: str) -> Any:
     if isinstance(batch, dict):
         return batch.get(input_key, batch)
     return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def batch_extras(batch: Any, input_key: str) -> dict[str, Any]:
+    """What a batch carries besides its inputs, by name: a tuple's `target` and `extra_<i>` (its items' third element
+    on), or a dict's other keys; nothing when the batch is the inputs alone."""
+    if isinstance(batch, dict):
+        return {key: value for key, value in batch.items() if key != input_key} if input_key in batch else {}
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return {"target": batch[1], **{f"extra_{index}": value for index, value in enumerate(batch[2:])}}
+    return {}
+
+
+@dataclass
+class PredictedBatch:
+    """The prediction for a batch, with what the batch's items carry besides their inputs (ids, file names, ...)."""
+
+    outputs: Any
+    extras: dict[str, Any]

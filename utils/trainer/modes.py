@@ -10,6 +10,7 @@ from pytorch_lightning import LightningDataModule, LightningModule, Trainer
 from utils.config.command_line import Command
 from utils.errors import RunPruned, UserError
 from utils.runs.checkpoints import stored_validation
+from utils.runs.predictions import set_predictions, write_predictions
 from utils.runs.results import per_dataset
 from utils.trainer.module_monitor import MonitorNotLogged, remove_fresh_run_folder
 from utils.trainer.own_modules import defines_hook
@@ -47,14 +48,16 @@ def best_score(trainer: Trainer, val_metrics: dict[str, Any]) -> float | None:
 
 
 def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
-                    test_labels: list[str], run_dir: Path) -> dict[str, Any]:
-    """Save the raw outputs of every test set to predictions.pt, by label."""
+                    test_labels: list[str], run_dir: Path, task: str) -> dict[str, Any]:
+    """Save the outputs of every test set with what its items carry besides their inputs to predictions.pt, by
+    label, and one row per item to predictions.csv where the outputs are one row per item."""
     batches = trainer.predict(model, datamodule=datamodule)
     batches = [batches] if len(test_labels) == 1 else batches
-    outputs = {label: torch.cat(per_set) for label, per_set in zip(test_labels, batches, strict=True)}
-    torch.save(outputs, run_dir / "predictions.pt")
-    return {"predictions": str(run_dir / "predictions.pt"),
-            "predicted_items": {label: len(values) for label, values in outputs.items()}}
+    per_set = {label: set_predictions(per_batch, datamodule.test_sets[label])
+               for label, per_batch in zip(test_labels, batches, strict=True)}
+    files = write_predictions(run_dir, per_set, classify=task == "classification")
+    return {"predictions": str(files[0]), **({"predictions_csv": str(files[1])} if len(files) > 1 else {}),
+            "predicted_items": {label: len(predicted["outputs"]) for label, predicted in per_set.items()}}
 
 
 def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
@@ -67,7 +70,7 @@ def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamod
     labels = {"val": command.val_labels, "test": command.test_labels}
     try:
         results.update(mode_results(settings.run.mode, trainer, model, datamodule, labels, run_dir,
-                                    command.resume_checkpoint))
+                                    command.resume_checkpoint, settings.task.task))
     except RunPruned as pruned:
         results["pruned"] = str(pruned)
     except MonitorNotLogged:
@@ -85,7 +88,8 @@ def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamod
 
 
 def mode_results(mode: str, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
-                 labels: dict[str, list[str]], run_dir: Path, resume_checkpoint: Path | None) -> dict[str, Any]:
+                 labels: dict[str, list[str]], run_dir: Path, resume_checkpoint: Path | None,
+                 task: str) -> dict[str, Any]:
     """Run one mode and return its part of results.json."""
     if mode == "fit":
         return fit_and_test(trainer, model, datamodule, resume_checkpoint, labels)
@@ -95,7 +99,7 @@ def mode_results(mode: str, trainer: Trainer, model: LightningModule, datamodule
     if mode == "test":
         trainer.test(model, datamodule=datamodule, verbose=False)
         return {"test": per_dataset(trainer.callback_metrics, "test", labels["test"])}
-    return predict_to_file(trainer, model, datamodule, labels["test"], run_dir)
+    return predict_to_file(trainer, model, datamodule, labels["test"], run_dir, task)
 
 
 def close_process_group() -> None:
