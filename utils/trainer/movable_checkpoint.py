@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning.callbacks import ModelCheckpoint
+from utils.lightning_package import ModelCheckpoint
 
 PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
 
