@@ -2,13 +2,15 @@
 
 import torch
 from lightning import LightningModule
+from torchmetrics import MeanMetric
 from torchmetrics.classification import Accuracy
 
 STAGES = ("train", "val", "test")
 
 
 class InjectedModule(LightningModule):
-    """Classifies with the net it is given; calls its optimizer and scheduler partials as Hydra's modules do."""
+    """Classifies with the net it is given; calls its optimizer and scheduler partials as Hydra's modules do, and
+    logs torchmetrics objects it owns, one per stage, so every process of a DDP run logs the same values."""
 
     def __init__(self, net: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler,
                  compile: bool) -> None:
@@ -16,6 +18,7 @@ class InjectedModule(LightningModule):
         self.save_hyperparameters(logger=False)
         self.net = net
         self.train_acc, self.val_acc, self.test_acc = (Accuracy(task="multiclass", num_classes=10) for _ in STAGES)
+        self.train_loss, self.val_loss, self.test_loss = (MeanMetric() for _ in STAGES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -24,9 +27,10 @@ class InjectedModule(LightningModule):
         x, y = batch
         logits = self(x)
         loss = torch.nn.functional.cross_entropy(logits, y)
-        accuracy = getattr(self, f"{stage}_acc")
+        accuracy, mean_loss = getattr(self, f"{stage}_acc"), getattr(self, f"{stage}_loss")
         accuracy(logits.argmax(dim=1), y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True)
+        mean_loss(loss)
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True)
         self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True)
         return loss
 
