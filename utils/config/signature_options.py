@@ -11,7 +11,6 @@ from utils.config.annotation_readers import (
     annotation_of_default,
     conform,
     optional,
-    read_bool,
     reader_for,
     resolve_annotation,
 )
@@ -120,34 +119,13 @@ class ReadWords(argparse.Action):
             raise argparse.ArgumentError(self, str(error)) from None
 
 
-class SwitchOrWord(argparse.BooleanOptionalAction):
-    """A bool parameter: `--x` or `--no-x`, or `--x true|false` as commands written for other templates pass it."""
-
-    def __init__(self, option_strings: list[str], dest: str, **settings: Any) -> None:
-        super().__init__(option_strings, dest, **settings)
-        self.nargs = "?"
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
-        """Set the flag from the switch, or from the word that follows it."""
-        if values is None:
-            super().__call__(parser, namespace, values, option_string)
-            return
-        if option_string is not None and option_string.startswith("--no-"):
-            raise argparse.ArgumentError(self, f"takes no value, got {values!r}: pass {option_string} alone")
-        try:
-            setattr(namespace, self.dest, read_bool(values))
-        except ValueError:
-            raise argparse.ArgumentError(self, f"expects true or false, got {values!r}") from None
-
-
 def add_option(group: OptionGroup, spec: OptionSpec, option_strings: list[str], dest: str, note: str = "",
                required: bool = False) -> None:
     """Add `spec` to `group` under `option_strings`, its value kept under `dest`."""
     default_text = "required" if spec.required else f"default: {spec.default!r}"
     help_text = f"{spec.type_label}; {default_text}{note}".replace("%", "%%")
     if spec.reader.is_flag:
-        group.add_argument(*option_strings, dest=dest, action=SwitchOrWord, default=spec.default,
+        group.add_argument(*option_strings, dest=dest, action=argparse.BooleanOptionalAction, default=spec.default,
                            help=help_text)
         return
     group.add_argument(*option_strings, dest=dest, action=ReadWords, spec=spec, nargs=spec.reader.words,
