@@ -102,6 +102,11 @@ def test_injected_net_is_an_option_with_its_own_options(project):
     assert "InjectedModule(net) takes a net: pass --net NAME" in missing and "standard_net" in missing
     unknown = error_line(project.run(*INJECTED[:2], "--net", "standard_nte", *INJECTED[4:], *FAST))
     assert "'standard_nte'" in unknown and "did you mean 'standard_net'" in unknown
+    refused = error_line(project.run(*INJECTED, "--optimizer.momentum", "-1", *FAST))
+    assert "--optimizer sgd: torch refused its arguments" in refused and "momentum" in refused
+    per_step = error_line(project.run(*INJECTED[:-4], "--scheduler", "one_cycle_lr", *FAST))
+    assert "--scheduler one_cycle_lr needs the run's number of optimizer steps" in per_step
+    assert not project.logs.exists() or not project.run_dirs()
 
 
 def test_a_checkpoint_holding_objects_says_how_to_fix_the_module(project):

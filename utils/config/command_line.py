@@ -13,7 +13,7 @@ from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entr
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, add_name_options, add_optimization_names
 from utils.config.injected_parameters import check_net_class, describe_injected, net_parameters
-from utils.config.lightning_choice import choose_lightning_package
+from utils.config.module_package import choose_lightning_package
 from utils.config.names import available_names, first_docstring_line, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser

@@ -15,7 +15,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from utils.config.annotation_readers import UNIONS, resolve_annotation
-from utils.config.lightning_choice import lightning_package_of
+from utils.config.module_package import lightning_package_of
 from utils.config.settings import prefixed
 from utils.config.torch_optimizers import FILLED_IN, scheduler_class
 from utils.errors import UserError
