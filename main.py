@@ -14,7 +14,7 @@ from utils.errors import DiskFull, RunStopped, TrainingDiverged, UserError
 def build_model(command: Command) -> Any:
     """A fresh model for fit, or the one stored in --ckpt: an MInterface around the net, or the user's own module."""
     from model.model_interface import MInterface
-    from utils.trainer.own_modules import is_own_module, own_module_from_checkpoint
+    from utils.trainer.own_modules import build_own_module, is_own_module, own_module_from_checkpoint
 
     settings, own_module = command.settings, is_own_module(command.model_class)
     if settings.run.mode != "fit":
@@ -22,7 +22,7 @@ def build_model(command: Command) -> Any:
             return own_module_from_checkpoint(settings.run.ckpt)
         return MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
     if own_module:
-        return command.model_class(**command.net_arguments())
+        return build_own_module(command.model_class, command.net_arguments(), command.injected())
     return MInterface(command.options["model_name"], command.net_arguments(), command.val_labels, command.test_labels,
                       settings.task, settings.optimization)
 
@@ -51,10 +51,9 @@ def checked_command(argv: list[str]) -> Command:
 
 def build_checked(command: Command) -> tuple[Any, Any]:
     """Seed, build the data and the model and push a batch through the net: the checks that need them."""
-    import pytorch_lightning as pl
-
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
+    from utils.lightning_package import pl
     from utils.runs.checkpoints import check_resume_fits
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, check_trainable, preflight

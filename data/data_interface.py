@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Sampler
 
@@ -15,6 +14,7 @@ from utils.datasets.batches import collate_function
 from utils.datasets.folds import fold_split
 from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
+from utils.lightning_package import pl
 
 
 class EvaluationShare(Sampler[int]):

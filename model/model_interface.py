@@ -4,7 +4,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 
@@ -12,6 +11,7 @@ from utils.config.names import load_class
 from utils.config.settings import OptimizationSettings, TaskSettings
 from utils.datasets.batches import PredictedBatch, batch_extras, batch_inputs, split_batch
 from utils.errors import UserError
+from utils.lightning_package import pl
 from utils.optimization import build_optimizer, build_schedulers
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.tasks.given_targets import GivenTargetsMetrics

@@ -171,7 +171,7 @@ CASES = [
     Case("ckpt_net_layer_added", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_CHECKPOINT),
          ("last.ckpt", "StandardNet", "head.weight"), {"model/standard_net.py": STANDARD_NET_EXTRA_LAYER}),
     Case("ckpt_stores_an_object", (*STANDARD, "--mode", "predict", "--ckpt", "object.ckpt"),
-         ("object.ckpt", "torch.nn.modules.linear.Linear", "do not trust this file"),
+         ("object.ckpt", "pickled torch.nn.modules.linear.Linear object", "save_hyperparameters(ignore=[...])"),
          {"object.ckpt": torch_bytes({"hyper_parameters": {"net": torch.nn.Linear(2, 2)}})}),
     Case("ckpt_calls_a_function", (*STANDARD, "--mode", "test", "--ckpt", "payload.ckpt"),
          ("payload.ckpt", "the global posix.system", "do not trust this file"),

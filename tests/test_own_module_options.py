@@ -8,6 +8,7 @@ import torch
 from conftest import Project, copy_project, error_line, main_environment
 from forked_main import ForkServer
 
+from utils.lightning_package import LightningModule
 from utils.trainer.own_module_options import module_takes
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -48,7 +49,7 @@ def test_a_config_file_counts_as_given(fork_server, own_project):
     assert line.startswith("error: --optimizer: TensorLitModule")
 
 
-class Injected(torch.nn.Module):
+class Injected(LightningModule):
     """Stands for a module whose constructor takes an optimizer and a scheduler factory, as hydra-template's does."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler,

@@ -1,11 +1,13 @@
 """Parse the command line in two passes: names first, then the options the named classes' signatures add."""
 
 import argparse
+import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from utils.config import value_types as vt
 from utils.config.checkpoint_defaults import (
     check_same_net,
     checkpoint_run,
@@ -23,6 +25,8 @@ from utils.config.framework_options import (
     add_optimization_names,
 )
 from utils.config.given_options import given_destinations
+from utils.config.injected_parameters import check_net_class, describe_injected, net_parameters
+from utils.config.module_package import choose_lightning_package
 from utils.config.names import available_names, expected_class, first_docstring_line, import_user_file, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
@@ -37,6 +41,7 @@ MNIST_DEFAULTS = {
     "val_datasets": ["clean=example_eval_data", "noisy=example_eval_data:noise_std=1.0"],
     "test_datasets": ["example_test_data"],
 }
+HELP = {"-h", "--help"}
 NOT_SAVED = {"config", "list", "resume", "compare", "csv"}
 
 
@@ -57,6 +62,7 @@ class Command:
     # The options given on the command line, in --config or in the resumed run's config.yaml, by destination.
     given: frozenset[str] = frozenset()
     left_out: frozenset[str] = frozenset()  # options the chosen model ignores: config.yaml leaves them out
+    injected_nets: dict[str, type] = field(default_factory=dict)  # an own module's net parameters' model/ classes
 
     @property
     def settings(self) -> Settings:
@@ -76,13 +82,22 @@ class Command:
 
     def net_arguments(self) -> dict[str, Any]:
         """The arguments the chosen model/ class is built with: the values its signature asks for and the run has."""
+        return self.arguments_of(self.model_class)
+
+    def arguments_of(self, cls: type) -> dict[str, Any]:
+        """The arguments `cls` is built with: the values its signature asks for and the run has."""
         values = self.class_values()
-        return {parameter.name: values[parameter.name] for parameter in constructor_parameters(self.model_class)
+        return {parameter.name: values[parameter.name] for parameter in constructor_parameters(cls)
                 if values.get(parameter.name) is not None}
+
+    def injected(self) -> dict[str, Any]:
+        """What an own module's net, optimizer and scheduler parameters are given, as plain values."""
+        nets = {name: self.arguments_of(cls) for name, cls in self.injected_nets.items()}
+        return describe_injected(self.model_class, self.options, nets)
 
     def class_values(self) -> dict[str, Any]:
         """The values of the net's and datasets' constructor parameters, by parameter name."""
-        names = class_parameter_names([self.model_class, *self.dataset_classes.values()])
+        names = class_parameter_names([self.model_class, *self.injected_nets.values(), *self.dataset_classes.values()])
         return {name: self.options[name] for name in names if name in self.options}
 
     def resolved_config(self) -> dict[str, Any]:
@@ -163,16 +178,49 @@ def compare_request(argv: list[str]) -> tuple[list[str], str | None] | None:
     return (names.compare, names.csv) if names.compare else None
 
 
-def full_parser(model_class: type, dataset_classes: list[type], names: argparse.Namespace) -> UserArgumentParser:
+def injected_nets(model_class: type, argv: list[str], config: dict[str, Any]) -> dict[str, type]:
+    """The model/ classes an own module's net parameters are given by `--<parameter> NAME`, by parameter."""
+    parameters = net_parameters(model_class)
+    if not parameters:
+        return {}
+    parser = UserArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--mode", default="fit")
+    for name in parameters:
+        parser.add_argument(f"--{name}", type=vt.non_empty_text)
+    given = vars(parser.parse_known_args(config_tokens(config) + argv)[0])
+    nets = {}
+    for name, parameter in parameters.items():
+        if given[name] is not None:
+            nets[name] = load_class("model", given[name])
+            check_net_class(model_class, name, given[name], nets[name])
+        elif parameter.default is inspect.Parameter.empty and given["mode"] == "fit" and not HELP & set(argv):
+            raise UserError(f"{model_class.__name__}({name}) takes a net: pass --{name} NAME, a file of model/ "
+                            f"({', '.join(available_names('model'))}); its options follow as any net's do")
+    return nets
+
+
+def add_net_name_options(parser: UserArgumentParser, model_class: type) -> None:
+    """The `--<parameter> NAME` options that choose an own module's nets."""
+    parameters = net_parameters(model_class)
+    if parameters:
+        group = parser.option_group(f"{model_class.__name__} nets (injected: a file of model/ each, as --model_name)")
+        for name in parameters:
+            group.add_argument(f"--{name}", type=vt.non_empty_text, metavar="NAME",
+                               help=f"the net {model_class.__name__}({name}) is given; its options join the others")
+
+
+def full_parser(model_class: type, dataset_classes: list[type], names: argparse.Namespace,
+                nets: list[type]) -> UserArgumentParser:
     """The parser of every option: the template's, the classes', the optimizer's and the scheduler's."""
     parser = UserArgumentParser(prog="main.py", allow_abbrev=False,
                                 description="Train, validate, test or predict with a net from model/ "
                                             "on datasets from data/.")
     add_name_options(parser)
     add_framework_options(parser)
-    add_class_options(parser, [model_class, *dataset_classes], parser.destinations())
+    add_net_name_options(parser, model_class)
+    add_class_options(parser, [model_class, *nets, *dataset_classes], parser.destinations())
     add_optimization_options(parser, optimizer_class(names.optimizer), scheduler_class(names.scheduler),
-                             plain_name_owners(parser, [model_class, *dataset_classes]))
+                             plain_name_owners(parser, [model_class, *nets, *dataset_classes]))
     return parser
 
 
@@ -203,11 +251,13 @@ def parse_command_line(argv: list[str]) -> Command:
     check_same_net(names.ckpt, trained, names.model_name)
     train, val, test = stage_entries(names)
     model_class = load_class("model", names.model_name)
+    choose_lightning_package(model_class, f"model/{names.model_name}.py")
+    nets = injected_nets(model_class, argv, config)
     dataset_classes = {entry.name: load_class("data", entry.name) for entry in [train, *val, *test]}
     kept = stored_dataset_names(defaults)
     kept_classes = [model_class, *(cls for name, cls in dataset_classes.items() if name in kept)]
     defaults.update(class_defaults(trained, class_parameter_names(kept_classes)))
-    parser = full_parser(model_class, list(dataset_classes.values()), names)
+    parser = full_parser(model_class, list(dataset_classes.values()), names, list(dict.fromkeys(nets.values())))
     known = parser.plain_names()
     config = rename_former_keys(config, known, FORMER_NAMES)
     for key in config:
@@ -216,4 +266,5 @@ def parse_command_line(argv: list[str]) -> Command:
     tokens = config_tokens({**defaults, **config}) + argv
     options = vars(parser.parse_args(tokens))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known), given_destinations(parser, tokens))
+                   resume_dir, resume_checkpoint, frozenset(known), given_destinations(parser, tokens),
+                   injected_nets=nets)

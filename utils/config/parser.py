@@ -3,8 +3,11 @@
 import argparse
 import difflib
 import re
+import sys
+from collections.abc import Sequence
 from typing import Any
 
+from utils.config.annotation_readers import FALSE_WORDS, TRUE_WORDS
 from utils.errors import UserError
 
 
@@ -49,6 +52,28 @@ class UserArgumentParser(argparse.ArgumentParser):
             names.update(name[2:] for name in action.option_strings
                          if name.startswith("--") and not (switch and name.startswith("--no-")))
         return names
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        """Parse as argparse does, reading `--x true` and `--x false` for a --x / --no-x switch, as commands written
+        for other templates spell a bool, as `--x` and `--no-x`."""
+        return super().parse_known_args(self.spelled_switches(list(sys.argv[1:] if args is None else args)), namespace)
+
+    def spelled_switches(self, tokens: list[str]) -> list[str]:
+        """`tokens` with each switch followed by true or false (or given as --x=false) written as --x or --no-x."""
+        switches = {name for action in self.options if isinstance(action, argparse.BooleanOptionalAction)
+                    for name in action.option_strings if not name.startswith("--no-")}
+        spelled, index = [], 0
+        while index < len(tokens):
+            name, equals, word = tokens[index].partition("=")
+            if not equals and index + 1 < len(tokens):
+                word = tokens[index + 1]
+            if name in switches and word.lower() in TRUE_WORDS | FALSE_WORDS:
+                spelled.append(name if word.lower() in TRUE_WORDS else f"--no-{name[2:]}")
+                index += 1 if equals else 2
+            else:
+                spelled.append(tokens[index])
+                index += 1
+        return spelled
 
     def error(self, message: str) -> None:  # type: ignore[override]
         """Raise instead of printing usage and exiting, suggesting the closest option for an unknown one."""

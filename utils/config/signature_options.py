@@ -14,6 +14,7 @@ from utils.config.annotation_readers import (
     reader_for,
     resolve_annotation,
 )
+from utils.config.injected_parameters import injected_parameters
 from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.errors import UserError
 
@@ -45,6 +46,12 @@ def constructor_parameters(cls: type) -> list[inspect.Parameter]:
     signature = inspect.signature(cls.__init__)
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return [p for p in list(signature.parameters.values())[1:] if p.kind in kinds]
+
+
+def option_parameters(cls: type) -> list[inspect.Parameter]:
+    """The keyword parameters of `cls.__init__` that are its options: less those the framework sets or injects."""
+    injected = injected_parameters(cls)
+    return [p for p in constructor_parameters(cls) if p.name not in FRAMEWORK_SET_PARAMETERS and p.name not in injected]
 
 
 def plain(value: Any) -> Any:
@@ -130,8 +137,8 @@ def class_option_specs(classes: list[type]) -> dict[str, OptionSpec | None]:
     """Collect the options of several classes; a parameter named by more than one class is one option."""
     specs: dict[str, OptionSpec | None] = {}
     for cls in classes:
-        for parameter in constructor_parameters(cls):
-            if parameter.name not in FRAMEWORK_SET_PARAMETERS and parameter.name not in specs:
+        for parameter in option_parameters(cls):
+            if parameter.name not in specs:
                 specs[parameter.name] = option_spec(cls, parameter)
     return specs
 
@@ -140,7 +147,7 @@ def add_class_options(parser: UserArgumentParser, classes: list[type], framework
     """Add each class's parameters to `parser` in a group named after the class."""
     specs = class_option_specs(classes)
     for cls in classes:
-        names = [p.name for p in constructor_parameters(cls) if p.name not in FRAMEWORK_SET_PARAMETERS]
+        names = [p.name for p in option_parameters(cls)]
         kept = [name for name in names if specs[name] is None]
         group = parser.option_group(f"{cls.__name__} options (from its __init__)",
                                     f"not options, they keep their defaults: {', '.join(kept)}" if kept else None)
@@ -162,7 +169,7 @@ def _names(cls: type) -> set[str]:
 
 def class_parameter_names(classes: list[type]) -> list[str]:
     """Every keyword parameter of the classes' constructors, each once, in order of appearance."""
-    return list(dict.fromkeys(p.name for cls in classes for p in constructor_parameters(cls)))
+    return list(dict.fromkeys(p.name for cls in classes for p in option_parameters(cls)))
 
 
 def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] | None = None, **fixed: Any) -> Any:
@@ -192,8 +199,8 @@ def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] 
 
 def check_required(cls: type, values: dict[str, Any]) -> None:
     """Refuse to build `cls` from `values` when a parameter without a default has no value."""
-    for parameter in constructor_parameters(cls):
-        if parameter.name in FRAMEWORK_SET_PARAMETERS or parameter.default is not inspect.Parameter.empty:
+    for parameter in option_parameters(cls):
+        if parameter.default is not inspect.Parameter.empty:
             continue
         if values.get(parameter.name) is None:
             raise UserError(_needs_value(cls, parameter.name))

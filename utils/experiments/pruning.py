@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pytorch_lightning import Callback, LightningModule, Trainer
-
 from utils.errors import RunPruned
+from utils.lightning_package import Callback, LightningModule, Trainer
 
 # Set by the sweep worker for the trial's `python main.py`: the storage, study, trial number and pruner (JSON).
 # An environment variable, not an option, so the trial's config.yaml reruns it alone, and no password is saved.

@@ -21,15 +21,25 @@ def _is_template_checkpoint(checkpoint: Any) -> bool:
             and isinstance(net.get("model_kwargs"), dict) and isinstance(checkpoint.get("state_dict"), dict))
 
 
+# Pickled objects a LightningModule's save_hyperparameters keeps: the classes of nets, optimizers and their partials.
+OBJECT_GLOBALS = re.compile(r"(?:[\w.]+\.)?[A-Z]\w*|functools\.partial")
+KEEP_OBJECTS_OUT = ("a LightningModule's save_hyperparameters() keeps the objects passed to its __init__ (a net, an "
+                    "optimizer, a scheduler): write save_hyperparameters(ignore=[...]) naming those parameters, then "
+                    "retrain; the template itself stores plain values only")
+
+
 def _load_failure(error: Exception) -> str:
     """Say in one phrase why torch.load refused a file."""
     text = str(error)
     unsafe = re.search(r"GLOBAL ([\w.]+)", text)
+    if unsafe and OBJECT_GLOBALS.fullmatch(unsafe.group(1)):
+        return (f"it holds a pickled {unsafe.group(1)} object, which torch reads only by running code from the file: "
+                f"{KEEP_OBJECTS_OUT}")
     if unsafe:
         return (f"it asks to load the global {unsafe.group(1)}, which no checkpoint of this template holds: do not "
                 f"trust this file, a pickle can run code when it loads")
     if "Weights only load failed" in text:  # torch's own advice to turn weights_only off is never passed on
-        return "it holds objects that are not tensors or plain values: do not trust this file"
+        return f"it holds objects that are not tensors or plain values: {KEEP_OBJECTS_OUT}"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 

@@ -84,7 +84,7 @@ def _inherited_run_dir() -> Path | None:
 
 def _is_first_process() -> bool:
     """Whether this process is global rank 0, read where Lightning's cluster environments read it."""
-    from pytorch_lightning.plugins.environments import SLURMEnvironment
+    from utils.lightning_package import SLURMEnvironment
 
     if SLURMEnvironment.detect():
         return os.environ.get("SLURM_PROCID", "0") == "0"

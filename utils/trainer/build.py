@@ -4,11 +4,17 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from pytorch_lightning import Callback, Trainer
-from pytorch_lightning.profilers import AdvancedProfiler, Profiler, SimpleProfiler
-from pytorch_lightning.strategies import DDPStrategy, FSDPStrategy, Strategy
-
 from utils.config.settings import TrainerSettings
+from utils.lightning_package import (
+    AdvancedProfiler,
+    Callback,
+    DDPStrategy,
+    FSDPStrategy,
+    Profiler,
+    SimpleProfiler,
+    Strategy,
+    Trainer,
+)
 from utils.trainer.callbacks import build_callbacks
 from utils.trainer.checkpoint_io import AtomicCheckpointIO
 from utils.trainer.loggers import build_loggers

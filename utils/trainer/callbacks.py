@@ -2,17 +2,18 @@
 
 from pathlib import Path
 
-from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.accelerators import CPUAccelerator
-from pytorch_lightning.callbacks import (
+from utils.config.settings import TrainerSettings
+from utils.errors import UserError
+from utils.lightning_package import (
+    Callback,
+    CPUAccelerator,
     DeviceStatsMonitor,
     EarlyStopping,
     LearningRateMonitor,
+    LightningModule,
     TQDMProgressBar,
+    Trainer,
 )
-
-from utils.config.settings import TrainerSettings
-from utils.errors import UserError
 from utils.runs.folder import release_run_folder_marker
 from utils.trainer.confusion_images import ConfusionImages
 from utils.trainer.movable_checkpoint import MovableModelCheckpoint

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from utils.errors import DiskFull
+from utils.lightning_package import TorchCheckpointIO
 from utils.runs.folder import checkpoint_temporary
 
 

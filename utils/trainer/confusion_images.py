@@ -4,12 +4,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import matplotlib
-from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.loggers import TensorBoardLogger
-from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor, nn
 from torch.utils.tensorboard import SummaryWriter
 
+from utils.lightning_package import Callback, LightningModule, TensorBoardLogger, Trainer, TrainerFn
 from utils.tasks.metrics import StageMetrics
 
 # Draw into memory only: no window, no display needed (chosen before pyplot is imported).

@@ -3,8 +3,8 @@
 import re
 
 import torch
-from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.loggers import Logger, TensorBoardLogger
+
+from utils.lightning_package import Callback, LightningModule, Logger, TensorBoardLogger, Trainer
 
 LIGHTNING_SUFFIX = re.compile(r"^(val|test)/(.+)/dataloader_idx_(\d+)$")
 

@@ -1,9 +1,9 @@
 """A training loss that turns NaN or infinite, caught without reading the loss on the host at every step."""
 
 import torch
-from pytorch_lightning import Trainer
 
 from utils.errors import TrainingDiverged
+from utils.lightning_package import Trainer
 
 NONE_YET = torch.iinfo(torch.int64).max  # the first bad step while every loss so far was finite
 

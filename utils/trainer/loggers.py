@@ -5,9 +5,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning.loggers import CSVLogger, Logger, MLFlowLogger
-
 from utils.config.settings import TrainerSettings
+from utils.lightning_package import CSVLogger, Logger, MLFlowLogger
 from utils.runs.hparams_tab import plain_options
 from utils.trainer.dataset_labels import ByLabel, TensorBoardByLabel
 

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pytorch_lightning import LightningDataModule, LightningModule, Trainer
 
 from utils.config.command_line import Command
 from utils.errors import RunPruned, UserError
+from utils.lightning_package import LightningDataModule, LightningModule, Trainer
 from utils.runs.checkpoints import stored_validation
 from utils.runs.predictions import set_predictions, write_predictions
 from utils.runs.results import per_dataset

@@ -4,11 +4,9 @@ import contextlib
 import shutil
 from pathlib import Path
 
-from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.callbacks import TQDMProgressBar
-
 from utils.config.config_files import load_config
 from utils.errors import UserError
+from utils.lightning_package import Callback, LightningModule, TQDMProgressBar, Trainer
 from utils.runs.folder import write_yaml
 from utils.trainer.callbacks import best_checkpoint_filename
 from utils.trainer.dataset_labels import LIGHTNING_SUFFIX

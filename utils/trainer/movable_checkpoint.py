@@ -4,8 +4,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pytorch_lightning import Trainer
-from pytorch_lightning.callbacks import ModelCheckpoint
+
+from utils.lightning_package import ModelCheckpoint, Trainer
 
 PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
 

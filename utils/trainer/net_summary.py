@@ -1,11 +1,16 @@
 """The model summary at the start of a fit: the net's layers, without the torchmetrics objects kept beside them."""
 
-from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.callbacks import ModelSummary
-from pytorch_lightning.utilities.model_summary import summarize
-from pytorch_lightning.utilities.model_summary.model_summary import get_human_readable_count
 from torch import nn
 from torchmetrics import Metric, MetricCollection
+
+from utils.lightning_package import (
+    Callback,
+    LightningModule,
+    ModelSummary,
+    Trainer,
+    get_human_readable_count,
+    summarize,
+)
 
 
 def holds_only_metrics(module: nn.Module) -> bool:

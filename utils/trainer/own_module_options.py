@@ -5,24 +5,18 @@ options for those would be silently ignored. The one exception is a module whose
 configures (a parameter of that name, or one annotated as an optimizer or a scheduler, which is injected).
 """
 
-import inspect
-import typing
-from collections.abc import Callable
 from dataclasses import replace
-from types import ModuleType, UnionType
-
-import torch
-from torch.optim import lr_scheduler
 
 from utils.config.command_line import Command
-from utils.config.signature_options import class_parameter_names, constructor_parameters
+from utils.config.injected_parameters import injected_kinds
+from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
 from utils.trainer.own_modules import defines_hook, is_own_module
 
 # The template options an own module ignores, by what they configure; `optimizer.*` and `scheduler.*` included.
 CONFIGURES = {"optimizer": "optimizer", "warmup_steps": "optimizer", "scheduler": "scheduler", "task": "task",
-              "loss": "loss", "label_smoothing": "loss", "metrics": "metrics", "num_classes": "task"}
-INJECTED_TYPES = {"optimizer": (torch.optim.Optimizer,), "scheduler": (lr_scheduler.LRScheduler, lr_scheduler)}
+              "loss": "loss", "label_smoothing": "loss", "ignore_index": "loss", "metrics": "metrics",
+              "num_classes": "task", "class_axis": "task"}
 
 
 def what_option_configures(destination: str) -> str | None:
@@ -30,31 +24,9 @@ def what_option_configures(destination: str) -> str | None:
     return CONFIGURES.get(destination.split(".")[0])
 
 
-def is_injected_type(annotation: object, kind: str) -> bool:
-    """Whether a constructor annotation asks for an optimizer or scheduler (the class, or a callable returning one)."""
-    wanted = INJECTED_TYPES[kind]
-    if annotation in wanted:
-        return True
-    if inspect.isclass(annotation) and not isinstance(annotation, ModuleType):
-        return issubclass(annotation, tuple(kind for kind in wanted if inspect.isclass(kind)))
-    if typing.get_origin(annotation) is Callable:  # a factory, as functools.partial gives
-        arguments = typing.get_args(annotation)
-        return bool(arguments) and is_injected_type(arguments[-1], kind)
-    if typing.get_origin(annotation) in (typing.Union, UnionType):  # optional: None unless given
-        return any(is_injected_type(argument, kind) for argument in typing.get_args(annotation))
-    return False
-
-
 def module_takes(model_class: type, destination: str) -> bool:
     """Whether the own module's constructor takes what the template option configures, so it is not ignored."""
-    kind = what_option_configures(destination)
-    if kind not in INJECTED_TYPES:
-        return False
-    try:
-        hints = typing.get_type_hints(model_class.__init__)
-    except (NameError, TypeError):  # an annotation that does not resolve asks for nothing injected
-        hints = {}
-    return any(is_injected_type(hints.get(parameter.name), kind) for parameter in constructor_parameters(model_class))
+    return what_option_configures(destination) in set(injected_kinds(model_class).values())
 
 
 def ignored_options(command: Command) -> set[str]:

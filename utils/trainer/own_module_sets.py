@@ -14,8 +14,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from pytorch_lightning import Callback, LightningModule, Trainer
 from torchmetrics import Metric
+
+from utils.lightning_package import Callback, LightningModule, Trainer
 
 # By Trainer stage: its datasets, and the hooks Lightning refuses without a `dataloader_idx` parameter when there
 # are several.

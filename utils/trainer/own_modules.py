@@ -1,11 +1,17 @@
 """The escape hatch: a class in model/ that is itself a LightningModule is trained as it is."""
 
+from functools import partial
 from pathlib import Path
-
-from pytorch_lightning import Callback, LightningModule
+from typing import Any
 
 from utils.config.command_line import Command
+from utils.config.injected_parameters import NET, OPTIMIZER
+from utils.config.names import load_class
+from utils.config.signature_options import build_instance
+from utils.config.torch_optimizers import optimizer_class, scheduler_class
 from utils.errors import UserError
+from utils.lightning_package import Callback, LightningModule
+from utils.optimization import call_arguments
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.trainer.dataset_labels import DatasetLabels
 from utils.trainer.module_monitor import ModuleMonitor
@@ -32,24 +38,45 @@ def check_module_defines_mode(cls: type, mode: str) -> None:
                         f"add {step} to it, or use another --mode")
 
 
+def injected_objects(described: dict[str, Any]) -> dict[str, Any]:
+    """The objects an own module is given, built from their plain description: nets, and optimizer and scheduler
+    partials that the module calls with `params=...` and `optimizer=...`."""
+    objects: dict[str, Any] = {}
+    for name, item in described.items():
+        if item is None:
+            objects[name] = None
+        elif item["kind"] == NET:
+            objects[name] = build_instance(load_class("model", item["model_name"]), item["model_kwargs"])
+        else:
+            cls = optimizer_class(item["name"]) if item["kind"] == OPTIMIZER else scheduler_class(item["name"])
+            objects[name] = partial(cls, **call_arguments(cls, item["arguments"]))
+    return objects
+
+
+def build_own_module(cls: type, arguments: dict[str, Any], described: dict[str, Any]) -> LightningModule:
+    """A fresh own module, its plain arguments from the command line and its objects injected."""
+    return cls(**arguments, **injected_objects(described))
+
+
 def own_module_from_checkpoint(path: str | Path) -> LightningModule:
-    """Rebuild an own module from the arguments a checkpoint stores, then load its weights strictly."""
+    """Load an own module through its own `load_from_checkpoint`, its arguments and objects rebuilt from what the
+    checkpoint stores as plain values; the weights load strictly."""
     checkpoint = read_checkpoint(str(path))
     net = checkpoint["template_net"]
     cls = check_net_arguments(str(path), net["model_name"], net["model_kwargs"])
-    module = cls(**net["model_kwargs"])
+    objects = injected_objects(net.get("injected", {}))
     try:
-        module.load_state_dict(checkpoint["state_dict"])
+        return cls.load_from_checkpoint(str(path), map_location="cpu", weights_only=True, strict=True,
+                                        **net["model_kwargs"], **objects)
     except RuntimeError as error:
         details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()] or [str(error)]
         raise UserError(f"checkpoint {path} does not fit {cls.__name__} as model/{net['model_name']}.py defines it "
                         f"now ({details[0]}): use a checkpoint of the current module") from None
-    return module
 
 
 def module_callbacks(command: Command, run_dir: Path) -> list[Callback]:
     """The run-state recorder; for an own module also the callbacks that keep its keys per dataset and its monitor."""
-    recorder = RunState(command.options["model_name"], command.net_arguments())
+    recorder = RunState(command.options["model_name"], command.net_arguments(), command.injected())
     if not is_own_module(command.model_class):
         return [recorder]
     labels = {"val": command.val_labels, "test": command.test_labels}

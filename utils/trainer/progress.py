@@ -3,9 +3,7 @@
 import re
 from typing import Any
 
-from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.callbacks import TQDMProgressBar
-
+from utils.lightning_package import Callback, LightningModule, TQDMProgressBar, Trainer
 from utils.trainer.dataset_labels import LIGHTNING_SUFFIX
 
 PER_DATASET = re.compile(r"^val/([^/]+)/([^/]+)$")

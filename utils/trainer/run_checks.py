@@ -2,6 +2,7 @@
 
 from utils.config.checks import check_options
 from utils.config.command_line import Command
+from utils.config.injected_parameters import OPTIMIZER, SCHEDULER, injected_kinds
 from utils.errors import UserError
 from utils.optimization import check_optimization
 from utils.runs.checkpoints import check_checkpoint
@@ -25,7 +26,8 @@ def check_command(command: Command) -> None:
     check_options(command.options)
     if settings.run.ckpt:
         check_checkpoint(settings.run.ckpt)
-    if settings.run.mode == "fit" and not is_own_module(command.model_class):
+    injects_optimization = bool({OPTIMIZER, SCHEDULER} & set(injected_kinds(command.model_class).values()))
+    if settings.run.mode == "fit" and (not is_own_module(command.model_class) or injects_optimization):
         check_optimization(settings.optimization, settings.trainer.max_epochs)
     if is_own_module(command.model_class):
         check_module_defines_mode(command.model_class, settings.run.mode)

@@ -3,9 +3,8 @@
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning import Trainer
-
 from utils.config.command_line import Command
+from utils.lightning_package import Trainer
 from utils.runs.environment import environment_record
 from utils.runs.folder import write_json, write_yaml
 from utils.runs.hparams_tab import record_options

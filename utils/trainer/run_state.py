@@ -2,10 +2,25 @@
 
 from typing import Any
 
-from pytorch_lightning import Callback, LightningModule, Trainer
-
+from utils.lightning_package import Callback, LightningModule, Trainer
 from utils.runs.checkpoints import CHECKPOINT_FORMAT
 from utils.runs.random_state import capture_random_state, restore_random_state
+
+PLAIN_TYPES = (bool, int, float, str, type(None))
+
+
+def is_plain(value: Any) -> bool:
+    """Whether `value` is made of numbers, strings, None, lists, tuples and string-keyed dicts only."""
+    if isinstance(value, (list, tuple)):
+        return all(is_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and is_plain(item) for key, item in value.items())
+    return type(value) in PLAIN_TYPES
+
+
+def plain_values(hyperparameters: Any) -> dict[str, Any]:
+    """The hyperparameters whose values are plain: what torch loads without running code from the file."""
+    return {key: value for key, value in dict(hyperparameters).items() if is_plain(value)}
 
 
 class RunState(Callback):
@@ -15,8 +30,8 @@ class RunState(Callback):
     checkpoint's step.
     """
 
-    def __init__(self, model_name: str, model_kwargs: dict[str, Any]) -> None:
-        self.net = {"model_name": model_name, "model_kwargs": dict(model_kwargs)}
+    def __init__(self, model_name: str, model_kwargs: dict[str, Any], injected: dict[str, Any] | None = None) -> None:
+        self.net = {"model_name": model_name, "model_kwargs": dict(model_kwargs), "injected": dict(injected or {})}
         self.validation_history: dict[int, dict[str, float]] = {}
         self.resumed_random_state: dict[str, Any] | None = None
 
@@ -27,7 +42,13 @@ class RunState(Callback):
                 key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
-        """Add the net, the history, the random state and the format to the checkpoint, as plain values."""
+        """Add the net, the history, the random state and the format to the checkpoint, as plain values.
+
+        Hyperparameters that are objects (a net, an optimizer partial that `save_hyperparameters` kept) are left out:
+        loading rebuilds them from `template_net`, so every checkpoint loads with torch's `weights_only=True`.
+        """
+        if "hyper_parameters" in checkpoint:
+            checkpoint["hyper_parameters"] = plain_values(checkpoint["hyper_parameters"])
         checkpoint["template_net"] = self.net
         checkpoint["template_format"] = CHECKPOINT_FORMAT
         checkpoint["validation_history"] = dict(self.validation_history)

@@ -5,10 +5,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.utilities.exceptions import SIGTERMException
-
 from utils.errors import RunStopped
+from utils.lightning_package import Callback, LightningModule, SIGTERMException, Trainer
 
 Result = TypeVar("Result")
 

@@ -2,9 +2,8 @@
 
 from typing import Any
 
-from pytorch_lightning import Callback, LightningModule, Trainer
-
 from utils.config.checkpoint_defaults import STORED_CONFIG
+from utils.lightning_package import Callback, LightningModule, Trainer
 
 
 class StoredConfig(Callback):
