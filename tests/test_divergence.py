@@ -86,6 +86,16 @@ def test_a_loss_turning_nan_inside_an_unlogged_epoch_stops_before_any_checkpoint
     assert checkpoint_steps(project) == {}
 
 
+def test_an_own_lightning_modules_nan_loss_stops_the_run_too(fork_server, tmp_path_factory):
+    project = new_project(tmp_path_factory)
+    project.write("model/diverging_lit_module.py", (Path(__file__).parent / "examples" / "diverging_lit_module.py")
+                  .read_text())
+    process = fork_server.run(project.root, *RUN[2:], "--model_name", "diverging_lit_module", "--bad_step", "6")
+    assert_stopped_at(project, process, 6)
+    assert "became nan at epoch 1, step 6: lower the module's learning rate" in diverged_line(process)
+    assert set(checkpoint_steps(project).values()) == {STEPS_PER_EPOCH}
+
+
 def test_one_bad_step_between_two_logged_finite_ones_is_still_caught(fork_server, tmp_path_factory):
     # The loss is +inf at step 2 alone: the logged steps 1 and 3 see finite losses, the weights stay finite.
     project = new_project(tmp_path_factory)

@@ -1,9 +1,12 @@
 """A training loss that turns NaN or infinite, caught without reading the loss on the host at every step."""
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 
 from utils.errors import TrainingDiverged
-from utils.lightning_package import Trainer
+from utils.lightning_package import Callback, LightningModule, Trainer
 
 NONE_YET = torch.iinfo(torch.int64).max  # the first bad step while every loss so far was finite
 
@@ -16,7 +19,8 @@ class LossWatch:
     before a checkpoint is written.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hint: str = "lower --lr, set --gradient_clip_val, or check the data") -> None:
+        self.hint = hint
         self.first_step: torch.Tensor | None = None
         self.first_value: torch.Tensor | None = None
 
@@ -44,6 +48,41 @@ class LossWatch:
             return
         became = f"became {self.first_value.item()}" if int(own_step.item()) == step else "stopped being finite"
         raise TrainingDiverged(
-            f"the training loss {became} at epoch {epoch}, step {step}: lower --lr, set --gradient_clip_val, or "
-            f"check the data; checkpoints saved before that step are kept and no later one was written"
+            f"the training loss {became} at epoch {epoch}, step {step}: {self.hint}; checkpoints saved before that "
+            f"step are kept and no later one was written"
         )
+
+
+class OwnModuleLossWatch(Callback):
+    """The same watch for an own LightningModule: reads the loss its `training_step` returns, checks where MInterface
+    does (a module under manual optimization that returns nothing is not watched)."""
+
+    def __init__(self) -> None:
+        self.watch = LossWatch("lower the module's learning rate, set --gradient_clip_val, or check the data")
+        self.step = 0
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+        """Note the optimizer step this batch trains."""
+        self.step = trainer.global_step
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        """Keep the step's loss on its device; read the flag at the steps the loggers write."""
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if isinstance(loss, torch.Tensor):
+            self.watch.update(loss, self.step)
+        every = trainer.log_every_n_steps
+        if trainer.fast_dev_run or (every and (self.step + 1) % every == 0):
+            self.watch.check(trainer, trainer.current_epoch)
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Stop a diverged run before its validation (and the checkpoint that follows it)."""
+        self.watch.check(trainer, trainer.current_epoch)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Stop a diverged run at its epoch's end."""
+        self.watch.check(trainer, trainer.current_epoch)
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        """Write no checkpoint of a diverged run (checked in this process alone)."""
+        self.watch.check(trainer, trainer.current_epoch, every_process=False)

@@ -14,6 +14,7 @@ from utils.lightning_package import Callback, LightningModule
 from utils.optimization import call_arguments
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.trainer.dataset_labels import DatasetLabels
+from utils.trainer.divergence import OwnModuleLossWatch
 from utils.trainer.module_monitor import ModuleMonitor
 from utils.trainer.own_module_sets import PerSetMetrics
 from utils.trainer.run_state import RunState
@@ -75,11 +76,13 @@ def own_module_from_checkpoint(path: str | Path) -> LightningModule:
 
 
 def module_callbacks(command: Command, run_dir: Path) -> list[Callback]:
-    """The run-state recorder; for an own module also the callbacks that keep its keys per dataset and its monitor."""
+    """The run-state recorder; for an own module also the callbacks that keep its keys per dataset, its monitor and
+    watch its loss."""
     recorder = RunState(command.options["model_name"], command.net_arguments(), command.injected())
     if not is_own_module(command.model_class):
         return [recorder]
     labels = {"val": command.val_labels, "test": command.test_labels}
     monitor = ModuleMonitor(command.settings.trainer.monitor, run_dir)
     fitting = command.settings.run.mode == "fit"
-    return [PerSetMetrics(labels), DatasetLabels(labels), *([monitor] if fitting else []), recorder]
+    fit_only = [OwnModuleLossWatch(), monitor] if fitting else []
+    return [PerSetMetrics(labels), DatasetLabels(labels), *fit_only, recorder]
