@@ -10,6 +10,7 @@ from torch import nn
 from utils.config.names import load_class
 from utils.config.settings import OptimizationSettings, TaskSettings
 from utils.datasets.batches import PredictedBatch, batch_extras, batch_inputs, split_batch
+from utils.datasets.per_item import is_per_item_list
 from utils.errors import UserError
 from utils.lightning_package import pl
 from utils.optimization import build_optimizer, build_schedulers
@@ -166,10 +167,12 @@ class MInterface(pl.LightningModule):
         self.shared_step(batch, self.test_metrics[dataloader_idx])
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> PredictedBatch:
-        """The prediction for a batch (its inputs, when the dataset also gives targets), and what else it carries."""
+        """The prediction for a batch (its inputs, when the dataset also gives targets), and what else it carries; a
+        list of one dict per item (a detector's) is kept whole."""
         outputs = self(batch_inputs(batch, self.task.input_key))
-        return PredictedBatch(prediction(outputs, self.task.output_key, type(self.net).__name__),
-                              batch_extras(batch, self.task.input_key))
+        if not is_per_item_list(outputs):
+            outputs = prediction(outputs, self.task.output_key, type(self.net).__name__)
+        return PredictedBatch(outputs, batch_extras(batch, self.task.input_key))
 
     def epoch_values(self, metrics: StageMetrics) -> dict[str, torch.Tensor]:
         """The epoch's values of `metrics`, which then start afresh."""

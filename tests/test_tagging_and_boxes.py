@@ -252,3 +252,41 @@ def test_a_box_regressor_with_list_targets_trains_on_its_own_loss(fork_server, p
                         "--monitor_mode", "max")
     assert set(results["val"]["boxes_data"]) == set(results["test"]["boxes_data"]) == {"loss", "hits"}
     assert 0 <= results["val"]["boxes_data"]["hits"] <= 1
+
+
+DETECTOR_NET = """
+import torch
+
+from model.box_net import BoxNet
+
+
+class BoxListNet(BoxNet):
+    \"\"\"Outside training, one dict of boxes and scores per image, as torchvision's detectors return.\"\"\"
+
+    def forward(self, images):
+        boxes = super().forward(images)
+        if self.training:
+            return boxes
+        return [{"boxes": box.unsqueeze(0), "scores": box.sum().reshape(1)} for box in boxes]
+
+    def loss(self, outputs, targets):
+        if isinstance(outputs, list):
+            outputs = torch.cat([output["boxes"] for output in outputs])
+        return super().loss(outputs, targets)
+"""
+
+
+def test_a_detector_s_list_of_dicts_is_kept_whole_by_predict(fork_server, project):
+    add_examples(project, "box_net", "boxes_data")
+    project.write("model/box_list_net.py", DETECTOR_NET)
+    run_dir, _ = fitted(fork_server, project, "detector", "--model_name", "box_list_net", "--dataset", "boxes_data",
+                        *QUICK)
+    process = fork_server.run(project.root, "--mode", "predict", "--ckpt", str(run_dir / "checkpoints" / "last.ckpt"),
+                              "--experiment", "detected")
+    assert process.returncode == 0, process.stderr[-3000:]
+    [(label, predicted)] = torch.load(project.logs / "detected" / "version_0" / "predictions.pt",
+                                      weights_only=True).items()
+    items = len(predicted["index"])
+    assert items > 0 and set(predicted["outputs"]) == {"boxes", "scores"}
+    assert len(predicted["outputs"]["boxes"]) == items and predicted["outputs"]["boxes"][0].shape == (1, 4)
+    assert predicted["outputs"]["scores"].shape == (items, 1)

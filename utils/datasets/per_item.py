@@ -5,6 +5,11 @@ from typing import Any
 import torch
 
 
+def is_per_item_list(outputs: Any) -> bool:
+    """Whether a net returns a list of one dict per item, as detection nets do (boxes, scores, labels per image)."""
+    return isinstance(outputs, list) and bool(outputs) and all(isinstance(item, dict) for item in outputs)
+
+
 def split_items(value: Any, count: int) -> list[Any]:
     """One value per item of a collated batch value of `count` items (what torch's default collate or a dataset's
     `collate_fn` made of them); a value that is not per item, such as a batch-wide number, goes to every item."""

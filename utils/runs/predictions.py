@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from utils.datasets.batches import PredictedBatch, dataset_indices
-from utils.datasets.per_item import join_items, split_items
+from utils.datasets.per_item import is_per_item_list, join_items, split_items
 
 # A cell holds one value; an item's longer values (a box list, a mask) stay in predictions.pt alone.
 PLAIN = (str, int, float, bool)
@@ -29,8 +29,8 @@ def set_predictions(batches: list[Any], dataset: Dataset) -> dict[str, Any]:
 
 
 def is_batched(value: Any) -> bool:
-    """Whether a prediction is a tensor of one entry per item."""
-    return isinstance(value, torch.Tensor) and value.dim() > 0
+    """Whether a prediction is a tensor of one entry per item, or a list of one dict per item."""
+    return (isinstance(value, torch.Tensor) and value.dim() > 0) or is_per_item_list(value)
 
 
 def _cells(name: str, value: Any) -> dict[str, Any]:
