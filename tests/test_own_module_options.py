@@ -43,6 +43,15 @@ def test_each_option_the_module_configures_itself_is_one_error_line(fork_server,
     assert not own_project.logs.exists() or list(own_project.logs.iterdir()) == []
 
 
+@pytest.mark.parametrize("several", [("--folds", "2"), ("--sweep", "sweep.yaml")])
+def test_folds_and_sweeps_of_an_own_module_need_its_monitor_named(fork_server, own_project, several):
+    own_project.write("sweep.yaml", "hidden: [16, 32]\n")
+    line = error_line(fork_server.run(own_project.root, *RUN, *several))
+    assert line.startswith("error: --folds and --sweep compare runs by --monitor, and TensorLitModule")
+    assert "pass --monitor val/<a key it logs>" in line
+    assert not own_project.logs.exists() or list(own_project.logs.iterdir()) == []
+
+
 def test_a_config_file_counts_as_given(fork_server, own_project):
     config = own_project.write("options.yaml", "optimizer: adamw\nmax_epochs: 1\n")
     line = error_line(fork_server.run(own_project.root, *RUN, "--config", str(config)))

@@ -284,8 +284,8 @@ def test_a_detector_s_list_of_dicts_is_kept_whole_by_predict(fork_server, projec
     process = fork_server.run(project.root, "--mode", "predict", "--ckpt", str(run_dir / "checkpoints" / "last.ckpt"),
                               "--experiment", "detected")
     assert process.returncode == 0, process.stderr[-3000:]
-    [(label, predicted)] = torch.load(project.logs / "detected" / "version_0" / "predictions.pt",
-                                      weights_only=True).items()
+    [predicted] = torch.load(project.logs / "detected" / "version_0" / "predictions.pt",
+                                  weights_only=True).values()
     items = len(predicted["index"])
     assert items > 0 and set(predicted["outputs"]) == {"boxes", "scores"}
     assert len(predicted["outputs"]["boxes"]) == items and predicted["outputs"]["boxes"][0].shape == (1, 4)

@@ -8,6 +8,7 @@ configures (a parameter of that name, or one annotated as an optimizer or a sche
 from dataclasses import replace
 
 from utils.config.command_line import Command
+from utils.config.experiment_options import drives_several_runs
 from utils.config.injected_parameters import injected_kinds
 from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
@@ -56,6 +57,10 @@ def own_module_command(command: Command) -> Command:
         raise UserError(f"--monitor {options['monitor']}: {name} runs no validation (it defines no validation_step, "
                         f"or --limit_val_batches is 0), so no val key is logged: drop --monitor to keep the last "
                         f"checkpoint only, or monitor a train/ key")
+    if "monitor" not in command.given and drives_several_runs(options):
+        raise UserError(f"--folds and --sweep compare runs by --monitor, and {name} is a LightningModule whose keys "
+                        f"the template cannot know before it runs: pass --monitor val/<a key it logs> and "
+                        f"--monitor_mode")
     if "monitor" not in command.given:
         # Chosen at the first validation (utils/trainer/module_monitor.py), which then writes it into config.yaml.
         options["monitor"] = "auto" if validates else "none"
