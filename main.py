@@ -64,6 +64,8 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     pl.seed_everything(settings.run.seed, workers=True, verbose=False)
     datamodule = DInterface(command.train_entry, command.val_entries, command.test_entries, command.dataset_classes,
                             command.class_values(), settings.data)
+    # Seeded again: the net's first weights must not depend on how many datasets drew from the global generator.
+    pl.seed_everything(settings.run.seed, workers=True, verbose=False)
     model = build_model(command)
     checked_sets = {"train": datamodule.train_set, **datamodule.val_sets} if settings.run.mode == "fit" else None
     own_module = is_own_module(command.model_class)
