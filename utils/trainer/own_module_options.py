@@ -8,15 +8,14 @@ configures (a parameter of that name, or one annotated as an optimizer or a sche
 from dataclasses import replace
 
 from utils.config.command_line import Command
+from utils.config.framework_options import OPTIONS
 from utils.config.injected_parameters import injected_kinds
 from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
 from utils.trainer.own_modules import defines_hook, is_own_module
 
 # The template options an own module ignores, by what they configure; `optimizer.*` and `scheduler.*` included.
-CONFIGURES = {"optimizer": "optimizer", "warmup_steps": "optimizer", "scheduler": "scheduler", "task": "task",
-              "loss": "loss", "label_smoothing": "loss", "ignore_index": "loss", "metrics": "metrics",
-              "num_classes": "task", "class_axis": "task"}
+CONFIGURES = {option.name: option.configures for option in OPTIONS if option.configures}
 
 
 def what_option_configures(destination: str) -> str | None:
