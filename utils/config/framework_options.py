@@ -43,7 +43,7 @@ class Option:
     sweep_only: bool = False  # read by a sweep's worker alone, left out of each trial's options
     from_checkpoint: bool = False  # --mode validate, test and predict take the checkpoint's run's value as default
     config_file: bool = True  # a config file may set it (not those that choose which files are read)
-    configures: str | None = None  # what an own LightningModule configures itself, so refuses the option for
+    configures: str | None = None  # what it configures; an own LightningModule does that itself and refuses it
 
     @property
     def annotation(self) -> Any:
