@@ -119,8 +119,8 @@ def test_what_the_run_knows_is_filled_in(fit, arguments, filled):
 
 
 def _settings(scheduler: str = "none", warmup_steps: int = 0, **scheduler_arguments) -> OptimizationSettings:
-    return OptimizationSettings("sgd", {"lr": 1.0, "momentum": 0.0}, scheduler, scheduler_arguments, warmup_steps,
-                                "val/loss", "min")
+    return OptimizationSettings(optimizer="sgd", optimizer_arguments={"lr": 1.0, "momentum": 0.0}, scheduler=scheduler,
+                                scheduler_arguments=scheduler_arguments, warmup_steps=warmup_steps)
 
 
 def _learning_rates(settings: OptimizationSettings, epochs: int, steps_per_epoch: int = 1) -> list[float]:

@@ -12,7 +12,8 @@ from pathlib import Path
 from utils.errors import UserError
 
 LOCK_NAME = ".lock"
-# Set by the process that holds a run folder for the processes Lightning's DDP launcher starts from it.
+# "<pid>:<path>", set by the process that holds a run folder; only its own children (the processes Lightning's DDP
+# launcher starts) reuse it, so a leftover value in a shell or a second run in the same process is ignored.
 RUN_DIR_VARIABLE = "TEMPLATE_RUN_DIR"
 # Where launchers put a process's rank; a process whose rank is not 0 follows the folder rank 0 holds.
 RANK_VARIABLES = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")

@@ -9,6 +9,7 @@ import torch
 
 from utils.config.config_files import load_config, without_replaced_keys
 from utils.config.dataset_entries import parse_entry
+from utils.config.framework_options import names_where
 from utils.errors import UserError
 
 # The key under which a checkpoint stores its run's resolved configuration (what config.yaml holds).
@@ -16,9 +17,7 @@ STORED_CONFIG = "template_config"
 # What the checkpoint's run was: its net, its datasets, how they were split and what its task means. How this
 # command runs (hardware, loop lengths, loggers, where runs go) stays its own. The net's and the datasets'
 # constructor arguments follow too (`class_defaults`).
-RUN_OPTIONS = ("model_name", "dataset", "train_dataset", "val_datasets", "test_datasets", "experiment",
-               "val_fraction", "seed", "task", "num_classes", "loss", "label_smoothing", "metrics", "input_key",
-               "target_key", "output_key")
+RUN_OPTIONS = names_where(from_checkpoint=True)
 ENTRY_OPTIONS = ("dataset", "train_dataset", "val_datasets", "test_datasets")
 
 

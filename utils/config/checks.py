@@ -8,7 +8,7 @@ import torch
 
 from utils.config.experiment_options import check_experiment_options
 from utils.config.names import load_class
-from utils.config.resources import check_resources
+from utils.config.resources import check_resources, runs_on_cpu
 from utils.config.signature_options import check_required
 from utils.errors import UserError
 
@@ -45,7 +45,7 @@ def check_hardware(options: dict[str, Any]) -> None:
         raise UserError(f"--accelerator {accelerator} asked for, but no CUDA GPU is visible: use --accelerator cpu")
     if accelerator == "mps" and not torch.backends.mps.is_available():
         raise UserError("--accelerator mps asked for, but Apple's MPS is not available here: use --accelerator cpu")
-    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    on_cpu = runs_on_cpu(options)
     check_devices(options, on_cpu)
     if on_cpu and options["precision"] in ("16-mixed", "16-true"):
         raise UserError(f"--precision {options['precision']} needs a GPU: on CPU use 32-true or bf16-mixed")

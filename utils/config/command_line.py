@@ -18,12 +18,7 @@ from utils.config.checkpoint_defaults import (
 from utils.config.config_files import config_tokens, load_config, rename_former_keys, without_replaced_keys
 from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
 from utils.config.experiment_options import FOLD_LABEL
-from utils.config.framework_options import (
-    add_framework_options,
-    add_mode_names,
-    add_name_options,
-    add_optimization_names,
-)
+from utils.config.framework_options import add_framework_options, names_where
 from utils.config.given_options import given_destinations
 from utils.config.injected_parameters import check_net_class, describe_injected, net_parameters
 from utils.config.module_package import choose_lightning_package
@@ -42,7 +37,7 @@ MNIST_DEFAULTS = {
     "test_datasets": ["example_test_data"],
 }
 HELP = {"-h", "--help"}
-NOT_SAVED = {"config", "list", "resume", "compare", "csv"}
+NOT_SAVED = set(names_where(saved=False))
 
 
 @dataclass
@@ -164,9 +159,7 @@ def listing() -> str:
 def parse_names(argv: list[str], config: dict[str, Any]) -> argparse.Namespace:
     """The options that choose the classes, from the config file's values and the command line."""
     names_parser = UserArgumentParser(add_help=False, allow_abbrev=False)
-    add_name_options(names_parser)
-    add_mode_names(names_parser.option_group("run"))
-    add_optimization_names(names_parser.option_group("learning"))
+    add_framework_options(names_parser, first_only=True)
     return names_parser.parse_known_args(config_tokens(config) + argv)[0]
 
 
@@ -215,7 +208,6 @@ def full_parser(model_class: type, dataset_classes: list[type], names: argparse.
     parser = UserArgumentParser(prog="main.py", allow_abbrev=False,
                                 description="Train, validate, test or predict with a net from model/ "
                                             "on datasets from data/.")
-    add_name_options(parser)
     add_framework_options(parser)
     add_net_name_options(parser, model_class)
     add_class_options(parser, [model_class, *nets, *dataset_classes], parser.destinations())

@@ -3,10 +3,11 @@
 from pathlib import Path
 from typing import Any
 
+from utils.config.framework_options import names_where
 from utils.errors import UserError
 
 # Options that choose which file or run to read: a config file naming them would be read too late to act on them.
-COMMAND_LINE_ONLY = ("config", "resume")
+COMMAND_LINE_ONLY = names_where(config_file=False)
 
 
 def _read_yaml(file: Path, kind: str) -> Any:

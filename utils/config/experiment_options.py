@@ -1,31 +1,13 @@
-"""Options that make one command drive several runs: k-fold cross-validation and sweeps, and their checks."""
+"""Checks of the options that make one command drive several runs: k-fold cross-validation and sweeps."""
 
 from typing import Any
 
-from utils.config import value_types as vt
-from utils.config.parser import UserArgumentParser
+from utils.config.framework_options import names_where
 from utils.errors import UserError
 
-PRUNERS = ("median", "none")
 # Options only a sweep worker reads; a trial's own config.yaml leaves them out, so it reruns the trial alone.
-SWEEP_OPTIONS = ("sweep", "trials", "study", "storage", "pruner")
+SWEEP_OPTIONS = names_where(sweep_only=True)
 FOLD_LABEL = "fold"
-
-
-def add_experiment_options(parser: UserArgumentParser) -> None:
-    """--folds and --fold, --sweep and the options of its study."""
-    group = parser.option_group("cross-validation and sweeps")
-    group.add_argument("--folds", type=vt.positive_int,
-                       help="k-fold cross-validation: K runs in fold_<k>/ of one run folder (K >= 2)")
-    group.add_argument("--fold", type=vt.non_negative_int,
-                       help="run only fold k of --folds K (what each fold of a cross-validation runs)")
-    group.add_argument("--sweep", help="YAML search space: option: [choices] | {low, high, log, step} | value")
-    group.add_argument("--trials", type=vt.positive_int, help="finished trials the study holds in the end")
-    group.add_argument("--study", help="Optuna study name (default: the sweep file's name without .yaml)")
-    group.add_argument("--storage", help="Optuna storage URL shared by every worker (default: a SQLite file "
-                                         "optuna.db in the experiment's folder)")
-    group.add_argument("--pruner", choices=PRUNERS, default="median",
-                       help="stop trials worse than the median of earlier ones at the same epoch")
 
 
 def drives_several_runs(options: dict[str, Any]) -> bool:

@@ -1,151 +1,222 @@
-"""The framework's own command-line options, each default with its reason where it is not obvious."""
+"""The registry of the framework's own options: each declared once, with its reason where a default needs one.
+
+The parser's options, the typed settings (settings.py), the Trainer's keyword arguments (utils/trainer/build.py),
+what config.yaml keeps, what a checkpoint's run supplies and what a sweep may vary all follow from these entries.
+"""
 
 import argparse
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from utils.config import value_types as vt
-from utils.config.experiment_options import add_experiment_options
 from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.config.torch_optimizers import SCHEDULER_ALIASES, optimizer_name, scheduler_name
 
-LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
-TASKS = ("classification", "binary", "multilabel", "segmentation", "regression")
-MODES = ("fit", "validate", "test", "predict")
-STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn", "fsdp")
-LOGGERS = ("tensorboard", "csv", "mlflow")
-CONFUSION_IMAGES = ("every", "last", "off")
-PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true")
+SWITCH = argparse.BooleanOptionalAction
+TEXT = vt.non_empty_text  # an empty value would silently stand for the default
+WHAT, EXPERIMENTS, RUN = "what to run", "cross-validation and sweeps", "run"
+TASK, LEARNING = "task: what the batches, outputs, loss and metrics are", "learning"
+CHECKS, LOGGERS, TRAINER = "checkpoints and early stopping", "loggers", "trainer"
+LOGGER_NAMES = ("tensorboard", "csv", "mlflow")
 
 
-def add_name_options(parser: UserArgumentParser) -> None:
-    """Options that choose the classes: known before the classes' own options can be added."""
-    group = parser.option_group("what to run")
-    text = vt.non_empty_text  # an empty value would silently stand for the default
-    group.add_argument("--model_name", type=text, default="example_net",
-                       help="file in model/ without .py (default: example_net)")
-    group.add_argument("--dataset", type=text, help="one dataset file in data/ for train, val and test")
-    group.add_argument("--train_dataset", type=text,
-                       help="dataset entry for training: NAME or LABEL=NAME:key=value,...")
-    group.add_argument("--val_datasets", type=text, nargs="+",
-                       help="dataset entries validated every epoch, each under its label")
-    group.add_argument("--test_datasets", type=text, nargs="+",
-                       help="dataset entries tested after fit or with --mode test")
-    group.add_argument("--config", type=text, help="YAML file of option defaults; the command line wins")
-    group.add_argument("--resume", type=text,
-                       help="continue a run in its own folder: its folder, a checkpoint in it, or last")
-    group.add_argument("--log_dir", type=vt.folder_path, default="Logs",
-                       help="folder that holds every run (default: Logs)")
-    group.add_argument("--experiment", type=text, help="run folder group (default: <model_name>-<train label>)")
-    group.add_argument("--list", action="store_true", help="list the available nets and datasets, then exit")
-    group.add_argument("--compare", nargs="+", metavar="RUN",
-                       help="print finished runs side by side (run folders, or experiment folders such as "
-                            "Logs/<experiment>), then exit")
-    group.add_argument("--csv", metavar="FILE", help="with --compare: also write the table to this CSV file")
-    add_experiment_options(parser)
+@dataclass(frozen=True)
+class Option:
+    """One framework option: how the command line reads it and everything else that reads it."""
+
+    name: str
+    group: str
+    help: str | None = None
+    default: Any = None
+    read: Callable[[str], Any] | None = None  # argparse's type
+    choices: tuple | None = None
+    many: bool = False  # one or more words
+    action: Any = None  # SWITCH for a --x / --no-x switch, or argparse's store_true
+    metavar: str | None = None
+    settings: tuple[str, ...] = ()  # the settings groups (settings.py) it fills
+    trainer: bool = False  # fed to Trainer(<name>=...) and so read by TrainerSettings
+    first: bool = False  # read in the first pass, before the chosen classes add their options
+    saved: bool = True  # written to config.yaml
+    swept: bool = True  # a sweep file may vary it
+    sweep_only: bool = False  # read by a sweep's worker alone, left out of each trial's options
+    from_checkpoint: bool = False  # --mode validate, test and predict take the checkpoint's run's value as default
+    config_file: bool = True  # a config file may set it (not those that choose which files are read)
+    configures: str | None = None  # what it configures; an own LightningModule does that itself and refuses it
+
+    @property
+    def annotation(self) -> Any:
+        """The type of the option's value, read from how it is parsed."""
+        if self.action is not None:
+            return bool
+        if self.choices:
+            value = type(self.choices[0])
+        elif self.read is None or isinstance(self.read, type):
+            value = self.read or str
+        else:
+            value = typing.get_type_hints(self.read).get("return", str)
+        value = list[value] if self.many else value
+        return value | None if self.default is None else value
+
+    @property
+    def settings_groups(self) -> tuple[str, ...]:
+        """The settings groups it fills: those named, and the trainer's for a Trainer option."""
+        return (*self.settings, "trainer") if self.trainer else self.settings
+
+    def add_to(self, group: OptionGroup) -> None:
+        """Add the option to an argparse group."""
+        settings = {"action": self.action, "type": self.read, "choices": self.choices, "nargs": "+" if self.many
+                    else None, "metavar": self.metavar, "default": self.default, "help": self.help}
+        group.add_argument(f"--{self.name}", **{key: value for key, value in settings.items() if value is not None})
 
 
-def add_optimization_names(group: OptionGroup) -> None:
-    """The options that choose the optimizer and the scheduler: known before their own options can be added."""
-    group.add_argument("--optimizer", type=optimizer_name, default="adam", metavar="NAME",
-                       help="any torch.optim optimizer by its lower-case name: sgd, adam, adamw, rmsprop, radam, ... "
-                            "(default: adam); its parameters are the --optimizer.NAME options below")
-    group.add_argument("--scheduler", type=scheduler_name, default="none", metavar="NAME",
-                       help="none, or any torch.optim.lr_scheduler by its snake_case name: step_lr, one_cycle_lr, "
-                            f"cosine_annealing_warm_restarts, ..., or {', '.join(SCHEDULER_ALIASES)} (default: none); "
-                            "its parameters are the --scheduler.NAME options below")
+def _entry(name: str, help_text: str, **fields: Any) -> Option:
+    return Option(name, WHAT, help_text, read=TEXT, first=True, from_checkpoint=True, **fields)
 
 
-def add_mode_names(group: OptionGroup) -> None:
-    """The mode and its checkpoint: known before the checkpoint's run can give the other options their defaults."""
-    group.add_argument("--mode", choices=MODES, default="fit", help="fit trains then tests the best checkpoint")
-    group.add_argument("--ckpt", help="checkpoint for --mode validate, test or predict; its run's net, datasets "
-                                      "and experiment are the defaults")
+OPTIONS = (
+    Option("model_name", WHAT, "file in model/ without .py (default: example_net)", "example_net", TEXT, first=True,
+           from_checkpoint=True),
+    _entry("dataset", "one dataset file in data/ for train, val and test"),
+    _entry("train_dataset", "dataset entry for training: NAME or LABEL=NAME:key=value,..."),
+    _entry("val_datasets", "dataset entries validated every epoch, each under its label", many=True),
+    _entry("test_datasets", "dataset entries tested after fit or with --mode test", many=True),
+    Option("config", WHAT, "YAML file of option defaults; the command line wins", read=TEXT, first=True, saved=False,
+           swept=False, config_file=False),
+    Option("resume", WHAT, "continue a run in its own folder: its folder, a checkpoint in it, or last", read=TEXT,
+           first=True, saved=False, swept=False, config_file=False),
+    Option("log_dir", WHAT, "folder that holds every run (default: Logs)", "Logs", vt.folder_path, first=True,
+           settings=("run",), swept=False),
+    _entry("experiment", "run folder group (default: <model_name>-<train label>)", swept=False),
+    Option("list", WHAT, "list the available nets and datasets, then exit", False, action="store_true", first=True,
+           saved=False, swept=False),
+    Option("compare", WHAT, "print finished runs side by side (run folders, or experiment folders such as "
+           "Logs/<experiment>), then exit", many=True, metavar="RUN", first=True, saved=False),
+    Option("csv", WHAT, "with --compare: also write the table to this CSV file", metavar="FILE", first=True,
+           saved=False),
+    Option("folds", EXPERIMENTS, "k-fold cross-validation: K runs in fold_<k>/ of one run folder (K >= 2)",
+           read=vt.positive_int, first=True, settings=("data",), swept=False),
+    Option("fold", EXPERIMENTS, "run only fold k of --folds K (what each fold of a cross-validation runs)",
+           read=vt.non_negative_int, first=True, settings=("data",), swept=False),
+    Option("sweep", EXPERIMENTS, "YAML search space: option: [choices] | {low, high, log, step} | value", first=True,
+           swept=False, sweep_only=True),
+    Option("trials", EXPERIMENTS, "finished trials the study holds in the end", read=vt.positive_int, first=True,
+           swept=False, sweep_only=True),
+    Option("study", EXPERIMENTS, "Optuna study name (default: the sweep file's name without .yaml)", first=True,
+           swept=False, sweep_only=True),
+    Option("storage", EXPERIMENTS, "Optuna storage URL shared by every worker (default: a SQLite file optuna.db in "
+           "the experiment's folder)", first=True, swept=False, sweep_only=True),
+    Option("pruner", EXPERIMENTS, "stop trials worse than the median of earlier ones at the same epoch", "median",
+           choices=("median", "none"), first=True, swept=False, sweep_only=True),
+    Option("mode", RUN, "fit trains then tests the best checkpoint", "fit", choices=("fit", "validate", "test",
+           "predict"), first=True, settings=("run", "trainer"), swept=False),
+    Option("ckpt", RUN, "checkpoint for --mode validate, test or predict; its run's net, datasets and experiment are "
+           "the defaults", first=True, settings=("run",), swept=False),
+    Option("val_fraction", RUN, "part held out for val when a --dataset class has no split parameter", 0.1,
+           vt.open_fraction, settings=("data",), from_checkpoint=True),
+    Option("seed", RUN, "seed for every random generator", 42, vt.seed_value, settings=("data", "run"),
+           from_checkpoint=True),
+    Option("task", TASK, "picks the default loss and metrics (README: Your own task)", "classification",
+           choices=("classification", "binary", "multilabel", "segmentation", "regression"),
+           settings=("data", "task"), from_checkpoint=True, configures="task"),
+    Option("num_classes", TASK, "classes or labels (default: read from the net's output; a net's own default stays)",
+           read=vt.positive_int, settings=("task",), from_checkpoint=True, configures="task"),
+    Option("loss", TASK, "default: the task's (cross_entropy, bce_with_logits or mse)",
+           choices=("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits"), settings=("task",),
+           from_checkpoint=True, configures="loss"),
+    Option("label_smoothing", TASK, "for cross_entropy", 0.0, vt.unit_fraction, settings=("task",),
+           from_checkpoint=True, configures="loss"),
+    Option("ignore_index", TASK, "target value the loss and the metrics leave out, such as the padding -100 of "
+           "sequences", read=vt.integer, metavar="N", settings=("task",), configures="loss"),
+    Option("class_axis", TASK, "where class scores lie when the shapes allow both: 1 for [B, C, ...], -1 for "
+           "[B, ..., C] (default: read from the shapes)", read=int, choices=(1, -1), settings=("task",),
+           configures="task"),
+    Option("metrics", TASK, "torchmetrics names (accuracy, f1, auroc, iou, psnr:data_range=1.0, ...) or dotted paths "
+           "(default: the task's)", many=True, metavar="METRIC", settings=("task",), from_checkpoint=True,
+           configures="metrics"),
+    Option("input_key", TASK, "the inputs' key when dataset items are dicts", "inputs", settings=("task",),
+           from_checkpoint=True),
+    Option("target_key", TASK, "the target's key when dataset items are dicts", "target", settings=("task",),
+           from_checkpoint=True),
+    Option("output_key", TASK, "the entry loss and metrics read when the net returns a dict", "logits",
+           settings=("task",), from_checkpoint=True),
+    Option("optimizer", LEARNING, "any torch.optim optimizer by its lower-case name: sgd, adam, adamw, rmsprop, radam, "
+           "... (default: adam); its parameters are the --optimizer.NAME options below", "adam", optimizer_name,
+           metavar="NAME", first=True, settings=("optimization",), configures="optimizer"),
+    Option("scheduler", LEARNING, "none, or any torch.optim.lr_scheduler by its snake_case name: step_lr, "
+           f"one_cycle_lr, cosine_annealing_warm_restarts, ..., or {', '.join(SCHEDULER_ALIASES)} (default: none); "
+           "its parameters are the --scheduler.NAME options below", "none", scheduler_name, metavar="NAME",
+           first=True, settings=("optimization",), configures="scheduler"),
+    Option("warmup_steps", LEARNING, "optimizer steps of linear warm-up, scaling whatever learning rate the scheduler "
+           "gives", 0, vt.non_negative_int, settings=("optimization",), configures="optimizer"),
+    Option("monitor", CHECKS, "metric for best checkpoint and early stopping", "val/loss",
+           settings=("optimization", "trainer")),
+    Option("monitor_mode", CHECKS, None, "min", choices=("min", "max"), settings=("optimization", "trainer")),
+    Option("save_top_k", CHECKS, "best checkpoints kept", 1, vt.positive_int, settings=("trainer",)),
+    Option("patience", CHECKS, "validations without improvement before early stopping (0: never stop early)", 5,
+           vt.non_negative_int, settings=("trainer",)),
+    Option("logger", LOGGERS, f"one or more of {', '.join(LOGGER_NAMES)} (default: tensorboard)", ["tensorboard"],
+           choices=LOGGER_NAMES, many=True, metavar="NAME", settings=("trainer",)),
+    Option("mlflow_uri", LOGGERS, "MLflow tracking store or server (default: sqlite:///<experiment folder>/mlflow.db)",
+           metavar="URI", settings=("trainer",)),
+    Option("mlflow_checkpoints", LOGGERS, "also store last.ckpt as an MLflow artifact when training ends", False,
+           action=SWITCH, settings=("trainer",)),
+    Option("confusion_images", LOGGERS, "confusion matrix images per val set in TensorBoard: after every validation, "
+           "after the last one (default: drawing is slow on a CPU), or none; test sets get theirs unless off", "last",
+           choices=("every", "last", "off"), settings=("trainer",)),
+    Option("accelerator", TRAINER, "auto, cpu, gpu, mps", "auto", trainer=True),
+    Option("devices", TRAINER, "auto, a count, or indices 0,1", "auto", vt.devices_value, trainer=True),
+    Option("strategy", TRAINER, None, "auto", choices=("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn",
+           "fsdp"), trainer=True),
+    Option("num_nodes", TRAINER, None, 1, vt.positive_int, trainer=True),
+    Option("ddp_timeout", TRAINER, "how long the processes of a run across nodes wait for each other, at the start "
+           "and at each synchronisation, before the run stops with an error", 1800, vt.positive_int,
+           metavar="SECONDS", settings=("trainer",)),
+    Option("sync_batchnorm", TRAINER, None, False, action=SWITCH, trainer=True),
+    Option("precision", TRAINER, None, "32-true", choices=("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64",
+           "bf16-true", "16-true"), trainer=True),
+    Option("max_epochs", TRAINER, "3 reach about 99%% on MNIST", 3, vt.positive_int, trainer=True),
+    Option("min_epochs", TRAINER, None, 0, vt.non_negative_int, trainer=True),
+    Option("fast_dev_run", TRAINER, "one batch of each stage, nothing saved but the run folder", False, action=SWITCH,
+           trainer=True),
+    *(Option(f"limit_{stage}_batches", TRAINER, "fraction (with a dot) or count of batches", 1.0, vt.batches_limit,
+             trainer=True) for stage in ("train", "val", "test")),
+    Option("val_check_interval", TRAINER, "fraction of an epoch (with a dot) or count of batches between validations",
+           1.0, vt.interval_value, trainer=True),
+    Option("gradient_clip_val", TRAINER, "0: no clipping", 0.0, vt.non_negative_float, trainer=True),
+    Option("accumulate_grad_batches", TRAINER, None, 1, vt.positive_int, trainer=True),
+    Option("log_every_n_steps", TRAINER, None, 50, vt.positive_int, trainer=True),
+    Option("deterministic", TRAINER, None, False, action=SWITCH, trainer=True),
+    Option("batch_size", TRAINER, None, 128, vt.positive_int, settings=("data",)),
+    Option("num_workers", TRAINER, "0 loads in the main process; in-memory datasets need no workers", 0,
+           vt.non_negative_int, settings=("data",)),
+    Option("drop_last", TRAINER, "skip the last train batch of each epoch when it holds fewer than --batch_size items "
+           "(BatchNorm cannot train on a batch of one item)", False, action=SWITCH, settings=("data",)),
+    Option("profiler", TRAINER, "write a profile report to the run folder", choices=("simple", "advanced"),
+           settings=("trainer",)),
+    Option("device_stats", TRAINER, "log device statistics (DeviceStatsMonitor)", False, action=SWITCH,
+           settings=("trainer",)),
+    Option("summary_depth", TRAINER, "how deep the model summary lists layers (1: the net alone, 0: no summary)", 3,
+           vt.non_negative_int, settings=("trainer",)),
+    Option("keep_freed_memory", TRAINER, "CPU training with glibc: reuse memory a step frees instead of mapping it "
+           "afresh (see README, Performance); off: glibc's adaptive defaults", True, action=SWITCH,
+           settings=("trainer",)),
+)
+BY_NAME = {option.name: option for option in OPTIONS}
 
 
-def add_framework_options(parser: UserArgumentParser) -> None:
-    """Every option the framework itself reads, grouped as --help shows them."""
-    run = parser.option_group("run")
-    add_mode_names(run)
-    run.add_argument("--val_fraction", type=vt.open_fraction, default=0.1,
-                     help="part held out for val when a --dataset class has no split parameter")
-    run.add_argument("--seed", type=vt.seed_value, default=42, help="seed for every random generator")
+def names_where(**wanted: Any) -> tuple[str, ...]:
+    """The names of the options whose fields have the values given, such as names_where(saved=False)."""
+    return tuple(option.name for option in OPTIONS
+                 if all(getattr(option, key) == value for key, value in wanted.items()))
 
-    task = parser.option_group("task: what the batches, outputs, loss and metrics are")
-    task.add_argument("--task", choices=TASKS, default="classification",
-                      help="picks the default loss and metrics (README: Your own task)")
-    task.add_argument("--num_classes", type=vt.positive_int,
-                      help="classes or labels (default: read from the net's output; a net's own default stays)")
-    task.add_argument("--loss", choices=LOSSES, help="default: the task's (cross_entropy, bce_with_logits or mse)")
-    task.add_argument("--label_smoothing", type=vt.unit_fraction, default=0.0, help="for cross_entropy")
-    task.add_argument("--ignore_index", type=vt.integer, metavar="N",
-                      help="target value the loss and the metrics leave out, such as the padding -100 of sequences")
-    task.add_argument("--class_axis", type=int, choices=(1, -1),
-                      help="where class scores lie when the shapes allow both: 1 for [B, C, ...], -1 for [B, ..., C] "
-                           "(default: read from the shapes)")
-    task.add_argument("--metrics", nargs="+", metavar="METRIC",
-                      help="torchmetrics names (accuracy, f1, auroc, iou, psnr:data_range=1.0, ...) or dotted paths "
-                           "(default: the task's)")
-    task.add_argument("--input_key", default="inputs", help="the inputs' key when dataset items are dicts")
-    task.add_argument("--target_key", default="target", help="the target's key when dataset items are dicts")
-    task.add_argument("--output_key", default="logits", help="the entry loss and metrics read when the net returns "
-                                                              "a dict")
 
-    learning = parser.option_group("learning")
-    add_optimization_names(learning)
-    learning.add_argument("--warmup_steps", type=vt.non_negative_int, default=0,
-                          help="optimizer steps of linear warm-up, scaling whatever learning rate the scheduler gives")
-
-    checks = parser.option_group("checkpoints and early stopping")
-    checks.add_argument("--monitor", default="val/loss", help="metric for best checkpoint and early stopping")
-    checks.add_argument("--monitor_mode", choices=("min", "max"), default="min")
-    checks.add_argument("--save_top_k", type=vt.positive_int, default=1, help="best checkpoints kept")
-    checks.add_argument("--patience", type=vt.non_negative_int, default=5,
-                        help="validations without improvement before early stopping (0: never stop early)")
-
-    loggers = parser.option_group("loggers")
-    loggers.add_argument("--logger", nargs="+", choices=LOGGERS, default=["tensorboard"], metavar="NAME",
-                         help=f"one or more of {', '.join(LOGGERS)} (default: tensorboard)")
-    loggers.add_argument("--mlflow_uri", metavar="URI",
-                         help="MLflow tracking store or server (default: sqlite:///<experiment folder>/mlflow.db)")
-    loggers.add_argument("--mlflow_checkpoints", action=argparse.BooleanOptionalAction, default=False,
-                         help="also store last.ckpt as an MLflow artifact when training ends")
-    loggers.add_argument("--confusion_images", choices=CONFUSION_IMAGES, default="last",
-                         help="confusion matrix images per val set in TensorBoard: after every validation, after the "
-                              "last one (default: drawing is slow on a CPU), or none; test sets get theirs unless off")
-
-    trainer = parser.option_group("trainer")
-    trainer.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps")
-    trainer.add_argument("--devices", type=vt.devices_value, default="auto", help="auto, a count, or indices 0,1")
-    trainer.add_argument("--strategy", choices=STRATEGIES, default="auto")
-    trainer.add_argument("--num_nodes", type=vt.positive_int, default=1)
-    trainer.add_argument("--ddp_timeout", type=vt.positive_int, default=1800, metavar="SECONDS",
-                         help="how long the processes of a run across nodes wait for each other, at the start and at "
-                              "each synchronisation, before the run stops with an error")
-    trainer.add_argument("--sync_batchnorm", action=argparse.BooleanOptionalAction, default=False)
-    trainer.add_argument("--precision", choices=PRECISIONS, default="32-true")
-    trainer.add_argument("--max_epochs", type=vt.positive_int, default=3, help="3 reach about 99%% on MNIST")
-    trainer.add_argument("--min_epochs", type=vt.non_negative_int, default=0)
-    trainer.add_argument("--fast_dev_run", action=argparse.BooleanOptionalAction, default=False,
-                         help="one batch of each stage, nothing saved but the run folder")
-    for stage in ("train", "val", "test"):
-        trainer.add_argument(f"--limit_{stage}_batches", type=vt.batches_limit, default=1.0,
-                             help="fraction (with a dot) or count of batches")
-    trainer.add_argument("--val_check_interval", type=vt.interval_value, default=1.0,
-                         help="fraction of an epoch (with a dot) or count of batches between validations")
-    trainer.add_argument("--gradient_clip_val", type=vt.non_negative_float, default=0.0, help="0: no clipping")
-    trainer.add_argument("--accumulate_grad_batches", type=vt.positive_int, default=1)
-    trainer.add_argument("--log_every_n_steps", type=vt.positive_int, default=50)
-    trainer.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=False)
-    trainer.add_argument("--batch_size", type=vt.positive_int, default=128)
-    trainer.add_argument("--num_workers", type=vt.non_negative_int, default=0,
-                         help="0 loads in the main process; in-memory datasets need no workers")
-    trainer.add_argument("--drop_last", action=argparse.BooleanOptionalAction, default=False,
-                         help="skip the last train batch of each epoch when it holds fewer than --batch_size items "
-                              "(BatchNorm cannot train on a batch of one item)")
-    trainer.add_argument("--profiler", choices=("simple", "advanced"), help="write a profile report to the run folder")
-    trainer.add_argument("--device_stats", action=argparse.BooleanOptionalAction, default=False,
-                         help="log device statistics (DeviceStatsMonitor)")
-    trainer.add_argument("--summary_depth", type=vt.non_negative_int, default=3,
-                         help="how deep the model summary lists layers (1: the net alone, 0: no summary)")
-    trainer.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
-                         help="CPU training with glibc: reuse memory a step frees instead of mapping it afresh "
-                              "(see README, Performance); off: glibc's adaptive defaults")
+def add_framework_options(parser: UserArgumentParser, first_only: bool = False) -> None:
+    """Every option the framework reads (or only those of the first pass), grouped as --help shows them."""
+    groups: dict[str, OptionGroup] = {}
+    for option in OPTIONS:
+        if option.first or not first_only:
+            if option.group not in groups:
+                groups[option.group] = parser.option_group(option.group)
+            option.add_to(groups[option.group])

@@ -18,6 +18,11 @@ def cpu_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def runs_on_cpu(options: dict[str, Any]) -> bool:
+    """Whether the run trains on the CPU: asked for, or auto on a machine without a visible CUDA GPU."""
+    return options["accelerator"] == "cpu" or (options["accelerator"] == "auto" and not torch.cuda.is_available())
+
+
 def check_process_counts(options: dict[str, Any], on_cpu: bool) -> None:
     """Refuse more CPU processes or loader workers than the machine's cores can run."""
     cores, devices = cpu_cores(), options["devices"]
@@ -32,8 +37,7 @@ def check_process_counts(options: dict[str, Any], on_cpu: bool) -> None:
 
 def check_resources(options: dict[str, Any]) -> None:
     """Refuse process counts the machine cannot run, nodes that cannot meet, and a fit that trains nothing."""
-    accelerator = options["accelerator"]
-    check_process_counts(options, accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available()))
+    check_process_counts(options, runs_on_cpu(options))
     if options["num_nodes"] > 1 and not any(name in os.environ for name in RENDEZVOUS_VARIABLES):
         raise UserError(f"--num_nodes {options['num_nodes']} waits for processes on other machines, and nothing "
                         f"says where they meet: start each node with MASTER_ADDR, MASTER_PORT and NODE_RANK set, or "

@@ -1,7 +1,9 @@
-"""Typed settings: one small frozen dataclass per group of options, built once from the parsed command line."""
+"""Typed settings: one small frozen dataclass per group of options, its fields those the registry assigns the group."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any, Self
+
+from utils.config.framework_options import OPTIONS, Option
 
 
 class FromOptions:
@@ -10,38 +12,13 @@ class FromOptions:
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Self:
         """The settings of this group, read from the parsed options."""
-        return cls(**{field.name: options[field.name] for field in fields(cls)})
+        return cls(**{item.name: options[item.name] for item in fields(cls) if item.name in options},
+                   **cls.derived(options))
 
-
-@dataclass(frozen=True)
-class DataSettings(FromOptions):
-    """What DInterface reads: batching, loading, the seeded hold-out split and the folds of a cross-validation."""
-
-    batch_size: int
-    num_workers: int
-    drop_last: bool
-    val_fraction: float
-    seed: int
-    task: str
-    folds: int | None
-    fold: int | None
-
-
-@dataclass(frozen=True)
-class TaskSettings(FromOptions):
-    """What the task means for the loss and the metrics, and where batches and outputs keep their parts."""
-
-    task: str
-    num_classes: int | None
-    loss: str | None
-    label_smoothing: float
-    metrics: list[str] | None
-    input_key: str
-    target_key: str
-    output_key: str
-    # Defaults, so checkpoints saved before these options existed still load.
-    ignore_index: int | None = None
-    class_axis: int | None = None
+    @staticmethod
+    def derived(options: dict[str, Any]) -> dict[str, Any]:
+        """The fields made from several options rather than read from one."""
+        return {}
 
 
 def prefixed(options: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -49,23 +26,14 @@ def prefixed(options: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {key.removeprefix(f"{prefix}."): value for key, value in options.items() if key.startswith(f"{prefix}.")}
 
 
-@dataclass(frozen=True)
-class OptimizationSettings:
-    """The optimizer and the scheduler, each a torch.optim name and its keyword arguments, and the warm-up."""
+class OptimizationFields(FromOptions):
+    """The optimizer's and the scheduler's keyword arguments, the values of their --optimizer.X and --scheduler.X."""
 
-    optimizer: str
-    optimizer_arguments: dict[str, Any]
-    scheduler: str
-    scheduler_arguments: dict[str, Any]
-    warmup_steps: int
-    monitor: str
-    monitor_mode: str
-
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> "OptimizationSettings":
-        """The optimizer's and scheduler's names and the values of their --optimizer.X and --scheduler.X options."""
-        return cls(options["optimizer"], prefixed(options, "optimizer"), options["scheduler"],
-                   prefixed(options, "scheduler"), options["warmup_steps"], options["monitor"], options["monitor_mode"])
+    @staticmethod
+    def derived(options: dict[str, Any]) -> dict[str, Any]:
+        """The optimizer's and the scheduler's keyword arguments."""
+        return {"optimizer_arguments": prefixed(options, "optimizer"),
+                "scheduler_arguments": prefixed(options, "scheduler")}
 
     @property
     def lr(self) -> float:
@@ -78,51 +46,32 @@ class OptimizationSettings:
         return self.scheduler != "none" or self.warmup_steps > 0
 
 
-@dataclass(frozen=True)
-class TrainerSettings(FromOptions):
-    """What the Trainer and its callbacks read: hardware, loop lengths, checkpoints, early stopping, monitors."""
-
-    mode: str
-    accelerator: str
-    devices: int | str | list[int]
-    strategy: str
-    num_nodes: int
-    ddp_timeout: int
-    sync_batchnorm: bool
-    precision: str
-    max_epochs: int
-    min_epochs: int
-    fast_dev_run: bool
-    limit_train_batches: int | float
-    limit_val_batches: int | float
-    limit_test_batches: int | float
-    val_check_interval: int | float
-    gradient_clip_val: float
-    accumulate_grad_batches: int
-    log_every_n_steps: int
-    deterministic: bool
-    profiler: str | None
-    device_stats: bool
-    summary_depth: int
-    keep_freed_memory: bool
-    monitor: str
-    monitor_mode: str
-    save_top_k: int
-    patience: int
-    logger: list[str]
-    mlflow_uri: str | None
-    mlflow_checkpoints: bool
-    confusion_images: str
+def _field(option: Option) -> tuple[str, Any, Any]:
+    # Every field has its option's default, so checkpoints saved before an option existed still load.
+    default = option.default
+    return option.name, option.annotation, field(default_factory=lambda: list(default)) if isinstance(default, list) \
+        else field(default=default)
 
 
-@dataclass(frozen=True)
-class RunSettings(FromOptions):
-    """Which mode runs, on which checkpoint, with which seed, and where its folder goes."""
+def settings_class(group: str, doc: str, base: type = FromOptions, extra: tuple = ()) -> type:
+    """A frozen dataclass of the options the registry assigns to `group` (a Trainer option is a trainer setting)."""
+    chosen = [_field(option) for option in OPTIONS if group in option.settings_groups]
+    return make_dataclass(f"{group.title()}Settings", [*chosen, *extra], bases=(base,), frozen=True,
+                          namespace={"__doc__": doc, "__module__": __name__})
 
-    mode: str
-    ckpt: str | None
-    seed: int
-    log_dir: str
+
+DataSettings = settings_class("data", "What DInterface reads: batching, loading, the seeded hold-out split and the "
+                                      "folds of a cross-validation.")
+TaskSettings = settings_class("task", "What the task means for the loss and the metrics, and where batches and "
+                                      "outputs keep their parts.")
+OptimizationSettings = settings_class(
+    "optimization", "The optimizer and the scheduler, each a torch.optim name and its keyword arguments, and the "
+                    "warm-up.", OptimizationFields,
+    (("optimizer_arguments", dict[str, Any], field(default_factory=dict)),
+     ("scheduler_arguments", dict[str, Any], field(default_factory=dict))))
+TrainerSettings = settings_class("trainer", "What the Trainer and its callbacks read: hardware, loop lengths, "
+                                            "checkpoints, early stopping, monitors.")
+RunSettings = settings_class("run", "Which mode runs, on which checkpoint, with which seed, and where its folder goes.")
 
 
 @dataclass(frozen=True)
@@ -138,6 +87,4 @@ class Settings:
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "Settings":
         """Build each group from the parsed options."""
-        return cls(DataSettings.from_options(options), TaskSettings.from_options(options),
-                   OptimizationSettings.from_options(options), TrainerSettings.from_options(options),
-                   RunSettings.from_options(options))
+        return cls(*(item.type.from_options(options) for item in fields(cls)))

@@ -2,6 +2,8 @@
 
 import argparse
 import os
+from collections.abc import Callable
+from typing import Any
 
 from utils.config.annotation_readers import read_float, read_int
 
@@ -14,68 +16,26 @@ def _number(kind: type, text: str) -> int | float:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1."""
-    value = _number(int, text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """An integer of at least 0."""
-    value = _number(int, text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 0, got {text!r}")
-    return value
-
-
-def integer(text: str) -> int:
-    """Any integer, negative ones too."""
-    return _number(int, text)
+def bounded(kind: type, allowed: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse type reading a `kind` number that `allowed` accepts, refusing others as `expected` says."""
+    def read(text: str) -> Any:
+        value = _number(kind, text)
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    read.__annotations__["return"] = kind  # the registry reads an option's type from it
+    return read
 
 
 MAX_SEED = 2**32 - 1  # numpy's generators, which every seed also seeds, take no more
-
-
-def seed_value(text: str) -> int:
-    """An integer from 0 to 2**32 - 1."""
-    value = _number(int, text)
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A number above 0."""
-    value = _number(float, text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A number of at least 0."""
-    value = _number(float, text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
-    return value
-
-
-def open_fraction(text: str) -> float:
-    """A number strictly between 0 and 1."""
-    value = _number(float, text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (both excluded), got {text!r}")
-    return value
-
-
-def unit_fraction(text: str) -> float:
-    """A number in [0, 1)."""
-    value = _number(float, text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text!r}")
-    return value
+positive_int = bounded(int, lambda value: value >= 1, "an integer of at least 1")
+non_negative_int = bounded(int, lambda value: value >= 0, "an integer of at least 0")
+integer = bounded(int, lambda value: True, "an integer")
+seed_value = bounded(int, lambda value: 0 <= value <= MAX_SEED, f"an integer from 0 to {MAX_SEED}")
+positive_float = bounded(float, lambda value: value > 0, "a number above 0")
+non_negative_float = bounded(float, lambda value: value >= 0, "a number of at least 0")
+open_fraction = bounded(float, lambda value: 0 < value < 1, "a number between 0 and 1 (both excluded)")
+unit_fraction = bounded(float, lambda value: 0 <= value < 1, "a number from 0 up to (not including) 1")
 
 
 def batches_limit(text: str) -> int | float:

@@ -9,7 +9,7 @@ import optuna
 
 from utils.config.command_line import Command
 from utils.config.config_files import config_tokens, load_config
-from utils.config.experiment_options import SWEEP_OPTIONS
+from utils.config.framework_options import names_where
 from utils.errors import UserError
 from utils.experiments.class_choices import (
     CLASS_CHOICES,
@@ -22,7 +22,7 @@ from utils.experiments.class_choices import (
 
 RANGE_KEYS = ("low", "high", "log", "step")
 # What a trial cannot vary: where and how runs are made, rather than what one run trains.
-NOT_SWEPT = {"config", "list", "resume", "log_dir", "experiment", "mode", "ckpt", "folds", "fold", *SWEEP_OPTIONS}
+NOT_SWEPT = set(names_where(swept=False))
 Number = int | float
 
 

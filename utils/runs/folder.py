@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from utils.errors import UserError
-from utils.run_lock import follows_another_process, lock_run_folder
+from utils.run_lock import RUN_DIR_VARIABLE, follows_another_process, lock_run_folder
 from utils.runs.results import plain_json
 
-# "<pid>:<path>", set by the process that holds the folder; only its own children (the processes Lightning's DDP
-# launcher starts) reuse it, so a leftover value in a shell or a second run in the same process is ignored.
-RUN_DIR_VARIABLE = "TEMPLATE_RUN_DIR"
 # Seconds a process other than rank 0 waits for the marker. Long by default: nodes started by hand may be minutes
 # apart, and rank 0 builds its datasets before it claims the folder.
 TIMEOUT_VARIABLE = "TEMPLATE_RUN_DIR_TIMEOUT"

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import torch
 
+from utils.config.framework_options import BY_NAME
 from utils.errors import UserError
 
 
@@ -17,18 +18,18 @@ class TaskKind:
     shapes: str
 
 
-TASKS = {
-    "classification": TaskKind("cross_entropy", ("accuracy", "f1"), "multiclass",
-                               "class scores [B, C] (or [B, C, ...], or [B, ..., C]) against class indices [B] (or "
-                               "[B, ...])"),
-    "binary": TaskKind("bce_with_logits", ("accuracy", "f1"), "binary",
-                       "one logit [B] or [B, 1] (or [B, 1, ...]) against 0/1 targets [B] (or [B, ...])"),
-    "multilabel": TaskKind("bce_with_logits", ("accuracy", "f1"), "multilabel",
-                           "one logit per label [B, K] against 0/1 targets [B, K]"),
-    "segmentation": TaskKind("cross_entropy", ("accuracy", "iou"), "multiclass",
-                             "class scores [B, C, H, W] (or [B, H, W, C]) against class indices [B, H, W]"),
-    "regression": TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 is dropped)"),
-}
+# One TaskKind per --task choice, in the registry's order: classification, binary, multilabel, segmentation, regression.
+TASKS = dict(zip(BY_NAME["task"].choices, (
+    TaskKind("cross_entropy", ("accuracy", "f1"), "multiclass", "class scores [B, C] (or [B, C, ...], or [B, ..., C]) "
+             "against class indices [B] (or [B, ...])"),
+    TaskKind("bce_with_logits", ("accuracy", "f1"), "binary",
+             "one logit [B] or [B, 1] (or [B, 1, ...]) against 0/1 targets [B] (or [B, ...])"),
+    TaskKind("bce_with_logits", ("accuracy", "f1"), "multilabel",
+             "one logit per label [B, K] against 0/1 targets [B, K]"),
+    TaskKind("cross_entropy", ("accuracy", "iou"), "multiclass",
+             "class scores [B, C, H, W] (or [B, H, W, C]) against class indices [B, H, W]"),
+    TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 is dropped)"),
+), strict=True))
 CLASS_INDEX_TASKS = ("classification", "segmentation")
 
 

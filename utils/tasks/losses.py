@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from utils.errors import UserError
 from utils.tasks.kinds import CLASS_INDEX_TASKS, fitted
 
-LOSSES = ("cross_entropy", "mse", "l1", "smooth_l1", "bce_with_logits")
 ELEMENTWISE_LOSSES = {
     "mse": F.mse_loss,
     "l1": F.l1_loss,

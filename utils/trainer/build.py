@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from utils.config.framework_options import names_where
 from utils.config.settings import TrainerSettings
 from utils.lightning_package import (
     AdvancedProfiler,
@@ -45,6 +46,19 @@ def unless_whole(value: int | float) -> int | float | None:
     return None if isinstance(value, float) and value == 1.0 else value
 
 
+# How a Trainer option's value becomes its Trainer argument, where it is not handed over as it is.
+TRAINER_VALUES = {"limit_train_batches": unless_whole, "limit_val_batches": unless_whole,
+                  "limit_test_batches": unless_whole, "val_check_interval": unless_whole,
+                  "gradient_clip_val": lambda value: value or None}
+
+
+def trainer_arguments(settings: TrainerSettings) -> dict:
+    """The Trainer's keyword arguments that the registry's Trainer options give."""
+    arguments = {name: TRAINER_VALUES.get(name, lambda value: value)(getattr(settings, name))
+                 for name in names_where(trainer=True)}
+    return {**arguments, "strategy": build_strategy(settings)}
+
+
 def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_changes: bool = False,
                   resume_step: int | None = None, module_callbacks: Sequence[Callback] = (),
                   extra_callbacks: Sequence[Callback] = ()) -> Trainer:
@@ -65,16 +79,7 @@ def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_change
         logger=build_loggers(settings, run_dir, resume_step), callbacks=callbacks, profiler=profiler,
         plugins=[AtomicCheckpointIO()], default_root_dir=run_dir, use_distributed_sampler=False,
         enable_model_summary=False,  # the callbacks hold the template's own ModelSummary; no default one beside it
-        accelerator=settings.accelerator, devices=settings.devices, strategy=build_strategy(settings),
-        num_nodes=settings.num_nodes, sync_batchnorm=settings.sync_batchnorm, precision=settings.precision,
-        max_epochs=settings.max_epochs, min_epochs=settings.min_epochs, fast_dev_run=settings.fast_dev_run,
-        limit_train_batches=unless_whole(settings.limit_train_batches),
-        limit_val_batches=unless_whole(settings.limit_val_batches),
-        limit_test_batches=unless_whole(settings.limit_test_batches),
-        val_check_interval=unless_whole(settings.val_check_interval),
-        gradient_clip_val=settings.gradient_clip_val or None,
-        accumulate_grad_batches=settings.accumulate_grad_batches,
-        log_every_n_steps=settings.log_every_n_steps, deterministic=settings.deterministic,
+        **trainer_arguments(settings),
     )
     if profiler is not None and trainer.num_nodes > 1:
         # Lightning names profiles by local rank only, and every node has a local rank 0.

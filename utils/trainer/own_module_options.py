@@ -9,15 +9,14 @@ from dataclasses import replace
 
 from utils.config.command_line import Command
 from utils.config.experiment_options import drives_several_runs
+from utils.config.framework_options import OPTIONS
 from utils.config.injected_parameters import injected_kinds
 from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
 from utils.trainer.own_modules import defines_hook, is_own_module
 
 # The template options an own module ignores, by what they configure; `optimizer.*` and `scheduler.*` included.
-CONFIGURES = {"optimizer": "optimizer", "warmup_steps": "optimizer", "scheduler": "scheduler", "task": "task",
-              "loss": "loss", "label_smoothing": "loss", "ignore_index": "loss", "metrics": "metrics",
-              "num_classes": "task", "class_axis": "task"}
+CONFIGURES = {option.name: option.configures for option in OPTIONS if option.configures}
 
 
 def what_option_configures(destination: str) -> str | None:

@@ -1,0 +1,56 @@
+"""The option registry: each framework option declared once feeds the parser, the settings and the Trainer."""
+
+import inspect
+import json
+
+import pytest
+import torch
+
+import main
+from utils.config.command_line import parse_command_line
+from utils.config.framework_options import OPTIONS, names_where
+from utils.lightning_package import Trainer
+from utils.trainer.build import trainer_arguments
+
+STANDARD = ["--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "64"]
+TINY = ["--max_epochs", "1", "--batch_size", "16", "--accelerator", "cpu", "--confusion_images", "off"]
+
+
+def test_every_trainer_option_is_a_keyword_argument_of_the_trainer():
+    settings = parse_command_line(STANDARD).settings.trainer
+    arguments = trainer_arguments(settings)
+    assert set(arguments) == set(names_where(trainer=True))
+    assert set(arguments) <= set(inspect.signature(Trainer.__init__).parameters)
+
+
+def test_each_option_has_its_default_when_not_given():
+    options = parse_command_line(STANDARD).options
+    defaults = {option.name: option.default for option in OPTIONS if option.name not in ("model_name", "dataset")}
+    assert {name: options[name] for name in defaults} == defaults
+
+
+def test_config_yaml_keeps_the_saved_options_and_leaves_out_the_others(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEMPLATE_RUN_DIR", "")
+    assert main.main([*STANDARD, *TINY, "--log_dir", str(tmp_path)]) == 0
+    [run_dir] = tmp_path.glob("*/version_*")
+    config = (run_dir / "config.yaml").read_text()
+    saved = names_where(saved=True)
+    assert all(f"\n{name}:" in f"\n{config}" for name in saved)
+    assert not any(f"\n{name}:" in f"\n{config}" for name in names_where(saved=False))
+
+
+@pytest.mark.parametrize("newer", [("ignore_index", "class_axis", "output_key"), ("warmup_steps",)])
+def test_a_checkpoint_saved_before_an_option_existed_still_tests(tmp_path, monkeypatch, capsys, newer):
+    monkeypatch.setenv("TEMPLATE_RUN_DIR", "")
+    assert main.main([*STANDARD, *TINY, "--log_dir", str(tmp_path)]) == 0
+    [checkpoint_path] = tmp_path.glob("*/version_*/checkpoints/last.ckpt")
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    for group in ("task", "optimization"):
+        for name in newer:
+            checkpoint["hyper_parameters"][group].pop(name, None)
+    older = tmp_path / "older.ckpt"
+    torch.save(checkpoint, older)
+    assert main.main(["--mode", "test", "--ckpt", str(older), "--log_dir", str(tmp_path / "tests"),
+                      "--accelerator", "cpu"]) == 0
+    [results] = (tmp_path / "tests").glob("*/version_*/results.json")
+    assert json.loads(results.read_text())["mode"] == "test"
