@@ -21,7 +21,7 @@ from utils.tasks.layout import classes_second
 from utils.tasks.losses import TaskLoss
 from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, run_metric_names
 from utils.tasks.outputs import prediction
-from utils.trainer.divergence import LossWatch
+from utils.trainer.divergence import LossWatch, is_logged_step
 
 
 class MInterface(pl.LightningModule):
@@ -141,10 +141,9 @@ class MInterface(pl.LightningModule):
         """One optimisation step; the loss is logged (and checked for divergence) every --log_every_n_steps."""
         loss = self.shared_step(batch, self.train_metrics)
         self.loss_watch.update(loss, self.global_step)
-        every = self.trainer.log_every_n_steps
         # The steps the loggers write: self.log costs about as much as a small net's step, and reading the loss on
         # the host there only, a GPU never waits for the CPU at the others.
-        if not (self.trainer.fast_dev_run or (every and (self.global_step + 1) % every == 0)):
+        if not is_logged_step(self.trainer, self.global_step):
             return loss
         self.loss_watch.check(self.trainer, self.current_epoch)
         self.log("train/loss_step", loss, prog_bar=True)

@@ -11,6 +11,12 @@ from utils.lightning_package import Callback, LightningModule, Trainer
 NONE_YET = torch.iinfo(torch.int64).max  # the first bad step while every loss so far was finite
 
 
+def is_logged_step(trainer: Trainer, step: int) -> bool:
+    """Whether optimizer step `step` is one the loggers write (every step of a dry run)."""
+    every = trainer.log_every_n_steps
+    return bool(trainer.fast_dev_run or (every and (step + 1) % every == 0))
+
+
 class LossWatch:
     """Keeps on the loss's device the first step whose training loss was not finite, and that loss.
 
@@ -71,8 +77,7 @@ class OwnModuleLossWatch(Callback):
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         if isinstance(loss, torch.Tensor):
             self.watch.update(loss, self.step)
-        every = trainer.log_every_n_steps
-        if trainer.fast_dev_run or (every and (self.step + 1) % every == 0):
+        if is_logged_step(trainer, self.step):
             self.watch.check(trainer, trainer.current_epoch)
 
     def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
