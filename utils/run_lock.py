@@ -1,8 +1,9 @@
-"""One writer per run folder: an exclusive lock on a file in it, held while the run's process lives.
+"""One writer per run folder: an exclusive lock on a file in it, held while the run's process lives; and which
+process of a run is its rank 0, the one that claims and locks the folder.
 
 The lock is `fcntl.flock` on `<run folder>/.lock`, so the operating system releases it when the process ends,
-however it ends (a SIGKILL leaves no stale lock). Only the process that claims or resumes the folder takes it:
-the other processes of a distributed run write under its lock. Imports nothing beyond the standard library.
+however it ends (a SIGKILL leaves no stale lock). Only rank 0 takes it: the other processes of a distributed run
+write under its lock. Imports nothing beyond the standard library.
 """
 
 import fcntl
@@ -10,25 +11,27 @@ import os
 from pathlib import Path
 
 from utils.errors import UserError
+from utils.shared_names import LOCK_FILE
 
-LOCK_NAME = ".lock"
-# Set by the process that holds a run folder for the processes Lightning's DDP launcher starts from it.
-RUN_DIR_VARIABLE = "TEMPLATE_RUN_DIR"
-# Where launchers put a process's rank; a process whose rank is not 0 follows the folder rank 0 holds.
-RANK_VARIABLES = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
-
-_held: dict[Path, int] = {}
+# Where launchers put a process's rank before any process group exists, in the order Lightning's cluster
+# environments read them: torchrun's (and Kubeflow's) global rank, SLURM's task, then Lightning's own launcher, which
+# starts one `python main.py` per node (NODE_RANK or GROUP_RANK) and each further process of a node (LOCAL_RANK).
+GLOBAL_RANK_VARIABLES = ("RANK", "SLURM_PROCID")
+NODE_RANK_VARIABLES = ("NODE_RANK", "GROUP_RANK", "LOCAL_RANK")
 
 
-def follows_another_process() -> bool:
-    """Whether this process is a rank other than 0 of a run, or a child Lightning's launcher started from one."""
-    owner = os.environ.get(RUN_DIR_VARIABLE, "").partition(":")[0]
-    return owner == str(os.getppid()) or any(os.environ.get(name, "0") != "0" for name in RANK_VARIABLES)
+def is_rank_zero() -> bool:
+    """Whether this process is global rank 0 of its run, as the launcher that started it says: the one place that
+    reads a rank before the Trainer exists."""
+    for name in GLOBAL_RANK_VARIABLES:
+        if name in os.environ:
+            return os.environ[name] == "0"
+    return all(os.environ.get(name, "0") == "0" for name in NODE_RANK_VARIABLES)
 
 
 def _open_lock_file(run_dir: Path) -> int:
     """The lock file's descriptor, created if missing; read-only where the folder cannot be written."""
-    path = run_dir / LOCK_NAME
+    path = run_dir / LOCK_FILE
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as error:
@@ -42,7 +45,7 @@ def _open_lock_file(run_dir: Path) -> int:
 def lock_holder(run_dir: Path) -> str:
     """'process <pid>' holding the folder's lock, read from /proc/locks where the system has it, else 'a process'."""
     try:
-        inode = (run_dir / LOCK_NAME).stat().st_ino
+        inode = (run_dir / LOCK_FILE).stat().st_ino
         lines = Path("/proc/locks").read_text().splitlines()
     except OSError:
         return "a process"
@@ -53,26 +56,23 @@ def lock_holder(run_dir: Path) -> str:
 
 
 def lock_run_folder(run_dir: Path) -> bool:
-    """Take the folder's lock for this process's lifetime; False when another live process holds it."""
-    key = run_dir.resolve()
-    if key in _held:
-        return True
+    """Take the folder's lock for this process's lifetime; False when another live process holds it.
+
+    The descriptor stays open, unreferenced, until the process ends: closing it would release the lock.
+    """
     descriptor = _open_lock_file(run_dir)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(descriptor)
         return False
-    _held[key] = descriptor
     return True
 
 
 def is_locked(run_dir: Path) -> bool:
-    """Whether another live process holds the folder's lock; reads the folder, changes nothing in it."""
-    if run_dir.resolve() in _held:
-        return False
+    """Whether a live process holds the folder's lock; reads the folder, changes nothing in it."""
     try:
-        descriptor = os.open(run_dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+        descriptor = os.open(run_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:
