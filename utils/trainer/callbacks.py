@@ -14,7 +14,6 @@ from utils.lightning_package import (
     Trainer,
 )
 from utils.shared_names import LAST_CHECKPOINT_NAME, checkpoints_folder
-from utils.trainer.confusion_images import ConfusionImages
 from utils.trainer.movable_checkpoint import MovableModelCheckpoint
 from utils.trainer.net_summary import NetSummary
 from utils.trainer.platform import keep_freed_memory
@@ -61,8 +60,6 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     callbacks: list[Callback] = [NetSummary(settings.summary_depth),
                                  TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
                                  ValidationLines()]
-    if settings.confusion_images != "off":
-        callbacks.append(ConfusionImages(settings.confusion_images))
     if settings.mode == "fit":
         callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]
         if settings.patience > 0 and settings.monitor != "none":
