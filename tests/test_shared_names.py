@@ -5,8 +5,10 @@ from pathlib import Path
 from utils.runs.results import per_dataset
 from utils.shared_names import (
     MetricKey,
+    checkpoint_temporary,
     experiment_folder,
     fold_folder,
+    is_checkpoint_temporary,
     last_checkpoint,
     metric_key,
     metric_stage,
@@ -51,3 +53,11 @@ def test_run_fold_and_trial_folders_lead_back_to_their_experiment():
     assert experiment_folder(run_dir / fold_folder(3)) == experiment
     assert experiment_folder(experiment / "study" / trial_folder(4)) == experiment
     assert last_checkpoint(run_dir) == run_dir / "checkpoints" / "last.ckpt"
+
+
+def test_a_partial_checkpoints_name_is_told_from_the_files_a_run_keeps(tmp_path):
+    temporary = checkpoint_temporary(tmp_path / "last.ckpt")
+    assert temporary.parent == tmp_path and is_checkpoint_temporary(temporary.name)
+    for kept in ("last.ckpt", ".last.ckpt.tmp", ".last.ckpt.12-xyzxyzxy.tmp", ".last.ckpt.12-abcdef01",
+                 ".12-abcdef01.tmp"):
+        assert not is_checkpoint_temporary(kept), kept

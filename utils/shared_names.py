@@ -4,6 +4,9 @@ A key or a folder name is built and split here only, so the model that logs a ke
 the checks made before training cannot drift apart. Imports nothing beyond the standard library.
 """
 
+import os
+import string
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,8 @@ CSV_FOLDER = "csv"
 PROFILE_NAME = "profile"
 MLFLOW_RUN_FILE = "mlflow_run_id.txt"
 LOCK_FILE = ".lock"
+# `.<name>.<pid>-<8 hex digits>.tmp`: where a checkpoint is written before it is renamed into place.
+TEMPORARY_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -113,3 +118,17 @@ def checkpoints_folder(run_dir: Path) -> Path:
 def last_checkpoint(run_dir: Path) -> Path:
     """The checkpoint rewritten at every validation, which `--resume` continues from."""
     return checkpoints_folder(run_dir) / f"{LAST_CHECKPOINT_NAME}.ckpt"
+
+
+def checkpoint_temporary(target: Path) -> Path:
+    """A fresh temporary path beside `target` for this process, of the form is_checkpoint_temporary recognises."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}")
+
+
+def is_checkpoint_temporary(name: str) -> bool:
+    """Whether a file name is one checkpoint_temporary made (a partial checkpoint its writer may have left)."""
+    body = name.removesuffix(TEMPORARY_SUFFIX)
+    target, _, writer = body.removeprefix(".").rpartition(".")
+    pid, _, token = writer.partition("-")
+    return (name.startswith(".") and body != name and bool(target) and pid.isascii() and pid.isdigit()
+            and len(token) == 8 and set(token) <= set(string.hexdigits.lower()))

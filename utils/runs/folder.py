@@ -9,7 +9,6 @@ into; they receive rank 0's through the strategy's broadcast once the process gr
 import json
 import os
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,20 @@ from utils.config.command_line import Command
 from utils.errors import UserError
 from utils.run_lock import is_rank_zero, lock_holder, lock_run_folder
 from utils.runs.results import plain_json
-from utils.shared_names import PENDING_RUN_FOLDER, VERSION_PREFIX, checkpoints_folder, version_folder, version_number
+from utils.shared_names import (
+    PENDING_RUN_FOLDER,
+    TEMPORARY_SUFFIX,
+    VERSION_PREFIX,
+    checkpoints_folder,
+    is_checkpoint_temporary,
+    version_folder,
+    version_number,
+)
 
 # "<pid>:<path>", set by a cross-validation or a sweep for the run it starts; only that child takes the folder, so a
 # leftover value in a shell, or one its own children inherit, is ignored.
 RUN_DIR_VARIABLE = "TEMPLATE_RUN_DIR"
 EXPERIMENT_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=-]*")
-# `.<name>.<pid>-<hex>.tmp`: where a checkpoint is written before it is renamed into place.
-CHECKPOINT_TEMPORARY = re.compile(r"\..+\.[0-9]+-[0-9a-f]{8}\.tmp")
 
 
 def check_experiment_name(name: str) -> None:
@@ -87,17 +92,12 @@ def claim_run_folder(command: Command) -> Path:
     return run_dir
 
 
-def checkpoint_temporary(target: Path) -> Path:
-    """A fresh temporary path beside `target` for this process, of the form remove_stale_temporaries removes."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-
-
 def remove_stale_temporaries(run_dir: Path) -> None:
     """Delete the partial checkpoints a killed writer left; the folder's lock means no live writer owns them."""
     if not is_rank_zero():
         return
-    for path in checkpoints_folder(run_dir).glob(".*.tmp"):
-        if CHECKPOINT_TEMPORARY.fullmatch(path.name):
+    for path in checkpoints_folder(run_dir).glob(f".*{TEMPORARY_SUFFIX}"):
+        if is_checkpoint_temporary(path.name):
             path.unlink(missing_ok=True)
 
 
