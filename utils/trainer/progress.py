@@ -3,7 +3,7 @@
 from typing import Any
 
 from utils.lightning_package import Callback, LightningModule, TQDMProgressBar, Trainer
-from utils.shared_names import VAL, metric_key, split_metric_key
+from utils.shared_names import VAL, split_metric_key
 
 
 def validation_lines(metrics: dict[str, Any], epoch: int, step: int) -> list[str]:
@@ -18,7 +18,7 @@ def validation_lines(metrics: dict[str, Any], epoch: int, step: int) -> list[str
     for label, values in per_label.items():
         names = sorted(values, key=lambda name: (name != "loss", name))
         cells = "  ".join(f"{name} {values[name]:.4f}" for name in names)
-        lines.append(f"epoch {epoch} step {step}  {metric_key(VAL, label):<{width}}  {cells}")
+        lines.append(f"epoch {epoch} step {step}  {VAL + '/' + label:<{width}}  {cells}")
     return lines
 
 
