@@ -13,20 +13,21 @@ from pathlib import Path
 from utils.errors import UserError
 from utils.shared_names import LOCK_FILE
 
-# Where launchers put a process's rank before any process group exists, in the order Lightning's cluster
-# environments read them: torchrun's (and Kubeflow's) global rank, SLURM's task, then Lightning's own launcher, which
-# starts one `python main.py` per node (NODE_RANK or GROUP_RANK) and each further process of a node (LOCAL_RANK).
-GLOBAL_RANK_VARIABLES = ("RANK", "SLURM_PROCID")
-NODE_RANK_VARIABLES = ("NODE_RANK", "GROUP_RANK", "LOCAL_RANK")
+# SLURM job names under which Lightning takes the job for an interactive session and starts the processes itself.
+INTERACTIVE_SLURM_JOBS = ("bash", "interactive")
+# Lightning's own launcher starts one `python main.py` per node (NODE_RANK, or torchrun's GROUP_RANK) and then each
+# further process of a node (LOCAL_RANK).
+LAUNCHER_RANK_VARIABLES = ("NODE_RANK", "GROUP_RANK", "LOCAL_RANK")
 
 
 def is_rank_zero() -> bool:
-    """Whether this process is global rank 0 of its run, as the launcher that started it says: the one place that
-    reads a rank before the Trainer exists."""
-    for name in GLOBAL_RANK_VARIABLES:
-        if name in os.environ:
-            return os.environ[name] == "0"
-    return all(os.environ.get(name, "0") == "0" for name in NODE_RANK_VARIABLES)
+    """Whether this process is global rank 0 of its run, read where Lightning's cluster environments read it, in
+    their order: the one place that reads a rank before the Trainer and its process group exist."""
+    if "SLURM_NTASKS" in os.environ and os.environ.get("SLURM_JOB_NAME") not in INTERACTIVE_SLURM_JOBS:
+        return os.environ.get("SLURM_PROCID", "0") == "0"  # srun started every process
+    if "RANK" in os.environ:  # torchrun, and Kubeflow's PyTorchJob
+        return os.environ["RANK"] == "0"
+    return all(os.environ.get(name, "0") == "0" for name in LAUNCHER_RANK_VARIABLES)
 
 
 def _open_lock_file(run_dir: Path) -> int:
