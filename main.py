@@ -86,6 +86,18 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     return datamodule, model
 
 
+def confusion_images(command: Command, model: Any, datamodule: Any) -> list[Any]:
+    """The confusion matrix images of MInterface's val and test sets, unless --confusion_images off."""
+    from utils.trainer.confusion_images import ConfusionImages
+    from utils.trainer.own_modules import is_own_module
+
+    when = command.settings.trainer.confusion_images
+    if when == "off" or is_own_module(command.model_class):  # an own module keeps its metrics its own way
+        return []
+    return [ConfusionImages(when, {"val": model.val_metrics, "test": model.test_metrics}, model.labels,
+                            {"val": datamodule.val_sets, "test": datamodule.test_sets})]
+
+
 def prepare_checked(command: Command) -> PreparedRun:
     """Build the data and the model of a checked command, then claim the run folder and build the Trainer."""
     from utils.experiments.pruning import sweep_trial_callbacks
@@ -98,11 +110,12 @@ def prepare_checked(command: Command) -> PreparedRun:
     settings = command.settings
     datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
-    run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
+    run_dir = claim_run_folder(command)
     remove_stale_temporaries(run_dir)
     trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
                             [*module_callbacks(command, run_dir), StoredConfig(command.resolved_config())],
-                            sweep_trial_callbacks(settings.trainer.monitor))
+                            [*confusion_images(command, model, datamodule),
+                             *sweep_trial_callbacks(settings.trainer.monitor)])
     return PreparedRun(command, datamodule, model, run_dir, trainer)
 
 

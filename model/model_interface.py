@@ -15,6 +15,7 @@ from utils.errors import UserError
 from utils.lightning_package import pl
 from utils.optimization import build_optimizer, build_schedulers
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
+from utils.shared_names import STEP_LOSS, TRAIN, metric_key
 from utils.tasks.given_targets import GivenTargetsMetrics
 from utils.tasks.kinds import fitted, task_kind
 from utils.tasks.layout import classes_second
@@ -146,7 +147,7 @@ class MInterface(pl.LightningModule):
         if not is_logged_step(self.trainer, self.global_step):
             return loss
         self.loss_watch.check(self.trainer, self.current_epoch)
-        self.log("train/loss_step", loss, prog_bar=True)
+        self.log(metric_key(TRAIN, STEP_LOSS), loss, prog_bar=True)
         return loss
 
     def on_validation_start(self) -> None:
@@ -183,10 +184,10 @@ class MInterface(pl.LightningModule):
         """Log each dataset's values under its label, and their means over the datasets."""
         per_label = [self.epoch_values(metrics) for metrics in per_dataset]
         for label, values in zip(labels, per_label, strict=True):
-            self.log_dict({f"{stage}/{label}/{name}": value for name, value in values.items()}, sync_dist=True,
+            self.log_dict({metric_key(stage, name, label): value for name, value in values.items()}, sync_dist=True,
                           add_dataloader_idx=False)
         if per_label:
-            means = {f"{stage}/{name}": torch.stack([values[name] for values in per_label]).mean()
+            means = {metric_key(stage, name): torch.stack([values[name] for values in per_label]).mean()
                      for name in per_label[0]}
             self.log_dict(means, sync_dist=True, add_dataloader_idx=False, prog_bar=stage == "val")
 
@@ -194,7 +195,7 @@ class MInterface(pl.LightningModule):
         """Log the epoch's train metrics (the loss is the exact mean over the epoch's samples)."""
         self.loss_watch.check(self.trainer, self.current_epoch)
         values = self.epoch_values(self.train_metrics)
-        self.log_dict({f"train/{name}": value for name, value in values.items()}, sync_dist=True)
+        self.log_dict({metric_key(TRAIN, name): value for name, value in values.items()}, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         """Log each val set's metrics and their means."""

@@ -31,7 +31,6 @@ _profilers = _part("profilers")
 AdvancedProfiler, Profiler, SimpleProfiler = _profilers.AdvancedProfiler, _profilers.Profiler, _profilers.SimpleProfiler
 _strategies = _part("strategies")
 DDPStrategy, FSDPStrategy, Strategy = _strategies.DDPStrategy, _strategies.FSDPStrategy, _strategies.Strategy
-SLURMEnvironment = _part("plugins.environments").SLURMEnvironment
 SIGTERMException = _part("utilities.exceptions").SIGTERMException
 _summaries = _part("utilities.model_summary")
 get_human_readable_count, summarize = _summaries.get_human_readable_count, _summaries.summarize

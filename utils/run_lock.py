@@ -1,8 +1,9 @@
-"""One writer per run folder: an exclusive lock on a file in it, held while the run's process lives.
+"""One writer per run folder: an exclusive lock on a file in it, held while the run's process lives; and which
+process of a run is its rank 0, the one that claims and locks the folder.
 
 The lock is `fcntl.flock` on `<run folder>/.lock`, so the operating system releases it when the process ends,
-however it ends (a SIGKILL leaves no stale lock). Only the process that claims or resumes the folder takes it:
-the other processes of a distributed run write under its lock. Imports nothing beyond the standard library.
+however it ends (a SIGKILL leaves no stale lock). Only rank 0 takes it: the other processes of a distributed run
+write under its lock. Imports nothing beyond the standard library.
 """
 
 import fcntl
@@ -10,26 +11,28 @@ import os
 from pathlib import Path
 
 from utils.errors import UserError
+from utils.shared_names import LOCK_FILE
 
-LOCK_NAME = ".lock"
-# "<pid>:<path>", set by the process that holds a run folder; only its own children (the processes Lightning's DDP
-# launcher starts) reuse it, so a leftover value in a shell or a second run in the same process is ignored.
-RUN_DIR_VARIABLE = "TEMPLATE_RUN_DIR"
-# Where launchers put a process's rank; a process whose rank is not 0 follows the folder rank 0 holds.
-RANK_VARIABLES = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
-
-_held: dict[Path, int] = {}
+# SLURM job names under which Lightning takes the job for an interactive session and starts the processes itself.
+INTERACTIVE_SLURM_JOBS = ("bash", "interactive")
+# Lightning's own launcher starts one `python main.py` per node (NODE_RANK, or torchrun's GROUP_RANK) and then each
+# further process of a node (LOCAL_RANK).
+LAUNCHER_RANK_VARIABLES = ("NODE_RANK", "GROUP_RANK", "LOCAL_RANK")
 
 
-def follows_another_process() -> bool:
-    """Whether this process is a rank other than 0 of a run, or a child Lightning's launcher started from one."""
-    owner = os.environ.get(RUN_DIR_VARIABLE, "").partition(":")[0]
-    return owner == str(os.getppid()) or any(os.environ.get(name, "0") != "0" for name in RANK_VARIABLES)
+def is_rank_zero() -> bool:
+    """Whether this process is global rank 0 of its run, read where Lightning's cluster environments read it, in
+    their order: the one place that reads a rank before the Trainer and its process group exist."""
+    if "SLURM_NTASKS" in os.environ and os.environ.get("SLURM_JOB_NAME") not in INTERACTIVE_SLURM_JOBS:
+        return os.environ.get("SLURM_PROCID", "0") == "0"  # srun started every process
+    if "RANK" in os.environ:  # torchrun, and Kubeflow's PyTorchJob
+        return os.environ["RANK"] == "0"
+    return all(os.environ.get(name, "0") == "0" for name in LAUNCHER_RANK_VARIABLES)
 
 
 def _open_lock_file(run_dir: Path) -> int:
     """The lock file's descriptor, created if missing; read-only where the folder cannot be written."""
-    path = run_dir / LOCK_NAME
+    path = run_dir / LOCK_FILE
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as error:
@@ -43,7 +46,7 @@ def _open_lock_file(run_dir: Path) -> int:
 def lock_holder(run_dir: Path) -> str:
     """'process <pid>' holding the folder's lock, read from /proc/locks where the system has it, else 'a process'."""
     try:
-        inode = (run_dir / LOCK_NAME).stat().st_ino
+        inode = (run_dir / LOCK_FILE).stat().st_ino
         lines = Path("/proc/locks").read_text().splitlines()
     except OSError:
         return "a process"
@@ -54,26 +57,23 @@ def lock_holder(run_dir: Path) -> str:
 
 
 def lock_run_folder(run_dir: Path) -> bool:
-    """Take the folder's lock for this process's lifetime; False when another live process holds it."""
-    key = run_dir.resolve()
-    if key in _held:
-        return True
+    """Take the folder's lock for this process's lifetime; False when another live process holds it.
+
+    The descriptor stays open, unreferenced, until the process ends: closing it would release the lock.
+    """
     descriptor = _open_lock_file(run_dir)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(descriptor)
         return False
-    _held[key] = descriptor
     return True
 
 
 def is_locked(run_dir: Path) -> bool:
-    """Whether another live process holds the folder's lock; reads the folder, changes nothing in it."""
-    if run_dir.resolve() in _held:
-        return False
+    """Whether a live process holds the folder's lock; reads the folder, changes nothing in it."""
     try:
-        descriptor = os.open(run_dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+        descriptor = os.open(run_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:

@@ -11,6 +11,7 @@ from utils.config.config_files import load_config, without_replaced_keys
 from utils.config.dataset_entries import parse_entry
 from utils.config.framework_options import names_where
 from utils.errors import UserError
+from utils.shared_names import CHECKPOINTS_FOLDER, CONFIG_FILE
 
 # The key under which a checkpoint stores its run's resolved configuration (what config.yaml holds).
 STORED_CONFIG = "template_config"
@@ -35,8 +36,8 @@ def _read(path: str) -> dict[str, Any] | None:
 
 def _run_folder_config(checkpoint: Path) -> dict[str, Any]:
     """The config.yaml of the run folder whose checkpoints/ holds the file, or nothing when it lies elsewhere."""
-    config = checkpoint.parent.parent / "config.yaml"
-    if checkpoint.parent.name != "checkpoints" or not config.is_file():
+    config = checkpoint.parent.parent / CONFIG_FILE
+    if checkpoint.parent.name != CHECKPOINTS_FOLDER or not config.is_file():
         return {}
     return load_config(str(config), "the checkpoint's run config")
 

@@ -11,6 +11,7 @@ from utils.config.names import load_class
 from utils.config.resources import check_resources, runs_on_cpu
 from utils.config.signature_options import check_required
 from utils.errors import UserError
+from utils.shared_names import last_checkpoint
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
@@ -66,7 +67,7 @@ def check_mode(options: dict[str, Any]) -> None:
         raise UserError(f"--mode {options['mode']} needs --ckpt PATH: a checkpoint from a run's checkpoints/ folder")
     if Path(checkpoint).is_dir():
         raise UserError(f"--ckpt {checkpoint} is a folder: pass a .ckpt file in it, such as "
-                        f"{Path(checkpoint) / 'checkpoints' / 'last.ckpt'}")
+                        f"{last_checkpoint(Path(checkpoint))}")
     if not Path(checkpoint).is_file():
         raise UserError(f"checkpoint {checkpoint} does not exist: pass a .ckpt file from a run's checkpoints/ folder")
 

@@ -30,6 +30,7 @@ from utils.config.settings import Settings
 from utils.config.signature_options import add_class_options, class_parameter_names, constructor_parameters
 from utils.config.torch_optimizers import optimizer_class, scheduler_class
 from utils.errors import UserError
+from utils.shared_names import CONFIG_FILE, fold_folder
 
 MNIST_DEFAULTS = {
     "train_dataset": "example_train_data",
@@ -227,8 +228,8 @@ def parse_command_line(argv: list[str]) -> Command:
         resume_dir, resume_checkpoint = resume_target(names.resume, names.log_dir, experiment_name(names))
         if resume_checkpoint is None and names.fold is not None:
             raise UserError(f"--resume {names.resume} is a whole cross-validation: drop --fold, or resume one fold "
-                            f"with --resume {resume_dir / f'fold_{names.fold}'}")
-        stored = load_config(str(resume_dir / "config.yaml"))
+                            f"with --resume {resume_dir / fold_folder(names.fold)}")
+        stored = load_config(str(resume_dir / CONFIG_FILE))
         check_same_experiment(resume_dir, stored, names.experiment)
         config = {**stored, **config}
     config = without_replaced_keys(config, argv)

@@ -4,10 +4,11 @@ import re
 from dataclasses import dataclass, field
 
 from utils.errors import UserError
+from utils.shared_names import MEAN_LABEL
 
 LABEL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # Words the results tables and metric keys use themselves: `val/mean` would read as a dataset's row.
-RESERVED_LABELS = ("mean",)
+RESERVED_LABELS = (MEAN_LABEL,)
 # A label names metric keys and, through --monitor, checkpoint files: it must leave room in a 255-byte file name.
 MAX_LABEL_LENGTH = 64
 

@@ -5,12 +5,13 @@ from pathlib import Path
 
 from utils.config.config_files import load_config
 from utils.errors import UserError
-from utils.run_lock import follows_another_process, is_locked, lock_holder, lock_run_folder
+from utils.run_lock import is_locked, is_rank_zero, lock_holder
+from utils.shared_names import CONFIG_FILE, VERSION_PREFIX, checkpoints_folder, last_checkpoint, version_number
 
 
 def is_cross_validation(run_dir: Path) -> bool:
     """Whether a run folder holds a whole cross-validation (its runs in fold_<k>/) rather than one run."""
-    config = run_dir / "config.yaml"
+    config = run_dir / CONFIG_FILE
     if not config.is_file():
         return False
     values = load_config(str(config))
@@ -19,23 +20,24 @@ def is_cross_validation(run_dir: Path) -> bool:
 
 def _version(path: Path) -> int:
     """N of a `version_<N>` folder; -1 for any other name (a `version_0_backup` copy)."""
-    number = path.name.removeprefix("version_")
-    return int(number) if number.isdigit() else -1
+    number = version_number(path.name)
+    return -1 if number is None else number
 
 
 def newest_resumable_run(log_dir: str, experiment: str) -> Path:
-    """The highest-numbered run of an experiment that has a last.ckpt and no live process writing into it."""
+    """The highest-numbered run of an experiment that has a last.ckpt and no live process writing into it (the
+    newest of them for a rank other than 0: rank 0 holds the one it chose)."""
     experiment_dir = Path(log_dir) / experiment
-    runs = [path for path in experiment_dir.glob("version_*") if _version(path) >= 0 and
-            ((path / "checkpoints" / "last.ckpt").is_file() or is_cross_validation(path))]
+    runs = [path for path in experiment_dir.glob(f"{VERSION_PREFIX}*") if _version(path) >= 0 and
+            (last_checkpoint(path).is_file() or is_cross_validation(path))]
     if not runs:
         raise UserError(f"--resume last found no run with checkpoints/last.ckpt under {experiment_dir}: "
                         f"pass the run folder or checkpoint to resume, or the --model_name/--experiment of that run")
     runs.sort(key=_version, reverse=True)
-    if follows_another_process():
-        return runs[0]  # rank 0 chose and holds it
+    if not is_rank_zero():
+        return runs[0]
     for run_dir in runs:
-        if not is_locked(run_dir) and lock_run_folder(run_dir):
+        if not is_locked(run_dir):
             return run_dir
     raise UserError(f"--resume last: every run with checkpoints/last.ckpt under {experiment_dir} is still running "
                     f"({', '.join(path.name for path in runs)}): wait for one to end, or start a new run")
@@ -43,20 +45,19 @@ def newest_resumable_run(log_dir: str, experiment: str) -> Path:
 
 def check_writable(run_dir: Path, asked: str) -> None:
     """Refuse to resume a run whose folder or checkpoints folder cannot be written (a read-only disk, say)."""
-    for folder in (run_dir, run_dir / "checkpoints"):
+    for folder in (run_dir, checkpoints_folder(run_dir)):
         if folder.is_dir() and not os.access(folder, os.W_OK):
             raise UserError(f"--resume {asked}: cannot write into {folder}, where the resumed run would write its "
                             f"checkpoints and logs: make it writable, or copy the run folder to a writable place "
                             f"and resume the copy")
 
 
-def hold_run_folder(run_dir: Path, asked: str) -> None:
-    """Take the one-writer lock of a run folder to resume, or refuse naming the live run that holds it."""
+def check_not_running(run_dir: Path, asked: str) -> None:
+    """Refuse to resume a run a live process still writes into (rank 0 takes the lock once everything is checked)."""
     check_writable(run_dir, asked)
-    if follows_another_process() or lock_run_folder(run_dir):
-        return
-    raise UserError(f"--resume {asked}: the run in {run_dir} is still running ({lock_holder(run_dir)} writes into "
-                    f"it): wait for it to end or stop it, then resume; a run has one writer at a time")
+    if is_rank_zero() and is_locked(run_dir):
+        raise UserError(f"--resume {asked}: the run in {run_dir} is still running ({lock_holder(run_dir)} writes "
+                        f"into it): wait for it to end or stop it, then resume; a run has one writer at a time")
 
 
 def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Path | None]:
@@ -66,23 +67,23 @@ def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Pat
     """
     path = newest_resumable_run(log_dir, experiment) if target == "last" else Path(target)
     if path.is_dir() and is_cross_validation(path):
-        hold_run_folder(path, target)
+        check_not_running(path, target)
         return path, None
     if target == "last":
-        hold_run_folder(path, target)
-        return path, path / "checkpoints" / "last.ckpt"
+        check_not_running(path, target)
+        return path, last_checkpoint(path)
     if path.is_dir():
-        run_dir, checkpoint = path, path / "checkpoints" / "last.ckpt"
+        run_dir, checkpoint = path, last_checkpoint(path)
     elif path.is_file():
         run_dir, checkpoint = path.parent.parent, path
     else:
         raise UserError(f"--resume {target} does not exist: pass a run folder, a checkpoint in one, or last")
     if not checkpoint.is_file():
         raise UserError(f"--resume {target}: {checkpoint} does not exist; the run saved no checkpoint to resume from")
-    if not (run_dir / "config.yaml").is_file():
-        raise UserError(f"--resume {target} is not inside a run folder (no {run_dir / 'config.yaml'}): "
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise UserError(f"--resume {target} is not inside a run folder (no {run_dir / CONFIG_FILE}): "
                         f"resume from a checkpoint in Logs/<experiment>/version_<N>/checkpoints/")
-    hold_run_folder(run_dir, target)
+    check_not_running(run_dir, target)
     return run_dir, checkpoint
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from utils.config.command_line import Command
 from utils.runs.folder import RUN_DIR_VARIABLE
+from utils.shared_names import RESULTS_FILE
 
 
 @dataclass(frozen=True)
@@ -38,4 +39,4 @@ def run_main(script: Path, argv: list[str], run_dir: Path, environment: dict[str
 
 def read_results(run_dir: Path) -> dict[str, Any]:
     """The results.json a finished run wrote."""
-    return json.loads((run_dir / "results.json").read_text())
+    return json.loads((run_dir / RESULTS_FILE).read_text())

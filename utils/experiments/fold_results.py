@@ -4,6 +4,8 @@ import math
 import statistics
 from typing import Any
 
+from utils.shared_names import fold_number, metric_key
+
 STAGES = ("val", "test")
 
 
@@ -33,7 +35,7 @@ def summarise_folds(fold_results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def fold_means(results: dict[str, Any]) -> dict[str, float]:
     """Each metric's mean over the folds, under the key the folds log it by (the hparams tab's columns)."""
-    return {f"{stage}/{name}" if label == "mean" else f"{stage}/{label}/{name}": values["mean"] for stage in STAGES
+    return {metric_key(stage, name, label): values["mean"] for stage in STAGES
             for label, metrics in results.get(stage, {}).items() for name, values in metrics.items()}
 
 
@@ -43,7 +45,7 @@ def folds_table(results: dict[str, Any]) -> str:
     lines = [f"{'fold':<6} {'best ' + monitor:>20}  run folder"]
     for name, fold in results["fold_runs"].items():
         score = "-" if fold.get("best_score") is None else f"{fold['best_score']:.4f}"
-        lines.append(f"{name.removeprefix('fold_'):<6} {score:>20}  {fold['run_dir']}")
+        lines.append(f"{fold_number(name):<6} {score:>20}  {fold['run_dir']}")
     rows = [(stage, label, values) for stage in STAGES for label, values in results.get(stage, {}).items()]
     names = sorted({name for _, _, values in rows for name in values}, key=lambda name: (name != "loss", name))
     label_width = max(7, *(len(label) for _, label, _ in rows)) if rows else 7

@@ -22,6 +22,7 @@ from utils.experiments.search_space import SearchSpace, load_search_space
 from utils.experiments.studies import check_storage_url, default_storage, is_surplus, open_study, taken_trials
 from utils.experiments.trials_table import trials_table, write_best_config
 from utils.runs.folder import EXPERIMENT_PATTERN
+from utils.shared_names import CONFIG_FILE, trial_folder
 
 # A worker whose own trials fail this many times in a row stops: the cause is rarely in the sampled values alone.
 FAILURES_IN_A_ROW = 3
@@ -39,14 +40,14 @@ class TrialRunner:
 
     def run(self, trial: optuna.Trial) -> int:
         """Run the trial's `python main.py` and return its exit code."""
-        run_dir = self.study_dir / f"trial_{trial.number}"
+        run_dir = self.study_dir / trial_folder(trial.number)
         trial.set_user_attr("run_dir", str(run_dir))
         options = self.space.trial_options(trial, self.base_config)
         environment = {TRIAL_VARIABLE: json.dumps({**self.trial_description, "trial": trial.number})}
         code = run_main(self.script, config_tokens(options), run_dir, environment)
-        if (run_dir / "config.yaml").is_file():
+        if (run_dir / CONFIG_FILE).is_file():
             # Kept in the study, so any worker on any machine writes the best trial's config.
-            trial.set_user_attr("config", yaml.safe_load((run_dir / "config.yaml").read_text()))
+            trial.set_user_attr("config", yaml.safe_load((run_dir / CONFIG_FILE).read_text()))
         return code
 
     def __call__(self, trial: optuna.Trial) -> float:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from utils.errors import UserError
+from utils.shared_names import CONFIG_FILE, RESULTS_FILE, TEST, metric_key
 
 # Options every run has its own value of without it being a choice that was changed.
 NOT_COMPARED = {"experiment", "log_dir"}
@@ -32,9 +33,9 @@ def natural_key(path: Path) -> list[Any]:
 def run_folders(path: str) -> list[Path]:
     """The run folder `path`, or the run folders directly inside it (an experiment folder)."""
     folder = Path(path)
-    if (folder / "config.yaml").is_file():
+    if (folder / CONFIG_FILE).is_file():
         return [folder]
-    found = sorted((child for child in folder.glob("*") if (child / "config.yaml").is_file()), key=natural_key)
+    found = sorted((child for child in folder.glob("*") if (child / CONFIG_FILE).is_file()), key=natural_key)
     if not found:
         raise UserError(f"--compare {path}: no run folder there (a folder with a config.yaml, or an experiment folder "
                         f"that holds them, such as Logs/<experiment>)")
@@ -43,8 +44,8 @@ def run_folders(path: str) -> list[Path]:
 
 def read_run(folder: Path) -> RunRecord:
     """A run's record; a run without results.json yet has empty results."""
-    config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {}
-    results_file = folder / "results.json"
+    config = yaml.safe_load((folder / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+    results_file = folder / RESULTS_FILE
     results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
     return RunRecord("/".join(folder.resolve().parts[-2:]), config, results)
 
@@ -64,7 +65,7 @@ def mean_of(value: Any) -> Any:
 
 def test_metrics(results: dict[str, Any]) -> dict[str, float]:
     """The final test metrics by key: `test/<label>/<name>`, and `test/<name>` for the means over test sets."""
-    return {f"test/{name}" if label == "mean" else f"test/{label}/{name}": mean_of(value)
+    return {metric_key(TEST, name, label): mean_of(value)
             for label, metrics in results.get("test", {}).items() for name, value in metrics.items()}
 
 

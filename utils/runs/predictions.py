@@ -9,6 +9,7 @@ from torch.utils.data import Dataset
 
 from utils.datasets.batches import PredictedBatch, dataset_indices
 from utils.datasets.per_item import is_per_item_list, join_items, split_items
+from utils.shared_names import PREDICTIONS_FILE, PREDICTIONS_TABLE
 
 # A cell holds one value; an item's longer values (a box list, a mask) stay in predictions.pt alone.
 PLAIN = (str, int, float, bool)
@@ -80,11 +81,11 @@ def csv_rows(label: str, predicted: dict[str, Any], classify: bool) -> list[dict
 def write_predictions(run_dir: Path, per_set: dict[str, dict[str, Any]], classify: bool) -> list[Path]:
     """Write predictions.pt (every set, by label) and predictions.csv (the sets with one row per item); return the
     files written."""
-    files = [run_dir / "predictions.pt"]
+    files = [run_dir / PREDICTIONS_FILE]
     torch.save(per_set, files[0])
     rows = [row for label, predicted in per_set.items() for row in csv_rows(label, predicted, classify)]
     if rows:
-        files.append(run_dir / "predictions.csv")
+        files.append(run_dir / PREDICTIONS_TABLE)
         columns = list(dict.fromkeys(column for row in rows for column in row))
         with files[1].open("w", newline="", encoding="utf-8") as file:
             writer = csv.DictWriter(file, fieldnames=columns, restval="")

@@ -3,6 +3,8 @@
 import math
 from typing import Any
 
+from utils.shared_names import MEAN_LABEL, metric_key, split_metric_key
+
 STAGES = ("val", "test")
 
 
@@ -13,11 +15,12 @@ def per_dataset(metrics: dict[str, Any], stage: str, labels: list[str]) -> dict[
     its epoch-end hook) is no mean over them.
     """
     grouped: dict[str, dict[str, float]] = {}
-    for label in [*labels, "mean"] if len(labels) > 1 else labels:
-        prefix = f"{stage}/" if label == "mean" else f"{stage}/{label}/"
-        values = {key[len(prefix):]: float(value) for key, value in metrics.items()
-                  if key.startswith(prefix) and "/" not in key[len(prefix):]
-                  and (label != "mean" or all(f"{stage}/{each}/{key[len(prefix):]}" in metrics for each in labels))}
+    keys = {key: split_metric_key(key) for key in metrics}
+    for label in [*labels, MEAN_LABEL] if len(labels) > 1 else labels:
+        wanted = None if label == MEAN_LABEL else label
+        values = {parts.name: float(metrics[key]) for key, parts in keys.items()
+                  if parts is not None and parts.stage == stage and parts.label == wanted
+                  and (label != MEAN_LABEL or all(metric_key(stage, parts.name, each) in metrics for each in labels))}
         if values:
             grouped[label] = values
     return grouped

@@ -7,6 +7,7 @@ from torch import nn
 from torchmetrics import ConfusionMatrix, MeanMetric, Metric, MetricCollection
 
 from utils.errors import UserError
+from utils.shared_names import TEST, TRAIN, VAL, metric_key, metric_stage
 from utils.tasks.kinds import task_kind
 from utils.tasks.metric_catalogue import build_metric, snake_case
 
@@ -147,18 +148,18 @@ class StageMetrics(nn.Module):
 def logged_keys(names: list[str], val_labels: list[str], test_labels: list[str]) -> list[str]:
     """Every metric key a run logs: per dataset, the means over datasets, and train."""
     names = ["loss", *names]
-    keys = [f"train/{name}" for name in names]
-    for stage, labels in (("val", val_labels), ("test", test_labels)):
-        keys += [f"{stage}/{name}" for name in names]
-        keys += [f"{stage}/{label}/{name}" for label in labels for name in names]
+    keys = [metric_key(TRAIN, name) for name in names]
+    for stage, labels in ((VAL, val_labels), (TEST, test_labels)):
+        keys += [metric_key(stage, name) for name in names]
+        keys += [metric_key(stage, name, label) for label in labels for name in names]
     return keys
 
 
 def check_monitor(monitor: str, names: list[str], val_labels: list[str], validates: bool) -> None:
     """Refuse a monitor key a fit will not log at validation time, listing the keys it will."""
     # With no validation batches the val keys are never logged.
-    stages = ("val/", "train/") if validates else ("train/",)
-    keys = [key for key in logged_keys(names, val_labels, []) if key.startswith(stages)]
+    stages = (VAL, TRAIN) if validates else (TRAIN,)
+    keys = [key for key in logged_keys(names, val_labels, []) if metric_stage(key) in stages]
     if monitor in keys:
         return
     reason = "" if validates else " (--limit_val_batches 0 turns validation off)"

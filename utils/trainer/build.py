@@ -16,6 +16,7 @@ from utils.lightning_package import (
     Strategy,
     Trainer,
 )
+from utils.shared_names import PROFILE_NAME
 from utils.trainer.callbacks import build_callbacks
 from utils.trainer.checkpoint_io import AtomicCheckpointIO
 from utils.trainer.loggers import build_loggers
@@ -26,7 +27,7 @@ from utils.trainer.quiet import quiet_library_notices
 def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
     """The --profiler report writer, or None for Lightning's default (no report)."""
     profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
-    return profilers[settings.profiler](dirpath=run_dir, filename="profile") if settings.profiler else None
+    return profilers[settings.profiler](dirpath=run_dir, filename=PROFILE_NAME) if settings.profiler else None
 
 
 def build_strategy(settings: TrainerSettings) -> str | Strategy:
@@ -83,5 +84,5 @@ def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_change
     )
     if profiler is not None and trainer.num_nodes > 1:
         # Lightning names profiles by local rank only, and every node has a local rank 0.
-        profiler.filename = f"profile-node{trainer.node_rank}"
+        profiler.filename = f"{PROFILE_NAME}-node{trainer.node_rank}"
     return trainer

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from utils.config.settings import TrainerSettings
-from utils.errors import UserError
 from utils.lightning_package import (
     Callback,
     CPUAccelerator,
@@ -14,12 +13,12 @@ from utils.lightning_package import (
     TQDMProgressBar,
     Trainer,
 )
-from utils.runs.folder import release_run_folder_marker
-from utils.trainer.confusion_images import ConfusionImages
+from utils.shared_names import LAST_CHECKPOINT_NAME, checkpoints_folder
 from utils.trainer.movable_checkpoint import MovableModelCheckpoint
 from utils.trainer.net_summary import NetSummary
 from utils.trainer.platform import keep_freed_memory
 from utils.trainer.progress import ValidationLines
+from utils.trainer.shared_run_folder import SharedRunFolder
 from utils.trainer.signals import CheckpointOnSigterm
 
 
@@ -30,26 +29,6 @@ class FreedMemoryKept(Callback):
         """Make the settings before the first step when this process trains on a CPU."""
         if isinstance(trainer.accelerator, CPUAccelerator):
             keep_freed_memory()
-
-
-class SharedRunFolder(Callback):
-    """Checks that every process of a run writes into the folder rank 0 claimed, then drops rank 0's marker."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Compare with rank 0 once all processes have joined (so every one of them has read the marker)."""
-        # Experiment and version only: nodes may see the shared log folder under different mount points.
-        own = "/".join(self.run_dir.parts[-2:])
-        first = trainer.strategy.broadcast(own)
-        agreed = trainer.strategy.reduce_boolean_decision(first == own, all=True)
-        if trainer.is_global_zero:
-            release_run_folder_marker()
-        if not agreed:
-            raise UserError(f"the processes of this run disagree on its folder (rank 0 claimed {first}, rank "
-                            f"{trainer.global_rank} has {own}): a marker left by an earlier launch with the same "
-                            f"address, port and job id misled a process; start the run again")
 
 
 def best_checkpoint_filename(monitor: str) -> str:
@@ -65,12 +44,12 @@ def checkpoint_callbacks(settings: TrainerSettings, run_dir: Path) -> list[Movab
     checkpoint is saved, which would leave a resumed run starting from a stale state.
     """
     monitor = settings.monitor
-    last = MovableModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
+    last = MovableModelCheckpoint(dirpath=checkpoints_folder(run_dir), filename=LAST_CHECKPOINT_NAME, save_top_k=1,
                            enable_version_counter=False)
     if monitor == "none":
         return [last]
     best = MovableModelCheckpoint(
-        dirpath=run_dir / "checkpoints", monitor=monitor, mode=settings.monitor_mode,
+        dirpath=checkpoints_folder(run_dir), monitor=monitor, mode=settings.monitor_mode,
         save_top_k=settings.save_top_k, auto_insert_metric_name=False, filename=best_checkpoint_filename(monitor))
     return [best, last]
 
@@ -81,8 +60,6 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     callbacks: list[Callback] = [NetSummary(settings.summary_depth),
                                  TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
                                  ValidationLines()]
-    if settings.confusion_images != "off":
-        callbacks.append(ConfusionImages(settings.confusion_images))
     if settings.mode == "fit":
         callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]
         if settings.patience > 0 and settings.monitor != "none":

@@ -10,7 +10,7 @@ import torch
 
 from utils.errors import DiskFull
 from utils.lightning_package import TorchCheckpointIO
-from utils.runs.folder import checkpoint_temporary
+from utils.shared_names import checkpoint_temporary
 
 
 def tensor_bytes(value: Any) -> int:

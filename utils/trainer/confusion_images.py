@@ -47,8 +47,10 @@ class ConfusionImages(Callback):
     A background thread draws while training goes on; the images are all written before the loggers close.
     """
 
-    def __init__(self, when: str = "last") -> None:
-        self.when = when
+    def __init__(self, when: str, metrics: dict[str, nn.ModuleList], labels: dict[str, list[str]],
+                 datasets: dict[str, dict[str, Any]]) -> None:
+        """`metrics`, `labels` and `datasets` by stage (`val`, `test`): each dataset's metrics, label and dataset."""
+        self.when, self.metrics, self.labels, self.datasets = when, metrics, labels, datasets
         # Started at the first drawing: ddp_spawn sends the callbacks to its processes, and a thread cannot go.
         self.drawer: ThreadPoolExecutor | None = None
         self.drawn: list[Future] = []
@@ -75,20 +77,17 @@ class ConfusionImages(Callback):
 
     def drawings(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> list[Drawing]:
         """What `confusion/<stage>/<label>` shows for each dataset whose metrics keep a confusion matrix."""
-        # MInterface's per-dataset metrics; a user's own LightningModule keeps its metrics its own way.
-        per_dataset, labels = getattr(pl_module, f"{stage}_metrics", None), getattr(pl_module, "labels", None)
         writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
-        if not isinstance(per_dataset, nn.ModuleList) or not isinstance(labels, dict) or not writers:
+        if not writers:
             return []
-        datasets = getattr(trainer.datamodule, f"{stage}_sets", {}) if trainer.datamodule is not None else {}
         drawings = []
-        for label, metrics in zip(labels[stage], per_dataset, strict=True):
+        for label, metrics in zip(self.labels[stage], self.metrics[stage], strict=True):
             # Computed by every process (a synchronised metric), drawn by the first.
             matrix = metrics.confusion_matrix() if isinstance(metrics, StageMetrics) else None
             if matrix is None or not trainer.is_global_zero:
                 continue
             title = f"{stage}/{label}, epoch {trainer.current_epoch}: each true class's row sums to 1"
-            drawings.append((metrics.confusion, matrix.cpu(), class_names(datasets.get(label), len(matrix)),
+            drawings.append((metrics.confusion, matrix.cpu(), class_names(self.datasets[stage].get(label), len(matrix)),
                              f"confusion/{stage}/{label}", title, trainer.global_step, writers))
         return drawings
 

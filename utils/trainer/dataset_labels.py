@@ -1,12 +1,9 @@
 """A user's own LightningModule logs `val/x`; its keys come out per dataset label, as the template's own do."""
 
-import re
-
 import torch
 
 from utils.lightning_package import Callback, LightningModule, Logger, TensorBoardLogger, Trainer
-
-LIGHTNING_SUFFIX = re.compile(r"^(val|test)/(.+)/dataloader_idx_(\d+)$")
+from utils.shared_names import metric_key, split_lightning_key, split_metric_key
 
 
 def labelled_metrics(metrics: dict[str, torch.Tensor], stage: str, labels: list[str]) -> dict[str, torch.Tensor]:
@@ -14,16 +11,17 @@ def labelled_metrics(metrics: dict[str, torch.Tensor], stage: str, labels: list[
     `stage/x` as the mean over the datasets."""
     per_label: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in metrics.items():
-        match = LIGHTNING_SUFFIX.match(key)
-        if match and match.group(1) == stage:
-            per_label.setdefault(match.group(2), {})[labels[int(match.group(3))]] = value
-        elif len(labels) == 1 and key.startswith(f"{stage}/") and key.count("/") == 1:
-            per_label.setdefault(key.removeprefix(f"{stage}/"), {})[labels[0]] = value
+        indexed, parts = split_lightning_key(key), split_metric_key(key)
+        if indexed and indexed[0] == stage:
+            per_label.setdefault(indexed[1], {})[labels[indexed[2]]] = value
+        elif len(labels) == 1 and parts and parts.stage == stage and parts.label is None:
+            per_label.setdefault(parts.name, {})[labels[0]] = value
     named = {}
     for name, values in per_label.items():
-        named.update({f"{stage}/{label}/{name}": value for label, value in values.items()})
+        named.update({metric_key(stage, name, label): value for label, value in values.items()})
         if len(values) == len(labels):
-            named[f"{stage}/{name}"] = torch.stack([torch.as_tensor(value).float() for value in values.values()]).mean()
+            stacked = torch.stack([torch.as_tensor(value).float() for value in values.values()])
+            named[metric_key(stage, name)] = stacked.mean()
     return named
 
 
@@ -55,7 +53,7 @@ class ByLabel(Logger):
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Log every metric but Lightning's per-dataloader names."""
-        kept = {key: value for key, value in metrics.items() if not LIGHTNING_SUFFIX.match(key)}
+        kept = {key: value for key, value in metrics.items() if split_lightning_key(key) is None}
         if kept:
             super().log_metrics(kept, step)
 

@@ -8,10 +8,8 @@ from typing import Any
 from utils.config.settings import TrainerSettings
 from utils.lightning_package import CSVLogger, Logger, MLFlowLogger
 from utils.runs.hparams_tab import plain_options
+from utils.shared_names import CSV_FOLDER, MLFLOW_RUN_FILE, experiment_folder, version_number
 from utils.trainer.dataset_labels import ByLabel, TensorBoardByLabel
-
-# The MLflow run a run folder logs to, so that --resume continues that run.
-MLFLOW_RUN_FILE = "mlflow_run_id.txt"
 
 
 class CSVByLabel(ByLabel, CSVLogger):
@@ -22,14 +20,9 @@ class MLFlowByLabel(ByLabel, MLFlowLogger):
     """Lightning's MLflow logger, leaving out the `/dataloader_idx_N` keys."""
 
 
-def experiment_folder(run_dir: Path) -> Path:
-    """`Logs/<experiment>` of a run folder, or of a fold's or trial's folder inside one."""
-    return run_dir.parent if run_dir.name.startswith("version_") else run_dir.parent.parent
-
-
 def csv_logger(run_dir: Path, resume_step: int | None) -> CSVByLabel:
     """A CSV logger into `run_dir/csv/`; a resumed run keeps the rows logged before the step it continues from."""
-    logger = CSVByLabel(save_dir=str(run_dir), name="", version="csv")
+    logger = CSVByLabel(save_dir=str(run_dir), name="", version=CSV_FOLDER)
     metrics_file = Path(logger.log_dir) / "metrics.csv"
     if resume_step is None or not metrics_file.is_file():
         return logger
@@ -63,9 +56,9 @@ def build_loggers(settings: TrainerSettings, run_dir: Path, resume_step: int | N
     for name in settings.logger:
         if name == "tensorboard":
             # A number for `version_<N>`, the folder's name for a fold's or trial's run.
-            number = run_dir.name.removeprefix("version_")
+            number = version_number(run_dir.name)
             loggers.append(TensorBoardByLabel(save_dir=str(run_dir.parent.parent), name=run_dir.parent.name,
-                                              version=int(number) if number.isdigit() else run_dir.name,
+                                              version=run_dir.name if number is None else number,
                                               default_hp_metric=False, purge_step=resume_step))
         elif name == "csv":
             loggers.append(csv_logger(run_dir, resume_step))

@@ -8,8 +8,8 @@ from utils.config.config_files import load_config
 from utils.errors import UserError
 from utils.lightning_package import Callback, LightningModule, TQDMProgressBar, Trainer
 from utils.runs.folder import write_yaml
+from utils.shared_names import CONFIG_FILE, VAL, metric_key, metric_stage, split_lightning_key
 from utils.trainer.callbacks import best_checkpoint_filename
-from utils.trainer.dataset_labels import LIGHTNING_SUFFIX
 
 # --monitor unset: the first val key the module logs, chosen at its first validation.
 CHOSEN_AT_FIRST_VALIDATION = "auto"
@@ -22,9 +22,9 @@ class MonitorNotLogged(UserError):
 def first_val_key(metrics: dict[str, object]) -> str | None:
     """The first `val/...` key logged, under its name over every dataset (`val/x`, not `val/x/dataloader_idx_0`)."""
     for key in metrics:
-        match = LIGHTNING_SUFFIX.match(key)
-        name = f"val/{match.group(2)}" if match and match.group(1) == "val" else key
-        if name.startswith("val/") and name in metrics:
+        indexed = split_lightning_key(key)
+        name = metric_key(VAL, indexed[1]) if indexed and indexed[0] == VAL else key
+        if metric_stage(name) == VAL and name in metrics:
             return name
     return None
 
@@ -49,7 +49,7 @@ class ModuleMonitor(Callback):
             return
         self.checked = True
         metrics, name = trainer.callback_metrics, type(pl_module).__name__
-        logged = ", ".join(sorted(key for key in metrics if not LIGHTNING_SUFFIX.match(key))) or "nothing"
+        logged = ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
         if self.monitor == CHOSEN_AT_FIRST_VALIDATION:
             chosen = first_val_key(metrics)
             if chosen is None:
@@ -77,6 +77,6 @@ class ModuleMonitor(Callback):
                 bar.print(line)
             else:
                 print(line)
-            config_file = self.run_dir / "config.yaml"
+            config_file = self.run_dir / CONFIG_FILE
             if config_file.is_file():  # so that --resume and `--config config.yaml` monitor the same key
                 write_yaml(config_file, {**load_config(str(config_file)), "monitor": monitor})

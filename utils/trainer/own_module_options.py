@@ -13,6 +13,7 @@ from utils.config.framework_options import OPTIONS
 from utils.config.injected_parameters import injected_kinds
 from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
+from utils.shared_names import TRAIN, metric_stage
 from utils.trainer.own_modules import defines_hook, is_own_module
 
 # The template options an own module ignores, by what they configure; `optimizer.*` and `scheduler.*` included.
@@ -52,7 +53,7 @@ def own_module_command(command: Command) -> Command:
     options, left_out = dict(command.options), set(ignored)
     validates = defines_hook(command.model_class, "validation_step") and options["limit_val_batches"] != 0
     if "monitor" in command.given and options["monitor"] != "none" and not validates \
-            and not options["monitor"].startswith("train/"):
+            and metric_stage(options["monitor"]) != TRAIN:
         raise UserError(f"--monitor {options['monitor']}: {name} runs no validation (it defines no validation_step, "
                         f"or --limit_val_batches is 0), so no val key is logged: drop --monitor to keep the last "
                         f"checkpoint only, or monitor a train/ key")

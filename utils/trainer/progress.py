@@ -1,27 +1,24 @@
 """What the console keeps after each validation: one line per val set, which the progress bar alone would erase."""
 
-import re
 from typing import Any
 
 from utils.lightning_package import Callback, LightningModule, TQDMProgressBar, Trainer
-from utils.trainer.dataset_labels import LIGHTNING_SUFFIX
-
-PER_DATASET = re.compile(r"^val/([^/]+)/([^/]+)$")
+from utils.shared_names import VAL, split_metric_key
 
 
 def validation_lines(metrics: dict[str, Any], epoch: int, step: int) -> list[str]:
     """`epoch E step S  val/<label>  loss ...  accuracy ...`, one line per val set, the loss first."""
     per_label: dict[str, dict[str, float]] = {}
     for key, value in metrics.items():
-        match = PER_DATASET.match(key)
-        if match and not LIGHTNING_SUFFIX.match(key):
-            per_label.setdefault(match.group(1), {})[match.group(2)] = float(value)
+        parts = split_metric_key(key)
+        if parts and parts.stage == VAL and parts.label is not None:
+            per_label.setdefault(parts.label, {})[parts.name] = float(value)
     width = max((len(label) for label in per_label), default=0) + 4
     lines = []
     for label, values in per_label.items():
         names = sorted(values, key=lambda name: (name != "loss", name))
         cells = "  ".join(f"{name} {values[name]:.4f}" for name in names)
-        lines.append(f"epoch {epoch} step {step}  {'val/' + label:<{width}}  {cells}")
+        lines.append(f"epoch {epoch} step {step}  {VAL + '/' + label:<{width}}  {cells}")
     return lines
 
 

@@ -9,14 +9,15 @@ from utils.runs.environment import environment_record
 from utils.runs.folder import write_json, write_yaml
 from utils.runs.hparams_tab import record_options
 from utils.runs.results import results_table
+from utils.shared_names import CONFIG_FILE, ENVIRONMENT_FILE, RESULTS_FILE
 from utils.trainer.loggers import record_options_in_loggers
 
 
 def record_configuration(command: Command, trainer: Trainer, run_dir: Path) -> None:
     """Write config.yaml and environment.yaml, and give the run's options to the hparams tab and the loggers."""
     config = command.resolved_config()
-    write_yaml(run_dir / "config.yaml", config)
-    write_yaml(run_dir / "environment.yaml", environment_record())
+    write_yaml(run_dir / CONFIG_FILE, config)
+    write_yaml(run_dir / ENVIRONMENT_FILE, environment_record())
     if "tensorboard" in command.settings.trainer.logger:
         record_options(run_dir, config)
     record_options_in_loggers(trainer.loggers, run_dir, config)
@@ -24,7 +25,7 @@ def record_configuration(command: Command, trainer: Trainer, run_dir: Path) -> N
 
 def record_results(run_dir: Path, results: dict[str, Any]) -> None:
     """Write results.json and print the results table (or why a sweep trial was pruned)."""
-    write_json(run_dir / "results.json", results)
+    write_json(run_dir / RESULTS_FILE, results)
     summary = f"pruned: {results['pruned']}" if "pruned" in results else results_table(results)
     skipped = "".join(f"\n{line}" for line in results.get("skipped", []))
     print(f"\n{summary}{skipped}\n\nrun folder: {run_dir}")

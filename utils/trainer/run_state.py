@@ -5,6 +5,7 @@ from typing import Any
 from utils.lightning_package import Callback, LightningModule, Trainer
 from utils.runs.checkpoints import CHECKPOINT_FORMAT
 from utils.runs.random_state import capture_random_state, restore_random_state
+from utils.shared_names import VAL, metric_stage
 
 PLAIN_TYPES = (bool, int, float, str, type(None))
 
@@ -39,7 +40,7 @@ class RunState(Callback):
         """Keep this validation's val metrics under its global step."""
         if not trainer.sanity_checking:
             self.validation_history[trainer.global_step] = {
-                key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
+                key: float(value) for key, value in trainer.callback_metrics.items() if metric_stage(key) == VAL}
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
         """Add the net, the history, the random state and the format to the checkpoint, as plain values.

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from utils.errors import RunStopped
 from utils.lightning_package import Callback, LightningModule, SIGTERMException, Trainer
+from utils.shared_names import last_checkpoint
 
 Result = TypeVar("Result")
 
@@ -15,7 +16,7 @@ class CheckpointOnSigterm(Callback):
     """Saves `last.ckpt` when SIGTERM stops training, so a scheduler's preemption loses no finished step."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.last = run_dir / "checkpoints" / "last.ckpt"
+        self.last = last_checkpoint(run_dir)
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         """Save on SIGTERM only: Lightning raises it between steps, where the state is whole (a Ctrl-C is not)."""
@@ -25,7 +26,7 @@ class CheckpointOnSigterm(Callback):
 
 def resume_hint(run_dir: Path) -> str:
     """How to continue a stopped run from its folder, or that it saved nothing to continue from."""
-    if (run_dir / "checkpoints" / "last.ckpt").is_file():
+    if last_checkpoint(run_dir).is_file():
         return f"resume with: python main.py --resume {run_dir}"
     return "it saved no checkpoint yet: start it again"
 
