@@ -14,7 +14,10 @@ README = PROJECT / "README.md"
 MARKER = "<!-- runnable -->"
 WRITTEN_OUT = re.compile(r"# (model|data)/([a-z][a-z0-9_]*)\.py")
 INLINE_COMMAND = re.compile(r"`((?:\.venv/bin/)?python main\.py[^`]*)`")
-TEST_COMMAND = ".venv/bin/python -m pytest -q -n 2 tests"
+INSTALL_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
+# Under "Develop": the test and lint tools installed, then the tests run.
+TEST_COMMANDS = ("python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt",
+                 ".venv/bin/python -m pytest -q -n 2 tests")
 # Where the README's own words say the quick start ends and the reference begins.
 FIRST_REFERENCE_HEADING = "## Layout"
 QUICK_START_MAX_LINES = 100
@@ -99,10 +102,28 @@ def test_the_quick_start_is_short_and_the_test_command_is_under_develop():
     lines = text.splitlines()
     assert lines.index(FIRST_REFERENCE_HEADING) <= QUICK_START_MAX_LINES
     develop = text[text.index("\n## Develop\n"):]
-    assert f"```bash\n{TEST_COMMAND}\n```" in develop and TEST_COMMAND not in text[:text.index("\n## Develop\n")]
-    assert TEST_COMMAND in (PROJECT / ".ci" / "run").read_text().splitlines()
+    block = "\n".join(TEST_COMMANDS)
+    assert f"```bash\n{block}\n```" in develop and TEST_COMMANDS[1] not in text[:text.index("\n## Develop\n")]
+    ci_lines = (PROJECT / ".ci" / "run").read_text().splitlines()
+    assert ci_lines[ci_lines.index(TEST_COMMANDS[0]):][:2] == list(TEST_COMMANDS)
     quick_start = "\n".join(lines[:lines.index(FIRST_REFERENCE_HEADING)])
-    assert quick_start.count(MARKER) >= 3
+    assert quick_start.count(MARKER) >= 3 and f"```bash\n{INSTALL_COMMAND}\n```" in quick_start
+
+
+def test_the_install_files_pin_every_package_once_and_the_dev_file_adds_to_the_run_file():
+    pins = {}
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        lines = [line for line in (PROJECT / name).read_text().splitlines() if line and not line.startswith("#")]
+        if name == "requirements-dev.txt":
+            assert lines[0] == "-r requirements.txt"
+            lines = lines[1:]
+        for line in lines:
+            package, _, version = line.partition("==")
+            assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", package) and version, line
+            pins.setdefault(re.sub(r"[-_.]+", "-", package.lower()), []).append(name)
+    assert [package for package, files in pins.items() if len(files) > 1] == []
+    assert {"mlflow-skinny", "optuna", "matplotlib", "torch", "pytorch-lightning"} <= pins.keys()
+    assert "mlflow" not in pins and pins["pytest"] == ["requirements-dev.txt"]
 
 
 def test_every_net_and_dataset_a_readme_command_names_exists_or_is_written_out():

@@ -18,6 +18,8 @@ BATCHES_PER_GROUP = 32
 OUTPUTS_PER_GROUP = 1 << 20
 # What a metric's name cannot hold: it is one part of keys such as `val/<label>/<name>`, and a torch module's name.
 NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_-]+")
+# The tasks that predict classes: their metrics keep a confusion matrix, drawn as an image.
+CONFUSION_TASKS = ("classification", "binary", "segmentation")
 
 
 def entry_name(entry: str) -> str:
@@ -75,7 +77,7 @@ def build_metrics(task: str, entries: list[str], classes: int | None,
 
 def build_confusion(task: str, classes: int | None, ignore_index: int | None = None) -> ConfusionMatrix | None:
     """A confusion matrix normalised over each true class, for the tasks that predict classes; None otherwise."""
-    if task not in ("classification", "binary", "segmentation") or (task != "binary" and not classes):
+    if task not in CONFUSION_TASKS or (task != "binary" and not classes):
         return None
     return ConfusionMatrix(task=task_kind(task).metrics_task, num_classes=classes, normalize="true",
                            ignore_index=ignore_index)

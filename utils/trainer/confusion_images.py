@@ -3,16 +3,27 @@
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import matplotlib
 from torch import Tensor, nn
 from torch.utils.tensorboard import SummaryWriter
 
+from utils.config.settings import Settings
 from utils.lightning_package import Callback, LightningModule, TensorBoardLogger, Trainer, TrainerFn
-from utils.tasks.metrics import StageMetrics
+from utils.tasks.metrics import CONFUSION_TASKS, StageMetrics
 
-# Draw into memory only: no window, no display needed (chosen before pyplot is imported).
-matplotlib.use("Agg")
-from matplotlib import pyplot
+
+def draws_images(settings: Settings, own_module: bool) -> bool:
+    """Whether the run draws confusion matrices: asked for, into TensorBoard, by MInterface, for a task of classes."""
+    trainer = settings.trainer
+    return (trainer.confusion_images != "off" and "tensorboard" in trainer.logger and not own_module
+            and settings.run.mode in ("fit", "validate", "test") and settings.task.task in CONFUSION_TASKS)
+
+
+def draw_in_memory() -> None:
+    """Make matplotlib draw into memory only: no window, no display needed."""
+    # Imported here: matplotlib is needed only by the runs that draw (main.py checks it is installed).
+    import matplotlib
+
+    matplotlib.use("Agg")
 
 
 def class_names(dataset: Any, count: int) -> list[str] | None:
@@ -27,6 +38,8 @@ def class_names(dataset: Any, count: int) -> list[str] | None:
 def draw_and_log(metric: Any, matrix: Tensor, names: list[str] | None, tag: str, title: str, step: int,
                  writers: list[SummaryWriter]) -> None:
     """Draw the matrix with the metric's own plot and add it to every writer as an image."""
+    from matplotlib import pyplot
+
     count = len(matrix)
     # Room for each cell's value (torchmetrics writes it at 15 points) up to 20 classes; beyond, colours alone.
     side = min(16.0, max(6.0, 0.8 * count))
@@ -95,6 +108,7 @@ class ConfusionImages(Callback):
         """Draw in the background thread."""
         for drawing in drawings:
             if self.drawer is None:
+                draw_in_memory()
                 self.drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="confusion-images")
             self.drawn.append(self.drawer.submit(draw_and_log, *drawing))
 

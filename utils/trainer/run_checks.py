@@ -3,6 +3,7 @@
 from utils.config.checks import check_options
 from utils.config.command_line import Command
 from utils.config.injected_parameters import OPTIMIZER, SCHEDULER, injected_kinds
+from utils.config.packages import check_feature_packages
 from utils.errors import UserError
 from utils.optimization import check_optimization
 from utils.runs.checkpoints import check_checkpoint
@@ -11,6 +12,7 @@ from utils.tasks.kinds import check_num_classes, task_kind
 from utils.tasks.layout import check_layout_options
 from utils.tasks.losses import check_loss_fits_task
 from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
+from utils.trainer.confusion_images import draws_images
 from utils.trainer.own_modules import check_module_defines_mode, is_own_module
 
 
@@ -24,6 +26,7 @@ def check_command(command: Command) -> None:
     for entry in settings.task.metrics or []:
         metric_class(parse_metric_entry(entry)[0])
     check_options(command.options)
+    check_feature_packages(command.options, draws_images(settings, is_own_module(command.model_class)))
     if settings.run.ckpt:
         check_checkpoint(settings.run.ckpt)
     injects_optimization = bool({OPTIMIZER, SCHEDULER} & set(injected_kinds(command.model_class).values()))
