@@ -14,6 +14,7 @@ from torch import nn
 
 from main import prepare_run
 from utils.trainer.confusion_images import ConfusionImages
+from utils.trainer.run_callbacks import template_callbacks
 
 
 class ClockHooks(pl.Callback):
@@ -45,7 +46,7 @@ class ClockHooks(pl.Callback):
     @staticmethod
     def background_work_done(trainer: pl.Trainer) -> None:
         """Wait for the confusion images the template draws in a thread: their time is its epoch's, not the loop's."""
-        for callback in trainer.callbacks:
+        for callback in template_callbacks(trainer):
             if isinstance(callback, ConfusionImages):
                 wait(callback.drawn)
 

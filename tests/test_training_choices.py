@@ -19,6 +19,7 @@ from utils.config.settings import OptimizationSettings
 from utils.optimization import build_optimizer, build_schedulers
 from utils.trainer.build import build_trainer
 from utils.trainer.net_summary import NetSummary
+from utils.trainer.run_callbacks import template_callbacks
 
 STANDARD = ["--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200"]
 TINY = ["--max_epochs", "2", "--limit_train_batches", "2", "--batch_size", "16"]
@@ -192,7 +193,7 @@ def test_trainer_options_reach_the_trainer(tmp_path):
     checkpoint = trainer.checkpoint_callback
     assert (checkpoint.monitor, checkpoint.mode, checkpoint.save_top_k) == ("val/accuracy", "max", 2)
     assert any(c.filename == "last" and c.monitor is None for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
-    assert [c.max_depth for c in trainer.callbacks if isinstance(c, NetSummary)] == [2]
+    assert [c.max_depth for c in template_callbacks(trainer) if isinstance(c, NetSummary)] == [2]
 
 
 def test_profiler_writes_its_report_into_the_run_folder(fit):
@@ -253,7 +254,7 @@ def test_every_process_that_trains_keeps_freed_memory_unless_told_not_to(tmp_pat
     monkeypatch.setattr("utils.trainer.callbacks.keep_freed_memory", lambda: calls.append(True))
     settings = parse_command_line([*STANDARD, "--accelerator", "cpu", *flag]).settings.trainer
     trainer = build_trainer(settings, tmp_path / "exp" / "version_0")
-    chosen = [callback for callback in trainer.callbacks if isinstance(callback, FreedMemoryKept)]
+    chosen = [callback for callback in template_callbacks(trainer) if isinstance(callback, FreedMemoryKept)]
     assert len(chosen) == kept
     for callback in chosen:  # Lightning calls setup in each process, ddp_spawn's ranks included
         callback.setup(trainer, None, "fit")

@@ -22,6 +22,7 @@ from utils.trainer.checkpoint_io import AtomicCheckpointIO
 from utils.trainer.loggers import build_loggers
 from utils.trainer.platform import stop_probing_for_absent_gpus
 from utils.trainer.quiet import quiet_library_notices
+from utils.trainer.run_callbacks import as_one_callback
 
 
 def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
@@ -75,7 +76,8 @@ def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_change
     profiler = build_profiler(settings, run_dir)
     stop_probing_for_absent_gpus()
     quiet_library_notices()
-    callbacks = [*module_callbacks, *build_callbacks(settings, run_dir, learning_rate_changes), *extra_callbacks]
+    callbacks = as_one_callback([*module_callbacks, *build_callbacks(settings, run_dir, learning_rate_changes),
+                                 *extra_callbacks])
     trainer = Trainer(
         logger=build_loggers(settings, run_dir, resume_step), callbacks=callbacks, profiler=profiler,
         plugins=[AtomicCheckpointIO()], default_root_dir=run_dir, use_distributed_sampler=False,

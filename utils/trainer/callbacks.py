@@ -7,7 +7,6 @@ from utils.lightning_package import (
     Callback,
     CPUAccelerator,
     DeviceStatsMonitor,
-    EarlyStopping,
     LearningRateMonitor,
     LightningModule,
     TQDMProgressBar,
@@ -20,6 +19,7 @@ from utils.trainer.platform import keep_freed_memory
 from utils.trainer.progress import ValidationLines
 from utils.trainer.shared_run_folder import SharedRunFolder
 from utils.trainer.signals import CheckpointOnSigterm
+from utils.trainer.state_keys import KeyedEarlyStopping
 
 
 class FreedMemoryKept(Callback):
@@ -63,8 +63,8 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     if settings.mode == "fit":
         callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]
         if settings.patience > 0 and settings.monitor != "none":
-            callbacks.append(EarlyStopping(monitor=settings.monitor, mode=settings.monitor_mode,
-                                           patience=settings.patience))
+            callbacks.append(KeyedEarlyStopping(monitor=settings.monitor, mode=settings.monitor_mode,
+                                                patience=settings.patience))
         if learning_rate_changes:
             callbacks.append(LearningRateMonitor(logging_interval="step"))
     if settings.device_stats:

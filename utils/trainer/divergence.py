@@ -9,6 +9,7 @@ from utils.errors import TrainingDiverged
 from utils.lightning_package import Callback, LightningModule, Trainer
 
 NONE_YET = torch.iinfo(torch.int64).max  # the first bad step while every loss so far was finite
+STACKED_EVERY = 64  # losses kept as one tensor: a single device operation for that many steps
 
 
 def is_logged_step(trainer: Trainer, step: int) -> bool:
@@ -18,41 +19,58 @@ def is_logged_step(trainer: Trainer, step: int) -> bool:
 
 
 class LossWatch:
-    """Keeps on the loss's device the first step whose training loss was not finite, and that loss.
+    """Keeps the training losses on their device until a check looks for the first that was not finite.
 
-    `update` adds a few small device operations to a step and never waits for the device; `check` reads the flag on
-    the host, so it runs where the host reads anyway: at logged steps, before a validation, at an epoch's end and
-    before a checkpoint is written.
+    `update` keeps a reference to the step's loss (and every 64 steps stacks them, one small device operation) and
+    never waits for the device; `check` reads them on the host, so it runs where the host reads anyway: at logged
+    steps, before a validation, at an epoch's end and before a checkpoint is written.
     """
 
     def __init__(self, hint: str = "lower --lr, set --gradient_clip_val, or check the data") -> None:
         self.hint = hint
-        self.first_step: torch.Tensor | None = None
-        self.first_value: torch.Tensor | None = None
+        self.device: torch.device | None = None  # set by the first loss: from then on every check compares processes
+        self.steps: list[int] = []
+        self.losses: list[torch.Tensor] = []
+        self.stacked: list[tuple[list[int], torch.Tensor]] = []
 
     def update(self, loss: torch.Tensor, step: int) -> None:
-        """Note the loss of optimizer step `step`; the first non-finite one is kept with its step."""
-        loss = loss.detach()
-        if self.first_step is None or self.first_value is None:
-            self.first_step = torch.full((), NONE_YET, dtype=torch.int64, device=loss.device)
-            self.first_value = torch.zeros((), dtype=torch.float32, device=loss.device)
-        # Five small operations: the earlier of the kept step and this one when this loss is not finite, and the
-        # loss when that changed the kept step.
-        first_step = torch.where(torch.isfinite(loss), self.first_step, self.first_step.clamp(max=step))
-        self.first_value = torch.where(first_step == self.first_step, self.first_value, loss)
-        self.first_step = first_step
+        """Note the loss of optimizer step `step`, to be looked at by the next check."""
+        self.device = loss.device
+        self.steps.append(step)
+        self.losses.append(loss.detach())
+        if len(self.losses) == STACKED_EVERY:
+            self.stack()
+
+    def stack(self) -> None:
+        """Keep the losses noted since the last stacking as one tensor."""
+        if self.losses:
+            self.stacked.append((self.steps, torch.stack(self.losses).float()))
+            self.steps, self.losses = [], []
+
+    def first_bad(self) -> tuple[int, float]:
+        """The first step since the last check whose loss was not finite (NONE_YET when none was), and that loss."""
+        self.stack()
+        stacked, self.stacked = self.stacked, []
+        if not stacked:
+            return NONE_YET, 0.0
+        losses = torch.cat([values for _, values in stacked])
+        bad = ~torch.isfinite(losses)
+        if not bool(bad.any()):
+            return NONE_YET, 0.0
+        index = int(bad.nonzero()[0])
+        return [step for steps, _ in stacked for step in steps][index], float(losses[index])
 
     def check(self, trainer: Trainer, epoch: int, every_process: bool = True) -> None:
         """Stop the run when a step so far had a non-finite loss (on any process, when `every_process`)."""
-        if self.first_step is None or self.first_value is None:
+        if self.device is None:
             return
-        own_step = self.first_step
+        own_step, value = self.first_bad()
         # The earliest over the processes, so all of them stop together at the same point.
-        first = trainer.strategy.reduce(own_step.clone(), reduce_op="min") if every_process else own_step
-        step = int(first.item())
+        own = torch.tensor(own_step, dtype=torch.int64, device=self.device)
+        step = int(trainer.strategy.reduce(own, reduce_op="min")) if every_process else own_step
         if step == NONE_YET:
             return
-        became = f"became {self.first_value.item()}" if int(own_step.item()) == step else "stopped being finite"
+        became = f"became {value}" if own_step == step else "stopped being finite"
         raise TrainingDiverged(
             f"the training loss {became} at epoch {epoch}, step {step}: {self.hint}; checkpoints saved before that "
             f"step are kept and no later one was written"

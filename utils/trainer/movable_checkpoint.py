@@ -6,6 +6,7 @@ from typing import Any
 import torch
 
 from utils.lightning_package import ModelCheckpoint, Trainer
+from utils.trainer.state_keys import LightningStateKey
 
 PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
 
@@ -15,23 +16,20 @@ def moved_path(path: str, old_folder: str, new_folder: str) -> str:
     return str(Path(new_folder) / Path(path).name) if path and Path(path).parent == Path(old_folder) else path
 
 
-class MovableModelCheckpoint(ModelCheckpoint):
+class MovableModelCheckpoint(LightningStateKey, ModelCheckpoint):
     """A ModelCheckpoint whose saved paths follow the run folder: a moved run resumes with its best checkpoints.
 
     A monitor value that is NaN or infinite never makes a best checkpoint (Lightning's own saves a NaN while it holds
-    fewer than k, ranked as the worst score).
+    fewer than k, ranked as the worst score). Its state key is ModelCheckpoint's own.
     """
+
+    lightning_class = ModelCheckpoint
 
     def check_monitor_top_k(self, trainer: Trainer, current: torch.Tensor | None = None) -> bool:
         """Lightning's decision, for finite monitor values only."""
         if current is not None and not torch.isfinite(torch.as_tensor(current)).all():
             return False
         return super().check_monitor_top_k(trainer, current)
-
-    @property
-    def state_key(self) -> str:
-        """ModelCheckpoint's own key, so checkpoints written before or by Lightning's class load their state here."""
-        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Read the state back, its file paths moved into this run's checkpoints/ when the folder was moved."""

@@ -1,0 +1,76 @@
+"""The template's own callbacks reach Lightning as one, each hook handed on in their order; Lightning's keep theirs."""
+
+from pytorch_lightning import Callback
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+
+from utils.config.command_line import parse_command_line
+from utils.trainer.build import build_trainer
+from utils.trainer.callbacks import checkpoint_callbacks
+from utils.trainer.run_callbacks import RunCallbacks, as_one_callback, template_callbacks
+from utils.trainer.state_keys import KeyedEarlyStopping
+
+STANDARD = ["--model_name", "standard_net", "--dataset", "standard_data", "--accelerator", "cpu"]
+
+
+class Recorder(Callback):
+    """Notes each hook it is given, under its name."""
+
+    def __init__(self, name: str, calls: list) -> None:
+        self.name, self.calls = name, calls
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.calls.append((self.name, "on_train_batch_end", outputs, batch_idx))
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self.calls.append((self.name, "on_validation_end"))
+
+
+class Stateful(Callback):
+    """Keeps a state in checkpoints."""
+
+    def state_dict(self) -> dict:
+        return {"kept": 1}
+
+
+def test_a_run_has_one_template_callback_after_the_progress_bar_and_lightnings_own(tmp_path):
+    settings = parse_command_line([*STANDARD, "--patience", "2"]).settings.trainer
+    trainer = build_trainer(settings, tmp_path / "exp" / "version_0")
+    kinds = [type(callback) for callback in trainer.callbacks]
+    assert kinds[:2] == [TQDMProgressBar, RunCallbacks]
+    assert sum(kind is RunCallbacks for kind in kinds) == 1
+    assert all(issubclass(kind, (TQDMProgressBar, RunCallbacks, EarlyStopping, ModelCheckpoint)) for kind in kinds)
+    parts = template_callbacks(trainer)
+    assert len(parts) > len(trainer.callbacks)
+    assert not any(isinstance(part, RunCallbacks) for part in parts)
+
+
+def test_each_hook_reaches_the_parts_that_define_it_in_their_order():
+    calls: list = []
+    first, plain, second = Recorder("first", calls), Callback(), Recorder("second", calls)
+    (one,) = as_one_callback([first, plain, second])
+    one.on_train_batch_end(None, None, {"loss": 1}, batch=None, batch_idx=3)
+    one.on_validation_end(None, None)
+    one.on_train_start(None, None)
+    assert calls == [("first", "on_train_batch_end", {"loss": 1}, 3), ("second", "on_train_batch_end", {"loss": 1}, 3),
+                     ("first", "on_validation_end"), ("second", "on_validation_end")]
+
+
+def test_a_callback_with_a_state_of_its_own_stays_a_callback_of_its_own():
+    stateful, plain = Stateful(), Callback()
+    one, separate = as_one_callback([stateful, plain])
+    assert isinstance(one, RunCallbacks) and one.parts == [plain]
+    assert separate is stateful
+
+
+def test_state_keys_are_lightnings_own_and_follow_a_monitor_chosen_later(tmp_path):
+    settings = parse_command_line([*STANDARD, "--monitor", "val/accuracy", "--monitor_mode", "max"]).settings.trainer
+    best, last = checkpoint_callbacks(settings, tmp_path)
+    stopping = KeyedEarlyStopping(monitor="val/accuracy", mode="max")
+    lightning_best = ModelCheckpoint(dirpath=tmp_path, monitor="val/accuracy", mode="max")
+    assert best.state_key == lightning_best.state_key
+    assert last.state_key == ModelCheckpoint(dirpath=tmp_path).state_key
+    assert stopping.state_key == EarlyStopping(monitor="val/accuracy", mode="max").state_key
+    for callback in (best, stopping):  # as an own module's monitor is chosen at its first validation
+        callback.monitor = "val/f1"
+    assert "'monitor': 'val/f1'" in best.state_key and best.state_key.startswith("ModelCheckpoint{")
+    assert stopping.state_key == EarlyStopping(monitor="val/f1", mode="max").state_key
