@@ -6,6 +6,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from utils.config.command_line import parse_command_line
 from utils.trainer.build import build_trainer
 from utils.trainer.callbacks import checkpoint_callbacks
+from utils.trainer.divergence import OwnModuleLossWatch
 from utils.trainer.run_callbacks import RunCallbacks, as_one_callback, template_callbacks
 from utils.trainer.state_keys import KeyedEarlyStopping
 
@@ -53,6 +54,11 @@ def test_each_hook_reaches_the_parts_that_define_it_in_their_order():
     one.on_train_start(None, None)
     assert calls == [("first", "on_train_batch_end", {"loss": 1}, 3), ("second", "on_train_batch_end", {"loss": 1}, 3),
                      ("first", "on_validation_end"), ("second", "on_validation_end")]
+
+
+def test_a_callback_that_reduces_across_processes_keeps_its_place_before_the_bar():
+    watch, bar, plain = OwnModuleLossWatch(), TQDMProgressBar(), Recorder("plain", [])
+    assert as_one_callback([watch, bar, plain])[:2] == [watch, bar]
 
 
 def test_a_callback_with_a_state_of_its_own_stays_a_callback_of_its_own():

@@ -81,6 +81,8 @@ class OwnModuleLossWatch(Callback):
     """The same watch for an own LightningModule: reads the loss its `training_step` returns, checks where MInterface
     does (a module under manual optimization that returns nothing is not watched)."""
 
+    reduces_across_processes = True  # at an epoch's end every process must reduce before rank 0's bar syncs metrics
+
     def __init__(self) -> None:
         self.watch = LossWatch("lower the module's learning rate, set --gradient_clip_val, or check the data")
         self.step = 0

@@ -26,8 +26,10 @@ def defines(callback: Callback, hook: str) -> bool:
 
 
 def stays_separate(callback: Callback) -> bool:
-    """Whether `callback` is one of Lightning's own or keeps a state of its own in checkpoints."""
-    return isinstance(callback, LIGHTNING_OWN) or defines(callback, "state_dict")
+    """Whether `callback` is one of Lightning's own, keeps a state of its own in checkpoints, or reduces across
+    processes (it keeps its place before the progress bar, which syncs the logged metrics on rank 0 alone)."""
+    return (isinstance(callback, LIGHTNING_OWN) or defines(callback, "state_dict")
+            or getattr(callback, "reduces_across_processes", False))
 
 
 class RunCallbacks(Callback):
