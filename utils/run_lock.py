@@ -16,14 +16,23 @@ LOCK_NAME = ".lock"
 RUN_DIR_VARIABLE = "TEMPLATE_RUN_DIR"
 # Where launchers put a process's rank; a process whose rank is not 0 follows the folder rank 0 holds.
 RANK_VARIABLES = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
+# Set to its own pid by a process that drives several runs (a cross-validation, a sweep) for each run it starts:
+# that run owns the folder it is handed, and holds its lock as any run does.
+DRIVER_VARIABLE = "TEMPLATE_DRIVER"
 
 _held: dict[Path, int] = {}
+
+
+def is_driven_run() -> bool:
+    """Whether a cross-validation or a sweep started this process as one of its runs."""
+    return os.environ.get(DRIVER_VARIABLE) == str(os.getppid())
 
 
 def follows_another_process() -> bool:
     """Whether this process is a rank other than 0 of a run, or a child Lightning's launcher started from one."""
     owner = os.environ.get(RUN_DIR_VARIABLE, "").partition(":")[0]
-    return owner == str(os.getppid()) or any(os.environ.get(name, "0") != "0" for name in RANK_VARIABLES)
+    launched = owner == str(os.getppid()) and not is_driven_run()
+    return launched or any(os.environ.get(name, "0") != "0" for name in RANK_VARIABLES)
 
 
 def _open_lock_file(run_dir: Path) -> int:
@@ -65,6 +74,13 @@ def lock_run_folder(run_dir: Path) -> bool:
         return False
     _held[key] = descriptor
     return True
+
+
+def hold_handed_run_folder(run_dir: Path) -> None:
+    """Take the lock of the folder a cross-validation or sweep hands this run, or refuse naming who holds it."""
+    if not lock_run_folder(run_dir):
+        raise UserError(f"the run folder {run_dir} is still written by {lock_holder(run_dir)}, a run left from an "
+                        f"earlier start: wait for it to end or stop it, then run the same command again")
 
 
 def is_locked(run_dir: Path) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.config.command_line import Command
+from utils.run_lock import DRIVER_VARIABLE
 from utils.runs.folder import RUN_DIR_VARIABLE
 
 
@@ -30,7 +31,8 @@ def run_main(script: Path, argv: list[str], run_dir: Path, environment: dict[str
     """Run `python main.py ARGV` into `run_dir`, its output going to ours, and return its exit code."""
     run_dir.mkdir(parents=True, exist_ok=True)
     # The child takes the folder it is handed (utils/runs/folder.py), as DDP's ranks take their parent's.
-    child_environment = {**os.environ, RUN_DIR_VARIABLE: f"{os.getpid()}:{run_dir}", **(environment or {})}
+    child_environment = {**os.environ, RUN_DIR_VARIABLE: f"{os.getpid()}:{run_dir}", DRIVER_VARIABLE: str(os.getpid()),
+                         **(environment or {})}
     sys.stdout.flush()
     sys.stderr.flush()
     return subprocess.run([sys.executable, str(script), *argv], env=child_environment, check=False).returncode

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.errors import UserError
-from utils.run_lock import follows_another_process, lock_run_folder
+from utils.run_lock import follows_another_process, hold_handed_run_folder, is_driven_run, lock_run_folder
 from utils.runs.results import plain_json
 
 # "<pid>:<path>", set by the process that holds the folder; only its own children (the processes Lightning's DDP
@@ -143,6 +143,8 @@ def _wait_for_first_process(experiment_dir: Path) -> Path:
 def claim_run_folder(log_dir: str, experiment: str) -> Path:
     """The run's folder: created by its first process, learnt by the others; exactly one per run."""
     run_dir = _inherited_run_dir()
+    if run_dir is not None and is_driven_run():
+        hold_handed_run_folder(run_dir)
     if run_dir is None and _is_first_process():
         experiment_dir = _experiment_dir(log_dir, experiment)
         run_dir = _new_version_folder(experiment_dir)

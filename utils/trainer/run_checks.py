@@ -2,7 +2,9 @@
 
 from utils.config.checks import check_options
 from utils.config.command_line import Command
+from utils.config.fold_resume import check_folds_kept
 from utils.config.injected_parameters import OPTIMIZER, SCHEDULER, injected_kinds
+from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
 from utils.optimization import check_optimization
 from utils.runs.checkpoints import check_checkpoint
@@ -34,6 +36,9 @@ def check_command(command: Command) -> None:
     if command.resume_dir and settings.trainer.fast_dev_run:
         raise UserError("--fast_dev_run is a dry run and would overwrite the resumed run's config.yaml and "
                         "results.json: drop --fast_dev_run, or try it in a new run without --resume")
+    if command.resume_dir:
+        train_class = command.dataset_classes[command.train_entry.name]
+        check_folds_kept(command.resume_dir, command.resolved_config(), class_parameter_names([train_class]))
     if command.resume_dir and settings.run.mode != "fit":
         raise UserError(f"--resume continues training: drop --mode {settings.run.mode} (or use --ckpt without "
                         f"--resume)")

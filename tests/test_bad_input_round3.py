@@ -1,0 +1,98 @@
+"""Round 3 of wrong inputs (issue 27): what a resume may not change, checks before the run folder, files read safely.
+
+Each case runs `python main.py ARGS` in a fork of one process that has imported torch and Lightning already
+(tests/forked_main.py): one `error: ...` line naming what was wrong, exit code 2, and Logs/ byte for byte as it was.
+"""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FAST, PROJECT, Project, copy_project, error_line, main_environment
+from forked_main import ForkServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_bad_input import Case, prepare, tree_hash
+
+STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
+SINGLE_RUN = "Logs/standard_net-standard_data/version_0"
+CROSS_VALIDATION = "Logs/cv/version_0"
+# The standard dataset under another name: the same parameters, so only the dataset's name differs.
+OTHER_DATA = (PROJECT / "data" / "standard_data.py").read_text().replace("class StandardData", "class OtherData")
+# Few examples: each is a forked main.py of a second or so.
+FEW = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+CASES = [
+    # A resume keeps what defines a cross-validation.
+    Case("cv_resumed_with_another_seed", ("--resume", CROSS_VALIDATION, "--seed", "7"),
+         ("seed=42", "seed=7", f"--resume {CROSS_VALIDATION}")),
+    Case("cv_resumed_with_another_val_fraction", ("--resume", CROSS_VALIDATION, "--val_fraction", "0.3"),
+         ("val_fraction=0.1", "val_fraction=0.3")),
+    Case("cv_resumed_with_other_train_items", ("--resume", CROSS_VALIDATION, "--noise", "0.5"), ("noise",)),
+    Case("cv_resumed_on_another_dataset", ("--resume", CROSS_VALIDATION, "--dataset", "other_data"),
+         ("train_dataset='standard_data'", "'other_data'"), {"data/other_data.py": OTHER_DATA}),
+    Case("fold_resumed_with_more_folds", ("--resume", f"{CROSS_VALIDATION}/fold_0", "--folds", "4"),
+         ("folds=2", "folds=4", f"python main.py --resume {CROSS_VALIDATION} continues the whole")),
+    Case("fold_resumed_as_another_fold", ("--resume", f"{CROSS_VALIDATION}/fold_1", "--fold", "0"),
+         ("fold=1", "fold=0")),
+    Case("single_run_resumed_as_one_fold", ("--resume", SINGLE_RUN, "--folds", "3", "--fold", "1"),
+         ("--folds 3", "single run", "in place")),
+]
+
+
+@pytest.fixture(scope="module")
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """One process, torch and Lightning imported, that runs each case's `python main.py` in a fork of itself."""
+    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def earlier_logs(fork_server: ForkServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Logs/ of an earlier single run and of an earlier finished 2-fold cross-validation."""
+    earlier = copy_project(tmp_path_factory.mktemp("earlier") / "project")
+    for arguments in (STANDARD, (*STANDARD, "--folds", "2", "--experiment", "cv")):
+        process = fork_server.run(earlier.root, *arguments, *FAST)
+        assert process.returncode == 0, process.stderr[-3000:]
+    assert (earlier.root / SINGLE_RUN / "results.json").is_file()
+    assert (earlier.root / CROSS_VALIDATION / "fold_1" / "results.json").is_file()
+    return earlier.logs
+
+
+@pytest.fixture(scope="module")
+def shared_project(earlier_logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """One copy with the earlier Logs/, for generated cases that each must leave it as it was."""
+    project = copy_project(tmp_path_factory.mktemp("shared") / "project")
+    shutil.copytree(earlier_logs, project.logs)
+    return project
+
+
+def assert_refused(process, project: Project, words: tuple[str, ...], logs_hash: str) -> str:
+    """One error line naming `words`, exit code 2, and Logs/ as it was; the line."""
+    line = error_line(process)
+    for word in words:
+        assert word in line, f"{word!r} not in {line!r}"
+    assert tree_hash(project.logs) == logs_hash
+    return line
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_wrong_input_is_one_error_line_and_changes_nothing(fork_server: ForkServer, earlier_logs: Path,
+                                                           project: Project, case: Case):
+    logs_hash = prepare(project, earlier_logs, case)
+    assert_refused(fork_server.run(project.root, *case.args), project, case.words, logs_hash)
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1).filter(lambda seed: seed != 42), folds=st.one_of(st.none(), st.integers(2, 9)))
+def test_cross_validation_resumed_with_another_split_is_refused(fork_server: ForkServer, shared_project: Project,
+                                                                seed: int, folds: int | None):
+    """Any other seed, with or without a --folds of its own, is refused before anything is written."""
+    logs_hash = tree_hash(shared_project.logs)
+    more = ("--folds", str(folds)) if folds else ()
+    process = fork_server.run(shared_project.root, "--resume", CROSS_VALIDATION, "--seed", str(seed), *more)
+    line = assert_refused(process, shared_project, ("--resume",), logs_hash)
+    assert f"folds={folds}" in line if folds not in (None, 2) else f"seed={seed}" in line
