@@ -32,7 +32,11 @@ def defines_hook(cls: type, name: str) -> bool:
 
 
 def check_module_defines_mode(cls: type, mode: str) -> None:
-    """Refuse --mode validate or test on an own module that defines no step for it."""
+    """Refuse --mode fit, validate or test on an own module that lacks a method Lightning needs for it."""
+    missing = [hook for hook in ("training_step", "configure_optimizers") if not defines_hook(cls, hook)]
+    if mode == "fit" and missing:
+        raise UserError(f"--mode fit: {cls.__name__} defines no {missing[0]}, which Lightning needs to train it: "
+                        f"add {missing[0]} to it, or evaluate a checkpoint with --mode test --ckpt PATH")
     step = {"validate": "validation_step", "test": "test_step"}.get(mode)
     if step and not defines_hook(cls, step):
         raise UserError(f"--mode {mode}: {cls.__name__} defines no {step}, so there is nothing to {mode}: "

@@ -1,9 +1,12 @@
 """Every check of a run that needs no dataset, made before anything is built or written."""
 
+import torch
+
 from utils.config.checks import check_options
 from utils.config.command_line import Command
 from utils.config.fold_resume import check_folds_kept
 from utils.config.injected_parameters import OPTIMIZER, SCHEDULER, injected_kinds
+from utils.config.logger_options import check_logger_options
 from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
 from utils.optimization import check_optimization
@@ -16,6 +19,11 @@ from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
 from utils.trainer.own_modules import check_module_defines_mode, is_own_module
 
 
+def runs_on_cpu(accelerator: str) -> bool:
+    """Whether the run trains on the CPU: asked for, or the only device there is."""
+    return accelerator == "cpu" or not (torch.cuda.is_available() or torch.backends.mps.is_available())
+
+
 def check_command(command: Command) -> None:
     """Every check that needs no dataset: names, options, hardware, task, monitor and checkpoint."""
     settings = command.settings
@@ -26,11 +34,13 @@ def check_command(command: Command) -> None:
     for entry in settings.task.metrics or []:
         metric_class(parse_metric_entry(entry)[0])
     check_options(command.options)
+    check_logger_options(command.options)
     if settings.run.ckpt:
         check_checkpoint(settings.run.ckpt)
     injects_optimization = bool({OPTIMIZER, SCHEDULER} & set(injected_kinds(command.model_class).values()))
     if settings.run.mode == "fit" and (not is_own_module(command.model_class) or injects_optimization):
-        check_optimization(settings.optimization, settings.trainer.max_epochs)
+        on_cpu = runs_on_cpu(settings.trainer.accelerator)
+        check_optimization(settings.optimization, settings.trainer.max_epochs, on_cpu)
     if is_own_module(command.model_class):
         check_module_defines_mode(command.model_class, settings.run.mode)
     if command.resume_dir and settings.trainer.fast_dev_run:
