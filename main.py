@@ -99,11 +99,12 @@ def prepare_checked(command: Command) -> PreparedRun:
     settings = command.settings
     datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
+    trial_callbacks = sweep_trial_callbacks(settings.trainer.monitor)
     run_dir = command.resume_dir or claim_run_folder(settings.run.log_dir, command.experiment)
     remove_stale_temporaries(run_dir)
     trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
                             [*module_callbacks(command, run_dir), StoredConfig(command.resolved_config())],
-                            sweep_trial_callbacks(settings.trainer.monitor))
+                            trial_callbacks)
     return PreparedRun(command, datamodule, model, run_dir, trainer)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.config.command_line import Command
+from utils.experiments.pruning import TRIAL_VARIABLE
 from utils.run_lock import DRIVER_VARIABLE
 from utils.runs.folder import RUN_DIR_VARIABLE
 
@@ -31,7 +32,9 @@ def run_main(script: Path, argv: list[str], run_dir: Path, environment: dict[str
     """Run `python main.py ARGV` into `run_dir`, its output going to ours, and return its exit code."""
     run_dir.mkdir(parents=True, exist_ok=True)
     # The child takes the folder it is handed (utils/runs/folder.py), as DDP's ranks take their parent's.
-    child_environment = {**os.environ, RUN_DIR_VARIABLE: f"{os.getpid()}:{run_dir}", DRIVER_VARIABLE: str(os.getpid()),
+    # A trial's description is what `environment` gives it, never one left in the shell of a cross-validation.
+    inherited = {name: value for name, value in os.environ.items() if name != TRIAL_VARIABLE}
+    child_environment = {**inherited, RUN_DIR_VARIABLE: f"{os.getpid()}:{run_dir}", DRIVER_VARIABLE: str(os.getpid()),
                          **(environment or {})}
     sys.stdout.flush()
     sys.stderr.flush()

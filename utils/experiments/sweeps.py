@@ -75,6 +75,16 @@ def study_name(options: dict[str, Any]) -> str:
     return name
 
 
+def make_folder(folder: Path | None) -> None:
+    """Create a folder of the sweep (and its parents) unless it exists; None: nothing to create."""
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create the folder {folder}: {error.strerror}: pass another --log_dir") from None
+
+
 def run_trials(study: optuna.Study, runner: TrialRunner, trials: int) -> None:
     """Ask for trials one at a time while fewer than `trials` are finished or running anywhere."""
     while len(taken_trials(study)) < trials:
@@ -94,13 +104,11 @@ def run_sweep(command: Command, entry: MainEntry) -> int:
     check_storage_url(storage)
     entry.build_checked(command)
     study_dir = Path(settings.run.log_dir) / command.experiment / name
-    try:
-        study_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"cannot create the study folder {study_dir}: {error.strerror}: pass another --log_dir") \
-            from None
+    # The default storage lives in the experiment's folder; the study's folder waits until the storage opened.
+    make_folder(study_dir.parent if not options["storage"] else None)
     direction = "minimize" if settings.trainer.monitor_mode == "min" else "maximize"
     study = open_study(storage, name, direction, options["pruner"])
+    make_folder(study_dir)
     description = {"storage": storage, "study": name, "pruner": options["pruner"], "trials": options["trials"]}
     runner = TrialRunner(study, space, base_config, study_dir, description, entry.script)
     print(f"sweep: study {name!r} with {len(taken_trials(study))} of {options['trials']} trials finished or "
