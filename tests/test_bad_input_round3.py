@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bad_user_files import STANDARD_NET_RENAMED_PARAMETER
 from conftest import FAST, PROJECT, Project, copy_project, error_line, main_environment
 from forked_main import ForkServer
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,54 @@ SINGLE_RUN = "Logs/standard_net-standard_data/version_0"
 CROSS_VALIDATION = "Logs/cv/version_0"
 # The standard dataset under another name: the same parameters, so only the dataset's name differs.
 OTHER_DATA = (PROJECT / "data" / "standard_data.py").read_text().replace("class StandardData", "class OtherData")
+NET_WITH_LIST_METRICS = """
+import torchmetrics
+from torch import nn
+
+
+class ListMetricsNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(num_features, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+
+    def metrics(self):
+        return [torchmetrics.Accuracy(task="multiclass", num_classes=10)]
+"""
+NET_WITH_PER_ITEM_LOSS = """
+from torch import nn
+
+
+class PerItemLossNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(num_features, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+
+    def loss(self, outputs, target):
+        return nn.functional.cross_entropy(outputs, target, reduction="none")
+"""
+MODULE_WITHOUT_OPTIMIZERS = """
+import lightning
+import torch
+
+
+class NoOptimizerModule(lightning.LightningModule):
+    def __init__(self, num_features: int = 16):
+        super().__init__()
+        self.layer = torch.nn.Linear(num_features, 10)
+
+    def training_step(self, batch, batch_idx):
+        inputs, target = batch
+        return torch.nn.functional.cross_entropy(self.layer(inputs), target)
+"""
+# Longer than any file of options: refused by its size, before YAML reads a byte.
+HUGE_CONFIG = "# " + "x" * (20 * 2**20) + "\nlr: 0.1\n"
+SWEEP = ("--sweep", "sweep.yaml", "--trials", "2")
 # Few examples: each is a forked main.py of a second or so.
 FEW = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -37,6 +86,52 @@ CASES = [
          ("folds=2", "folds=4", f"python main.py --resume {CROSS_VALIDATION} continues the whole")),
     Case("fold_resumed_as_another_fold", ("--resume", f"{CROSS_VALIDATION}/fold_1", "--fold", "0"),
          ("fold=1", "fold=0")),
+    # Checks made before the run folder is claimed.
+    Case("metric_of_another_task", (*STANDARD, "--metrics", "mean_absolute_error"),
+         ("the metrics refused the sample batch", "StandardData")),
+    Case("metric_argument_misspelt", (*STANDARD, "--metrics", "f1_score:averag=macro"),
+         ("f1_score:averag=macro", "averag")),
+    Case("net_metrics_a_list", ("--model_name", "list_metrics_net", "--dataset", "standard_data"),
+         ("ListMetricsNet.metrics()", "list"), {"model/list_metrics_net.py": NET_WITH_LIST_METRICS}),
+    Case("net_loss_per_item", ("--model_name", "per_item_loss_net", "--dataset", "standard_data"),
+         ("PerItemLossNet.loss()", "shape [2]", ".mean()"), {"model/per_item_loss_net.py": NET_WITH_PER_ITEM_LOSS}),
+    Case("own_module_without_optimizers", ("--model_name", "no_optimizer_module", "--dataset", "standard_data"),
+         ("NoOptimizerModule", "configure_optimizers"), {"model/no_optimizer_module.py": MODULE_WITHOUT_OPTIMIZERS}),
+    Case("gpu_only_optimizer_flag_on_cpu", (*STANDARD, "--accelerator", "cpu", "--optimizer.capturable", "true"),
+         ("--optimizer adam", "CPU", "capturable")),
+    Case("mlflow_server_not_listening", (*STANDARD, "--logger", "mlflow", "--mlflow_uri", "http://127.0.0.1:9"),
+         ("127.0.0.1:9", "cannot be reached")),
+    Case("mlflow_uri_of_an_artifact_store", (*STANDARD, "--logger", "csv", "mlflow", "--mlflow_uri", "s3://bucket"),
+         ("s3://bucket", "no tracking store")),
+    Case("mlflow_checkpoints_without_mlflow", (*STANDARD, "--logger", "csv", "--mlflow_checkpoints"),
+         ("--mlflow_checkpoints", "--logger csv mlflow")),
+    Case("log_dir_not_utf8", (*STANDARD, "--log_dir", "runs\udcff"), ("runs\\xff", "not UTF-8")),
+    Case("compare_path_not_utf8", ("--compare", "Logs/\udce9t\udce9"), ("not UTF-8",)),
+    # Files read without a net.
+    Case("compare_results_not_json", ("--compare", "Logs/standard_net-standard_data"),
+         (f"{SINGLE_RUN}/results.json", "not valid JSON"), {f"{SINGLE_RUN}/results.json": '{"best_score": 0.5,'}),
+    Case("compare_results_a_list", ("--compare", SINGLE_RUN), ("results.json", "JSON list"),
+         {f"{SINGLE_RUN}/results.json": "[0.5, 0.25]\n"}),
+    Case("compare_config_not_utf8", ("--compare", "Logs/standard_net-standard_data"),
+         (f"{SINGLE_RUN}/config.yaml", "not UTF-8"), {f"{SINGLE_RUN}/config.yaml": b"seed: 42\nnote: \xff\xfe\n"}),
+    Case("compare_config_a_sentence", ("--compare", SINGLE_RUN), ("config.yaml", "mapping"),
+         {f"{SINGLE_RUN}/config.yaml": "a run of mine\n"}),
+    Case("storage_not_a_database", (*STANDARD, *SWEEP, "--storage", "sqlite:///notes.txt"),
+         ("notes.txt", "not a database"), {"sweep.yaml": "lr: [0.1, 0.01]\n", "notes.txt": "my notes\n" * 50}),
+    Case("config_of_twenty_megabytes", (*STANDARD, "--config", "huge.yaml"), ("huge.yaml", "20.0 MiB"),
+         {"huge.yaml": HUGE_CONFIG}),
+    Case("sweep_file_of_twenty_megabytes", (*STANDARD, "--sweep", "huge.yaml", "--trials", "2"),
+         ("sweep file huge.yaml", "MiB"), {"huge.yaml": HUGE_CONFIG}),
+    # Smaller things.
+    Case("logger_named_twice", (*STANDARD, "--logger", "tensorboard", "csv", "tensorboard"),
+         ("tensorboard twice", "every row twice")),
+    Case("metric_argument_nan", (*STANDARD, "--metrics", "accuracy:threshold=nan"), ("threshold=nan", "finite")),
+    Case("metric_argument_overflows", (*STANDARD, "--metrics", "f1_score:threshold=1e999"),
+         ("threshold=1e999", "finite")),
+    Case("resumed_config_key_the_net_lost", ("--resume", SINGLE_RUN), ("--resume", "'hidden'", "the run's own net"),
+         {"model/standard_net.py": STANDARD_NET_RENAMED_PARAMETER}),
+    Case("storage_driver_missing", (*STANDARD, *SWEEP, "--storage", "mysql+pymysql://user@localhost/db"),
+         ("'pymysql'", "pip install PyMySQL"), {"sweep.yaml": "lr: [0.1, 0.01]\n"}),
     Case("single_run_resumed_as_one_fold", ("--resume", SINGLE_RUN, "--folds", "3", "--fold", "1"),
          ("--folds 3", "single run", "in place")),
 ]

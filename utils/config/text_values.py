@@ -10,5 +10,5 @@ def check_utf8_words(argv: list[str]) -> None:
             word.encode("utf-8")
         except UnicodeEncodeError:
             shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            raise UserError(f"{shown!r} is not UTF-8 text (the shell passed bytes that no UTF-8 text has), so no "
+            raise UserError(f"'{shown}' is not UTF-8 text (the shell passed bytes that no UTF-8 text has), so no "
                             f"config.yaml, log or folder name could hold it: type it again as UTF-8 text") from None
