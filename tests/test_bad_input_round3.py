@@ -4,6 +4,7 @@ Each case runs `python main.py ARGS` in a fork of one process that has imported 
 (tests/forked_main.py): one `error: ...` line naming what was wrong, exit code 2, and Logs/ byte for byte as it was.
 """
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,3 +192,69 @@ def test_cross_validation_resumed_with_another_split_is_refused(fork_server: For
     process = fork_server.run(shared_project.root, "--resume", CROSS_VALIDATION, "--seed", str(seed), *more)
     line = assert_refused(process, shared_project, ("--resume",), logs_hash)
     assert f"folds={folds}" in line if folds not in (None, 2) else f"seed={seed}" in line
+
+
+@FEW
+@given(text=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8), byte=st.integers(0x80, 0xFF),
+       option=st.sampled_from(["--log_dir", "--experiment", "--data_dir", "--val_datasets"]))
+def test_a_word_that_is_not_utf8_is_refused_before_anything_is_written(fork_server: ForkServer,
+                                                                      shared_project: Project, text: str, byte: int,
+                                                                      option: str):
+    """A byte that no UTF-8 text has, anywhere in any value, is one line: Python hands it over as a lone surrogate."""
+    logs_hash = tree_hash(shared_project.logs)
+    word = f"{text}{chr(0xDC00 + byte)}{text}"
+    process = fork_server.run(shared_project.root, *STANDARD, option, word)
+    assert_refused(process, shared_project, ("not UTF-8", f"\\x{byte:02x}"), logs_hash)
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=4),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                        max_size=3), max_leaves=8)
+
+
+@FEW
+@given(content=st.binary(max_size=40) | JSON_VALUES.map(lambda value: json.dumps(value).encode())
+       | st.dictionaries(st.sampled_from(["test", "best_score", "monitor", "pruned"]), JSON_VALUES, min_size=1)
+       .map(lambda value: json.dumps(value).encode()))
+def test_compare_reads_any_results_file_as_a_table_or_one_line_naming_it(fork_server: ForkServer,
+                                                                        shared_project: Project, content: bytes):
+    """Whatever bytes a results.json holds, --compare prints its table or one error line naming that file."""
+    results = shared_project.root / SINGLE_RUN / "results.json"
+    kept = results.read_bytes()
+    results.write_bytes(content)
+    try:
+        process = fork_server.run(shared_project.root, "--compare", SINGLE_RUN)
+    finally:
+        results.write_bytes(kept)
+    if process.returncode == 0:
+        assert process.stdout.splitlines()[1].startswith("standard_net-standard_data/version_0"), process.stdout
+    else:
+        assert "results.json" in error_line(process)
+
+
+@FEW
+@given(metric=st.sampled_from(["accuracy", "f1_score", "precision"]),
+       spelling=st.sampled_from(["nan", "NaN", ".nan", "inf", "-inf", ".inf", "-.Inf", "Infinity", "1e400", "-2e308"]))
+def test_a_metric_argument_that_is_not_finite_is_refused(fork_server: ForkServer, shared_project: Project,
+                                                         metric: str, spelling: str):
+    logs_hash = tree_hash(shared_project.logs)
+    process = fork_server.run(shared_project.root, *STANDARD, "--metrics", f"{metric}:threshold={spelling}")
+    assert_refused(process, shared_project, (f"threshold={spelling}", "not a finite number"), logs_hash)
+
+
+@FEW
+@given(loggers=st.lists(st.sampled_from(["tensorboard", "csv", "mlflow"]), min_size=2, max_size=5)
+       .filter(lambda names: len(set(names)) < len(names)))
+def test_a_logger_named_twice_is_refused(fork_server: ForkServer, shared_project: Project, loggers: list[str]):
+    logs_hash = tree_hash(shared_project.logs)
+    process = fork_server.run(shared_project.root, *STANDARD, "--logger", *loggers)
+    assert_refused(process, shared_project, (f"--logger {' '.join(loggers)}", "twice"), logs_hash)
+
+
+@pytest.mark.parametrize("value", ['{"storage": "sqlite:///gone.db", "study": "s", "pruner": "none", "trial": 0}',
+                                   "not json"])
+def test_a_sweep_trial_variable_left_in_the_shell_is_one_line(project: Project, value: str):
+    """The variable a sweep worker hands each trial, left set in a shell, is refused, not a traceback."""
+    process = project.run(*STANDARD, *FAST, env={"TEMPLATE_SWEEP_TRIAL": value})
+    assert "TEMPLATE_SWEEP_TRIAL" in error_line(process) and "unset" in error_line(process)
+    assert not project.logs.exists() or not any(project.logs.iterdir())
