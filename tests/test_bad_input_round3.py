@@ -133,6 +133,19 @@ CASES = [
          {"model/standard_net.py": STANDARD_NET_RENAMED_PARAMETER}),
     Case("storage_driver_missing", (*STANDARD, *SWEEP, "--storage", "mysql+pymysql://user@localhost/db"),
          ("'pymysql'", "pip install PyMySQL"), {"sweep.yaml": "lr: [0.1, 0.01]\n"}),
+    # Sweep files' values built and checked before the first trial.
+    Case("sweep_fractional_step_on_an_integer", (*STANDARD, *SWEEP), ("hidden", "12.5", "int"),
+         {"sweep.yaml": "hidden: {low: 8, high: 64, step: 4.5}\n"}),
+    Case("sweep_of_the_monitor", (*STANDARD, *SWEEP), ("--monitor cannot vary", "one monitor"),
+         {"sweep.yaml": "monitor: [val/loss, val/accuracy]\n"}),
+    Case("sweep_of_the_monitor_mode", (*STANDARD, *SWEEP), ("--monitor_mode cannot vary",),
+         {"sweep.yaml": "monitor_mode: [min, max]\n"}),
+    Case("sweep_of_dataset_beside_train_dataset", ("--model_name", "standard_net", "--train_dataset", "standard_data",
+                                                   "--val_datasets", "standard_data", *SWEEP),
+         ("dataset is swept", "--train_dataset overrides it"),
+         {"sweep.yaml": "dataset: [standard_data, other_data]\n", "data/other_data.py": OTHER_DATA}),
+    Case("sweep_of_a_net_that_cannot_take_the_data", (*STANDARD, *SWEEP), ("model_name: 'example_net'", "cannot train"),
+         {"sweep.yaml": "model_name: [standard_net, example_net]\nlr: [0.1]\n"}),
     Case("single_run_resumed_as_one_fold", ("--resume", SINGLE_RUN, "--folds", "3", "--fold", "1"),
          ("--folds 3", "single run", "in place")),
 ]
@@ -258,3 +271,34 @@ def test_a_sweep_trial_variable_left_in_the_shell_is_one_line(project: Project, 
     process = project.run(*STANDARD, *FAST, env={"TEMPLATE_SWEEP_TRIAL": value})
     assert "TEMPLATE_SWEEP_TRIAL" in error_line(process) and "unset" in error_line(process)
     assert not project.logs.exists() or not any(project.logs.iterdir())
+
+
+@pytest.mark.parametrize(("recorded", "words"), [
+    (None, ("holds trials that vary lr", "another --study")),
+    ({"lr": [0.1, 0.2]}, ("another search space", "lr differ")),
+])
+def test_a_study_of_another_search_space_is_refused(fork_server: ForkServer, project: Project, recorded: dict | None,
+                                                    words: tuple[str, ...]):
+    """A study that holds trials of another sweep file is not continued with this one: its trials would mix."""
+    import optuna
+
+    url = f"sqlite:///{project.root / 'studies.db'}"
+    study = optuna.create_study(storage=url, study_name="shared", direction="minimize")
+    study.add_trial(optuna.trial.create_trial(params={"lr": 0.1}, value=1.0,
+                                              distributions={"lr": optuna.distributions.CategoricalDistribution(
+                                                  [0.1, 0.2])}))
+    if recorded is not None:
+        study.set_user_attr("sweep_file", recorded)
+    project.write("sweep.yaml", "lr: [0.1, 0.3]\n" if recorded else "batch_size: [16, 32]\n")
+    process = fork_server.run(project.root, *STANDARD, *SWEEP, "--study", "shared", "--storage", url)
+    assert_refused(process, project, words, "absent")
+
+
+@FEW
+@given(step=st.floats(0.05, 20).filter(lambda step: not step.is_integer()))
+def test_a_fractional_step_on_an_integer_option_is_refused(fork_server: ForkServer, shared_project: Project,
+                                                           step: float):
+    logs_hash = tree_hash(shared_project.logs)
+    (shared_project.root / "sweep.yaml").write_text(f"hidden: {{low: 8, high: 64, step: {step!r}}}\n")
+    process = fork_server.run(shared_project.root, *STANDARD, *SWEEP)
+    assert_refused(process, shared_project, ("sweep file sweep.yaml: hidden", f"{8 + step!r}"), logs_hash)

@@ -89,8 +89,13 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 def open_study(url: str, name: str, direction: str, pruner: str) -> optuna.Study:
     """Create the study, or load it when another worker or an earlier run did; refuse another direction."""
     storage = open_storage(url)
-    study = optuna.create_study(storage=storage, study_name=name, direction=direction,
-                                pruner=build_pruner(pruner), load_if_exists=True)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its "Using an existing study" line: the worker says so
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, direction=direction,
+                                    pruner=build_pruner(pruner), load_if_exists=True)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     wanted = optuna.study.StudyDirection.MINIMIZE if direction == "minimize" else optuna.study.StudyDirection.MAXIMIZE
     if study.direction != wanted:
         stored = "min" if study.direction == optuna.study.StudyDirection.MINIMIZE else "max"

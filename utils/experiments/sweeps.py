@@ -20,6 +20,7 @@ from utils.experiments.class_choices import base_options
 from utils.experiments.pruning import TRIAL_VARIABLE
 from utils.experiments.search_space import SearchSpace, load_search_space
 from utils.experiments.studies import check_storage_url, default_storage, is_surplus, open_study, taken_trials
+from utils.experiments.sweep_checks import check_same_search_space
 from utils.experiments.trials_table import trials_table, write_best_config
 from utils.runs.folder import EXPERIMENT_PATTERN
 
@@ -99,7 +100,7 @@ def run_sweep(command: Command, entry: MainEntry) -> int:
     options, settings = command.options, command.settings
     name = study_name(options)
     base_config = base_options(command)
-    space = load_search_space(command, base_config, entry.checked_command)
+    space = load_search_space(command, base_config, entry.checked_command, entry.build_checked)
     storage = options["storage"] or default_storage(settings.run.log_dir, command.experiment)
     check_storage_url(storage)
     entry.build_checked(command)
@@ -108,6 +109,7 @@ def run_sweep(command: Command, entry: MainEntry) -> int:
     make_folder(study_dir.parent if not options["storage"] else None)
     direction = "minimize" if settings.trainer.monitor_mode == "min" else "maximize"
     study = open_study(storage, name, direction, options["pruner"])
+    check_same_search_space(study, space.entries or {}, f"sweep file {options['sweep']}")
     make_folder(study_dir)
     description = {"storage": storage, "study": name, "pruner": options["pruner"], "trials": options["trials"]}
     runner = TrialRunner(study, space, base_config, study_dir, description, entry.script)
