@@ -44,7 +44,8 @@ class TrialRunner:
         trial.set_user_attr("run_dir", str(run_dir))
         options = self.space.trial_options(trial, self.base_config)
         environment = {TRIAL_VARIABLE: json.dumps({**self.trial_description, "trial": trial.number})}
-        code = run_main(self.script, config_tokens(options), run_dir, environment)
+        code = run_main(self.script, config_tokens(options), run_dir, "run the same command again to go on with "
+                        "the study", environment)
         if (run_dir / "config.yaml").is_file():
             # Kept in the study, so any worker on any machine writes the best trial's config.
             trial.set_user_attr("config", yaml.safe_load((run_dir / "config.yaml").read_text()))
