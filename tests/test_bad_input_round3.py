@@ -16,6 +16,7 @@ from forked_main import ForkServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_bad_input import Case, prepare, tree_hash
+from test_one_writer import hold
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
 SINGLE_RUN = "Logs/standard_net-standard_data/version_0"
@@ -302,3 +303,20 @@ def test_a_fractional_step_on_an_integer_option_is_refused(fork_server: ForkServ
     (shared_project.root / "sweep.yaml").write_text(f"hidden: {{low: 8, high: 64, step: {step!r}}}\n")
     process = fork_server.run(shared_project.root, *STANDARD, *SWEEP)
     assert_refused(process, shared_project, ("sweep file sweep.yaml: hidden", f"{8 + step!r}"), logs_hash)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fold=st.sampled_from([None, 0, 1]), extra=st.sampled_from([(), ("--max_epochs", "2")]))
+def test_a_folder_a_live_process_holds_is_not_resumed(fork_server: ForkServer, shared_project: Project,
+                                                      fold: int | None, extra: tuple[str, ...]):
+    """A cross-validation's folder, or one fold's, held by a live writer (an orphan of a killed parent) is refused."""
+    folder = Path(CROSS_VALIDATION) / f"fold_{fold}" if fold is not None else Path(CROSS_VALIDATION)
+    logs_hash = tree_hash(shared_project.logs)
+    holder = hold(shared_project.root / folder)
+    try:
+        process = fork_server.run(shared_project.root, "--resume", str(folder), *extra)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_refused(process, shared_project, (f"the run in {folder} is still running", f"process {holder.pid}"),
+                   logs_hash)
