@@ -6,6 +6,8 @@ Each case runs `python main.py ARGS` in a fork of one process that has imported 
 
 import json
 import shutil
+import struct
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -320,3 +322,49 @@ def test_a_folder_a_live_process_holds_is_not_resumed(fork_server: ForkServer, s
         holder.wait()
     assert_refused(process, shared_project, (f"the run in {folder} is still running", f"process {holder.pid}"),
                    logs_hash)
+
+
+def tensor_data_span(checkpoint: Path) -> tuple[int, int]:
+    """(offset, size) in the file of the largest tensor's bytes, which torch stores uncompressed."""
+    with zipfile.ZipFile(checkpoint) as archive:
+        tensors = [info for info in archive.infolist() if "/data/" in info.filename]
+    largest = max(tensors, key=lambda info: info.file_size)
+    with checkpoint.open("rb") as file:
+        file.seek(largest.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", file.read(4))
+    return largest.header_offset + 30 + name_length + extra_length, largest.file_size
+
+
+def alter(checkpoint: Path, position: float, mask: int) -> None:
+    """XOR one byte of the checkpoint's weights with `mask`, at a fraction `position` into its largest tensor."""
+    offset, size = tensor_data_span(checkpoint)
+    content = bytearray(checkpoint.read_bytes())
+    content[offset + min(int(position * size), size - 1)] ^= mask
+    checkpoint.write_bytes(bytes(content))
+
+
+@pytest.mark.parametrize("mode", [("--mode", "test", "--ckpt"), ("--resume",)], ids=["test", "resume"])
+def test_a_checkpoint_whose_weights_were_altered_is_refused(fork_server: ForkServer, earlier_logs: Path,
+                                                            project: Project, mode: tuple[str, ...]):
+    prepare(project, earlier_logs, Case("altered", (), ()))
+    checkpoint = project.root / SINGLE_RUN / "checkpoints" / "last.ckpt"
+    alter(checkpoint, 0.5, 0x10)
+    logs_hash = tree_hash(project.logs)
+    arguments = (*STANDARD, *mode, str(checkpoint)) if len(mode) > 1 else (*mode, SINGLE_RUN)
+    process = fork_server.run(project.root, *arguments)
+    assert_refused(process, project, ("last.ckpt", "do not match the digest", "altered"), logs_hash)
+
+
+@FEW
+@given(position=st.floats(0, 1), mask=st.integers(1, 255))
+def test_any_altered_byte_of_the_weights_is_found(fork_server: ForkServer, shared_project: Project, position: float,
+                                                   mask: int):
+    checkpoint = shared_project.root / SINGLE_RUN / "checkpoints" / "last.ckpt"
+    kept = checkpoint.read_bytes()
+    alter(checkpoint, position, mask)
+    try:
+        logs_hash = tree_hash(shared_project.logs)
+        process = fork_server.run(shared_project.root, *STANDARD, "--mode", "predict", "--ckpt", str(checkpoint))
+        assert_refused(process, shared_project, ("do not match the digest",), logs_hash)
+    finally:
+        checkpoint.write_bytes(kept)
