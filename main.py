@@ -8,6 +8,7 @@ from typing import Any
 
 from utils.config.command_line import Command, compare_request, parse_command_line
 from utils.config.experiment_options import drives_several_runs
+from utils.config.text_values import check_utf8_words
 from utils.errors import DiskFull, RunStopped, TrainingDiverged, UserError
 
 
@@ -55,6 +56,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     from utils.config.checks import check_val_check_interval
     from utils.lightning_package import pl
     from utils.runs.checkpoints import check_resume_fits
+    from utils.tasks.dry_step import dry_step
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, check_trainable, preflight
     from utils.tasks.train_batches import check_train_batches
@@ -73,6 +75,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
         check_batches(checked_sets or datamodule.test_sets)
     else:
         model.use_class_count(preflight(model, checked_sets or datamodule.test_sets))
+        dry_step(model, checked_sets or datamodule.test_sets)
     if settings.run.mode == "fit" and not own_module:
         check_trainable(model.net)
         check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,
@@ -110,12 +113,12 @@ def prepare_checked(command: Command) -> PreparedRun:
     settings = command.settings
     datamodule, model = build_checked(command)
     resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
+    trial_callbacks = sweep_trial_callbacks(settings.trainer.monitor)
     run_dir = claim_run_folder(command)
     remove_stale_temporaries(run_dir)
     trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
                             [*module_callbacks(command, run_dir), StoredConfig(command.resolved_config())],
-                            [*confusion_images(command, model, datamodule),
-                             *sweep_trial_callbacks(settings.trainer.monitor)])
+                            [*confusion_images(command, model, datamodule), *trial_callbacks])
     return PreparedRun(command, datamodule, model, run_dir, trainer)
 
 
@@ -126,6 +129,7 @@ def prepare_run(argv: list[str]) -> PreparedRun:
 
 def run(argv: list[str]) -> int:
     """Prepare the run, record its configuration, run the mode and write the results (or compare runs)."""
+    check_utf8_words(argv)
     request = compare_request(argv)
     if request:
         from utils.runs.comparison import compare_runs

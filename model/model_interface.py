@@ -16,6 +16,7 @@ from utils.lightning_package import pl
 from utils.optimization import build_optimizer, build_schedulers
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.shared_names import STEP_LOSS, TRAIN, metric_key
+from utils.tasks.dry_step import check_own_metrics
 from utils.tasks.given_targets import GivenTargetsMetrics
 from utils.tasks.kinds import fitted, task_kind
 from utils.tasks.layout import classes_second
@@ -64,7 +65,7 @@ class MInterface(pl.LightningModule):
 
     def metric_names(self) -> list[str]:
         """The names of the metrics each stage and dataset logs beside `loss`."""
-        own = self.net.metrics() if callable(getattr(self.net, "metrics", None)) else {}
+        own = check_own_metrics(self.net) if callable(getattr(self.net, "metrics", None)) else {}
         names = run_metric_names(self.task.task, self.task.metrics, list(own), type(self.net).__name__)
         return names if self.tensor_targets else list(own)
 

@@ -83,13 +83,21 @@ def add_warm_up(optimizer: torch.optim.Optimizer, steps: int, steps_done: Callab
     optimizer.register_step_post_hook(restore)
 
 
-def check_optimization(settings: OptimizationSettings, max_epochs: int) -> None:
-    """Build the optimizer and the scheduler once on a stand-in parameter: values torch refuses are a UserError."""
+def check_optimization(settings: OptimizationSettings, max_epochs: int, on_cpu: bool = False) -> None:
+    """Build the optimizer and the scheduler once on a stand-in parameter (and, for a run on the CPU, step the
+    optimizer there once): values torch refuses are a UserError."""
     parameter = torch.nn.Parameter(torch.zeros(1, 1))
     try:
         optimizer = build_optimizer([parameter], settings)
     except (ValueError, TypeError) as error:
         raise UserError(f"--optimizer {settings.optimizer}: torch refused its arguments ({error})") from None
+    if on_cpu:
+        parameter.grad = torch.zeros_like(parameter)
+        try:
+            optimizer.step()
+        except (RuntimeError, AssertionError, ValueError) as error:  # torch asserts on a CUDA-only flag
+            raise UserError(f"--optimizer {settings.optimizer} cannot step on the CPU with these arguments "
+                            f"({str(error).splitlines()[0]}): drop the GPU-only arguments, or train on a GPU") from None
     stand_in = SimpleNamespace(max_epochs=max_epochs, estimated_stepping_batches=max_epochs, global_step=0)
     try:
         build_schedulers(optimizer, settings, stand_in)

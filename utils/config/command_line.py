@@ -217,10 +217,20 @@ def full_parser(model_class: type, dataset_classes: list[type], names: argparse.
     return parser
 
 
+def unknown_key_message(key: str, config_file: str | None, resume_dir: Path | None) -> str:
+    """What a config key that no option of this run takes means: a typo in --config, or a resumed run's net or
+    datasets that changed since it was written."""
+    if config_file or resume_dir is None:
+        return f"config file {config_file} has an unknown key {key!r}: remove it or fix its spelling"
+    return (f"--resume {resume_dir}: its config.yaml sets {key!r}, which no option of this run takes (a net or "
+            f"dataset other than the run's own?): resume with the run's own net and datasets, or start a new run")
+
+
 def parse_command_line(argv: list[str]) -> Command:
     """Parse `argv` into a Command, or raise UserError; prints help or the listing and exits when asked."""
     names = parse_names(argv, {})
     config = load_config(names.config) if names.config else {}
+    file_keys = set(config)
     resume_dir = resume_checkpoint = None
     if names.resume:
         # The resumed run's own configuration comes first; --config and the command line can change it.
@@ -255,7 +265,7 @@ def parse_command_line(argv: list[str]) -> Command:
     config = rename_former_keys(config, known, FORMER_NAMES)
     for key in config:
         if key not in known:
-            raise UserError(f"config file {names.config} has an unknown key {key!r}: remove it or fix its spelling")
+            raise UserError(unknown_key_message(key, names.config if key in file_keys else None, resume_dir))
     tokens = config_tokens({**defaults, **config}) + argv
     options = vars(parser.parse_args(tokens))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),

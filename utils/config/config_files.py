@@ -8,6 +8,8 @@ from utils.errors import UserError
 
 # Options that choose which file or run to read: a config file naming them would be read too late to act on them.
 COMMAND_LINE_ONLY = names_where(config_file=False)
+# Options fill a few kilobytes; a file far larger is the wrong file, and parsing it would take minutes.
+MAX_CONFIG_BYTES = 2**20
 
 
 def _read_yaml(file: Path, kind: str) -> Any:
@@ -30,6 +32,9 @@ def load_config(path: str, kind: str = "config file") -> dict[str, Any]:
         raise UserError(f"{kind} {path} is a folder: pass the path of a YAML file")
     if not file.is_file():
         raise UserError(f"{kind} {path} does not exist: pass the path of a YAML file")
+    if file.stat().st_size > MAX_CONFIG_BYTES:
+        raise UserError(f"{kind} {path} is {file.stat().st_size / 2**20:.1f} MiB, more than a file of options ever "
+                        f"needs ({MAX_CONFIG_BYTES // 2**20} MiB at most): pass the right file")
     try:
         config = _read_yaml(file, kind) or {}
     except UnicodeDecodeError:

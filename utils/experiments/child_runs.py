@@ -4,18 +4,27 @@ A process per run keeps runs apart (memory, random state, DDP's launchers, which
 rank) and makes each one exactly the run its config.yaml reruns alone.
 """
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from utils.config.command_line import Command
+from utils.errors import RunStopped
+from utils.experiments.pruning import TRIAL_VARIABLE
 from utils.runs.folder import RUN_DIR_VARIABLE
 from utils.shared_names import RESULTS_FILE
+
+# prctl's option that names the signal a process gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
 
 @dataclass(frozen=True)
@@ -27,14 +36,61 @@ class MainEntry:
     build_checked: Callable[[Command], Any]
 
 
-def run_main(script: Path, argv: list[str], run_dir: Path, environment: dict[str, str] | None = None) -> int:
-    """Run `python main.py ARGV` into `run_dir`, its output going to ours, and return its exit code."""
+def die_with_parent() -> Callable[[], None] | None:
+    """What a child runs before it starts: on Linux, ask for SIGTERM (a checkpoint, then an exit) when its parent
+    dies, however it dies; elsewhere nothing."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def set_death_signal() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_death_signal
+
+
+@contextmanager
+def signals_forwarded(child: subprocess.Popen) -> Iterator[list[signal.Signals]]:
+    """Pass SIGTERM and SIGINT on to the child while it runs (it saves, then ends); yield the signals passed on."""
+    received: list[signal.Signals] = []
+
+    def forward(number: int, frame: Any) -> None:
+        received.append(signal.Signals(number))
+        child.send_signal(number)
+
+    earlier = {number: signal.getsignal(number) for number in FORWARDED}
+    for number, handler in earlier.items():
+        if handler is not signal.SIG_IGN:  # a signal this process ignores, its child ignores too
+            signal.signal(number, forward)
+    try:
+        yield received
+    finally:
+        for number, handler in earlier.items():
+            signal.signal(number, handler)
+
+
+def run_main(script: Path, argv: list[str], run_dir: Path, resume: str,
+             environment: dict[str, str] | None = None) -> int:
+    """Run `python main.py ARGV` into `run_dir`, its output going to ours, and return its exit code; a SIGTERM or
+    SIGINT to this process stops the child (which saves) and then this process, saying `resume`."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    # The child takes the folder it is handed (utils/runs/folder.py), as DDP's ranks take their parent's.
-    child_environment = {**os.environ, RUN_DIR_VARIABLE: f"{os.getpid()}:{run_dir}", **(environment or {})}
+    # The child takes the folder it is handed (utils/runs/folder.py) and holds its lock; a trial's description is
+    # what `environment` gives it, never one left in the shell.
+    inherited = {name: value for name, value in os.environ.items() if name != TRIAL_VARIABLE}
+    child_environment = {**inherited, RUN_DIR_VARIABLE: f"{os.getpid()}:{run_dir}", **(environment or {})}
     sys.stdout.flush()
     sys.stderr.flush()
-    return subprocess.run([sys.executable, str(script), *argv], env=child_environment, check=False).returncode
+    # A process group of its own: a Ctrl-C in the terminal reaches the child once, passed on by this process.
+    child = subprocess.Popen([sys.executable, str(script), *argv], env=child_environment, process_group=0,
+                             preexec_fn=die_with_parent())
+    with signals_forwarded(child) as received:
+        code = child.wait()  # a forwarding handler runs and the wait goes on (PEP 475)
+    if received:
+        raise RunStopped(f"stopped by {received[0].name}; {resume}", 128 + received[0])
+    return code
 
 
 def read_results(run_dir: Path) -> dict[str, Any]:

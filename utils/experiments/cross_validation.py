@@ -25,7 +25,7 @@ def run_fold(entry: MainEntry, config: dict, fold_dir: Path, fold: int) -> int:
         argv += ["--resume", str(fold_dir)]
     else:
         print(f"fold {fold} of {folds}: {fold_dir}")
-    return run_main(entry.script, argv, fold_dir)
+    return run_main(entry.script, argv, fold_dir, f"resume with: python main.py --resume {fold_dir.parent}")
 
 
 def run_cross_validation(command: Command, entry: MainEntry) -> int:

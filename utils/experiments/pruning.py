@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from utils.errors import RunPruned
+from utils.errors import RunPruned, UserError
 from utils.lightning_package import Callback, LightningModule, Trainer
+from utils.run_lock import is_rank_zero
+from utils.runs.folder import handed_run_dir
 
 # Set by the sweep worker for the trial's `python main.py`: the storage, study, trial number and pruner (JSON).
 # An environment variable, not an option, so the trial's config.yaml reruns it alone, and no password is saved.
@@ -61,11 +63,22 @@ def load_trial(description: dict[str, Any]) -> Any:
     return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, description["trial"]))
 
 
-def sweep_trial_callbacks(monitor: str) -> list[Callback]:
-    """The pruning callback when this process trains a sweep's trial, else none."""
+def trial_description() -> dict[str, Any] | None:
+    """The trial a sweep worker started this process for, or None; the variable left in a shell is refused."""
     description = os.environ.get(TRIAL_VARIABLE)
     if not description:
+        return None
+    if is_rank_zero() and handed_run_dir() is None:
+        raise UserError(f"{TRIAL_VARIABLE} is set in the environment, but no sweep worker started this run: unset "
+                        f"it (unset {TRIAL_VARIABLE}); a sweep worker sets it for each trial it starts")
+    return json.loads(description)
+
+
+def sweep_trial_callbacks(monitor: str) -> list[Callback]:
+    """The pruning callback when this process trains a sweep's trial, else none."""
+    description = trial_description()
+    if description is None:
         return []
     from optuna_integration.pytorch_lightning import PyTorchLightningPruningCallback
 
-    return [TrialPruning(PyTorchLightningPruningCallback(load_trial(json.loads(description)), monitor))]
+    return [TrialPruning(PyTorchLightningPruningCallback(load_trial(description), monitor))]

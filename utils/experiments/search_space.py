@@ -19,6 +19,7 @@ from utils.experiments.class_choices import (
     fitting,
     options_by_choice,
 )
+from utils.experiments.sweep_checks import check_builds, replaced_entries
 
 RANGE_KEYS = ("low", "high", "log", "step")
 # What a trial cannot vary: where and how runs are made, rather than what one run trains.
@@ -38,8 +39,11 @@ class Dimension:
     step: Number | None = None
 
     def candidates(self) -> list[Any]:
-        """The values checked before any trial runs: every choice, or both ends of the range."""
-        return list(self.choices) if self.choices else [self.low, self.high]
+        """The values checked before any trial runs: every choice, or both ends of the range and one step."""
+        if self.choices:
+            return list(self.choices)
+        # A step's first value too: a fractional step on an integer option is refused with it.
+        return [self.low, self.high, *([self.low + self.step] if self.step else [])]
 
     def sample(self, trial: optuna.Trial) -> Any:
         """The trial's value, drawn by the study's sampler."""
@@ -58,6 +62,8 @@ class SearchSpace:
     dimensions: tuple[Dimension, ...]
     fixed: dict[str, Any]
     option_names: dict[Choice, frozenset[str]]
+    replaced: frozenset[str] = frozenset()  # the worker's options a swept option replaces in each trial
+    entries: dict[str, Any] | None = None  # the sweep file as written, recorded in the study
 
     def trial_options(self, trial: optuna.Trial, base: dict[str, Any]) -> dict[str, Any]:
         """Every option of the trial's run: `base`, then what the sweep sets, each where the trial's optimizer and
@@ -68,7 +74,8 @@ class SearchSpace:
         names = self.option_names[choice_key(chosen)]
         sampled = {dimension.name: dimension.sample(trial) for dimension in self.dimensions
                    if dimension.name in names and dimension.name not in CLASS_CHOICES}
-        return {**fitting({**base, **self.fixed}, names), **chosen, **sampled}
+        kept = {name: value for name, value in base.items() if name not in self.replaced}
+        return {**fitting({**kept, **self.fixed}, names), **chosen, **sampled}
 
 
 def as_number(value: Any) -> Number | None:
@@ -124,6 +131,9 @@ def parse_dimension(where: str, name: str, spec: Any) -> Dimension | None:
 
 def check_name(where: str, name: str, known: frozenset[str], choices: dict[str, list[Any]]) -> None:
     """Refuse an option name no trial has, or one a sweep cannot vary."""
+    if name in ("monitor", "monitor_mode"):
+        raise UserError(f"{where}: --{name} cannot vary: trials are compared by one monitor value; set it on the "
+                        f"command line")
     if name in NOT_SWEPT:
         raise UserError(f"{where}: --{name} is not an option a trial can vary: set it on the command line")
     if name not in known:
@@ -144,15 +154,17 @@ def class_choices(where: str, entries: dict[str, Any]) -> dict[str, list[Any]]:
     return choices
 
 
-def load_search_space(command: Command, base: dict[str, Any],
-                      checked_command: Callable[[list[str]], Command]) -> SearchSpace:
+def load_search_space(command: Command, base: dict[str, Any], checked_command: Callable[[list[str]], Command],
+                      build_checked: Callable[[Command], Any] | None = None) -> SearchSpace:
     """Read and check the sweep file: names, ranges, and every choice and range end through the run's own checks,
-    each with an optimizer and a scheduler that have it."""
+    each with an optimizer and a scheduler that have it; the nets and datasets it chooses built on a batch."""
     path = command.options["sweep"]
     where = f"sweep file {path}"
     entries = load_config(path, kind="sweep file")
     if not entries:
         raise UserError(f"{where} varies no option: give option: [choices] or option: {{low: ..., high: ...}}")
+    replaced = replaced_entries(where, entries, command.given)
+    base = {name: value for name, value in base.items() if name not in replaced}
     choices = class_choices(where, entries)
     option_names = options_by_choice(where, choices, base, checked_command)
     dimensions, fixed = [], {}
@@ -172,4 +184,7 @@ def load_search_space(command: Command, base: dict[str, Any],
             checked_command(config_tokens({**fitting(base, names), **dict(choice), name: value}))
         except UserError as error:
             raise UserError(f"{where}: {name}: {value!r} is refused: {error}") from None
-    return SearchSpace(tuple(dimensions), fixed, option_names)
+    if build_checked is not None:
+        values = {**{name: [value] for name, value in fixed.items()}, **{d.name: d.candidates() for d in dimensions}}
+        check_builds(where, values, {**base, **fixed}, checked_command, build_checked)
+    return SearchSpace(tuple(dimensions), fixed, option_names, replaced, entries)

@@ -17,6 +17,10 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 TAKEN = (*FINISHED, TrialState.RUNNING)
 # Workers started together race to create the tables of a new storage; the loser tries again.
 OPEN_ATTEMPTS = 5
+# The pip package of each database driver SQLAlchemy imports by module name.
+DRIVER_PACKAGES = {"psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]", "pg8000": "pg8000",
+                   "asyncpg": "asyncpg", "MySQLdb": "mysqlclient", "pymysql": "PyMySQL",
+                   "mysql": "mysql-connector-python", "pyodbc": "pyodbc", "oracledb": "oracledb"}
 
 
 def build_pruner(name: str) -> optuna.pruners.BasePruner:
@@ -54,8 +58,9 @@ def check_storage_url(url: str) -> None:
         raise UserError(f"--storage {shown_url(url)} names a database SQLAlchemy does not know: use sqlite:///, "
                         f"postgresql:// or mysql://") from None
     except ImportError as error:
+        package = DRIVER_PACKAGES.get((error.name or "").partition(".")[0], error.name)
         raise UserError(f"--storage {shown_url(url)} needs its database driver {error.name!r}: install it "
-                        f"(for PostgreSQL: pip install psycopg2-binary)") from None
+                        f"(pip install {package})") from None
 
 
 def _heartbeat_storage(url: str) -> optuna.storages.RDBStorage:
@@ -66,7 +71,7 @@ def _heartbeat_storage(url: str) -> optuna.storages.RDBStorage:
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
     """The relational storage with heartbeats, so trials of killed workers end as failed."""
-    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+    from sqlalchemy.exc import DatabaseError, SQLAlchemyError
 
     for attempt in range(OPEN_ATTEMPTS - 1):
         try:
@@ -75,16 +80,22 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             time.sleep(0.2 * (attempt + 1))
     try:
         return _heartbeat_storage(url)
-    except OperationalError as error:
+    except DatabaseError as error:  # an OperationalError, or a file that is not a database
         reason = str(error.orig).splitlines()[0] if error.orig else type(error).__name__
-        raise UserError(f"cannot open --storage {shown_url(url)}: {reason}") from None
+        raise UserError(f"cannot open --storage {shown_url(url)}: {reason}: pass the URL of a database (a new "
+                        f"file name for SQLite), or leave --storage out") from None
 
 
 def open_study(url: str, name: str, direction: str, pruner: str) -> optuna.Study:
     """Create the study, or load it when another worker or an earlier run did; refuse another direction."""
     storage = open_storage(url)
-    study = optuna.create_study(storage=storage, study_name=name, direction=direction,
-                                pruner=build_pruner(pruner), load_if_exists=True)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its "Using an existing study" line: the worker says so
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, direction=direction,
+                                    pruner=build_pruner(pruner), load_if_exists=True)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     wanted = optuna.study.StudyDirection.MINIMIZE if direction == "minimize" else optuna.study.StudyDirection.MAXIMIZE
     if study.direction != wanted:
         stored = "min" if study.direction == optuna.study.StudyDirection.MINIMIZE else "max"

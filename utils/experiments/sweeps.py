@@ -20,6 +20,7 @@ from utils.experiments.class_choices import base_options
 from utils.experiments.pruning import TRIAL_VARIABLE
 from utils.experiments.search_space import SearchSpace, load_search_space
 from utils.experiments.studies import check_storage_url, default_storage, is_surplus, open_study, taken_trials
+from utils.experiments.sweep_checks import check_same_search_space
 from utils.experiments.trials_table import trials_table, write_best_config
 from utils.runs.folder import EXPERIMENT_PATTERN
 from utils.shared_names import CONFIG_FILE, trial_folder
@@ -44,7 +45,8 @@ class TrialRunner:
         trial.set_user_attr("run_dir", str(run_dir))
         options = self.space.trial_options(trial, self.base_config)
         environment = {TRIAL_VARIABLE: json.dumps({**self.trial_description, "trial": trial.number})}
-        code = run_main(self.script, config_tokens(options), run_dir, environment)
+        code = run_main(self.script, config_tokens(options), run_dir, "run the same command again to go on with "
+                        "the study", environment)
         if (run_dir / CONFIG_FILE).is_file():
             # Kept in the study, so any worker on any machine writes the best trial's config.
             trial.set_user_attr("config", yaml.safe_load((run_dir / CONFIG_FILE).read_text()))
@@ -76,6 +78,16 @@ def study_name(options: dict[str, Any]) -> str:
     return name
 
 
+def make_folder(folder: Path | None) -> None:
+    """Create a folder of the sweep (and its parents) unless it exists; None: nothing to create."""
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create the folder {folder}: {error.strerror}: pass another --log_dir") from None
+
+
 def run_trials(study: optuna.Study, runner: TrialRunner, trials: int) -> None:
     """Ask for trials one at a time while fewer than `trials` are finished or running anywhere."""
     while len(taken_trials(study)) < trials:
@@ -90,18 +102,17 @@ def run_sweep(command: Command, entry: MainEntry) -> int:
     options, settings = command.options, command.settings
     name = study_name(options)
     base_config = base_options(command)
-    space = load_search_space(command, base_config, entry.checked_command)
+    space = load_search_space(command, base_config, entry.checked_command, entry.build_checked)
     storage = options["storage"] or default_storage(settings.run.log_dir, command.experiment)
     check_storage_url(storage)
     entry.build_checked(command)
     study_dir = Path(settings.run.log_dir) / command.experiment / name
-    try:
-        study_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"cannot create the study folder {study_dir}: {error.strerror}: pass another --log_dir") \
-            from None
+    # The default storage lives in the experiment's folder; the study's folder waits until the storage opened.
+    make_folder(study_dir.parent if not options["storage"] else None)
     direction = "minimize" if settings.trainer.monitor_mode == "min" else "maximize"
     study = open_study(storage, name, direction, options["pruner"])
+    check_same_search_space(study, space.entries or {}, f"sweep file {options['sweep']}")
+    make_folder(study_dir)
     description = {"storage": storage, "study": name, "pruner": options["pruner"], "trials": options["trials"]}
     runner = TrialRunner(study, space, base_config, study_dir, description, entry.script)
     print(f"sweep: study {name!r} with {len(taken_trials(study))} of {options['trials']} trials finished or "

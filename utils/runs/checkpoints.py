@@ -1,8 +1,10 @@
 """Read a template checkpoint back, with a clear error for every way a file can be wrong."""
 
+import hashlib
 import pickle
 import re
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -13,6 +15,42 @@ from utils.errors import UserError
 
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
 CHECKPOINT_FORMAT = 4
+
+
+# Where a checkpoint keeps the digest of its weights, written with them and checked whenever it is read.
+WEIGHTS_DIGEST = "template_weights_digest"
+
+
+def named_tensors(value: Any, name: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor in a checkpoint's dicts, lists and tuples, with its path of keys, in stored order."""
+    if isinstance(value, torch.Tensor):
+        yield name, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key != WEIGHTS_DIGEST:
+                yield from named_tensors(item, f"{name}/{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from named_tensors(item, f"{name}/{index}")
+
+
+def weights_digest(checkpoint: dict[str, Any]) -> str:
+    """A SHA-256 over every tensor's path, dtype, shape and bytes (weights, optimizer states, buffers): any altered
+    byte of them changes it."""
+    digest = hashlib.sha256()
+    for name, tensor in named_tensors(checkpoint):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{tensor.dtype}:{list(tensor.shape)}\0".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    return digest.hexdigest()
+
+
+def check_weights_digest(path: str, checkpoint: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose weights differ from the digest saved with them (one without a digest passes)."""
+    stored = checkpoint.get(WEIGHTS_DIGEST)
+    if stored is not None and stored != weights_digest(checkpoint):
+        raise UserError(f"checkpoint {path}: its weights do not match the digest saved with them, so the file was "
+                        f"altered or damaged after it was written: use another checkpoint of the run, or retrain")
 
 
 def _is_template_checkpoint(checkpoint: Any) -> bool:
@@ -59,6 +97,7 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     if not _is_template_checkpoint(checkpoint):
         raise UserError(f"checkpoint {path} was not written by this template (it does not name its net): pass a "
                         f".ckpt from a run's checkpoints/ folder")
+    check_weights_digest(path, checkpoint)
     written = checkpoint.get("template_format")
     if written != CHECKPOINT_FORMAT:
         raise UserError(f"checkpoint {path} was written by another version of this template (checkpoint format "

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from utils.config.config_files import load_config
 from utils.errors import UserError
 from utils.shared_names import CONFIG_FILE, RESULTS_FILE, TEST, metric_key
 
@@ -42,11 +41,29 @@ def run_folders(path: str) -> list[Path]:
     return found
 
 
+def read_results_file(path: Path) -> dict[str, Any]:
+    """A results.json as a mapping; one that cannot be read, or is no JSON mapping, is one line naming it."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"--compare: {path} is not UTF-8 text: a run writes its results.json as UTF-8 JSON; "
+                        f"move the damaged file away and compare again") from None
+    except OSError as error:
+        raise UserError(f"--compare: {path} cannot be read ({error.strerror}): check its permissions") from None
+    except ValueError as error:
+        raise UserError(f"--compare: {path} is not valid JSON ({str(error).splitlines()[0]}): a run writes it "
+                        f"whole when it ends; move the damaged file away and compare again") from None
+    if not isinstance(results, dict):
+        raise UserError(f"--compare: {path} holds a JSON {type(results).__name__}, not the mapping a run writes: "
+                        f"move it away and compare again")
+    return results
+
+
 def read_run(folder: Path) -> RunRecord:
     """A run's record; a run without results.json yet has empty results."""
-    config = yaml.safe_load((folder / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+    config = load_config(str(folder / CONFIG_FILE), "--compare: the run config")
     results_file = folder / RESULTS_FILE
-    results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
+    results = read_results_file(results_file) if results_file.is_file() else {}
     return RunRecord("/".join(folder.resolve().parts[-2:]), config, results)
 
 
@@ -65,8 +82,10 @@ def mean_of(value: Any) -> Any:
 
 def test_metrics(results: dict[str, Any]) -> dict[str, float]:
     """The final test metrics by key: `test/<label>/<name>`, and `test/<name>` for the means over test sets."""
+    tests = results.get("test")
     return {metric_key(TEST, name, label): mean_of(value)
-            for label, metrics in results.get("test", {}).items() for name, value in metrics.items()}
+            for label, metrics in (tests.items() if isinstance(tests, dict) else ())
+            if isinstance(metrics, dict) for name, value in metrics.items()}
 
 
 def cell(value: Any) -> str:

@@ -69,7 +69,7 @@ def _new_version_folder(experiment_dir: Path) -> Path:
         return run_dir
 
 
-def _handed_run_dir() -> Path | None:
+def handed_run_dir() -> Path | None:
     """The folder a cross-validation or a sweep handed this process when it started it."""
     owner, _, path = os.environ.get(RUN_DIR_VARIABLE, "").partition(":")
     return Path(path) if path and owner == str(os.getppid()) else None
@@ -87,7 +87,13 @@ def claim_run_folder(command: Command) -> Path:
                             f"({lock_holder(resumed)} writes into it): wait for it to end or stop it, then resume; "
                             f"a run has one writer at a time")
         return resumed
-    run_dir = _handed_run_dir() or _new_version_folder(_experiment_dir(run.log_dir, command.experiment))
+    handed = handed_run_dir()
+    if handed is not None:
+        if not lock_run_folder(handed):
+            raise UserError(f"the run folder {handed} is still written by {lock_holder(handed)}, a run left from an "
+                            f"earlier start: wait for it to end or stop it, then run the same command again")
+        return handed
+    run_dir = _new_version_folder(_experiment_dir(run.log_dir, command.experiment))
     lock_run_folder(run_dir)
     return run_dir
 

@@ -3,6 +3,7 @@
 import difflib
 import importlib
 import inspect
+import math
 import re
 from functools import cache
 from typing import Any
@@ -71,8 +72,23 @@ def parse_metric_entry(text: str) -> tuple[str, dict[str, Any]]:
         key, equals, value = pair.partition("=")
         if not equals or not key.strip():
             raise UserError(f"--metrics {text}: bad argument {pair!r}, use NAME:key=value,key=value")
-        arguments[key.strip()] = yaml.safe_load(value)
+        try:
+            arguments[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f"--metrics {text}: the value of {key.strip()!r} is not valid YAML") from None
+        if not_finite(arguments[key.strip()]):
+            raise UserError(f"--metrics {text}: {key.strip()}={value} is not a finite number: give a finite value")
     return name, arguments
+
+
+def not_finite(value: Any) -> bool:
+    """Whether a metric argument reads as a number that is not finite (nan, inf, 1e400, .inf)."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def check_ignores(name: str, ignore_index: int | None) -> None:

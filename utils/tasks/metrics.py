@@ -102,8 +102,8 @@ class StageMetrics(nn.Module):
         if len(self.pending) >= BATCHES_PER_GROUP or self.pending_outputs >= OUTPUTS_PER_GROUP:
             self.flush()
 
-    def flush(self) -> None:
-        """Update the loss mean and the metrics with the kept batches."""
+    def flush(self, batches: str = "a batch of this epoch") -> None:
+        """Update the loss mean and the metrics with the kept batches (`batches` names them in an error)."""
         if not self.pending:
             return
         losses, outputs, targets = zip(*self.pending, strict=True)
@@ -121,7 +121,7 @@ class StageMetrics(nn.Module):
                         metric.update(batch_outputs, batch_targets)
         except (RuntimeError, ValueError) as error:
             # Only two items of each dataset are checked before a run; a later bad target ends here.
-            raise UserError(f"the metrics refused a batch of this epoch ({str(error).splitlines()[0]}): fix the "
+            raise UserError(f"the metrics refused {batches} ({str(error).splitlines()[0]}): fix the "
                             f"dataset's targets, --task or the net's number of outputs") from None
 
     def compute(self) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ import torch
 
 from utils.errors import DiskFull
 from utils.lightning_package import TorchCheckpointIO
+from utils.runs.checkpoints import WEIGHTS_DIGEST, weights_digest
 from utils.shared_names import checkpoint_temporary
 
 
@@ -46,6 +47,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = checkpoint_temporary(target)
+        checkpoint[WEIGHTS_DIGEST] = weights_digest(checkpoint)
         try:
             torch.save(checkpoint, temporary)
             os.replace(temporary, target)

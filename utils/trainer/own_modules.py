@@ -19,6 +19,9 @@ from utils.trainer.module_monitor import ModuleMonitor
 from utils.trainer.own_module_sets import PerSetMetrics
 from utils.trainer.run_state import RunState
 
+# Where LightningModule and its hooks' placeholders live, in either package.
+LIGHTNING_CORE = ("pytorch_lightning.core.", "lightning.pytorch.core.")
+
 
 def is_own_module(cls: type) -> bool:
     """Whether a model/ class is a LightningModule of its own (rather than a net MInterface wraps)."""
@@ -31,8 +34,18 @@ def defines_hook(cls: type, name: str) -> bool:
                if not base.__module__.startswith(("pytorch_lightning.", "lightning.")))
 
 
+def overrides_core(cls: type, name: str) -> bool:
+    """Whether some class of a LightningModule's bases other than Lightning's core defines `name` (a module of
+    Lightning's demos, such as BoringModel, counts)."""
+    return any(name in vars(base) for base in cls.__mro__ if not base.__module__.startswith(LIGHTNING_CORE))
+
+
 def check_module_defines_mode(cls: type, mode: str) -> None:
-    """Refuse --mode validate or test on an own module that defines no step for it."""
+    """Refuse --mode fit, validate or test on an own module that lacks a method Lightning needs for it."""
+    missing = [hook for hook in ("training_step", "configure_optimizers") if not overrides_core(cls, hook)]
+    if mode == "fit" and missing:
+        raise UserError(f"--mode fit: {cls.__name__} defines no {missing[0]}, which Lightning needs to train it: "
+                        f"add {missing[0]} to it, or evaluate a checkpoint with --mode test --ckpt PATH")
     step = {"validate": "validation_step", "test": "test_step"}.get(mode)
     if step and not defines_hook(cls, step):
         raise UserError(f"--mode {mode}: {cls.__name__} defines no {step}, so there is nothing to {mode}: "

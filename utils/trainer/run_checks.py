@@ -1,9 +1,14 @@
 """Every check of a run that needs no dataset, made before anything is built or written."""
 
+import torch
+
 from utils.config.checks import check_options
 from utils.config.command_line import Command
+from utils.config.fold_resume import check_folds_kept
 from utils.config.injected_parameters import OPTIMIZER, SCHEDULER, injected_kinds
+from utils.config.logger_options import check_logger_options
 from utils.config.packages import check_feature_packages
+from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
 from utils.optimization import check_optimization
 from utils.runs.checkpoints import check_checkpoint
@@ -16,6 +21,11 @@ from utils.trainer.confusion_images import draws_images
 from utils.trainer.own_modules import check_module_defines_mode, is_own_module
 
 
+def runs_on_cpu(accelerator: str) -> bool:
+    """Whether the run trains on the CPU: asked for, or the only device there is."""
+    return accelerator == "cpu" or not (torch.cuda.is_available() or torch.backends.mps.is_available())
+
+
 def check_command(command: Command) -> None:
     """Every check that needs no dataset: names, options, hardware, task, monitor and checkpoint."""
     settings = command.settings
@@ -26,17 +36,22 @@ def check_command(command: Command) -> None:
     for entry in settings.task.metrics or []:
         metric_class(parse_metric_entry(entry)[0])
     check_options(command.options)
+    check_logger_options(command.options)
     check_feature_packages(command.options, draws_images(settings, is_own_module(command.model_class)))
     if settings.run.ckpt:
         check_checkpoint(settings.run.ckpt)
     injects_optimization = bool({OPTIMIZER, SCHEDULER} & set(injected_kinds(command.model_class).values()))
     if settings.run.mode == "fit" and (not is_own_module(command.model_class) or injects_optimization):
-        check_optimization(settings.optimization, settings.trainer.max_epochs)
+        on_cpu = runs_on_cpu(settings.trainer.accelerator)
+        check_optimization(settings.optimization, settings.trainer.max_epochs, on_cpu)
     if is_own_module(command.model_class):
         check_module_defines_mode(command.model_class, settings.run.mode)
     if command.resume_dir and settings.trainer.fast_dev_run:
         raise UserError("--fast_dev_run is a dry run and would overwrite the resumed run's config.yaml and "
                         "results.json: drop --fast_dev_run, or try it in a new run without --resume")
+    if command.resume_dir:
+        train_class = command.dataset_classes[command.train_entry.name]
+        check_folds_kept(command.resume_dir, command.resolved_config(), class_parameter_names([train_class]))
     if command.resume_dir and settings.run.mode != "fit":
         raise UserError(f"--resume continues training: drop --mode {settings.run.mode} (or use --ckpt without "
                         f"--resume)")

@@ -1,0 +1,53 @@
+"""The run's own loss and metrics on a sample batch of each dataset, before the run folder exists: what the first
+training step would stop on (a metric's arguments, a metric that does not fit the task, a net's metrics() that
+are no metrics, a loss that is not one number) is one line here."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+from torchmetrics import Metric
+
+from utils.errors import UserError
+from utils.tasks.preflight import dataset_description, sample_batch
+
+
+def check_own_metrics(net: torch.nn.Module) -> dict[str, Metric]:
+    """The net's metrics(), checked to be a mapping of names to torchmetrics Metric objects."""
+    own, where = net.metrics(), f"{type(net).__name__}.metrics()"
+    example = "{'acc': torchmetrics.Accuracy(task='multiclass', num_classes=10)}"
+    if not isinstance(own, Mapping):
+        raise UserError(f"{where} returns a {type(own).__name__}: return a dict of name: torchmetrics.Metric, such "
+                        f"as {example}")
+    for name, metric in own.items():
+        if not isinstance(name, str) or not isinstance(metric, Metric):
+            raise UserError(f"{where} gives {name!r} the {type(metric).__name__} {metric!r}, not a "
+                            f"torchmetrics.Metric: return a dict of name: metric object, such as {example}")
+    return dict(own)
+
+
+def check_scalar_loss(loss: Any, source: str) -> None:
+    """Refuse a loss that is not one floating-point number: training needs one value to minimise."""
+    if isinstance(loss, torch.Tensor) and loss.numel() == 1 and loss.is_floating_point():
+        return
+    shown = (f"a {loss.dtype} tensor of shape {list(loss.shape)}" if isinstance(loss, torch.Tensor)
+             else f"a {type(loss).__name__}")
+    raise UserError(f"{source} returns {shown} on a sample batch: return one floating-point number, a tensor of "
+                    f"shape [] (reduce it over the batch, for example with .mean())")
+
+
+def dry_step(model: Any, datasets: dict[str, Dataset]) -> None:
+    """A val step of the model on two items of each dataset, metrics updated, nothing of the model changed."""
+    source = f"{type(model.net).__name__}.loss()" if model.own_loss else f"--loss {model.task.loss or 'default'}"
+    was_training = model.training
+    model.eval()
+    try:
+        for label, dataset in datasets.items():
+            metrics = model.new_stage_metrics(confusion=True)
+            with torch.no_grad():
+                loss = model.shared_step(sample_batch(dataset, label), metrics)
+                check_scalar_loss(loss, source)
+                metrics.flush(f"the sample batch of {dataset_description(dataset, label)}")
+    finally:
+        model.train(was_training)
