@@ -39,12 +39,17 @@ class ForkServer:
             self.process = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=log, text=True, cwd=scratch, env=environment)
 
-    def run(self, root: Path, *arguments: str, timeout: int = 300) -> subprocess.CompletedProcess:
-        """Run `python main.py ARGUMENTS` in the project copy `root` and return the finished process."""
+    def run(self, root: Path, *arguments: str, timeout: int = 300,
+            environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run `python main.py ARGUMENTS` in the project copy `root` and return the finished process.
+
+        `environment`, where given, replaces the child's `os.environ`: what the run reads, not what the packages the
+        server imported read when it started (torch's thread and device variables, for one).
+        """
         self.runs += 1
         stdout, stderr = (self.scratch / f"run_{self.runs}.{stream}" for stream in ("stdout", "stderr"))
         request = {"root": str(root), "arguments": list(arguments), "stdout": str(stdout), "stderr": str(stderr),
-                   "timeout": timeout}
+                   "timeout": timeout, "environment": environment}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         reply = self.process.stdout.readline()
@@ -102,10 +107,14 @@ def run_main(request: dict[str, Any]) -> None:
     redirect(0, os.devnull, os.O_RDONLY)
     redirect(1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     redirect(2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    if request.get("environment") is not None:
+        os.environ.clear()
+        os.environ.update(request["environment"])
     os.chdir(request["root"])
     sys.path[0] = request["root"]
     sys.argv = ["main.py", *request["arguments"]]
-    runpy.run_path("main.py", run_name="__main__")
+    # As `python main.py` sets it: the script's absolute path.
+    runpy.run_path(os.path.join(request["root"], "main.py"), run_name="__main__")
 
 
 if __name__ == "__main__":
