@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from forked_main import ForkServer
+from forked_main import ForkedRun, ForkServer
 
 PROJECT = Path(__file__).resolve().parent.parent
 COPIED = ("main.py", "utils", "model", "data")
@@ -26,12 +26,18 @@ def main_environment() -> dict[str, str]:
 _fork_server: ForkServer | None = None
 
 
-def fork_server() -> ForkServer:
+def shared_fork_server() -> ForkServer:
     """The process that runs each `python main.py` in a fork of itself, torch and Lightning imported once."""
     global _fork_server
     if _fork_server is None or _fork_server.process.poll() is not None:
         _fork_server = ForkServer(Path(tempfile.mkdtemp(prefix="fork_server_")), main_environment())
     return _fork_server
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> ForkServer:
+    """This worker's fork server, for tests that call `fork_server.run(root, *arguments)` themselves."""
+    return shared_fork_server()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -56,7 +62,15 @@ class Project:
         """
         if env is not None:
             return self.run_process(*arguments, timeout=timeout, env=env)
-        return fork_server().run(self.root, *arguments, timeout=timeout, environment=main_environment())
+        return shared_fork_server().run(self.root, *arguments, timeout=timeout, environment=main_environment())
+
+    def start(self, *arguments: str) -> ForkedRun:
+        """Start `python main.py ARGUMENTS` in a fork without waiting for it; `wait` collects it."""
+        return shared_fork_server().start(self.root, *arguments, environment=main_environment())
+
+    def wait(self, run: ForkedRun, timeout: int = 300) -> subprocess.CompletedProcess:
+        """Wait for a run `start` began and return the finished process."""
+        return shared_fork_server().wait(run, timeout)
 
     def run_process(self, *arguments: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
         """Run `python main.py ARGUMENTS` in a fresh interpreter: for tests whose subject is the process itself."""

@@ -7,7 +7,6 @@ Each case runs `python main.py ARGS` in a fork of one process that has imported 
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from bad_user_files import (
     CallsAFunction,
     torch_bytes,
 )
-from conftest import FAST, Project, copy_project, error_line, main_environment
+from conftest import FAST, Project, copy_project, error_line
 from forked_main import ForkServer
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
@@ -320,14 +319,6 @@ def earlier_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert process.returncode == 0, process.stderr[-3000:]
     assert (earlier.root / EARLIER_CHECKPOINT).is_file()
     return earlier.logs
-
-
-@pytest.fixture(scope="module")  # Tests ask for it before earlier_logs: its imports overlap with the earlier run.
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each case's `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 def prepare(project: Project, earlier_logs: Path, case: Case) -> str:
