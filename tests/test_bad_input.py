@@ -355,7 +355,7 @@ def test_real_run_is_refused_as_the_forked_run_is(fork_server: ForkServer, earli
     """A real `python main.py` is refused with the very exit code and output of the fork the cases above run."""
     real = copy_project(tmp_path / "real")
     logs_hash = prepare(real, earlier_logs, case)
-    expected = real.run(*case.args)
+    expected = real.run_process(*case.args)
     assert_refused(expected, real, case, logs_hash)
     prepare(project, earlier_logs, case)
     forked = fork_server.run(project.root, *case.args)
@@ -367,7 +367,7 @@ def test_forked_run_ends_on_a_bug_as_python_does(fork_server: ForkServer, projec
     real = copy_project(tmp_path / "real")
     for copy in (project, real):
         copy.write("main.py", "raise ValueError('a bug, not a user error')\n")
-    expected, forked = real.run(), fork_server.run(project.root)
+    expected, forked = real.run_process(), fork_server.run(project.root)
     assert forked.returncode == expected.returncode == 1
     assert forked.stderr.startswith("Traceback") and expected.stderr.startswith("Traceback")
     assert forked.stderr.splitlines()[-1] == expected.stderr.splitlines()[-1] == "ValueError: a bug, not a user error"

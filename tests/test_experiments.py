@@ -1,4 +1,5 @@
-"""Cross-validation and sweeps end to end: real `python main.py` processes on tiny data, results read back."""
+"""Cross-validation and sweeps end to end: `python main.py` on tiny data (each fold and trial a process of its own),
+results read back."""
 
 import json
 import os
