@@ -4,10 +4,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from forked_main import ForkedRun, ForkServer
 
 PROJECT = Path(__file__).resolve().parent.parent
 COPIED = ("main.py", "utils", "model", "data")
@@ -20,6 +22,31 @@ def main_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key != "TEMPLATE_RUN_DIR"}
 
 
+# This test process's fork server (one per xdist worker), started by the first run that needs it.
+_fork_server: ForkServer | None = None
+
+
+def shared_fork_server() -> ForkServer:
+    """The process that runs each `python main.py` in a fork of itself, torch and Lightning imported once."""
+    global _fork_server
+    if _fork_server is None or _fork_server.process.poll() is not None:
+        _fork_server = ForkServer(Path(tempfile.mkdtemp(prefix="fork_server_")), main_environment())
+    return _fork_server
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> ForkServer:
+    """This worker's fork server, for tests that call `fork_server.run(root, *arguments)` themselves."""
+    return shared_fork_server()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """End this process's fork server and remove the outputs it kept."""
+    if _fork_server is not None and _fork_server.process.poll() is None:
+        _fork_server.close()
+        shutil.rmtree(_fork_server.scratch, ignore_errors=True)
+
+
 class Project:
     """A copy of the template in a temporary folder, with its own Logs/."""
 
@@ -28,7 +55,25 @@ class Project:
         self.logs = root / "Logs"
 
     def run(self, *arguments: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-        """Run `python main.py ARGUMENTS` in the copy and return the finished process."""
+        """Run `python main.py ARGUMENTS` in the copy and return the finished process.
+
+        The run is a fork of this worker's fork server, as `python main.py` but for the packages already imported;
+        with `env`, whose variables torch or Lightning may read as they are imported, it is a fresh interpreter.
+        """
+        if env is not None:
+            return self.run_process(*arguments, timeout=timeout, env=env)
+        return shared_fork_server().run(self.root, *arguments, timeout=timeout, environment=main_environment())
+
+    def start(self, *arguments: str) -> ForkedRun:
+        """Start `python main.py ARGUMENTS` in a fork without waiting for it; `wait` collects it."""
+        return shared_fork_server().start(self.root, *arguments, environment=main_environment())
+
+    def wait(self, run: ForkedRun, timeout: int = 300) -> subprocess.CompletedProcess:
+        """Wait for a run `start` began and return the finished process."""
+        return shared_fork_server().wait(run, timeout)
+
+    def run_process(self, *arguments: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run `python main.py ARGUMENTS` in a fresh interpreter: for tests whose subject is the process itself."""
         return subprocess.run([sys.executable, "main.py", *arguments], cwd=self.root, capture_output=True,
                               text=True, timeout=timeout, env={**main_environment(), **(env or {})})
 

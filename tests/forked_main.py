@@ -2,7 +2,8 @@
 
 Run as a script, this file is a fork server: it imports the third-party packages `main.py` needs (never the
 project's own `main`, `utils`, `model` or `data`, which differ per project copy), then reads one JSON request a
-line on stdin, forks a child for it and writes the child's exit code back as one JSON line. The child becomes
+line on stdin: a run, for which it forks a child and answers its process id, or a wait, for which it answers that
+child's exit code once it ends. Several runs may go side by side. The child becomes
 `python main.py ARGS`: its own cwd, `sys.path[0]`, `sys.argv`, stdin, stdout and stderr, then `main.py` runs as
 `__main__` and the interpreter ends the child as it ends any script (SystemExit codes, tracebacks, atexit).
 Everything a run changes dies with its child, so runs share nothing but the packages imported before the fork.
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,8 +30,18 @@ PROJECT_MODULES = ("main", "utils", "model", "data")
 POLL_SECONDS = 0.005
 
 
+@dataclass(frozen=True)
+class ForkedRun:
+    """A `python main.py` started in a fork and not waited for yet: its process id, command and output files."""
+
+    pid: int
+    args: list[str]
+    stdout: Path
+    stderr: Path
+
+
 class ForkServer:
-    """A server process, started once, that runs `main.py` in a fresh fork for every call of `run`."""
+    """A server process, started once, that runs `main.py` in a fresh fork for every call of `run` or `start`."""
 
     def __init__(self, scratch: Path, environment: dict[str, str]) -> None:
         self.scratch = scratch
@@ -39,22 +51,38 @@ class ForkServer:
             self.process = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=log, text=True, cwd=scratch, env=environment)
 
-    def run(self, root: Path, *arguments: str, timeout: int = 300) -> subprocess.CompletedProcess:
-        """Run `python main.py ARGUMENTS` in the project copy `root` and return the finished process."""
+    def run(self, root: Path, *arguments: str, timeout: int = 300,
+            environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run `python main.py ARGUMENTS` in the project copy `root` and return the finished process.
+
+        `environment`, where given, replaces the child's `os.environ`: what the run reads, not what the packages the
+        server imported read when it started (torch's thread and device variables, for one).
+        """
+        return self.wait(self.start(root, *arguments, environment=environment), timeout)
+
+    def start(self, root: Path, *arguments: str, environment: dict[str, str] | None = None) -> ForkedRun:
+        """Start `python main.py ARGUMENTS` in `root` without waiting: runs side by side, each collected by `wait`."""
         self.runs += 1
         stdout, stderr = (self.scratch / f"run_{self.runs}.{stream}" for stream in ("stdout", "stderr"))
-        request = {"root": str(root), "arguments": list(arguments), "stdout": str(stdout), "stderr": str(stderr),
-                   "timeout": timeout}
+        pid = self.ask({"root": str(root), "arguments": list(arguments), "stdout": str(stdout),
+                        "stderr": str(stderr), "environment": environment})
+        return ForkedRun(pid, [sys.executable, "main.py", *arguments], stdout, stderr)
+
+    def wait(self, run: ForkedRun, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Wait for a started run to end (killing it past `timeout`) and return it as a finished process."""
+        returncode = self.ask({"wait": run.pid, "timeout": timeout})
+        if returncode is None:
+            raise subprocess.TimeoutExpired(run.args, timeout, run.stdout.read_text(), run.stderr.read_text())
+        return subprocess.CompletedProcess(run.args, returncode, run.stdout.read_text(), run.stderr.read_text())
+
+    def ask(self, request: dict[str, Any]) -> Any:
+        """Send the server one request and return its one-line answer."""
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         reply = self.process.stdout.readline()
         if not reply:
             raise RuntimeError(f"the fork server exited with code {self.process.wait()}: {self.log.read_text()}")
-        returncode = json.loads(reply)
-        command = [sys.executable, "main.py", *arguments]
-        if returncode is None:
-            raise subprocess.TimeoutExpired(command, timeout, stdout.read_text(), stderr.read_text())
-        return subprocess.CompletedProcess(command, returncode, stdout.read_text(), stderr.read_text())
+        return json.loads(reply)
 
     def close(self) -> None:
         """End the server: it exits when its stdin closes."""
@@ -63,16 +91,20 @@ class ForkServer:
 
 
 def serve(requests: IO[str], replies: IO[str]) -> dict[str, Any] | None:
-    """Fork a child per request and reply with its exit code; return the request in the child, None at the end."""
+    """Fork a child per run request (replying with its process id) and wait for one child per wait request (replying
+    with its exit code); return the request in the child, None at the end."""
     for line in requests:
         request = json.loads(line)
-        # Python threads only: the OpenBLAS pool numpy starts at import stops itself before a fork (pthread_atfork).
-        if threading.active_count() != 1:
-            raise RuntimeError(f"the fork server runs {threading.active_count()} threads: forking it is unsafe")
-        child = os.fork()
-        if child == 0:
-            return request
-        replies.write(json.dumps(wait_for(child, request["timeout"])) + "\n")
+        if "wait" in request:
+            reply = wait_for(request["wait"], request["timeout"])
+        else:
+            # Python threads only: the OpenBLAS pool numpy starts at import stops itself before a fork (pthread_atfork).
+            if threading.active_count() != 1:
+                raise RuntimeError(f"the fork server runs {threading.active_count()} threads: forking it is unsafe")
+            reply = os.fork()
+            if reply == 0:
+                return request
+        replies.write(json.dumps(reply) + "\n")
         replies.flush()
     return None
 
@@ -102,10 +134,14 @@ def run_main(request: dict[str, Any]) -> None:
     redirect(0, os.devnull, os.O_RDONLY)
     redirect(1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     redirect(2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    if request.get("environment") is not None:
+        os.environ.clear()
+        os.environ.update(request["environment"])
     os.chdir(request["root"])
     sys.path[0] = request["root"]
     sys.argv = ["main.py", *request["arguments"]]
-    runpy.run_path("main.py", run_name="__main__")
+    # As `python main.py` sets it: the script's absolute path.
+    runpy.run_path(os.path.join(request["root"], "main.py"), run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Each case runs `python main.py ARGS` in a fork of one process that has imported 
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from bad_user_files import (
     CallsAFunction,
     torch_bytes,
 )
-from conftest import FAST, Project, copy_project, error_line, main_environment
+from conftest import FAST, Project, copy_project, error_line
 from forked_main import ForkServer
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
@@ -322,14 +321,6 @@ def earlier_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return earlier.logs
 
 
-@pytest.fixture(scope="module")  # Tests ask for it before earlier_logs: its imports overlap with the earlier run.
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each case's `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
-
-
 def prepare(project: Project, earlier_logs: Path, case: Case) -> str:
     """Give the case's project the earlier run's Logs/ and the case's user files; return the hash of Logs/."""
     shutil.copytree(earlier_logs, project.logs)
@@ -364,7 +355,7 @@ def test_real_run_is_refused_as_the_forked_run_is(fork_server: ForkServer, earli
     """A real `python main.py` is refused with the very exit code and output of the fork the cases above run."""
     real = copy_project(tmp_path / "real")
     logs_hash = prepare(real, earlier_logs, case)
-    expected = real.run(*case.args)
+    expected = real.run_process(*case.args)
     assert_refused(expected, real, case, logs_hash)
     prepare(project, earlier_logs, case)
     forked = fork_server.run(project.root, *case.args)
@@ -376,7 +367,7 @@ def test_forked_run_ends_on_a_bug_as_python_does(fork_server: ForkServer, projec
     real = copy_project(tmp_path / "real")
     for copy in (project, real):
         copy.write("main.py", "raise ValueError('a bug, not a user error')\n")
-    expected, forked = real.run(), fork_server.run(project.root)
+    expected, forked = real.run_process(), fork_server.run(project.root)
     assert forked.returncode == expected.returncode == 1
     assert forked.stderr.startswith("Traceback") and expected.stderr.startswith("Traceback")
     assert forked.stderr.splitlines()[-1] == expected.stderr.splitlines()[-1] == "ValueError: a bug, not a user error"

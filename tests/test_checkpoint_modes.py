@@ -11,8 +11,7 @@ import shutil
 import pytest
 import torch
 import yaml
-from conftest import FAST, copy_project, error_line, main_environment
-from forked_main import ForkServer
+from conftest import FAST, copy_project, error_line
 
 # Two val sets of one class under their own labels, a dataset argument and a net argument: all must follow.
 TRAINED = ("--model_name", "standard_net", "--train_dataset", "standard_data", "--val_datasets",
@@ -20,24 +19,10 @@ TRAINED = ("--model_name", "standard_net", "--train_dataset", "standard_data", "
            "--experiment", "trained", *FAST)
 
 
-class ForkedProject:
-    """A project copy whose `run` is `python main.py` forked from the server."""
-
-    def __init__(self, project, server: ForkServer) -> None:
-        self.project, self.server = project, server
-        self.root, self.logs, self.write, self.run_dirs = project.root, project.logs, project.write, project.run_dirs
-
-    def run(self, *arguments: str):
-        """Run `python main.py ARGUMENTS` in the copy and return the finished process."""
-        return self.server.run(self.root, *arguments)
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """One project copy for the tests of this file, running main.py in forks of one server."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield ForkedProject(copy_project(tmp_path_factory.mktemp("checkpoint_modes") / "project"), server)
-    server.close()
+    """One project copy for the tests of this file (its `run` forks main.py from this worker's fork server)."""
+    return copy_project(tmp_path_factory.mktemp("checkpoint_modes") / "project")
 
 
 @pytest.fixture(scope="module")

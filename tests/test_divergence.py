@@ -9,14 +9,12 @@ each checkpoint; between them a flag on the device remembers the first bad step.
 import json
 import math
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import Project, copy_project, main_environment
-from forked_main import ForkServer
+from conftest import Project, copy_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,14 +27,6 @@ NET = (Path(__file__).parent / "examples" / "diverging_net.py").read_text()
 RUN = ("--model_name", "diverging_net", "--dataset", "standard_data", "--num_samples", "100", "--val_fraction", "0.2",
        "--batch_size", "16", "--log_every_n_steps", "50", "--max_epochs", "2")
 STEPS_PER_EPOCH = 5
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 def new_project(tmp_path_factory: pytest.TempPathFactory) -> Project:

@@ -3,11 +3,9 @@
 81 train items (101, less 20 held out for val) in batches of 16 make 5 full batches and a last one of one item.
 """
 
-from collections.abc import Iterator
 
-import pytest
 import torch
-from conftest import copy_project, error_line, main_environment
+from conftest import copy_project, error_line
 from forked_main import ForkServer
 from torch import nn
 
@@ -31,14 +29,6 @@ class BnNet(nn.Module):
 '''
 RUN = ("--dataset", "standard_data", "--num_samples", "101", "--val_fraction", "0.2", "--batch_size", "16",
        "--max_epochs", "1")
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 def trained_steps(fork_server: ForkServer, tmp_path, *arguments: str) -> int:

@@ -3,27 +3,16 @@
 import json
 import math
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy
-import pytest
 import torch
-from conftest import FAST, Project, copy_project, main_environment
-from forked_main import ForkServer
+from conftest import FAST, Project, copy_project
 
 from utils.runs.results import plain_json
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200")
 GAN = (Path(__file__).parent / "examples" / "tiny_gan.py").read_text()
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 def strict_json(path: Path) -> dict:

@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 
 from conftest import FAST, error_line
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -117,11 +116,10 @@ def test_one_mnist_epoch_reaches_97_percent_test_accuracy(project):
 
 
 def test_runs_started_together_get_distinct_folders(project):
-    command = [sys.executable, "main.py", *STANDARD, *FAST]
-    processes = [subprocess.Popen(command, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True) for _ in range(3)]
-    for process in processes:
-        assert process.wait(timeout=300) == 0, process.stderr.read()[-3000:]
+    started = [project.start(*STANDARD, *FAST) for _ in range(3)]  # three processes side by side
+    for run in started:
+        process = project.wait(run)
+        assert process.returncode == 0, process.stderr[-3000:]
     run_dirs = project.run_dirs()
     assert [path.name for path in run_dirs] == ["version_0", "version_1", "version_2"]
     writers = []

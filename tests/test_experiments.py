@@ -1,18 +1,15 @@
-"""Cross-validation and sweeps end to end: real `python main.py` processes on tiny data, results read back."""
+"""Cross-validation and sweeps end to end: `python main.py` on tiny data (each fold and trial a process of its own),
+results read back."""
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
 
 import optuna
 import pytest
 import torch
 import yaml
-from conftest import FAST, Project, error_line, main_environment
-from forked_main import ForkServer
+from conftest import FAST, Project, error_line
 from torch.utils.data import TensorDataset
 
 from utils.datasets.folds import fold_split
@@ -82,20 +79,13 @@ def test_three_folds_each_a_run_with_mean_and_std_and_a_resume_continues_the_unf
     assert project.run_dirs() == [parent]
 
 
-def start_worker(project: Project, *arguments: str) -> subprocess.Popen:
-    """A sweep worker started without waiting for it."""
-    return subprocess.Popen([sys.executable, "main.py", *TINY, *arguments], cwd=project.root, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=main_environment())
-
-
 def test_two_workers_share_one_study_and_a_sweep_run_again_continues_it(project):
     project.write("sweep.yaml", SWEEP)
     sweep = ("--sweep", "sweep.yaml", "--study", "shared", "--storage", storage_url(project), "--pruner", "none")
-    workers = [start_worker(project, *sweep, "--trials", "4") for _ in range(2)]
-    outputs = [worker.communicate(timeout=300) for worker in workers]
-    for worker, (stdout, stderr) in zip(workers, outputs, strict=True):
-        assert worker.returncode == 0, stderr[-3000:]
-        assert "trial  state" in stdout and "best_config.yaml" in stdout
+    workers = [project.start(*TINY, *sweep, "--trials", "4") for _ in range(2)]  # side by side
+    for worker in [project.wait(worker) for worker in workers]:
+        assert worker.returncode == 0, worker.stderr[-3000:]
+        assert "trial  state" in worker.stdout and "best_config.yaml" in worker.stdout
     study = optuna.load_study(study_name="shared", storage=storage_url(project))
     finished = study.get_trials(states=FINISHED)
     assert len(finished) == 4 and len(study.trials) == 4
@@ -142,14 +132,6 @@ def test_a_trial_worse_than_the_median_is_pruned_and_keeps_its_run_folder(projec
     assert "pruned at epoch 0" in results(run_dir)["pruned"]
     assert (run_dir / "config.yaml").is_file() and list(run_dir.glob("events.out.tfevents.*"))
     assert any(line.startswith("5 ") and "pruned" in line for line in process.stdout.splitlines())
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """`python main.py` in forks of one process that imported torch and Lightning once."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 REFUSED = {

@@ -2,11 +2,9 @@
 one error line. Real `python main.py` runs (forked, tests/forked_main.py), read back from the run folder."""
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from conftest import FAST, error_line, main_environment
-from forked_main import ForkServer
+from conftest import FAST, error_line
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200", *FAST)
@@ -27,14 +25,6 @@ class OwnMetricsNet(nn.Module):
     def metrics(self):
         return {NAME: MulticlassAccuracy(num_classes=10, top_k=10)}
 """
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 def finished(fork_server, project, *arguments: str) -> tuple[dict, set[str]]:

@@ -1,26 +1,16 @@
 """Template options that a user's own LightningModule configures itself are refused, never silently ignored."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import Project, copy_project, error_line, main_environment
-from forked_main import ForkServer
+from conftest import Project, copy_project, error_line
 
 from utils.lightning_package import LightningModule
 from utils.trainer.own_module_options import module_takes
 
 EXAMPLES = Path(__file__).parent / "examples"
 RUN = ("--model_name", "tensor_lit_module", "--dataset", "standard_data", "--num_samples", "64")
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each refused `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,11 @@ smaller sample runs `python main.py` whole in a fork server, where a refused run
 """
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FAST, copy_project, main_environment
-from forked_main import ForkServer
+from conftest import FAST, copy_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_bad_input import tree_hash
@@ -80,14 +78,6 @@ def test_generated_dataset_entries_are_checked_or_refused_in_one_line(in_empty_f
 def test_generated_config_files_are_checked_or_refused_in_one_line(in_empty_folder, config):
     (in_empty_folder / "run.yaml").write_text(yaml.safe_dump(config))
     refused_or_checked([*STANDARD, "--config", "run.yaml"], in_empty_folder)
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 # Sizes that only make a run longer or larger stay with the parsing tests above: 10**15 epochs is a valid request.

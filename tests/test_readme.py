@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FAST, PROJECT, copy_project, main_environment
-from forked_main import ForkServer
+from conftest import FAST, PROJECT, copy_project
 
 README = PROJECT / "README.md"
 MARKER = "<!-- runnable -->"
@@ -87,14 +86,6 @@ def named_classes(words: list[str]) -> Iterator[tuple[str, str]]:
             if re.fullmatch(r"[a-z][a-z0-9_]*", name):  # not a placeholder such as NAME
                 yield folder, name
             folder = None if single else folder
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each command's `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 def test_the_quick_start_is_short_and_the_test_command_is_under_develop():

@@ -1,13 +1,11 @@
 """A sweep over the optimizer and the scheduler: each trial runs with its chosen classes' own options and defaults,
 and `--compare` shows none of the options that only belong to classes a run did not use."""
 
-from collections.abc import Iterator
 
 import optuna
 import pytest
 import yaml
-from conftest import FAST, error_line, main_environment
-from forked_main import ForkServer
+from conftest import FAST, error_line
 
 from utils.runs.comparison import RunRecord, comparison_rows, differing_options
 
@@ -60,14 +58,6 @@ def test_compare_shows_an_option_some_runs_lack_only_where_the_runs_that_have_it
             RunRecord("sgd_b", {"optimizer": "sgd", "optimizer.momentum": 0.8, "optimizer.nesterov": False}, {})]
     assert differing_options(runs) == ["optimizer", "optimizer.momentum"]
     assert [row[1:3] for row in comparison_rows(runs)[1:]] == [["sgd", 0.5], ["adam", None], ["sgd", 0.8]]
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """`python main.py` in forks of one process that imported torch and Lightning once."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 REFUSED = {

@@ -5,12 +5,11 @@ boxes_data), and small ones written here whose numbers are known by hand.
 """
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import error_line, main_environment
+from conftest import error_line
 from forked_main import ForkServer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_tasks import QUICK, add_examples, last_scalars
@@ -99,14 +98,6 @@ def test_every_loss_leaves_out_the_ignored_targets(loss):
     binary = TaskLoss("bce_with_logits", "binary", ignore_index=-1)(scores[:, 0], padded.clamp(-1, 1))
     assert binary.item() == pytest.approx(F.binary_cross_entropy_with_logits(
         scores[:, 0][real], padded.clamp(-1, 1)[real].float()).item())
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 def fitted(fork_server: ForkServer, project, experiment: str, *arguments: str) -> tuple[Path, dict]:
