@@ -1,8 +1,6 @@
 """A cross-validation owns its folds: a signal to it reaches the running fold, a fold dies with it, and each fold
 holds its own folder's lock, so a second writer is refused."""
 
-import fcntl
-import os
 import signal
 import subprocess
 import time
@@ -13,27 +11,17 @@ from conftest import Project
 from test_one_writer import hold, start_main, wait_for_file
 from test_resume import SLOW_DATA
 
+from utils.run_lock import is_locked
+
 CROSS_VALIDATION = ("--model_name", "standard_net", "--dataset", "slow_data", "--delay", "0.2", "--batch_size", "32",
                     "--max_epochs", "30", "--folds", "2", "--experiment", "cv")
 RUN_DIR = Path("Logs/cv/version_0")
 
 
-def is_free(run_dir: Path) -> bool:
-    """Whether no process holds the run folder's lock."""
-    descriptor = os.open(run_dir / ".lock", os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(descriptor)
-    return True
-
-
 def wait_until_free(run_dir: Path, timeout: float = 120) -> None:
     """Wait until no process holds the folder's lock."""
     deadline = time.monotonic() + timeout
-    while not is_free(run_dir):
+    while is_locked(run_dir):
         assert time.monotonic() < deadline, f"{run_dir} is still held"
         time.sleep(0.1)
 
@@ -44,7 +32,7 @@ def start_folds(project: Project) -> tuple[subprocess.Popen, Path, int]:
     parent = start_main(project, *CROSS_VALIDATION)
     fold = project.root / RUN_DIR / "fold_0"
     wait_for_file(fold / "checkpoints" / "last.ckpt", parent)
-    assert not is_free(fold)  # the fold's own process holds its folder
+    assert is_locked(fold)  # the fold's own process holds its folder
     return parent, fold, torch.load(fold / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
 
 
@@ -56,7 +44,7 @@ def test_sigterm_to_the_parent_alone_stops_the_fold_with_a_checkpoint_and_names_
     assert parent.returncode == 128 + signal.SIGTERM
     lines = [line for line in parent.stderr.read().splitlines() if line.strip()]
     assert lines[-1] == f"stopped by SIGTERM; resume with: python main.py --resume {RUN_DIR}"
-    assert is_free(fold)
+    assert not is_locked(fold)
     assert torch.load(fold / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > first_step
     assert not (fold / "results.json").exists()
 
