@@ -10,6 +10,7 @@ from utils.config.command_line import Command, compare_request, parse_command_li
 from utils.config.experiment_options import drives_several_runs
 from utils.config.text_values import check_utf8_words
 from utils.errors import DiskFull, RunStopped, TrainingDiverged, UserError
+from utils.run_lock import is_rank_zero
 
 
 def build_model(command: Command) -> Any:
@@ -165,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (TrainingDiverged, DiskFull) as error:
+    except TrainingDiverged as error:
+        if is_rank_zero():  # every process stops at the same step: one line says it
+            print(f"error: {error}", file=sys.stderr)
+        return 1
+    except DiskFull as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except RunStopped as stop:

@@ -86,6 +86,14 @@ def test_an_own_lightning_modules_nan_loss_stops_the_run_too(fork_server, tmp_pa
     assert set(checkpoint_steps(project).values()) == {STEPS_PER_EPOCH}
 
 
+def test_a_ddp_run_that_diverges_says_so_once_for_all_its_processes(fork_server, tmp_path_factory):
+    project = new_project(tmp_path_factory)
+    process = fork_server.run(project.root, *RUN, "--bad_step", "3", "--accelerator", "cpu", "--devices", "2",
+                              "--strategy", "ddp")
+    assert "the training loss became nan at epoch 1, step 3:" in diverged_line(process)
+    assert not list(project.logs.glob("*/version_*/results.json"))
+
+
 def test_one_bad_step_between_two_logged_finite_ones_is_still_caught(fork_server, tmp_path_factory):
     # The loss is +inf at step 2 alone: the logged steps 1 and 3 see finite losses, the weights stay finite.
     project = new_project(tmp_path_factory)
