@@ -48,6 +48,27 @@ def test_a_config_file_counts_as_given(fork_server, own_project):
     assert line.startswith("error: --optimizer: TensorLitModule")
 
 
+def test_a_run_recorded_before_the_refusal_resumes_and_its_config_forgets_the_ignored_options(fork_server,
+                                                                                              tmp_path):
+    project = copy_project(tmp_path / "project")
+    project.write("model/tensor_lit_module.py", (EXAMPLES / "tensor_lit_module.py").read_text())
+    first = fork_server.run(project.root, *RUN, "--max_epochs", "1", "--limit_train_batches", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    [run_dir] = project.run_dirs()
+    last = run_dir / "checkpoints" / "last.ckpt"
+    first_step = torch.load(last, weights_only=True)["global_step"]
+    # What config.yaml held before own modules refused the template's optimizer and loss.
+    with (run_dir / "config.yaml").open("a") as config:
+        config.write("optimizer: adam\nloss: cross_entropy\n")
+    resumed = fork_server.run(project.root, "--resume", str(run_dir), "--max_epochs", "2",
+                              "--limit_train_batches", "2")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * first_step
+    assert "optimizer" not in (run_dir / "config.yaml").read_text()
+    line = error_line(fork_server.run(project.root, "--resume", str(run_dir), "--max_epochs", "3", "--loss", "mse"))
+    assert line.startswith("error: --loss: TensorLitModule")
+
+
 class Injected(LightningModule):
     """Stands for a module whose constructor takes an optimizer and a scheduler factory, as hydra-template's does."""
 

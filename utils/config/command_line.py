@@ -57,6 +57,8 @@ class Command:
     option_names: frozenset[str] = frozenset()  # every name an option goes by, without --
     # The options given on the command line, in --config or in the resumed run's config.yaml, by destination.
     given: frozenset[str] = frozenset()
+    # Those of them this start states itself, on the command line or in --config; not the resumed run's own.
+    stated: frozenset[str] = frozenset()
     left_out: frozenset[str] = frozenset()  # options the chosen model ignores: config.yaml leaves them out
     injected_nets: dict[str, type] = field(default_factory=dict)  # an own module's net parameters' model/ classes
 
@@ -262,6 +264,8 @@ def parse_command_line(argv: list[str]) -> Command:
     defaults.update(class_defaults(trained, class_parameter_names(kept_classes)))
     parser = full_parser(model_class, list(dataset_classes.values()), names, list(dict.fromkeys(nets.values())))
     known = parser.plain_names()
+    file_config = rename_former_keys({key: value for key, value in config.items() if key in file_keys}, known,
+                                     FORMER_NAMES)
     config = rename_former_keys(config, known, FORMER_NAMES)
     for key in config:
         if key not in known:
@@ -270,4 +274,4 @@ def parse_command_line(argv: list[str]) -> Command:
     options = vars(parser.parse_args(tokens))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
                    resume_dir, resume_checkpoint, frozenset(known), given_destinations(parser, tokens),
-                   injected_nets=nets)
+                   given_destinations(parser, config_tokens(file_config) + argv), injected_nets=nets)

@@ -44,7 +44,7 @@ def own_module_command(command: Command) -> Command:
         return command
     ignored = ignored_options(command)
     name = command.model_class.__name__
-    given = sorted(ignored & command.given)
+    given = sorted(ignored & command.stated)  # a resumed run's config.yaml from before this refusal is kept
     if given:
         options = ", ".join(f"--{destination}" for destination in given)
         raise UserError(f"{options}: {name} is a LightningModule and configures its optimizer, scheduler, loss, "
