@@ -132,6 +132,40 @@ def test_a_run_without_threads_records_the_count_it_computed(project):
     assert (recorded["threads"], recorded["threads_from"]) == (expected.number, expected.source)
 
 
+# A net that notes, in each process that trains it, the threads torch uses.
+THREADS_NET = '''
+import os
+
+import torch
+from torch import nn
+
+
+class ThreadsNet(nn.Module):
+    """A linear layer that writes down torch's thread count in each process."""
+
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(num_features, num_classes)
+
+    def forward(self, x):
+        with open(f"threads_rank{os.environ.get('LOCAL_RANK', '0')}.txt", "w") as file:
+            file.write(str(torch.get_num_threads()))
+        return self.layer(x)
+'''
+
+
+def test_each_ddp_process_takes_its_share_of_the_cpus(project):
+    project.write("model/threads_net.py", THREADS_NET)
+    process = project.run("--model_name", "threads_net", "--dataset", "standard_data", "--accelerator", "cpu",
+                          "--devices", "2", "--strategy", "ddp", *FAST)
+    assert process.returncode == 0, process.stderr[-3000:]
+    expected = thread_count(None, 2)
+    recorded = environment(project)
+    assert (recorded["threads"], recorded["threads_from"]) == (expected.number, expected.source)
+    seen = [int((project.root / f"threads_rank{rank}.txt").read_text()) for rank in (0, 1)]
+    assert seen == [expected.number, expected.number]
+
+
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_threads_below_one_are_refused_before_any_run_folder(project, value):
     line = error_line(project.run(*RUN, "--threads", value))
