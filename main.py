@@ -11,6 +11,7 @@ from utils.config.experiment_options import drives_several_runs
 from utils.config.text_values import check_utf8_words
 from utils.errors import DiskFull, RunStopped, TrainingDiverged, UserError
 from utils.run_lock import is_rank_zero
+from utils.trainer.threads import ThreadCount, use_threads
 
 
 def build_model(command: Command) -> Any:
@@ -38,6 +39,7 @@ class PreparedRun:
     model: Any
     run_dir: Path
     trainer: Any
+    threads: ThreadCount  # torch's intra-op threads in each of its processes
 
 
 def checked_command(argv: list[str]) -> Command:
@@ -120,7 +122,8 @@ def prepare_checked(command: Command) -> PreparedRun:
     trainer = build_trainer(settings.trainer, run_dir, settings.optimization.changes_learning_rate, resume_step,
                             [*module_callbacks(command, run_dir), StoredConfig(command.resolved_config())],
                             [*confusion_images(command, model, datamodule), *trial_callbacks])
-    return PreparedRun(command, datamodule, model, run_dir, trainer)
+    threads = use_threads(settings.trainer.threads, trainer.num_devices)
+    return PreparedRun(command, datamodule, model, run_dir, trainer, threads)
 
 
 def prepare_run(argv: list[str]) -> PreparedRun:
@@ -150,7 +153,7 @@ def run(argv: list[str]) -> int:
 
     trainer, run_dir = prepared.trainer, prepared.run_dir
     if trainer.is_global_zero:
-        record_configuration(command, trainer, run_dir)
+        record_configuration(command, trainer, run_dir, prepared.threads)
     results = stopped_by_signal(trainer, run_dir, partial(run_mode, command, trainer, prepared.model,
                                                           prepared.datamodule, run_dir))
     if trainer.is_global_zero:

@@ -35,9 +35,10 @@ class Workload:
         limits = []
         if self.train_batches is not None:
             limits += ["--limit_train_batches", str(self.train_batches), "--limit_val_batches", str(self.val_batches)]
-        # --min_epochs: early stopping must not end a timed run before the others.
+        # --min_epochs: early stopping must not end a timed run before the others; --threads: the loop's own count.
         return [*self.template_arguments, *limits, "--accelerator", "cpu", "--log_dir", log_dir, "--seed", str(SEED),
-                "--batch_size", str(BATCH_SIZE), "--max_epochs", str(epochs), "--min_epochs", str(epochs)]
+                "--batch_size", str(BATCH_SIZE), "--max_epochs", str(epochs), "--min_epochs", str(epochs),
+                "--threads", str(torch.get_num_threads())]
 
 
 def mnist_workload(train_items: int, val_items: int) -> Workload:

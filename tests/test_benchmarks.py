@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from conftest import PROJECT
 
 # Each script at a tiny size, and the lines its output must contain.
@@ -17,19 +18,23 @@ RUNS = [
     (["bench_startup.py", "--reps", "1"],
      ["ratio  startup main.py --help / import torch", "check  main.py --help imports no pytorch_lightning",
       "check  main.py --list imports no pytorch_lightning"]),
+    (["bench_threads.py", "--train_batches", "1", "--rounds", "1"],
+     ["ratio  before: 4 at once / one alone", "ratio  after: 4 at once / one alone", "ratio  4 at once: after / before",
+      "(cpus/processes)", "(--threads)"]),
 ]
 
 
-def test_each_benchmark_prints_its_ratios_and_the_template_trains_as_the_hand_written_loop():
-    for (script, *arguments), expected in RUNS:
-        process = subprocess.run([sys.executable, f"benchmarks/{script}", *arguments], cwd=PROJECT,
-                                 capture_output=True, text=True, timeout=300)
-        assert process.returncode == 0, process.stderr[-3000:]
-        for line in expected:
-            assert line in process.stdout, (line, process.stdout[-3000:])
-        if script == "bench_overhead.py":
-            # Parity is a property of the numbers, not of timing: it holds at any size.
-            parity = [line for line in process.stdout.splitlines() if "train loss parity" in line]
-            assert len(parity) == 2 and all(line.rstrip().endswith("PASS") for line in parity), parity
-            # Each ratio over rounds carries its interval.
-            assert all("95% interval" in line for line in process.stdout.splitlines() if " time (" in line)
+@pytest.mark.parametrize(("run", "expected"), RUNS, ids=[run[0] for run, _ in RUNS])
+def test_each_benchmark_prints_its_ratios_and_the_template_trains_as_the_hand_written_loop(run, expected):
+    script, *arguments = run
+    process = subprocess.run([sys.executable, f"benchmarks/{script}", *arguments], cwd=PROJECT,
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    for line in expected:
+        assert line in process.stdout, (line, process.stdout[-3000:])
+    if script == "bench_overhead.py":
+        # Parity is a property of the numbers, not of timing: it holds at any size.
+        parity = [line for line in process.stdout.splitlines() if "train loss parity" in line]
+        assert len(parity) == 2 and all(line.rstrip().endswith("PASS") for line in parity), parity
+        # Each ratio over rounds carries its interval.
+        assert all("95% interval" in line for line in process.stdout.splitlines() if " time (" in line)

@@ -191,6 +191,9 @@ OPTIONS = (
     Option("batch_size", TRAINER, None, 128, vt.positive_int, settings=("data",)),
     Option("num_workers", TRAINER, "0 loads in the main process; in-memory datasets need no workers", 0,
            vt.non_negative_int, settings=("data",)),
+    Option("threads", TRAINER, "torch's intra-op threads in each process (default: OMP_NUM_THREADS, else the CPUs "
+           "this process may use, after affinity and cgroup quota, divided by the run's processes on this machine)",
+           read=vt.positive_int, metavar="N", settings=("trainer",)),
     Option("drop_last", TRAINER, "skip the last train batch of each epoch when it holds fewer than --batch_size items "
            "(BatchNorm cannot train on a batch of one item)", False, action=SWITCH, settings=("data",)),
     Option("profiler", TRAINER, "write a profile report to the run folder", choices=("simple", "advanced"),

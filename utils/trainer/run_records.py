@@ -11,13 +11,16 @@ from utils.runs.hparams_tab import record_options
 from utils.runs.results import results_table
 from utils.shared_names import CONFIG_FILE, ENVIRONMENT_FILE, RESULTS_FILE
 from utils.trainer.loggers import record_options_in_loggers
+from utils.trainer.threads import ThreadCount
 
 
-def record_configuration(command: Command, trainer: Trainer, run_dir: Path) -> None:
-    """Write config.yaml and environment.yaml, and give the run's options to the hparams tab and the loggers."""
+def record_configuration(command: Command, trainer: Trainer, run_dir: Path, threads: ThreadCount) -> None:
+    """Write config.yaml and environment.yaml (with each process's torch threads), and give the run's options to the
+    hparams tab and the loggers."""
     config = command.resolved_config()
     write_yaml(run_dir / CONFIG_FILE, config)
-    write_yaml(run_dir / ENVIRONMENT_FILE, environment_record())
+    write_yaml(run_dir / ENVIRONMENT_FILE, {**environment_record(), "threads": threads.number,
+                                              "threads_from": threads.source})
     if "tensorboard" in command.settings.trainer.logger:
         record_options(run_dir, config)
     record_options_in_loggers(trainer.loggers, run_dir, config)

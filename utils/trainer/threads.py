@@ -1,0 +1,75 @@
+"""Torch's intra-op threads: the CPUs this process may use, shared by the run's processes on this machine."""
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+THREADS_VARIABLE = "OMP_NUM_THREADS"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+FROM_OPTION, FROM_VARIABLE, FROM_CPUS = "--threads", THREADS_VARIABLE, "cpus/processes"
+
+
+@dataclass(frozen=True)
+class ThreadCount:
+    """How many intra-op threads each process of the run takes, and what decided it."""
+
+    number: int
+    source: str  # FROM_OPTION, FROM_VARIABLE or FROM_CPUS
+
+
+def _read_numbers(path: Path) -> list[str] | None:
+    try:
+        return path.read_text().split()
+    except OSError:  # no such controller here
+        return None
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """The CPUs the cgroup's quota allows (v2's cpu.max, else v1's CFS quota), or None where no quota is set."""
+    v2 = _read_numbers(root / "cpu.max")
+    if v2 is not None:
+        return None if len(v2) != 2 or v2[0] == "max" else int(v2[0]) / int(v2[1])
+    for controller in ("cpu", "cpu,cpuacct"):
+        quota, period = (_read_numbers(root / controller / name) for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us"))
+        if quota and period:
+            return None if int(quota[0]) <= 0 else int(quota[0]) / int(period[0])
+    return None
+
+
+def usable_cpus(root: Path = CGROUP_ROOT) -> int:
+    """The CPUs this process may run on (its affinity), capped by the cgroup's quota, not the host's count."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = cgroup_cpu_limit(root)
+    # A quota of 1.5 CPUs is worth two threads: the half CPU is time the second thread may use.
+    return allowed if limit is None else max(1, min(allowed, math.ceil(limit)))
+
+
+def variable_threads(environ: Mapping[str, str]) -> int | None:
+    """OMP_NUM_THREADS's count (the first of a nested list such as 4,2), or None where unset or not a count."""
+    first = environ.get(THREADS_VARIABLE, "").split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else None
+
+
+def thread_count(requested: int | None, processes: int, environ: Mapping[str, str] = os.environ,
+                 root: Path = CGROUP_ROOT) -> ThreadCount:
+    """--threads if given, else OMP_NUM_THREADS, else the usable CPUs divided by the processes sharing them."""
+    if requested is not None:
+        return ThreadCount(requested, FROM_OPTION)
+    from_variable = variable_threads(environ)
+    if from_variable is not None:
+        return ThreadCount(from_variable, FROM_VARIABLE)
+    return ThreadCount(max(1, usable_cpus(root) // max(1, processes)), FROM_CPUS)
+
+
+def use_threads(requested: int | None, processes: int) -> ThreadCount:
+    """Set torch's intra-op threads for this process and for the ranks DDP starts from it; return the count."""
+    import torch
+
+    threads = thread_count(requested, processes)
+    torch.set_num_threads(threads.number)
+    # DDP's launchers start each rank with OMP_NUM_THREADS, which Lightning sets only where it is unset, from the
+    # affinity alone; the ranks take this count instead.
+    os.environ[THREADS_VARIABLE] = str(threads.number)
+    return threads
