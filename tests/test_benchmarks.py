@@ -21,6 +21,7 @@ RUNS = [
     (["bench_threads.py", "--train_batches", "1", "--rounds", "1"],
      ["ratio  before: 4 at once / one alone", "ratio  after: 4 at once / one alone", "ratio  4 at once: after / before",
       "(cpus/processes)", "(--threads)"]),
+    (["bench_parallel.py", "--train_batches", "1", "--rounds", "1"], ["ratio  all at once / one at a time"]),
 ]
 
 

@@ -34,6 +34,7 @@ CSV_FOLDER = "csv"
 PROFILE_NAME = "profile"
 MLFLOW_RUN_FILE = "mlflow_run_id.txt"
 LOCK_FILE = ".lock"
+OUTPUT_FILE = "output.log"  # what a child run of --parallel printed, in its own folder
 # `.<name>.<pid>-<8 hex digits>.tmp`: where a checkpoint is written before it is renamed into place.
 TEMPORARY_SUFFIX = ".tmp"
 

@@ -107,6 +107,9 @@ OPTIONS = (
            swept=False, sweep_only=True),
     Option("storage", EXPERIMENTS, "Optuna storage URL shared by every worker (default: a SQLite file optuna.db in "
            "the experiment's folder)", first=True, swept=False, sweep_only=True),
+    Option("parallel", EXPERIMENTS, "trials or folds at once on this machine, each on its own GPUs (groups of "
+           "--devices) or else its own CPU cores; auto fills the machine", 1, vt.parallel_value, metavar="N|auto",
+           first=True, saved=False, swept=False, sweep_only=True),
     Option("pruner", EXPERIMENTS, "stop trials worse than the median of earlier ones at the same epoch", "median",
            choices=("median", "none"), first=True, swept=False, sweep_only=True),
     Option("mode", RUN, "fit trains then tests the best checkpoint", "fit", choices=("fit", "validate", "test",

@@ -60,6 +60,11 @@ def devices_value(text: str) -> int | str | list[int]:
     return value
 
 
+def parallel_value(text: str) -> int | str:
+    """`auto` (fill the machine) or how many runs go at once (an integer of at least 1)."""
+    return text if text == "auto" else positive_int(text)
+
+
 def interval_value(text: str) -> int | float:
     """How often to validate: a fraction of an epoch (0 < x <= 1.0) or a number of training batches."""
     if "." in text:
