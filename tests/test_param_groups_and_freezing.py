@@ -2,6 +2,7 @@
 
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from utils.config.settings import OptimizationSettings
 from utils.errors import UserError
 from utils.optimization import build_optimizer, group_rates
 from utils.parameter_groups import optimizer_groups, pattern_groups
+from utils.trainer.finetuning import FreezeUntilEpoch
 
 EXAMPLES = Path(__file__).parent / "examples"
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "64", "--batch_size", "16")
@@ -166,3 +168,12 @@ def test_a_parameter_in_two_of_a_nets_groups_is_refused():
     net.param_groups = lambda: [{"params": net.parameters()}, {"params": [net.layers[0].weight]}]
     with pytest.raises(UserError, match=r"parameter layers\.0\.weight is in groups pg1 and pg2"):
         optimizer_groups(net, OptimizationSettings())
+
+
+def test_a_thaw_across_several_processes_is_refused():
+    freezing = FreezeUntilEpoch({"layers.0.weight"}, unfreeze_at_epoch=1)
+    with pytest.raises(UserError, match="processes of this run would each train the thawed parameters"):
+        freezing.setup(SimpleNamespace(world_size=2), SimpleNamespace(net=StandardNet()), "fit")
+    module = SimpleNamespace(net=StandardNet())
+    FreezeUntilEpoch({"layers.0.weight"}, unfreeze_at_epoch=None).setup(SimpleNamespace(world_size=2), module, "fit")
+    assert not module.net.layers[0].weight.requires_grad and module.net.layers[0].bias.requires_grad

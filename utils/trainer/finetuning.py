@@ -4,6 +4,7 @@ parameter group is logged."""
 from typing import Any
 
 from utils.config.settings import OptimizationSettings
+from utils.errors import UserError
 from utils.lightning_package import Callback, LearningRateMonitor, LightningModule, Trainer, TrainerFn
 from utils.parameter_groups import frozen_names
 
@@ -30,6 +31,11 @@ class FreezeUntilEpoch(Callback):
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Freeze before the optimizer is built (and before the model summary counts what trains)."""
+        # DDP and FSDP synchronise only the parameters that train when they wrap the net: thawed ones would drift.
+        if self.unfreeze_at_epoch is not None and trainer.world_size > 1:
+            raise UserError(f"--unfreeze_at_epoch: the {trainer.world_size} processes of this run would each train "
+                            f"the thawed parameters on their own (DDP keeps in step only those that train from the "
+                            f"start): train on one device, or drop --unfreeze_at_epoch to keep them frozen")
         self.set_trainable(pl_module, False)
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
