@@ -110,13 +110,17 @@ def test_frozen_weights_stay_until_the_thaw_epoch_then_train(grouped_project):
     assert not torch.equal(state(second, "net.layers.0.weight"), initial["layers.0.weight"])
 
 
-def test_a_run_resumed_at_the_thaw_epoch_trains_the_thawed_weights(grouped_project):
-    run_dir = run_folder(grouped_project, *STANDARD, "--freeze", "layers.0.*", "--unfreeze_at_epoch", "1",
+def test_a_resumed_run_keeps_its_freeze_and_thaws_at_its_epoch(grouped_project):
+    run_dir = run_folder(grouped_project, *STANDARD, "--freeze", "layers.0.*", "--unfreeze_at_epoch", "2",
                          "--experiment", "resumed_thaw")
-    frozen = state(run_dir / "checkpoints" / "last.ckpt", "net.layers.0.weight")
-    process = grouped_project.run("--resume", str(run_dir), "--max_epochs", "2")
-    assert process.returncode == 0, process.stderr[-3000:]
-    assert not torch.equal(state(run_dir / "checkpoints" / "last.ckpt", "net.layers.0.weight"), frozen)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    frozen = state(last, "net.layers.0.weight")
+    for epochs, thawed in (("2", False), ("3", True)):
+        head = state(last, "net.layers.2.weight")
+        process = grouped_project.run("--resume", str(run_dir), "--max_epochs", epochs)
+        assert process.returncode == 0, process.stderr[-3000:]
+        assert not torch.equal(state(last, "net.layers.2.weight"), head)
+        assert torch.equal(state(last, "net.layers.0.weight"), frozen) is not thawed
 
 
 @pytest.mark.parametrize(("arguments", "start"), [
