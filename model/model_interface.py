@@ -14,6 +14,7 @@ from utils.datasets.per_item import is_per_item_list
 from utils.errors import UserError
 from utils.lightning_package import pl
 from utils.optimization import build_optimizer, build_schedulers
+from utils.parameter_groups import describe_groups, frozen_names, optimizer_groups
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.shared_names import STEP_LOSS, TRAIN, metric_key
 from utils.tasks.dry_step import check_own_metrics
@@ -24,6 +25,7 @@ from utils.tasks.losses import TaskLoss
 from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, run_metric_names
 from utils.tasks.outputs import prediction
 from utils.trainer.divergence import LossWatch, is_logged_step
+from utils.trainer.finetuning import group_callbacks
 
 
 class MInterface(pl.LightningModule):
@@ -32,11 +34,16 @@ class MInterface(pl.LightningModule):
     def __init__(self, model_name: str, model_kwargs: dict[str, Any], val_labels: list[str], test_labels: list[str],
                  task: TaskSettings, optimization: OptimizationSettings) -> None:
         super().__init__()
+        self.net: nn.Module = load_class("model", model_name)(**model_kwargs)
+        # Parameter groups and --freeze are checked here, before any run folder exists.
+        groups = optimizer_groups(self.net, optimization) or []
+        frozen_names(self.net, optimization)
+        self.group_count = len(groups)
         # Plain values only, so every checkpoint loads with torch's weights_only=True.
         self.save_hyperparameters({"model_name": model_name, "model_kwargs": model_kwargs, "val_labels": val_labels,
                                    "test_labels": test_labels, "task": asdict(task),
-                                   "optimization": asdict(optimization)})
-        self.net: nn.Module = load_class("model", model_name)(**model_kwargs)
+                                   "optimization": asdict(optimization),
+                                   **({"param_groups": describe_groups(groups, optimization)} if groups else {})})
         self.task, self.optimization = task, optimization
         self.own_loss = callable(getattr(self.net, "loss", None))
         self.loss_function = self.net.loss if self.own_loss else TaskLoss(
@@ -208,5 +215,10 @@ class MInterface(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         """The chosen optimizer and, when a scheduler or warm-up is on, its schedulers."""
-        optimizer = build_optimizer(self.parameters(), self.optimization)
+        optimizer = build_optimizer(optimizer_groups(self.net, self.optimization) or self.parameters(),
+                                    self.optimization)
         return [optimizer], build_schedulers(optimizer, self.optimization, self.trainer)
+
+    def configure_callbacks(self) -> list:
+        """Freezing, and a learning-rate curve per parameter group."""
+        return group_callbacks(self, self.optimization, self.group_count)

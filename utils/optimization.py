@@ -33,10 +33,18 @@ def build_optimizer(parameters: Any, settings: OptimizationSettings) -> torch.op
     return chosen(parameters, **call_arguments(chosen, settings.optimizer_arguments))
 
 
-def known_values(settings: OptimizationSettings, trainer: Any) -> dict[str | None, Callable[[], Any]]:
+def group_rates(optimizer: torch.optim.Optimizer) -> float | list[float]:
+    """The optimizer's learning rate, or one per parameter group when it has several (as one_cycle_lr's max_lr and
+    cyclic_lr's base_lr take them)."""
+    rates = [group["lr"] for group in optimizer.param_groups]
+    return rates[0] if len(rates) == 1 else rates
+
+
+def known_values(settings: OptimizationSettings, trainer: Any,
+                 optimizer: torch.optim.Optimizer) -> dict[str | None, Callable[[], Any]]:
     """What the run knows, each read only when a scheduler asks for it."""
     return {"max_epochs": lambda: trainer.max_epochs or 1, "total_steps": lambda: trainer.estimated_stepping_batches,
-            "lr": lambda: settings.lr, "monitor_mode": lambda: settings.monitor_mode}
+            "lr": lambda: group_rates(optimizer), "monitor_mode": lambda: settings.monitor_mode}
 
 
 def build_schedulers(optimizer: torch.optim.Optimizer, settings: OptimizationSettings, trainer: Any) -> list[dict]:
@@ -49,7 +57,7 @@ def build_schedulers(optimizer: torch.optim.Optimizer, settings: OptimizationSet
     chosen = scheduler_class(settings.scheduler)
     if chosen is None:
         return []
-    known = known_values(settings, trainer)
+    known = known_values(settings, trainer, optimizer)
     filled = {name: known[source]() for name, source in FILLED_IN.get(chosen.__name__, {}).items() if source}
     scheduler = chosen(optimizer, **call_arguments(chosen, settings.scheduler_arguments), **filled)
     config = {"scheduler": scheduler, "interval": "step" if chosen.__name__ in PER_STEP_SCHEDULERS else "epoch",

@@ -153,6 +153,14 @@ OPTIONS = (
            first=True, settings=("optimization",), configures="scheduler"),
     Option("warmup_steps", LEARNING, "optimizer steps of linear warm-up, scaling whatever learning rate the scheduler "
            "gives", 0, vt.non_negative_int, settings=("optimization",), configures="optimizer"),
+    Option("lr_groups", LEARNING, "learning rate per parameter: glob patterns over the net's parameter names, the "
+           "first match wins, the rest train at --optimizer.lr (for nets without param_groups())",
+           read=vt.lr_group_entry, many=True, metavar="PATTERN=LR", settings=("optimization",),
+           configures="parameter_groups"),
+    Option("freeze", LEARNING, "glob patterns over the net's parameter names: those parameters do not train",
+           read=TEXT, many=True, metavar="PATTERN", settings=("optimization",), configures="parameter_groups"),
+    Option("unfreeze_at_epoch", LEARNING, "the epoch from which the --freeze parameters train too",
+           read=vt.positive_int, metavar="K", settings=("optimization",), configures="parameter_groups"),
     Option("monitor", CHECKS, "metric for best checkpoint and early stopping", "val/loss",
            settings=("optimization", "trainer")),
     Option("monitor_mode", CHECKS, None, "min", choices=("min", "max"), settings=("optimization", "trainer")),

@@ -85,3 +85,17 @@ def non_empty_text(text: str) -> str:
 def folder_path(text: str) -> str:
     """A non-empty folder path, `~` expanded (a shell leaves `--log_dir=~/runs` as it is)."""
     return os.path.expanduser(non_empty_text(text))
+
+
+def split_lr_group(text: str) -> tuple[str, float]:
+    """`PATTERN=LR` as its parameter-name pattern and its learning rate."""
+    pattern, _, rate = text.rpartition("=")
+    if not pattern:
+        raise argparse.ArgumentTypeError(f"expected PATTERN=LR, such as 'layers.0.*=0.01', got {text!r}")
+    return pattern, positive_float(rate)
+
+
+def lr_group_entry(text: str) -> str:
+    """A `PATTERN=LR` entry of --lr_groups, checked and kept as given (config.yaml records it so)."""
+    split_lr_group(text)
+    return text
