@@ -140,7 +140,7 @@ def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[Dataset
 
 def experiment_name(names: argparse.Namespace) -> str:
     """The run folder group: --experiment, or `<model_name>-<train label>`."""
-    # torchvision:resnet18 -> torchvision_resnet18: a colon is no part of a folder name on every system.
+    # torchvision:resnet18 -> torchvision_resnet18: Windows refuses a colon in a folder name.
     return names.experiment or f"{names.model_name.replace(':', '_')}-{stage_entries(names)[0].label}"
 
 
