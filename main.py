@@ -15,7 +15,8 @@ from utils.trainer.threads import ThreadCount, use_threads
 
 
 def build_model(command: Command) -> Any:
-    """A fresh model for fit, or the one stored in --ckpt: an MInterface around the net, or the user's own module."""
+    """A fresh model for fit (its net from --weights when given), or the one stored in --ckpt: an MInterface around
+    the net, or the user's own module."""
     from model.model_interface import MInterface
     from utils.trainer.own_modules import build_own_module, is_own_module, own_module_from_checkpoint
 
@@ -25,9 +26,15 @@ def build_model(command: Command) -> Any:
             return own_module_from_checkpoint(settings.run.ckpt)
         return MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
     if own_module:
-        return build_own_module(command.model_class, command.net_arguments(), command.injected())
-    return MInterface(command.options["model_name"], command.net_arguments(), command.val_labels, command.test_labels,
-                      settings.task, settings.optimization)
+        model = build_own_module(command.model_class, command.net_arguments(), command.injected())
+    else:
+        model = MInterface(command.options["model_name"], command.net_arguments(), command.val_labels,
+                           command.test_labels, settings.task, settings.optimization)
+    if settings.run.weights is not None:
+        from utils.runs.start_weights import start_from_weights
+
+        start_from_weights(command, model if own_module else model.net, model)
+    return model
 
 
 @dataclass
@@ -147,6 +154,7 @@ def run(argv: list[str]) -> int:
 
         return run_several(command, MainEntry(Path(__file__).resolve(), checked_command, build_checked))
     prepared = prepare_checked(command)
+    from utils.runs.start_weights import record_starting_weights
     from utils.trainer.modes import close_process_group, run_mode
     from utils.trainer.run_records import record_configuration, record_results
     from utils.trainer.signals import stopped_by_signal
@@ -154,6 +162,7 @@ def run(argv: list[str]) -> int:
     trainer, run_dir = prepared.trainer, prepared.run_dir
     if trainer.is_global_zero:
         record_configuration(command, trainer, run_dir, prepared.threads)
+        record_starting_weights(run_dir, prepared.model)
     results = stopped_by_signal(trainer, run_dir, partial(run_mode, command, trainer, prepared.model,
                                                           prepared.datamodule, run_dir))
     if trainer.is_global_zero:

@@ -83,7 +83,8 @@ def named_classes(words: list[str]) -> Iterator[tuple[str, str]]:
             continue
         if folder is not None:
             name = word.split("=", 1)[-1].split(":", 1)[0]
-            if re.fullmatch(r"[a-z][a-z0-9_]*", name):  # not a placeholder such as NAME
+            # Not a placeholder such as NAME, nor torchvision's net (torchvision:NAME), which has no file.
+            if re.fullmatch(r"[a-z][a-z0-9_]*", name) and not word.startswith("torchvision:"):
                 yield folder, name
             folder = None if single else folder
 

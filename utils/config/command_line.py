@@ -140,7 +140,8 @@ def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[Dataset
 
 def experiment_name(names: argparse.Namespace) -> str:
     """The run folder group: --experiment, or `<model_name>-<train label>`."""
-    return names.experiment or f"{names.model_name}-{stage_entries(names)[0].label}"
+    # torchvision:resnet18 -> torchvision_resnet18: Windows refuses a colon in a folder name.
+    return names.experiment or f"{names.model_name.replace(':', '_')}-{stage_entries(names)[0].label}"
 
 
 def listing() -> str:
@@ -156,6 +157,9 @@ def listing() -> str:
                 continue
             if found is not None:
                 lines.append(f"  {name:<24} {first_docstring_line(found)}")
+        if package == "model":
+            lines.append(f"  {'torchvision:NAME':<24} any net of torchvision.models.list_models(), such as "
+                         f"torchvision:resnet18")
     return "\n".join(lines)
 
 

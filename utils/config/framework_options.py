@@ -116,6 +116,11 @@ OPTIONS = (
            "predict"), first=True, settings=("run", "trainer"), swept=False),
     Option("ckpt", RUN, "checkpoint for --mode validate, test or predict; its run's net, datasets and experiment are "
            "the defaults", first=True, settings=("run",), swept=False),
+    Option("weights", RUN, "the net's starting weights in --mode fit: a state dict or checkpoint file, or for a "
+           "torchvision: net the name of its weights (IMAGENET1K_V1, DEFAULT)", read=TEXT, metavar="PATH|NAME",
+           settings=("run",)),
+    Option("weights_strict", RUN, "--weights must fill every tensor of the net with one of its shape; "
+           "--no-weights_strict loads those that fit and reports the rest", True, action=SWITCH, settings=("run",)),
     Option("val_fraction", RUN, "part held out for val when a --dataset class has no split parameter", 0.1,
            vt.open_fraction, settings=("data",), from_checkpoint=True),
     Option("seed", RUN, "seed for every random generator", 42, vt.seed_value, settings=("data", "run"),

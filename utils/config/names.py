@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from utils.config.torchvision_nets import is_torchvision_name, torchvision_net_class
 from utils.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,10 @@ def expected_class(package: str, name: str, module: ModuleType) -> type | None:
 
 
 def load_class(package: str, name: str) -> type:
-    """Import `package/name.py` and return its CamelCase class, with a clear error for each way it can fail."""
+    """Import `package/name.py` and return its CamelCase class, with a clear error for each way it can fail; a net
+    named `torchvision:NAME` is torchvision's builder NAME."""
+    if package == "model" and is_torchvision_name(name):
+        return torchvision_net_class(name)
     module = import_user_file(package, name)
     found = expected_class(package, name, module)
     if found is not None:
