@@ -110,9 +110,12 @@ OPTIONS = (
     Option("pruner", EXPERIMENTS, "stop trials worse than the median of earlier ones at the same epoch", "median",
            choices=("median", "none"), first=True, swept=False, sweep_only=True),
     Option("mode", RUN, "fit trains then tests the best checkpoint", "fit", choices=("fit", "validate", "test",
-           "predict"), first=True, settings=("run", "trainer"), swept=False),
-    Option("ckpt", RUN, "checkpoint for --mode validate, test or predict; its run's net, datasets and experiment are "
-           "the defaults", first=True, settings=("run",), swept=False),
+           "predict", "export"), first=True, settings=("run", "trainer"), swept=False),
+    Option("ckpt", RUN, "checkpoint for --mode validate, test, predict or export; its run's net, datasets and "
+           "experiment are the defaults", first=True, settings=("run",), swept=False),
+    Option("format", RUN, "with --mode export: the file written beside --ckpt, <ckpt name>.onnx, .pt2 "
+           "(torch.export) or .pt (TorchScript)", choices=("onnx", "exported_program", "torchscript"),
+           settings=("run",), swept=False),
     Option("val_fraction", RUN, "part held out for val when a --dataset class has no split parameter", 0.1,
            vt.open_fraction, settings=("data",), from_checkpoint=True),
     Option("seed", RUN, "seed for every random generator", 42, vt.seed_value, settings=("data", "run"),
