@@ -56,12 +56,23 @@ def check_hardware(options: dict[str, Any]) -> None:
         raise UserError("--sync_batchnorm needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only): drop it on CPU")
 
 
+def check_export_format(options: dict[str, Any]) -> None:
+    """Require --format with --mode export, and refuse it with any other mode."""
+    if options["mode"] == "export" and not options["format"]:
+        raise UserError("--mode export needs --format onnx, exported_program or torchscript: the file it writes "
+                        "beside --ckpt")
+    if options["mode"] != "export" and options["format"]:
+        raise UserError(f"--format {options['format']} is for --mode export: add --mode export --ckpt PATH, or "
+                        f"drop --format")
+
+
 def check_mode(options: dict[str, Any]) -> None:
     """Require a readable checkpoint for the modes that evaluate one, and none for fit."""
     checkpoint = options["ckpt"]
+    check_export_format(options)
     if options["mode"] == "fit":
         if checkpoint:
-            raise UserError("--ckpt is for --mode validate, test or predict: drop it to train from scratch")
+            raise UserError("--ckpt is for --mode validate, test, predict or export: drop it to train from scratch")
         return
     if not checkpoint:
         raise UserError(f"--mode {options['mode']} needs --ckpt PATH: a checkpoint from a run's checkpoints/ folder")

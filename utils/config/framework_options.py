@@ -113,9 +113,12 @@ OPTIONS = (
     Option("pruner", EXPERIMENTS, "stop trials worse than the median of earlier ones at the same epoch", "median",
            choices=("median", "none"), first=True, swept=False, sweep_only=True),
     Option("mode", RUN, "fit trains then tests the best checkpoint", "fit", choices=("fit", "validate", "test",
-           "predict"), first=True, settings=("run", "trainer"), swept=False),
-    Option("ckpt", RUN, "checkpoint for --mode validate, test or predict; its run's net, datasets and experiment are "
-           "the defaults", first=True, settings=("run",), swept=False),
+           "predict", "export"), first=True, settings=("run", "trainer"), swept=False),
+    Option("ckpt", RUN, "checkpoint for --mode validate, test, predict or export; its run's net, datasets and "
+           "experiment are the defaults", first=True, settings=("run",), swept=False),
+    Option("format", RUN, "with --mode export: the file written beside --ckpt, <ckpt name>.onnx, .pt2 "
+           "(torch.export) or .pt (TorchScript)", choices=("onnx", "exported_program", "torchscript"),
+           settings=("run",), swept=False),
     Option("weights", RUN, "the net's starting weights in --mode fit: a state dict or checkpoint file, or for a "
            "torchvision: net the name of its weights (IMAGENET1K_V1, DEFAULT)", read=TEXT, metavar="PATH|NAME",
            settings=("run",)),

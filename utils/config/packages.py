@@ -13,6 +13,9 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.MULTILINE)
 MLFLOW = {"mlflow": "mlflow-skinny"}
 OPTUNA = {"optuna": "optuna", "optuna_integration": "optuna-integration"}
 MATPLOTLIB = {"matplotlib": "matplotlib"}
+# torch.onnx.export (the dynamo exporter) needs onnx and onnxscript; the check that the file gives the net's outputs
+# runs it in onnxruntime.
+ONNX = {"onnx": "onnx", "onnxscript": "onnxscript", "onnxruntime": "onnxruntime"}
 
 
 def pip_install(distributions: list[str]) -> str:
@@ -30,10 +33,12 @@ def require(feature: str, packages: dict[str, str], instead: str = "") -> None:
 
 
 def check_feature_packages(options: dict[str, Any], draws_confusion_images: bool) -> None:
-    """The packages of the features the options ask for: MLflow, sweeps and confusion matrix images."""
+    """The packages of the features the options ask for: MLflow, sweeps, confusion matrix images, ONNX export."""
     if "mlflow" in options["logger"]:
         require("--logger mlflow", MLFLOW)
     if options.get("sweep"):
         require("--sweep", OPTUNA)
     if draws_confusion_images:
         require("drawing confusion matrix images", MATPLOTLIB, " (or --confusion_images off)")
+    if options.get("format") == "onnx":
+        require("--format onnx", ONNX)

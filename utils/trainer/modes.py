@@ -12,6 +12,7 @@ from utils.lightning_package import LightningDataModule, LightningModule, Traine
 from utils.runs.checkpoints import stored_validation
 from utils.runs.predictions import set_predictions, write_predictions
 from utils.runs.results import per_dataset
+from utils.trainer.export import ExportRefused, export_net
 from utils.trainer.module_monitor import MonitorNotLogged, remove_fresh_run_folder
 from utils.trainer.own_modules import defines_hook
 
@@ -62,17 +63,25 @@ def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: Lightn
 
 def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
              run_dir: Path) -> dict[str, Any]:
-    """Run fit, validate, test or predict and return what results.json records (a pruned trial says so)."""
+    """Run fit, validate, test, predict or export and return what results.json records (a pruned trial says so)."""
     settings = command.settings
     results: dict[str, Any] = {"mode": settings.run.mode, "run_dir": str(run_dir)}
     results.update({"monitor": settings.trainer.monitor} if settings.run.mode == "fit" else
                    {"checkpoint": settings.run.ckpt})
     labels = {"val": command.val_labels, "test": command.test_labels}
     try:
-        results.update(mode_results(settings.run.mode, trainer, model, datamodule, labels, run_dir,
-                                    command.resume_checkpoint, settings.task.task))
+        if settings.run.mode == "export":
+            results["export"] = export_net(model.net, datamodule, settings.run.ckpt, settings.run.format,
+                                           settings.task.input_key)
+        else:
+            results.update(mode_results(settings.run.mode, trainer, model, datamodule, labels, run_dir,
+                                        command.resume_checkpoint, settings.task.task))
     except RunPruned as pruned:
         results["pruned"] = str(pruned)
+    except ExportRefused:
+        if trainer.is_global_zero:
+            remove_fresh_run_folder(run_dir)  # a net that cannot be exported leaves no run behind, as no file
+        raise
     except MonitorNotLogged:
         if command.resume_checkpoint is None and trainer.is_global_zero:
             remove_fresh_run_folder(run_dir)  # a refused run leaves nothing on disk

@@ -41,7 +41,12 @@ def overrides_core(cls: type, name: str) -> bool:
 
 
 def check_module_defines_mode(cls: type, mode: str) -> None:
-    """Refuse --mode fit, validate or test on an own module that lacks a method Lightning needs for it."""
+    """Refuse --mode fit, validate or test on an own module that lacks a method Lightning needs for it, and
+    --mode export on any: what an own module's forward takes and gives is its own (a GAN's, several nets')."""
+    if mode == "export":
+        raise UserError(f"--mode export writes a net from model/ that MInterface wraps; {cls.__name__} is its own "
+                        f"LightningModule: export it yourself, e.g. torch.export.export(module, (inputs,)) or "
+                        f"module.to_onnx(path, inputs)")
     missing = [hook for hook in ("training_step", "configure_optimizers") if not overrides_core(cls, hook)]
     if mode == "fit" and missing:
         raise UserError(f"--mode fit: {cls.__name__} defines no {missing[0]}, which Lightning needs to train it: "

@@ -10,6 +10,7 @@ from utils.runs.folder import write_json, write_yaml
 from utils.runs.hparams_tab import record_options
 from utils.runs.results import results_table
 from utils.shared_names import CONFIG_FILE, ENVIRONMENT_FILE, RESULTS_FILE
+from utils.trainer.export import export_line
 from utils.trainer.loggers import record_options_in_loggers
 from utils.trainer.threads import ThreadCount
 
@@ -29,6 +30,7 @@ def record_configuration(command: Command, trainer: Trainer, run_dir: Path, thre
 def record_results(run_dir: Path, results: dict[str, Any]) -> None:
     """Write results.json and print the results table (or why a sweep trial was pruned)."""
     write_json(run_dir / RESULTS_FILE, results)
-    summary = f"pruned: {results['pruned']}" if "pruned" in results else results_table(results)
+    summary = (f"pruned: {results['pruned']}" if "pruned" in results else export_line(results["export"])
+               if "export" in results else results_table(results))
     skipped = "".join(f"\n{line}" for line in results.get("skipped", []))
     print(f"\n{summary}{skipped}\n\nrun folder: {run_dir}")
