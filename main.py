@@ -20,14 +20,17 @@ def build_model(command: Command) -> Any:
     from utils.trainer.own_modules import build_own_module, is_own_module, own_module_from_checkpoint
 
     settings, own_module = command.settings, is_own_module(command.model_class)
-    if settings.run.mode != "fit":
-        if own_module:
-            return own_module_from_checkpoint(settings.run.ckpt)
-        return MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
     if own_module:
+        if settings.run.mode != "fit":
+            return own_module_from_checkpoint(settings.run.ckpt)
         return build_own_module(command.model_class, command.net_arguments(), command.injected())
-    return MInterface(command.options["model_name"], command.net_arguments(), command.val_labels, command.test_labels,
-                      settings.task, settings.optimization)
+    if settings.run.mode != "fit":
+        model = MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
+    else:
+        model = MInterface(command.options["model_name"], command.net_arguments(), command.val_labels,
+                           command.test_labels, settings.task, settings.optimization)
+    model.use_speedups(settings.trainer.torch_compile, settings.trainer.channels_last)
+    return model
 
 
 @dataclass
