@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import yaml
-from conftest import FAST, PROJECT
+from conftest import FAST, PROJECT, error_line
 
 from main import build_checked, checked_command
 from utils.trainer.speedups import NetSpeedups, pins_memory
@@ -84,7 +84,11 @@ def only_run(project, *arguments: str, env: dict | None = None):
 
 def test_a_compiled_net_trains_and_its_checkpoint_tests_without_the_flag(project):
     # A fresh interpreter: torch.compile starts compiler threads, which a fork of the test's server would inherit.
-    fitted = only_run(project, *STANDARD, "--torch_compile", env={})
+    # TORCH_LOGS=graph_code: torch prints each graph it traces for compilation.
+    compiled = project.run(*STANDARD, "--torch_compile", env={"TORCH_LOGS": "graph_code"})
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    assert "TRACED GRAPH" in compiled.stderr
+    fitted = project.run_dirs()[-1]
     assert yaml.safe_load((fitted / "config.yaml").read_text())["torch_compile"] is True
     checkpoint = fitted / "checkpoints" / "last.ckpt"
     keys = set(torch.load(checkpoint, weights_only=True)["state_dict"])
@@ -107,6 +111,22 @@ def test_a_net_parameter_named_compile_is_the_nets_option_beside_the_frameworks_
     assert (config["compile"], config["torch_compile"]) == (True, False)
     stored = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]
     assert stored["model_kwargs"] == {"compile": True}
+
+
+@pytest.mark.parametrize("option", ["--torch_compile", "--channels_last"])
+def test_an_own_lightning_module_refuses_the_net_speedups_it_would_ignore(project, option):
+    project.write("model/tensor_lit_module.py", (PROJECT / "tests" / "examples" / "tensor_lit_module.py").read_text())
+    line = error_line(project.run("--model_name", "tensor_lit_module", "--dataset", "standard_data", option))
+    assert line.startswith(f"error: {option}: TensorLitModule is a LightningModule")
+    assert project.run_dirs() == []
+
+
+def test_a_net_that_keeps_its_compile_parameter_as_an_attribute_is_still_compiled_in_place():
+    net = torch.nn.Linear(4, 2)
+    net.compile = True  # as `self.compile = compile` in a net's __init__
+    keys = list(net.state_dict())
+    NetSpeedups(compile_net=True).apply(net)  # torch.compile is lazy: nothing is compiled before a call
+    assert net.compile is True and list(net.state_dict()) == keys
 
 
 def test_bf16_mixed_precision_trains_on_the_cpu(project):

@@ -37,7 +37,7 @@ class NetSpeedups:
         if self.channels_last:
             net.to(memory_format=torch.channels_last)
         if self.compile_net:
-            net.compile()
+            nn.Module.compile(net)  # not net.compile(): a net may keep its own `compile` parameter under that name
 
     def inputs(self, inputs: Any) -> Any:
         """The net's inputs, their 4-D tensors channels-last under --channels_last; otherwise as they are."""
