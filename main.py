@@ -21,19 +21,21 @@ def build_model(command: Command) -> Any:
     from utils.trainer.own_modules import build_own_module, is_own_module, own_module_from_checkpoint
 
     settings, own_module = command.settings, is_own_module(command.model_class)
+    if settings.run.mode != "fit" and own_module:
+        return own_module_from_checkpoint(settings.run.ckpt)
     if settings.run.mode != "fit":
-        if own_module:
-            return own_module_from_checkpoint(settings.run.ckpt)
-        return MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
-    if own_module:
+        model = MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
+    elif own_module:
         model = build_own_module(command.model_class, command.net_arguments(), command.injected())
     else:
         model = MInterface(command.options["model_name"], command.net_arguments(), command.val_labels,
                            command.test_labels, settings.task, settings.optimization)
-    if settings.run.weights is not None:
+    if settings.run.mode == "fit" and settings.run.weights is not None:
         from utils.runs.start_weights import start_from_weights
 
         start_from_weights(command, model if own_module else model.net, model)
+    if not own_module:
+        model.use_speedups(settings.trainer.torch_compile, settings.trainer.channels_last)
     return model
 
 

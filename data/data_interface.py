@@ -15,6 +15,7 @@ from utils.datasets.folds import fold_split
 from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
 from utils.lightning_package import pl
+from utils.trainer.speedups import pins_memory
 
 
 class EvaluationShare(Sampler[int]):
@@ -101,9 +102,10 @@ class DInterface(pl.LightningDataModule):
         # A private generator: creating an iterator draws a worker seed, and drawing it from the global
         # generator would shift the random numbers the net's dropout sees after a resume.
         generator = torch.Generator().manual_seed(self.settings.seed + rank)
+        pinned = self.trainer is not None and pins_memory(self.trainer.strategy.root_device.type)
         return DataLoader(dataset, batch_size=self.settings.batch_size, sampler=sampler,
                           drop_last=train and self.settings.drop_last,
-                          num_workers=self.settings.num_workers,
+                          num_workers=self.settings.num_workers, pin_memory=pinned,
                           persistent_workers=self.settings.num_workers > 0, generator=generator,
                           collate_fn=collate_function(dataset))
 

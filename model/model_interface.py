@@ -26,6 +26,7 @@ from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, ch
 from utils.tasks.outputs import prediction
 from utils.trainer.divergence import LossWatch, is_logged_step
 from utils.trainer.finetuning import group_callbacks
+from utils.trainer.speedups import NetSpeedups
 
 
 class MInterface(pl.LightningModule):
@@ -54,6 +55,7 @@ class MInterface(pl.LightningModule):
         self.train_metrics: StageMetrics | None = None
         self.val_metrics, self.test_metrics = nn.ModuleList(), nn.ModuleList()
         self.loss_watch = LossWatch()
+        self.speedups = NetSpeedups()
         self.metric_names()  # two metrics of one name are refused here, before any run folder exists
 
     def use_class_count(self, classes: int | None) -> None:
@@ -69,6 +71,15 @@ class MInterface(pl.LightningModule):
     def use_targets_as_given(self) -> None:
         """Hand targets that are not tensors to the net's own loss and metrics as they are, with no task metrics."""
         self.tensor_targets = False
+
+    def use_speedups(self, compile_net: bool, channels_last: bool) -> None:
+        """Compile the net (--torch_compile) and store it and its batches channels-last (--channels_last) once the
+        Trainer configures the model: after the pre-run checks, in each process of the run."""
+        self.speedups = NetSpeedups(compile_net, channels_last)
+
+    def configure_model(self) -> None:
+        """Apply --channels_last and --torch_compile to the net, once per process."""
+        self.speedups.apply(self.net)
 
     def metric_names(self) -> list[str]:
         """The names of the metrics each stage and dataset logs beside `loss`."""
@@ -129,13 +140,13 @@ class MInterface(pl.LightningModule):
         return model.to(map_location) if map_location is not None else model
 
     def forward(self, inputs: Any) -> Any:
-        """Run the net."""
-        return self.net(inputs)
+        """Run the net, its image inputs channels-last under --channels_last."""
+        return self.net(self.speedups.inputs(inputs))
 
     def shared_step(self, batch: Any, metrics: StageMetrics) -> torch.Tensor:
         """The loss of a batch; its prediction and targets go to `metrics`."""
         inputs, targets = split_batch(batch, self.task.input_key, self.task.target_key)
-        outputs = self.net(inputs)
+        outputs = self.net(self.speedups.inputs(inputs))
         if not self.tensor_targets:
             loss = self.loss_function(outputs, targets)
             metrics.update(loss, outputs, targets)

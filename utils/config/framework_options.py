@@ -193,8 +193,13 @@ OPTIONS = (
            "and at each synchronisation, before the run stops with an error", 1800, vt.positive_int,
            metavar="SECONDS", settings=("trainer",)),
     Option("sync_batchnorm", TRAINER, None, False, action=SWITCH, trainer=True),
-    Option("precision", TRAINER, None, "32-true", choices=("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64",
-           "bf16-true", "16-true"), trainer=True),
+    Option("precision", TRAINER, "16-mixed needs a GPU; bf16-mixed runs on a CPU too", "32-true",
+           choices=("32-true", "32", "16-mixed", "bf16-mixed", "64-true", "64", "bf16-true", "16-true"), trainer=True),
+    Option("torch_compile", TRAINER, "compile the net with torch.compile (its checkpoints load without it): slower "
+           "start, faster steps on a GPU", False, action=SWITCH, settings=("trainer",), configures="net compilation"),
+    Option("channels_last", TRAINER, "store the net's weights and 4-D inputs channels-last: faster convolutions on "
+           "GPU tensor cores with --precision 16-mixed or bf16-mixed", False, action=SWITCH, settings=("trainer",),
+           configures="memory format"),
     Option("max_epochs", TRAINER, "3 reach about 99%% on MNIST", 3, vt.positive_int, trainer=True),
     Option("min_epochs", TRAINER, None, 0, vt.non_negative_int, trainer=True),
     Option("fast_dev_run", TRAINER, "one batch of each stage, nothing saved but the run folder", False, action=SWITCH,
