@@ -144,7 +144,7 @@ from torch import nn
 
 
 class MixedNet(nn.Module):
-    def __init__(self, weights: dict[str, float] = {}, size: int | float = 1):
+    def __init__(self, class_weights: dict[str, float] = {}, size: int | float = 1):
         super().__init__()
         self.layer = nn.Linear(16, 10)
 

@@ -18,8 +18,9 @@ FAST = ("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches"
 
 
 def main_environment() -> dict[str, str]:
-    """The environment `main.py` runs in: this one, less a run folder that a parent run would have handed down."""
-    return {key: value for key, value in os.environ.items() if key != "TEMPLATE_RUN_DIR"}
+    """The environment `main.py` runs in: this one, less a run folder that a parent run would have handed down and
+    the thread count a run made in this process leaves behind (main.main sets OMP_NUM_THREADS for its ranks)."""
+    return {key: value for key, value in os.environ.items() if key not in ("TEMPLATE_RUN_DIR", "OMP_NUM_THREADS")}
 
 
 # This test process's fork server (one per xdist worker), started by the first run that needs it.

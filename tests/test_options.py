@@ -37,14 +37,15 @@ from torch import nn
 class TypesNet(nn.Module):
     """A net with dict and union parameters, and one the command line cannot give."""
 
-    def __init__(self, weights: dict[str, float] = {"a": 1.0}, extra: dict = {}, size: int | float = 1,
+    def __init__(self, class_weights: dict[str, float] = {"a": 1.0}, extra: dict = {}, size: int | float = 1,
                  key: int | str = 0, transform: Callable | None = None, num_classes: int = 10):
         super().__init__()
-        for name, value, kinds in (("weights", weights, dict), ("size", size, (int, float)), ("key", key, (int, str))):
+        for name, value, kinds in (("class_weights", class_weights, dict), ("size", size, (int, float)),
+                                   ("key", key, (int, str))):
             if not isinstance(value, kinds) or isinstance(value, bool):
                 raise TypeError(f"{name} reached the net as {type(value).__name__}")
-        if not all(isinstance(value, float) for value in weights.values()) or transform is not None:
-            raise TypeError("weights' values must be floats and transform its default")
+        if not all(isinstance(value, float) for value in class_weights.values()) or transform is not None:
+            raise TypeError("class_weights' values must be floats and transform its default")
         self.layer = nn.Linear(16, num_classes)
 
     def forward(self, x):
@@ -133,10 +134,10 @@ def test_unknown_config_key_names_the_key_and_the_file(project):
 def test_dict_and_union_options_reach_the_class_with_their_types_and_rerun(project):
     project.write("model/types_net.py", TYPES_NET)
     help_text = project.run("--model_name", "types_net", *STANDARD_DATA, "--help").stdout
-    for expected in ("--weights YAML", "YAML mapping of str: float", "--size INT|FLOAT", "--key INT|STR",
+    for expected in ("--class_weights YAML", "YAML mapping of str: float", "--size INT|FLOAT", "--key INT|STR",
                      "not options, they keep their defaults: transform"):
         assert expected in help_text, expected
-    first = project.run("--model_name", "types_net", *STANDARD_DATA, *FAST, "--weights", "{a: 2, b: 0.5}",
+    first = project.run("--model_name", "types_net", *STANDARD_DATA, *FAST, "--class_weights", "{a: 2, b: 0.5}",
                         "--extra", "{layers: [1, 2], name: x}", "--size", "2.5", "--key", "abc")
     assert first.returncode == 0, first.stderr[-3000:]
     second = project.run("--model_name", "types_net", *STANDARD_DATA, *FAST, "--size", "3", "--key", "7")
@@ -144,9 +145,9 @@ def test_dict_and_union_options_reach_the_class_with_their_types_and_rerun(proje
     rerun = project.run("--config", str(project.run_dirs()[0] / "config.yaml"))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     first_arguments, second_arguments, rerun_arguments = map(stored_model_arguments, project.run_dirs())
-    assert first_arguments == {"weights": {"a": 2.0, "b": 0.5}, "extra": {"layers": [1, 2], "name": "x"},
+    assert first_arguments == {"class_weights": {"a": 2.0, "b": 0.5}, "extra": {"layers": [1, 2], "name": "x"},
                                "size": 2.5, "key": "abc"}
-    assert type(first_arguments["weights"]["a"]) is float
+    assert type(first_arguments["class_weights"]["a"]) is float
     assert (second_arguments["size"], second_arguments["key"]) == (3, 7)
     assert type(second_arguments["size"]) is int and type(second_arguments["key"]) is int
     assert rerun_arguments == first_arguments
