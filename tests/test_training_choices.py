@@ -286,3 +286,29 @@ def test_checkpoints_are_saved_at_validations_within_an_epoch(fit):
     assert torch.load(run_dir / "checkpoints" / step4, weights_only=True)["global_step"] == 4
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 4 and sorted(last["validation_history"]) == [2, 4]
+
+
+@pytest.mark.parametrize(("arguments", "scheduler", "lr"), [
+    ((), "one_cycle_lr", 0.004),  # the default job: ExampleNet on the MNIST example
+    (("--model_name", "example_net", "--max_epochs", "5"), "one_cycle_lr", 0.004),
+    (("--optimizer.lr", "0.002"), "none", 0.002),
+    (("--lr", "0.002"), "none", 0.002),  # a former name states it as well
+    (("--scheduler", "none"), "none", 0.001),
+    (("--scheduler", "cosine"), "cosine_annealing_lr", 0.001),
+    (("--optimizer", "sgd"), "none", 0.001),
+    (("--label_smoothing", "0"), "none", 0.001),
+    (("--test_datasets", "example_test_data"), "one_cycle_lr", 0.004),  # the test sets change no training
+    (("--val_datasets", "clean=example_eval_data"), "none", 0.001),  # trained on other terms than the recipe's
+    (STANDARD, "none", 0.001),
+])
+def test_the_default_job_alone_trains_on_its_one_cycle_recipe_unless_its_training_is_stated(arguments, scheduler, lr):
+    options = parse_command_line(list(arguments)).options
+    assert (options["scheduler"], options["optimizer.lr"]) == (scheduler, lr)
+    assert options["label_smoothing"] == (0.1 if scheduler == "one_cycle_lr" else 0.0)
+
+
+def test_a_config_file_that_sets_the_learning_rate_keeps_the_default_jobs_schedule_off(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("optimizer.lr: 0.0005\n")
+    options = parse_command_line(["--config", str(config)]).options
+    assert (options["scheduler"], options["optimizer.lr"]) == ("none", 0.0005)
