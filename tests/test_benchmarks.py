@@ -22,6 +22,9 @@ RUNS = [
      ["ratio  before: 4 at once / one alone", "ratio  after: 4 at once / one alone", "ratio  4 at once: after / before",
       "(cpus/processes)", "(--threads)"]),
     (["bench_parallel.py", "--train_batches", "1", "--rounds", "1"], ["ratio  all at once / one at a time"]),
+    (["bench_time_to_accuracy.py", "--target", "0.2", "--validations", "2", "--epochs", "1", "--train_batches", "20",
+      "--val_batches", "2", "--rounds", "1"],
+     ["ratio  wall time to target template / loop", "ratio  cpu time to target template / loop"]),
 ]
 
 
