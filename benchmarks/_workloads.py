@@ -45,7 +45,8 @@ def mnist_workload(train_items: int, val_items: int) -> Workload:
     """ExampleNet on the MNIST files (compute-bound): the first `train_items` of each epoch's shuffled order."""
     train_batches, val_batches = max(1, train_items // BATCH_SIZE), max(1, val_items // BATCH_SIZE)
     title = f"ExampleNet on MNIST, {train_batches * BATCH_SIZE} + 2 x {val_batches * BATCH_SIZE} items an epoch"
-    return Workload("mnist", title, ["--model_name", "example_net"], train_batches, val_batches)
+    # --scheduler none: the loop's training (Adam at a constant lr), not the default job's one-cycle recipe.
+    return Workload("mnist", title, ["--model_name", "example_net", "--scheduler", "none"], train_batches, val_batches)
 
 
 def mlp_workload(items: int) -> Workload:

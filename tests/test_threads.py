@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import FAST, error_line
+from conftest import FAST, error_line, main_environment
 
 from utils.shared_names import ENVIRONMENT_FILE
 from utils.trainer.threads import (
@@ -127,7 +127,7 @@ def test_a_run_takes_and_records_the_threads_given(project):
 def test_a_run_without_threads_records_the_count_it_computed(project):
     process = project.run(*RUN)
     assert process.returncode == 0, process.stderr[-3000:]
-    expected = thread_count(None, 1)  # the run's environment is this one, and one process trains
+    expected = thread_count(None, 1, main_environment())  # the run's environment, and one process trains
     recorded = environment(project)
     assert (recorded["threads"], recorded["threads_from"]) == (expected.number, expected.source)
 
@@ -159,7 +159,7 @@ def test_each_ddp_process_takes_its_share_of_the_cpus(project):
     process = project.run("--model_name", "threads_net", "--dataset", "standard_data", "--accelerator", "cpu",
                           "--devices", "2", "--strategy", "ddp", *FAST)
     assert process.returncode == 0, process.stderr[-3000:]
-    expected = thread_count(None, 2)
+    expected = thread_count(None, 2, main_environment())
     recorded = environment(project)
     assert (recorded["threads"], recorded["threads_from"]) == (expected.number, expected.source)
     seen = [int((project.root / f"threads_rank{rank}.txt").read_text()) for rank in (0, 1)]

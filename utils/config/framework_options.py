@@ -157,8 +157,8 @@ OPTIONS = (
            metavar="NAME", first=True, settings=("optimization",), configures="optimizer"),
     Option("scheduler", LEARNING, "none, or any torch.optim.lr_scheduler by its snake_case name: step_lr, "
            f"one_cycle_lr, cosine_annealing_warm_restarts, ..., or {', '.join(SCHEDULER_ALIASES)} (default: none; "
-           "the default job, ExampleNet on the MNIST example, takes one_cycle_lr at --optimizer.lr 0.004 with "
-           "--label_smoothing 0.1); "
+           "the default job, ExampleNet on the MNIST example, trains with one_cycle_lr peaking at a learning rate "
+           "of 0.004 and label smoothing 0.1); "
            "its parameters are the --scheduler.NAME options below", "none", scheduler_name, metavar="NAME",
            first=True, settings=("optimization",), configures="scheduler"),
     Option("warmup_steps", LEARNING, "optimizer steps of linear warm-up, scaling whatever learning rate the scheduler "
