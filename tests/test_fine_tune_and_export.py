@@ -10,28 +10,10 @@ import torchvision
 from conftest import Project, copy_project
 from test_export import ATOL, RTOL, SUFFIXES, load_and_run
 from test_param_groups_and_freezing import lr_columns, state
+from test_pretrained_weights import TINY_IMAGES
 
 pytestmark = pytest.mark.filterwarnings("ignore:.torch.jit.load. is deprecated:FutureWarning")
 
-TINY_IMAGES = '''
-import torch
-from torch.utils.data import Dataset
-
-
-class TinyImages(Dataset):
-    """Random 3-channel 32 x 32 images with ten classes, other ones per split."""
-
-    def __init__(self, split: str = "train", size: int = 16):
-        generator = torch.Generator().manual_seed(["train", "val", "test"].index(split))
-        self.images = torch.randn(size, 3, 32, 32, generator=generator)
-        self.labels = torch.randint(10, (size,), generator=generator)
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __getitem__(self, index):
-        return self.images[index], self.labels[index]
-'''
 BACKBONE = ("conv1.*", "bn1.*", "layer*")
 
 
@@ -45,7 +27,8 @@ def fine_tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, Path,
     pretrained = torchvision.models.resnet18(num_classes=10).state_dict()
     torch.save(pretrained, project.root / "resnet18.pth")
     process = project.run("--model_name", "torchvision:resnet18", "--num_classes", "10", "--dataset", "tiny_images",
-                          "--weights", "resnet18.pth", "--freeze", *BACKBONE, "--unfreeze_at_epoch", "1",
+                          "--val_fraction", "0.25", "--weights", "resnet18.pth", "--freeze", *BACKBONE,
+                          "--unfreeze_at_epoch", "1",
                           "--lr_groups", "fc.*=0.01", "--optimizer.lr", "0.001", "--max_epochs", "2",
                           "--batch_size", "8", "--save_top_k", "2", "--patience", "0", "--logger", "csv",
                           "--log_every_n_steps", "1", "--confusion_images", "off")

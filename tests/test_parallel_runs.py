@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -79,12 +80,18 @@ def children_of(pid: int) -> list[int]:
     return [int(child) for task in tasks for child in (task / "children").read_text().split()]
 
 
-def test_sigterm_stops_every_child_each_resumable_and_a_resume_runs_both_at_once(project):
+def start_both_folds(project, epochs: int) -> tuple[subprocess.Popen, list[Path]]:
+    """A slow 2-fold cross-validation with --parallel 2, once both folds saved a checkpoint; the folds' folders."""
     project.write("data/slow_data.py", SLOW_DATA)
-    parent = start_main(project, *SLOW_FOLDS, "--max_epochs", "4")
+    parent = start_main(project, *SLOW_FOLDS, "--max_epochs", str(epochs))
     folds = [project.root / RUN_DIR / f"fold_{fold}" for fold in range(2)]
     for fold in folds:
         wait_for_file(fold / "checkpoints" / "last.ckpt", parent)
+    return parent, folds
+
+
+def test_sigterm_stops_every_child_each_resumable_and_a_resume_runs_both_at_once(project):
+    parent, folds = start_both_folds(project, 4)
     assert len(children_of(parent.pid)) == 2  # both folds run at once
     parent.send_signal(signal.SIGTERM)
     parent.wait(timeout=120)
@@ -109,11 +116,7 @@ def test_sigterm_stops_every_child_each_resumable_and_a_resume_runs_both_at_once
 
 
 def test_a_fold_that_fails_leaves_the_other_running_to_its_end(project):
-    project.write("data/slow_data.py", SLOW_DATA)
-    parent = start_main(project, *SLOW_FOLDS, "--max_epochs", "3")
-    folds = [project.root / RUN_DIR / f"fold_{fold}" for fold in range(2)]
-    for fold in folds:
-        wait_for_file(fold / "checkpoints" / "last.ckpt", parent)
+    parent, folds = start_both_folds(project, 3)
     [killed] = [child for child in children_of(parent.pid)
                 if "--fold\x000" in Path(f"/proc/{child}/cmdline").read_text()]
     os.kill(killed, signal.SIGKILL)
