@@ -30,7 +30,11 @@ def record_configuration(command: Command, trainer: Trainer, run_dir: Path, thre
 def record_results(run_dir: Path, results: dict[str, Any]) -> None:
     """Write results.json and print the results table (or why a sweep trial was pruned)."""
     write_json(run_dir / RESULTS_FILE, results)
-    summary = (f"pruned: {results['pruned']}" if "pruned" in results else export_line(results["export"])
-               if "export" in results else results_table(results))
+    if "pruned" in results:
+        summary = f"pruned: {results['pruned']}"
+    elif "export" in results:
+        summary = export_line(results["export"])
+    else:
+        summary = results_table(results)
     skipped = "".join(f"\n{line}" for line in results.get("skipped", []))
     print(f"\n{summary}{skipped}\n\nrun folder: {run_dir}")
