@@ -7,10 +7,10 @@ from typing import Any
 import torch
 
 from utils.config.experiment_options import check_experiment_options
-from utils.config.names import load_class
 from utils.config.resources import check_resources, runs_on_cpu
 from utils.config.signature_options import check_required
 from utils.errors import UserError
+from utils.loading.user_classes import load_class
 from utils.shared_names import last_checkpoint
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")

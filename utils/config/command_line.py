@@ -21,8 +21,6 @@ from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, names_where
 from utils.config.given_options import given_destinations
 from utils.config.injected_parameters import check_net_class, describe_injected, net_parameters
-from utils.config.module_package import choose_lightning_package
-from utils.config.names import available_names, expected_class, first_docstring_line, import_user_file, load_class
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
 from utils.config.resume_target import check_same_experiment, resume_target
@@ -30,6 +28,8 @@ from utils.config.settings import Settings
 from utils.config.signature_options import add_class_options, class_parameter_names, constructor_parameters
 from utils.config.torch_optimizers import optimizer_class, scheduler_class
 from utils.errors import UserError
+from utils.loading.module_package import choose_lightning_package
+from utils.loading.user_classes import available_names, listing, load_class
 from utils.shared_names import CONFIG_FILE, fold_folder
 
 MNIST_DEFAULTS = {
@@ -146,25 +146,6 @@ def experiment_name(names: argparse.Namespace) -> str:
     """The run folder group: --experiment, or `<model_name>-<train label>`."""
     # torchvision:resnet18 -> torchvision_resnet18: Windows refuses a colon in a folder name.
     return names.experiment or f"{names.model_name.replace(':', '_')}-{stage_entries(names)[0].label}"
-
-
-def listing() -> str:
-    """The available nets and datasets, each with the first line of its docstring; helper files are left out."""
-    lines = []
-    for package, title in (("model", "nets (--model_name)"), ("data", "datasets (--dataset, entries)")):
-        lines.append(f"{title}:")
-        for name in available_names(package):
-            try:
-                found = expected_class(package, name, import_user_file(package, name))
-            except UserError as error:
-                lines.append(f"  {name:<24} (cannot load: {error})")
-                continue
-            if found is not None:
-                lines.append(f"  {name:<24} {first_docstring_line(found)}")
-        if package == "model":
-            lines.append(f"  {'torchvision:NAME':<24} any net of torchvision.models.list_models(), such as "
-                         f"torchvision:resnet18")
-    return "\n".join(lines)
 
 
 def example_recipe(names: argparse.Namespace, argv: list[str], config: dict[str, Any]) -> dict[str, Any]:
