@@ -26,9 +26,9 @@ from utils.config.parser import UserArgumentParser
 from utils.config.resume_target import check_same_experiment, resume_target
 from utils.config.settings import Settings
 from utils.config.signature_options import add_class_options, class_parameter_names, constructor_parameters
-from utils.config.torch_optimizers import optimizer_class, scheduler_class
 from utils.errors import UserError
 from utils.loading.module_package import choose_lightning_package
+from utils.loading.torch_optimizers import optimizer_class, scheduler_class
 from utils.loading.user_classes import available_names, listing, load_class
 from utils.shared_names import CONFIG_FILE, fold_folder
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from utils.config import value_types as vt
+from utils.config.optimizer_choices import optimizer_name, scheduler_name
 from utils.config.parser import OptionGroup, UserArgumentParser
-from utils.config.torch_optimizers import SCHEDULER_ALIASES, optimizer_name, scheduler_name
+from utils.loading.torch_optimizers import SCHEDULER_ALIASES
 
 SWITCH = argparse.BooleanOptionalAction
 TEXT = vt.non_empty_text  # an empty value would silently stand for the default

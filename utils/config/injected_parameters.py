@@ -16,9 +16,9 @@ from torch.optim import lr_scheduler
 
 from utils.config.annotation_readers import UNIONS, resolve_annotation
 from utils.config.settings import prefixed
-from utils.config.torch_optimizers import FILLED_IN, scheduler_class
 from utils.errors import UserError
 from utils.loading.module_package import lightning_package_of
+from utils.loading.torch_optimizers import FILLED_IN, scheduler_class
 
 NET, OPTIMIZER, SCHEDULER = "net", "optimizer", "scheduler"
 SCHEDULER_BASES = (lr_scheduler.LRScheduler, lr_scheduler.ReduceLROnPlateau)

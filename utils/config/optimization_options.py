@@ -4,6 +4,7 @@ plain --NAME too where no class of the user's, no option of the template's and n
 from dataclasses import replace
 
 from utils.config import value_types as vt
+from utils.config.optimizer_choices import SOURCES, TEMPLATE_DEFAULTS
 from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.config.signature_options import (
     OptionSpec,
@@ -12,7 +13,7 @@ from utils.config.signature_options import (
     option_spec,
     plain,
 )
-from utils.config.torch_optimizers import ALWAYS_FILLED, FILLED_IN, SOURCES, TEMPLATE_DEFAULTS
+from utils.loading.torch_optimizers import ALWAYS_FILLED, FILLED_IN
 
 # The template's own optimizer options: one default for every optimizer, checked as its other options are.
 FRAMEWORK_OPTIMIZER_OPTIONS = {
