@@ -9,12 +9,13 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDa
 from utils.config.dataset_entries import DatasetEntry
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.settings import DataSettings
-from utils.config.signature_options import build_instance, constructor_parameters
+from utils.config.signature_options import build_instance
 from utils.datasets.batches import collate_function
 from utils.datasets.folds import fold_split
 from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
 from utils.lightning_package import pl
+from utils.loading.constructor_parameters import constructor_parameters
 from utils.trainer.speedups import pins_memory
 
 

@@ -1,18 +1,16 @@
 """Read a constructor parameter's value from command-line words, as its annotation (or its default) asks."""
 
 import collections.abc
-import inspect
 import math
-import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from utils.loading.constructor_parameters import UNIONS
+
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
-UNRESOLVED = object()  # a string annotation that does not evaluate in its module
-UNIONS = (typing.Union, types.UnionType)
 SEQUENCES = (list, tuple, collections.abc.Iterable, collections.abc.Sequence)
 MAPPINGS = (dict, collections.abc.Mapping)
 
@@ -79,18 +77,6 @@ def read_float(word: str) -> float:
 
 
 SCALARS: dict[Any, Callable[[str], Any]] = {int: read_int, float: read_float, str: str, bool: read_bool}
-
-
-def resolve_annotation(cls: type, parameter: inspect.Parameter) -> Any:
-    """The parameter's annotation as an object: a string one is evaluated in the module that defines `__init__`."""
-    annotation = parameter.annotation
-    if not isinstance(annotation, str):
-        return annotation
-    namespace = {**vars(typing), **vars(collections.abc), **getattr(cls.__init__, "__globals__", {})}
-    try:
-        return eval(annotation, namespace)  # what typing.get_type_hints does, one parameter at a time
-    except (NameError, SyntaxError, TypeError, AttributeError):
-        return UNRESOLVED
 
 
 def annotation_of_default(default: Any) -> Any:

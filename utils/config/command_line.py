@@ -20,13 +20,14 @@ from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entr
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, names_where
 from utils.config.given_options import given_destinations
-from utils.config.injected_parameters import check_net_class, describe_injected, net_parameters
+from utils.config.injected_parameters import check_net_class, describe_injected
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
 from utils.config.resume_target import check_same_experiment, resume_target
 from utils.config.settings import Settings
-from utils.config.signature_options import add_class_options, class_parameter_names, constructor_parameters
+from utils.config.signature_options import add_class_options, class_parameter_names
 from utils.errors import UserError
+from utils.loading.constructor_parameters import constructor_parameters, net_parameters
 from utils.loading.module_package import choose_lightning_package
 from utils.loading.torch_optimizers import optimizer_class, scheduler_class
 from utils.loading.user_classes import available_names, listing, load_class

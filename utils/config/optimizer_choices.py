@@ -2,7 +2,8 @@
 
 import inspect
 
-from utils.config.annotation_readers import UNRESOLVED, reader_for, resolve_annotation
+from utils.config.annotation_readers import reader_for
+from utils.loading.constructor_parameters import UNRESOLVED, resolve_annotation
 from utils.loading.torch_optimizers import (
     ALWAYS_FILLED,
     FILLED_IN,

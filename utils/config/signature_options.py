@@ -5,18 +5,15 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from utils.config.annotation_readers import (
-    UNRESOLVED,
-    Reader,
-    annotation_of_default,
-    conform,
-    optional,
-    reader_for,
-    resolve_annotation,
-)
-from utils.config.injected_parameters import injected_parameters
+from utils.config.annotation_readers import Reader, annotation_of_default, conform, optional, reader_for
 from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.errors import UserError
+from utils.loading.constructor_parameters import (
+    UNRESOLVED,
+    constructor_parameters,
+    injected_parameters,
+    resolve_annotation,
+)
 
 # Set by the framework itself, never a command-line option of a class.
 FRAMEWORK_SET_PARAMETERS = {"split"}
@@ -39,13 +36,6 @@ class OptionSpec:
     def type_label(self) -> str:
         """Describe the expected type for help and errors."""
         return self.reader.label
-
-
-def constructor_parameters(cls: type) -> list[inspect.Parameter]:
-    """Return the parameters of `cls.__init__` that can be passed by keyword."""
-    signature = inspect.signature(cls.__init__)
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [p for p in list(signature.parameters.values())[1:] if p.kind in kinds]
 
 
 def option_parameters(cls: type) -> list[inspect.Parameter]:
@@ -204,15 +194,6 @@ def check_required(cls: type, values: dict[str, Any]) -> None:
             continue
         if values.get(parameter.name) is None:
             raise UserError(_needs_value(cls, parameter.name))
-
-
-def unknown_keywords(cls: type, names: list[str]) -> list[str]:
-    """The names `cls.__init__` would refuse as keyword arguments (none when it takes **kwargs)."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
-        return []
-    known = {parameter.name for parameter in constructor_parameters(cls)}
-    return [name for name in names if name not in known]
 
 
 def _needs_value(cls: type, name: str) -> str:

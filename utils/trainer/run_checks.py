@@ -4,10 +4,10 @@ import torch
 
 from utils.config.checks import check_options
 from utils.config.command_line import Command
-from utils.config.injected_parameters import OPTIMIZER, SCHEDULER, injected_kinds
 from utils.config.logger_options import check_logger_options
 from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
+from utils.loading.constructor_parameters import OPTIMIZER, SCHEDULER, injected_kinds
 from utils.optimization import check_optimization
 from utils.packages import check_feature_packages
 from utils.runs.checkpoints import check_checkpoint
