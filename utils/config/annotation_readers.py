@@ -26,11 +26,6 @@ class Reader:
     expected: str | None = None  # how an error names what was expected, when not the label
     accepts_none: bool = False
 
-    @property
-    def is_flag(self) -> bool:
-        """Whether the option is a --x / --no-x switch."""
-        return self.label in ("bool", "bool or none")
-
 
 def one_word(words: list[str]) -> str:
     """The single word of a one-word option."""
@@ -185,13 +180,9 @@ def mapping_reader(arguments: tuple) -> Reader:
 
     def convert(words: list[str]) -> dict:
         return conform(read_yaml(one_word(words)), dict[key_type, value_type])
-    named = "" if arguments == (Any, Any) else f" of {type_name(key_type)}: {type_name(value_type)}"
+    names = [kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "") for kind in arguments]
+    named = "" if arguments == (Any, Any) else f" of {names[0]}: {names[1]}"
     return Reader(f"YAML mapping{named}", convert, metavar="YAML")
-
-
-def type_name(annotation: Any) -> str:
-    """A short name for an annotation in help and errors."""
-    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 def conform(value: Any, annotation: Any) -> Any:

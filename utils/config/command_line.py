@@ -19,7 +19,6 @@ from utils.config.config_files import config_tokens, load_config, rename_former_
 from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, names_where
-from utils.config.given_options import given_destinations
 from utils.config.injected_parameters import check_net_class, describe_injected
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
@@ -274,5 +273,5 @@ def parse_command_line(argv: list[str]) -> Command:
     tokens = config_tokens({**defaults, **config}) + argv
     options = vars(parser.parse_args(tokens))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known), given_destinations(parser, tokens),
-                   given_destinations(parser, config_tokens(file_config) + argv), injected_nets=nets)
+                   resume_dir, resume_checkpoint, frozenset(known), parser.given(tokens),
+                   parser.given(config_tokens(file_config) + argv), injected_nets=nets)

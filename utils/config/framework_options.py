@@ -60,11 +60,6 @@ class Option:
         value = list[value] if self.many else value
         return value | None if self.default is None else value
 
-    @property
-    def settings_groups(self) -> tuple[str, ...]:
-        """The settings groups it fills: those named, and the trainer's for a Trainer option."""
-        return (*self.settings, "trainer") if self.trainer else self.settings
-
     def add_to(self, group: OptionGroup) -> None:
         """Add the option to an argparse group."""
         settings = {"action": self.action, "type": self.read, "choices": self.choices, "nargs": "+" if self.many

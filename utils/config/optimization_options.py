@@ -81,11 +81,12 @@ def add_optimization_options(parser: UserArgumentParser, optimizer_class: type, 
 
 def add_former_name_hints(parser: UserArgumentParser, chosen: dict[str, type | None]) -> None:
     """Let the error for a former option name say its name now, or that the chosen class has no such parameter."""
+    taken = {name for action in parser.options for name in action.option_strings}
     for former, name in FORMER_NAMES.items():
         kind, parameter = name.split(".")
-        if f"--{former}" in parser.option_strings():
+        if f"--{former}" in taken:
             continue
-        if f"--{name}" in parser.option_strings():
+        if f"--{name}" in taken:
             parser.hints[f"--{former}"] = f"did you mean --{name}?"
         elif chosen[kind] is None:
             parser.hints[f"--{former}"] = f"--{former} is for a scheduler: choose one with --scheduler"

@@ -32,11 +32,6 @@ class OptionSpec:
     default: Any = None
     required: bool = False
 
-    @property
-    def type_label(self) -> str:
-        """Describe the expected type for help and errors."""
-        return self.reader.label
-
 
 def option_parameters(cls: type) -> list[inspect.Parameter]:
     """The keyword parameters of `cls.__init__` that are its options: less those the framework sets or injects."""
@@ -113,14 +108,14 @@ def add_option(group: OptionGroup, spec: OptionSpec, option_strings: list[str], 
                required: bool = False) -> None:
     """Add `spec` to `group` under `option_strings`, its value kept under `dest`."""
     default_text = "required" if spec.required else f"default: {spec.default!r}"
-    help_text = f"{spec.type_label}; {default_text}{note}".replace("%", "%%")
-    if spec.reader.is_flag:
+    help_text = f"{spec.reader.label}; {default_text}{note}".replace("%", "%%")
+    if spec.reader.label in ("bool", "bool or none"):
         group.add_argument(*option_strings, dest=dest, action=argparse.BooleanOptionalAction, default=spec.default,
                            help=help_text)
         return
     group.add_argument(*option_strings, dest=dest, action=ReadWords, spec=spec, nargs=spec.reader.words,
-                       default=spec.default, required=required, metavar=spec.reader.metavar or spec.type_label.upper(),
-                       help=help_text)
+                       default=spec.default, required=required, help=help_text,
+                       metavar=spec.reader.metavar or spec.reader.label.upper())
 
 
 def class_option_specs(classes: list[type]) -> dict[str, OptionSpec | None]:
