@@ -16,7 +16,7 @@ from utils.config.checkpoint_defaults import (
     stored_dataset_names,
 )
 from utils.config.config_files import config_tokens, load_config, rename_former_keys, without_replaced_keys
-from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
+from utils.config.dataset_entries import DatasetEntry, stage_entries
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, names_where
 from utils.config.injected_parameters import check_net_class, describe_injected
@@ -32,11 +32,6 @@ from utils.loading.torch_optimizers import optimizer_class, scheduler_class
 from utils.loading.user_classes import available_names, listing, load_class
 from utils.shared_names import CONFIG_FILE, fold_folder
 
-MNIST_DEFAULTS = {
-    "train_dataset": "example_train_data",
-    "val_datasets": ["clean=example_eval_data", "noisy=example_eval_data:noise_std=1.0"],
-    "test_datasets": ["example_test_data"],
-}
 # The default job's training (ExampleNet on the MNIST example, none of these given): in its 3 epochs a one-cycle
 # schedule peaking at 4e-3 with label smoothing beats Adam's constant 1e-3 (README, Quick start, has the figures).
 EXAMPLE_RECIPE = {"scheduler": "one_cycle_lr", "optimizer.lr": 0.004, "label_smoothing": 0.1}
@@ -109,37 +104,6 @@ class Command:
         config["val_datasets"] = [entry.to_text() for entry in self.val_entries] or None
         config["test_datasets"] = [entry.to_text() for entry in self.test_entries]
         return config
-
-
-def val_entries(names: argparse.Namespace, default: list[str]) -> list[DatasetEntry]:
-    """The val entries given, else `default`; a cross-validation validates on its fold plus those given."""
-    if not names.folds:
-        return parse_entries(names.val_datasets or default, "--val_datasets")
-    entries = parse_entries(names.val_datasets, "--val_datasets") if names.val_datasets else []
-    if any(entry.label == FOLD_LABEL for entry in entries):
-        raise UserError(f"--val_datasets uses the label {FOLD_LABEL!r}, which --folds gives the held-out fold: "
-                        f"label that entry otherwise")
-    return entries
-
-
-def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[DatasetEntry], list[DatasetEntry]]:
-    """Resolve the train, val and test entries from --dataset, the per-stage options and the MNIST defaults."""
-    if names.dataset:
-        shorthand = [names.dataset]
-        train = parse_entry(names.train_dataset or names.dataset)
-        val = val_entries(names, shorthand)
-        test = parse_entries(names.test_datasets or shorthand, "--test_datasets")
-    elif names.train_dataset:
-        if not names.val_datasets and not names.folds:
-            raise UserError("--train_dataset needs --val_datasets too (or use --dataset NAME for all stages)")
-        train = parse_entry(names.train_dataset)
-        val = val_entries(names, [])
-        test = parse_entries(names.test_datasets or names.val_datasets, "--test_datasets")
-    else:
-        train = parse_entry(MNIST_DEFAULTS["train_dataset"])
-        val = val_entries(names, MNIST_DEFAULTS["val_datasets"])
-        test = parse_entries(names.test_datasets or MNIST_DEFAULTS["test_datasets"], "--test_datasets")
-    return train, val, test
 
 
 def experiment_name(names: argparse.Namespace) -> str:
