@@ -137,27 +137,6 @@ def compare_request(argv: list[str]) -> tuple[list[str], str | None] | None:
     return (names.compare, names.csv) if names.compare else None
 
 
-def injected_nets(model_class: type, argv: list[str], config: dict[str, Any]) -> dict[str, type]:
-    """The model/ classes an own module's net parameters are given by `--<parameter> NAME`, by parameter."""
-    parameters = net_parameters(model_class)
-    if not parameters:
-        return {}
-    parser = UserArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--mode", default="fit")
-    for name in parameters:
-        parser.add_argument(f"--{name}", type=vt.non_empty_text)
-    given = vars(parser.parse_known_args(config_tokens(config) + argv)[0])
-    nets = {}
-    for name, parameter in parameters.items():
-        if given[name] is not None:
-            nets[name] = load_class("model", given[name])
-            check_net_class(model_class, name, given[name], nets[name])
-        elif parameter.default is inspect.Parameter.empty and given["mode"] == "fit" and not HELP & set(argv):
-            raise UserError(f"{model_class.__name__}({name}) takes a net: pass --{name} NAME, a file of model/ "
-                            f"({', '.join(available_names('model'))}); its options follow as any net's do")
-    return nets
-
-
 def add_net_name_options(parser: UserArgumentParser, model_class: type) -> None:
     """The `--<parameter> NAME` options that choose an own module's nets."""
     parameters = net_parameters(model_class)
@@ -166,6 +145,25 @@ def add_net_name_options(parser: UserArgumentParser, model_class: type) -> None:
         for name in parameters:
             group.add_argument(f"--{name}", type=vt.non_empty_text, metavar="NAME",
                                help=f"the net {model_class.__name__}({name}) is given; its options join the others")
+
+
+def injected_nets(model_class: type, mode: str, argv: list[str], config: dict[str, Any]) -> dict[str, type]:
+    """The model/ classes an own module's net parameters are given by `--<parameter> NAME`, by parameter."""
+    parameters = net_parameters(model_class)
+    if not parameters:
+        return {}
+    parser = UserArgumentParser(add_help=False, allow_abbrev=False)
+    add_net_name_options(parser, model_class)
+    given = vars(parser.parse_known_args(config_tokens(config) + argv)[0])
+    nets = {}
+    for name, parameter in parameters.items():
+        if given[name] is not None:
+            nets[name] = load_class("model", given[name])
+            check_net_class(model_class, name, given[name], nets[name])
+        elif parameter.default is inspect.Parameter.empty and mode == "fit" and not HELP & set(argv):
+            raise UserError(f"{model_class.__name__}({name}) takes a net: pass --{name} NAME, a file of model/ "
+                            f"({', '.join(available_names('model'))}); its options follow as any net's do")
+    return nets
 
 
 def full_parser(model_class: type, dataset_classes: list[type], names: argparse.Namespace,
@@ -221,7 +219,7 @@ def parse_command_line(argv: list[str]) -> Command:
     train, val, test = stage_entries(names)
     model_class = load_class("model", names.model_name)
     choose_lightning_package(model_class, f"model/{names.model_name}.py")
-    nets = injected_nets(model_class, argv, config)
+    nets = injected_nets(model_class, names.mode, argv, config)
     dataset_classes = {entry.name: load_class("data", entry.name) for entry in [train, *val, *test]}
     kept = stored_dataset_names(defaults)
     kept_classes = [model_class, *(cls for name, cls in dataset_classes.items() if name in kept)]
