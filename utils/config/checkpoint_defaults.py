@@ -17,7 +17,7 @@ from utils.shared_names import CHECKPOINTS_FOLDER, CONFIG_FILE
 STORED_CONFIG = "template_config"
 # What the checkpoint's run was: its net, its datasets, how they were split and what its task means. How this
 # command runs (hardware, loop lengths, loggers, where runs go) stays its own. The net's and the datasets'
-# constructor arguments follow too (`class_defaults`).
+# constructor arguments follow too (parse_command_line).
 RUN_OPTIONS = names_where(from_checkpoint=True)
 ENTRY_OPTIONS = ("dataset", "train_dataset", "val_datasets", "test_datasets")
 
@@ -71,12 +71,6 @@ def stored_dataset_names(defaults: dict[str, Any]) -> set[str]:
     texts = [defaults.get(key) for key in ENTRY_OPTIONS]
     flat = [text for value in texts if value for text in ([value] if isinstance(value, str) else value)]
     return {parse_entry(text).name for text in flat}
-
-
-def class_defaults(stored: dict[str, Any], parameter_names: list[str]) -> dict[str, Any]:
-    """The constructor arguments of the checkpoint's run for the parameters named (its net's, and its datasets'
-    that this run still uses)."""
-    return {name: stored[name] for name in parameter_names if name in stored}
 
 
 def check_same_net(path: str, stored: dict[str, Any], model_name: str) -> None:

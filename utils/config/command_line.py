@@ -11,7 +11,6 @@ from utils.config import value_types as vt
 from utils.config.checkpoint_defaults import (
     check_same_net,
     checkpoint_run,
-    class_defaults,
     name_defaults,
     stored_dataset_names,
 )
@@ -223,7 +222,8 @@ def parse_command_line(argv: list[str]) -> Command:
     dataset_classes = {entry.name: load_class("data", entry.name) for entry in [train, *val, *test]}
     kept = stored_dataset_names(defaults)
     kept_classes = [model_class, *(cls for name, cls in dataset_classes.items() if name in kept)]
-    defaults.update(class_defaults(trained, class_parameter_names(kept_classes)))
+    # The constructor arguments of the checkpoint's run: its net's, and its datasets' that this run still uses.
+    defaults.update({name: trained[name] for name in class_parameter_names(kept_classes) if name in trained})
     parser = full_parser(model_class, list(dataset_classes.values()), names, list(dict.fromkeys(nets.values())))
     known = parser.plain_names()
     file_config = rename_former_keys({key: value for key, value in config.items() if key in file_keys}, known,
