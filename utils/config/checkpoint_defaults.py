@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from utils.config.config_files import load_config, without_replaced_keys
+from utils.config.config_files import REPLACED_KEYS, load_config, without_replaced_keys
 from utils.config.dataset_entries import parse_entry
 from utils.config.framework_options import names_where
 from utils.errors import UserError
@@ -19,7 +19,6 @@ STORED_CONFIG = "template_config"
 # command runs (hardware, loop lengths, loggers, where runs go) stays its own. The net's and the datasets'
 # constructor arguments follow too (parse_command_line).
 RUN_OPTIONS = names_where(from_checkpoint=True)
-ENTRY_OPTIONS = ("dataset", "train_dataset", "val_datasets", "test_datasets")
 
 
 def _read(path: str) -> dict[str, Any] | None:
@@ -68,7 +67,7 @@ def name_defaults(stored: dict[str, Any], given: list[str]) -> dict[str, Any]:
 
 def stored_dataset_names(defaults: dict[str, Any]) -> set[str]:
     """The dataset files the checkpoint's run used that this run still uses by default."""
-    texts = [defaults.get(key) for key in ENTRY_OPTIONS]
+    texts = [defaults.get(key) for key in REPLACED_KEYS]  # the options of dataset entries
     flat = [text for value in texts if value for text in ([value] if isinstance(value, str) else value)]
     return {parse_entry(text).name for text in flat}
 
