@@ -9,6 +9,7 @@ from typing import Any
 
 from utils.config import value_types as vt
 from utils.config.checkpoint_defaults import (
+    check_same_experiment,
     check_same_net,
     checkpoint_run,
     name_defaults,
@@ -21,7 +22,6 @@ from utils.config.framework_options import add_framework_options, names_where
 from utils.config.injected_parameters import check_net_class, describe_injected
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
-from utils.config.resume_target import check_same_experiment, resume_target
 from utils.config.settings import Settings
 from utils.config.signature_options import add_class_options, class_parameter_names
 from utils.errors import UserError
@@ -30,6 +30,7 @@ from utils.loading.module_package import choose_lightning_package
 from utils.loading.torch_optimizers import optimizer_class, scheduler_class
 from utils.loading.user_classes import available_names, listing, load_class
 from utils.shared_names import CONFIG_FILE, fold_folder
+from utils.stored_runs.resume_target import resume_target
 
 # The default job's training (ExampleNet on the MNIST example, none of these given): in its 3 epochs a one-cycle
 # schedule peaking at 4e-3 with label smoothing beats Adam's constant 1e-3 (README, Quick start, has the figures).
