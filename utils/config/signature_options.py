@@ -1,4 +1,4 @@
-"""Command-line options made from constructor signatures, and constructor calls that take only what they name."""
+"""Command-line options made from constructor signatures, and the values a dataset entry gives a class."""
 
 import argparse
 import inspect
@@ -14,6 +14,7 @@ from utils.loading.constructor_parameters import (
     injected_parameters,
     resolve_annotation,
 )
+from utils.loading.instances import needs_value
 
 # Set by the framework itself, never a command-line option of a class.
 FRAMEWORK_SET_PARAMETERS = {"split"}
@@ -157,9 +158,8 @@ def class_parameter_names(classes: list[type]) -> list[str]:
     return list(dict.fromkeys(p.name for cls in classes for p in option_parameters(cls)))
 
 
-def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] | None = None, **fixed: Any) -> Any:
-    """Call `cls` with exactly the parameters its signature names, from `values`, text `overrides` and `fixed`."""
-    overrides = overrides or {}
+def entry_arguments(cls: type, overrides: dict[str, str], fixed: dict[str, Any]) -> dict[str, Any]:
+    """A dataset entry's `key=value` arguments read as `cls`'s parameters, less those the framework sets (`fixed`)."""
     parameters = {p.name: p for p in constructor_parameters(cls)}
     unknown = sorted(set(overrides) - set(parameters))
     if unknown:
@@ -167,19 +167,7 @@ def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] 
             f"{cls.__name__} has no parameter {unknown[0]!r} (given as {unknown[0]}={overrides[unknown[0]]} in a "
             f"dataset entry): its parameters are {', '.join(parameters) or 'none'}"
         )
-    kwargs = {}
-    for name, parameter in parameters.items():
-        if name in fixed:
-            kwargs[name] = fixed[name]
-        elif name in overrides:
-            kwargs[name] = _parse_override(cls, parameter, overrides[name])
-        elif values.get(name) is not None or (name in values and parameter.default is None):
-            kwargs[name] = values[name]
-        elif parameter.default is not inspect.Parameter.empty:
-            kwargs[name] = parameter.default
-        else:
-            raise UserError(_needs_value(cls, name))
-    return cls(**kwargs)
+    return {name: _parse_override(cls, parameters[name], text) for name, text in overrides.items() if name not in fixed}
 
 
 def check_required(cls: type, values: dict[str, Any]) -> None:
@@ -188,11 +176,7 @@ def check_required(cls: type, values: dict[str, Any]) -> None:
         if parameter.default is not inspect.Parameter.empty:
             continue
         if values.get(parameter.name) is None:
-            raise UserError(_needs_value(cls, parameter.name))
-
-
-def _needs_value(cls: type, name: str) -> str:
-    return f"{cls.__name__} needs a value for its parameter {name!r}, which has no default: pass --{name} VALUE"
+            raise UserError(needs_value(cls, parameter.name))
 
 
 def _parse_override(cls: type, parameter: inspect.Parameter, text: str) -> Any:
