@@ -6,16 +6,12 @@ from typing import Any
 import torch
 
 from utils.errors import UserError
+from utils.machine import allowed_cpus
 
 # DataLoader workers beyond this many per core only wait on each other (and each holds a copy of the dataset).
 WORKERS_PER_CORE = 4
 # What tells Lightning where the other nodes are: without any, processes of a multi-node run never meet.
 RENDEZVOUS_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "WORLD_SIZE")
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def runs_on_cpu(options: dict[str, Any]) -> bool:
@@ -25,7 +21,7 @@ def runs_on_cpu(options: dict[str, Any]) -> bool:
 
 def check_process_counts(options: dict[str, Any], on_cpu: bool) -> None:
     """Refuse more CPU processes or loader workers than the machine's cores can run."""
-    cores, devices = cpu_cores(), options["devices"]
+    cores, devices = len(allowed_cpus()), options["devices"]
     if on_cpu and isinstance(devices, int) and devices > cores:
         raise UserError(f"--devices {devices} starts {devices} training processes on CPU, but this machine has "
                         f"{cores} cores: pass at most --devices {cores}")
