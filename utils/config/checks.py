@@ -56,20 +56,15 @@ def check_hardware(options: dict[str, Any]) -> None:
         raise UserError("--sync_batchnorm needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only): drop it on CPU")
 
 
-def check_export_format(options: dict[str, Any]) -> None:
-    """Require --format with --mode export, and refuse it with any other mode."""
+def check_mode(options: dict[str, Any]) -> None:
+    """Require --format with --mode export alone, and a readable checkpoint for the modes that evaluate one."""
+    checkpoint = options["ckpt"]
     if options["mode"] == "export" and not options["format"]:
         raise UserError("--mode export needs --format onnx, exported_program or torchscript: the file it writes "
                         "beside --ckpt")
     if options["mode"] != "export" and options["format"]:
         raise UserError(f"--format {options['format']} is for --mode export: add --mode export --ckpt PATH, or "
                         f"drop --format")
-
-
-def check_mode(options: dict[str, Any]) -> None:
-    """Require a readable checkpoint for the modes that evaluate one, and none for fit."""
-    checkpoint = options["ckpt"]
-    check_export_format(options)
     if options["mode"] == "fit":
         if checkpoint:
             raise UserError("--ckpt is for --mode validate, test, predict or export: drop it to train from scratch")

@@ -144,13 +144,9 @@ def add_class_options(parser: UserArgumentParser, classes: list[type], framework
             if name in framework_options:
                 raise UserError(f"{cls.__name__}({name}) clashes with the framework option --{name}: "
                                 f"rename the parameter in {cls.__name__}.__init__")
-            owners = [c.__name__ for c in classes if name in _names(c)]
+            owners = [c.__name__ for c in classes if name in {p.name for p in constructor_parameters(c)}]
             note = f" (shared by {', '.join(owners)})" if len(owners) > 1 else ""
             add_option(group, spec, [f"--{name}"], name, note)
-
-
-def _names(cls: type) -> set[str]:
-    return {p.name for p in constructor_parameters(cls)}
 
 
 def class_parameter_names(classes: list[type]) -> list[str]:
