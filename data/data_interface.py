@@ -9,12 +9,14 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDa
 from utils.config.dataset_entries import DatasetEntry
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.settings import DataSettings
-from utils.config.signature_options import build_instance, constructor_parameters
+from utils.config.signature_options import entry_arguments
 from utils.datasets.batches import collate_function
 from utils.datasets.folds import fold_split
 from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
 from utils.lightning_package import pl
+from utils.loading.constructor_parameters import constructor_parameters
+from utils.loading.instances import build_instance
 from utils.trainer.speedups import pins_memory
 
 
@@ -78,7 +80,8 @@ class DInterface(pl.LightningDataModule):
             cls = self.dataset_classes[entry.name]
             fixed = {"split": split} if split else {}
             try:
-                dataset = build_instance(cls, self.class_values, entry.overrides, **fixed)
+                given = entry_arguments(cls, entry.overrides, fixed)
+                dataset = build_instance(cls, self.class_values, given, **fixed)
             except (FileNotFoundError, ValueError) as error:
                 raise UserError(f"dataset {entry.label!r}: {cls.__name__} could not be built: {error}") from None
             if isinstance(dataset, IterableDataset):

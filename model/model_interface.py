@@ -7,12 +7,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from utils.config.names import load_class
 from utils.config.settings import OptimizationSettings, TaskSettings
 from utils.datasets.batches import PredictedBatch, batch_extras, batch_inputs, split_batch
 from utils.datasets.per_item import is_per_item_list
 from utils.errors import UserError
 from utils.lightning_package import pl
+from utils.loading.user_classes import load_class
 from utils.optimization import build_optimizer, build_schedulers
 from utils.parameter_groups import describe_groups, frozen_names, optimizer_groups
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint

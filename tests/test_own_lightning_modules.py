@@ -15,7 +15,7 @@ import torch
 from conftest import FAST, PROJECT, error_line
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from utils.config.injected_parameters import object_kind
+from utils.loading.constructor_parameters import object_kind
 
 EXAMPLES = Path(__file__).parent / "examples"
 PACKAGES = ("lightning.pytorch", "pytorch_lightning")

@@ -4,7 +4,7 @@ from here, so the Trainer, callbacks, loggers and datamodule are of the package 
 import importlib
 import os
 
-from utils.config.module_package import DEFAULT_PACKAGE, PACKAGE_VARIABLE, PACKAGES
+from utils.loading.module_package import DEFAULT_PACKAGE, PACKAGE_VARIABLE, PACKAGES
 
 PACKAGE = os.environ.get(PACKAGE_VARIABLE) or DEFAULT_PACKAGE
 if PACKAGE not in PACKAGES:

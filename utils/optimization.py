@@ -11,8 +11,8 @@ import torch
 from torch.optim import lr_scheduler
 
 from utils.config.settings import OptimizationSettings
-from utils.config.torch_optimizers import FILLED_IN, PER_STEP_SCHEDULERS, optimizer_class, scheduler_class
 from utils.errors import UserError
+from utils.loading.torch_optimizers import FILLED_IN, PER_STEP_SCHEDULERS, optimizer_class, scheduler_class
 
 
 def call_arguments(cls: type, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -1,18 +1,16 @@
 """Read a constructor parameter's value from command-line words, as its annotation (or its default) asks."""
 
 import collections.abc
-import inspect
 import math
-import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from utils.loading.constructor_parameters import UNIONS
+
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
-UNRESOLVED = object()  # a string annotation that does not evaluate in its module
-UNIONS = (typing.Union, types.UnionType)
 SEQUENCES = (list, tuple, collections.abc.Iterable, collections.abc.Sequence)
 MAPPINGS = (dict, collections.abc.Mapping)
 
@@ -27,11 +25,6 @@ class Reader:
     metavar: str | tuple[str, ...] | None = None
     expected: str | None = None  # how an error names what was expected, when not the label
     accepts_none: bool = False
-
-    @property
-    def is_flag(self) -> bool:
-        """Whether the option is a --x / --no-x switch."""
-        return self.label in ("bool", "bool or none")
 
 
 def one_word(words: list[str]) -> str:
@@ -79,18 +72,6 @@ def read_float(word: str) -> float:
 
 
 SCALARS: dict[Any, Callable[[str], Any]] = {int: read_int, float: read_float, str: str, bool: read_bool}
-
-
-def resolve_annotation(cls: type, parameter: inspect.Parameter) -> Any:
-    """The parameter's annotation as an object: a string one is evaluated in the module that defines `__init__`."""
-    annotation = parameter.annotation
-    if not isinstance(annotation, str):
-        return annotation
-    namespace = {**vars(typing), **vars(collections.abc), **getattr(cls.__init__, "__globals__", {})}
-    try:
-        return eval(annotation, namespace)  # what typing.get_type_hints does, one parameter at a time
-    except (NameError, SyntaxError, TypeError, AttributeError):
-        return UNRESOLVED
 
 
 def annotation_of_default(default: Any) -> Any:
@@ -199,13 +180,9 @@ def mapping_reader(arguments: tuple) -> Reader:
 
     def convert(words: list[str]) -> dict:
         return conform(read_yaml(one_word(words)), dict[key_type, value_type])
-    named = "" if arguments == (Any, Any) else f" of {type_name(key_type)}: {type_name(value_type)}"
+    names = [kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "") for kind in arguments]
+    named = "" if arguments == (Any, Any) else f" of {names[0]}: {names[1]}"
     return Reader(f"YAML mapping{named}", convert, metavar="YAML")
-
-
-def type_name(annotation: Any) -> str:
-    """A short name for an annotation in help and errors."""
-    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 def conform(value: Any, annotation: Any) -> Any:

@@ -7,10 +7,10 @@ from typing import Any
 import torch
 
 from utils.config.experiment_options import check_experiment_options
-from utils.config.names import load_class
 from utils.config.resources import check_resources, runs_on_cpu
 from utils.config.signature_options import check_required
 from utils.errors import UserError
+from utils.loading.user_classes import load_class
 from utils.shared_names import last_checkpoint
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -56,20 +56,15 @@ def check_hardware(options: dict[str, Any]) -> None:
         raise UserError("--sync_batchnorm needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only): drop it on CPU")
 
 
-def check_export_format(options: dict[str, Any]) -> None:
-    """Require --format with --mode export, and refuse it with any other mode."""
+def check_mode(options: dict[str, Any]) -> None:
+    """Require --format with --mode export alone, and a readable checkpoint for the modes that evaluate one."""
+    checkpoint = options["ckpt"]
     if options["mode"] == "export" and not options["format"]:
         raise UserError("--mode export needs --format onnx, exported_program or torchscript: the file it writes "
                         "beside --ckpt")
     if options["mode"] != "export" and options["format"]:
         raise UserError(f"--format {options['format']} is for --mode export: add --mode export --ckpt PATH, or "
                         f"drop --format")
-
-
-def check_mode(options: dict[str, Any]) -> None:
-    """Require a readable checkpoint for the modes that evaluate one, and none for fit."""
-    checkpoint = options["ckpt"]
-    check_export_format(options)
     if options["mode"] == "fit":
         if checkpoint:
             raise UserError("--ckpt is for --mode validate, test, predict or export: drop it to train from scratch")

@@ -9,34 +9,29 @@ from typing import Any
 
 from utils.config import value_types as vt
 from utils.config.checkpoint_defaults import (
+    check_same_experiment,
     check_same_net,
     checkpoint_run,
-    class_defaults,
     name_defaults,
     stored_dataset_names,
 )
 from utils.config.config_files import config_tokens, load_config, rename_former_keys, without_replaced_keys
-from utils.config.dataset_entries import DatasetEntry, parse_entries, parse_entry
+from utils.config.dataset_entries import DatasetEntry, stage_entries
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.framework_options import add_framework_options, names_where
-from utils.config.given_options import given_destinations
-from utils.config.injected_parameters import check_net_class, describe_injected, net_parameters
-from utils.config.module_package import choose_lightning_package
-from utils.config.names import available_names, expected_class, first_docstring_line, import_user_file, load_class
+from utils.config.injected_parameters import check_net_class, describe_injected
 from utils.config.optimization_options import FORMER_NAMES, add_optimization_options, plain_name_owners
 from utils.config.parser import UserArgumentParser
-from utils.config.resume_target import check_same_experiment, resume_target
 from utils.config.settings import Settings
-from utils.config.signature_options import add_class_options, class_parameter_names, constructor_parameters
-from utils.config.torch_optimizers import optimizer_class, scheduler_class
+from utils.config.signature_options import add_class_options, class_parameter_names
 from utils.errors import UserError
+from utils.loading.constructor_parameters import constructor_parameters, net_parameters
+from utils.loading.module_package import choose_lightning_package
+from utils.loading.torch_optimizers import optimizer_class, scheduler_class
+from utils.loading.user_classes import available_names, listing, load_class
 from utils.shared_names import CONFIG_FILE, fold_folder
+from utils.stored_runs.resume_target import resume_target
 
-MNIST_DEFAULTS = {
-    "train_dataset": "example_train_data",
-    "val_datasets": ["clean=example_eval_data", "noisy=example_eval_data:noise_std=1.0"],
-    "test_datasets": ["example_test_data"],
-}
 # The default job's training (ExampleNet on the MNIST example, none of these given): in its 3 epochs a one-cycle
 # schedule peaking at 4e-3 with label smoothing beats Adam's constant 1e-3 (README, Quick start, has the figures).
 EXAMPLE_RECIPE = {"scheduler": "one_cycle_lr", "optimizer.lr": 0.004, "label_smoothing": 0.1}
@@ -111,60 +106,10 @@ class Command:
         return config
 
 
-def val_entries(names: argparse.Namespace, default: list[str]) -> list[DatasetEntry]:
-    """The val entries given, else `default`; a cross-validation validates on its fold plus those given."""
-    if not names.folds:
-        return parse_entries(names.val_datasets or default, "--val_datasets")
-    entries = parse_entries(names.val_datasets, "--val_datasets") if names.val_datasets else []
-    if any(entry.label == FOLD_LABEL for entry in entries):
-        raise UserError(f"--val_datasets uses the label {FOLD_LABEL!r}, which --folds gives the held-out fold: "
-                        f"label that entry otherwise")
-    return entries
-
-
-def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[DatasetEntry], list[DatasetEntry]]:
-    """Resolve the train, val and test entries from --dataset, the per-stage options and the MNIST defaults."""
-    if names.dataset:
-        shorthand = [names.dataset]
-        train = parse_entry(names.train_dataset or names.dataset)
-        val = val_entries(names, shorthand)
-        test = parse_entries(names.test_datasets or shorthand, "--test_datasets")
-    elif names.train_dataset:
-        if not names.val_datasets and not names.folds:
-            raise UserError("--train_dataset needs --val_datasets too (or use --dataset NAME for all stages)")
-        train = parse_entry(names.train_dataset)
-        val = val_entries(names, [])
-        test = parse_entries(names.test_datasets or names.val_datasets, "--test_datasets")
-    else:
-        train = parse_entry(MNIST_DEFAULTS["train_dataset"])
-        val = val_entries(names, MNIST_DEFAULTS["val_datasets"])
-        test = parse_entries(names.test_datasets or MNIST_DEFAULTS["test_datasets"], "--test_datasets")
-    return train, val, test
-
-
 def experiment_name(names: argparse.Namespace) -> str:
     """The run folder group: --experiment, or `<model_name>-<train label>`."""
     # torchvision:resnet18 -> torchvision_resnet18: Windows refuses a colon in a folder name.
     return names.experiment or f"{names.model_name.replace(':', '_')}-{stage_entries(names)[0].label}"
-
-
-def listing() -> str:
-    """The available nets and datasets, each with the first line of its docstring; helper files are left out."""
-    lines = []
-    for package, title in (("model", "nets (--model_name)"), ("data", "datasets (--dataset, entries)")):
-        lines.append(f"{title}:")
-        for name in available_names(package):
-            try:
-                found = expected_class(package, name, import_user_file(package, name))
-            except UserError as error:
-                lines.append(f"  {name:<24} (cannot load: {error})")
-                continue
-            if found is not None:
-                lines.append(f"  {name:<24} {first_docstring_line(found)}")
-        if package == "model":
-            lines.append(f"  {'torchvision:NAME':<24} any net of torchvision.models.list_models(), such as "
-                         f"torchvision:resnet18")
-    return "\n".join(lines)
 
 
 def example_recipe(names: argparse.Namespace, argv: list[str], config: dict[str, Any]) -> dict[str, Any]:
@@ -192,27 +137,6 @@ def compare_request(argv: list[str]) -> tuple[list[str], str | None] | None:
     return (names.compare, names.csv) if names.compare else None
 
 
-def injected_nets(model_class: type, argv: list[str], config: dict[str, Any]) -> dict[str, type]:
-    """The model/ classes an own module's net parameters are given by `--<parameter> NAME`, by parameter."""
-    parameters = net_parameters(model_class)
-    if not parameters:
-        return {}
-    parser = UserArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--mode", default="fit")
-    for name in parameters:
-        parser.add_argument(f"--{name}", type=vt.non_empty_text)
-    given = vars(parser.parse_known_args(config_tokens(config) + argv)[0])
-    nets = {}
-    for name, parameter in parameters.items():
-        if given[name] is not None:
-            nets[name] = load_class("model", given[name])
-            check_net_class(model_class, name, given[name], nets[name])
-        elif parameter.default is inspect.Parameter.empty and given["mode"] == "fit" and not HELP & set(argv):
-            raise UserError(f"{model_class.__name__}({name}) takes a net: pass --{name} NAME, a file of model/ "
-                            f"({', '.join(available_names('model'))}); its options follow as any net's do")
-    return nets
-
-
 def add_net_name_options(parser: UserArgumentParser, model_class: type) -> None:
     """The `--<parameter> NAME` options that choose an own module's nets."""
     parameters = net_parameters(model_class)
@@ -221,6 +145,25 @@ def add_net_name_options(parser: UserArgumentParser, model_class: type) -> None:
         for name in parameters:
             group.add_argument(f"--{name}", type=vt.non_empty_text, metavar="NAME",
                                help=f"the net {model_class.__name__}({name}) is given; its options join the others")
+
+
+def injected_nets(model_class: type, mode: str, argv: list[str], config: dict[str, Any]) -> dict[str, type]:
+    """The model/ classes an own module's net parameters are given by `--<parameter> NAME`, by parameter."""
+    parameters = net_parameters(model_class)
+    if not parameters:
+        return {}
+    parser = UserArgumentParser(add_help=False, allow_abbrev=False)
+    add_net_name_options(parser, model_class)
+    given = vars(parser.parse_known_args(config_tokens(config) + argv)[0])
+    nets = {}
+    for name, parameter in parameters.items():
+        if given[name] is not None:
+            nets[name] = load_class("model", given[name])
+            check_net_class(model_class, name, given[name], nets[name])
+        elif parameter.default is inspect.Parameter.empty and mode == "fit" and not HELP & set(argv):
+            raise UserError(f"{model_class.__name__}({name}) takes a net: pass --{name} NAME, a file of model/ "
+                            f"({', '.join(available_names('model'))}); its options follow as any net's do")
+    return nets
 
 
 def full_parser(model_class: type, dataset_classes: list[type], names: argparse.Namespace,
@@ -276,11 +219,12 @@ def parse_command_line(argv: list[str]) -> Command:
     train, val, test = stage_entries(names)
     model_class = load_class("model", names.model_name)
     choose_lightning_package(model_class, f"model/{names.model_name}.py")
-    nets = injected_nets(model_class, argv, config)
+    nets = injected_nets(model_class, names.mode, argv, config)
     dataset_classes = {entry.name: load_class("data", entry.name) for entry in [train, *val, *test]}
     kept = stored_dataset_names(defaults)
     kept_classes = [model_class, *(cls for name, cls in dataset_classes.items() if name in kept)]
-    defaults.update(class_defaults(trained, class_parameter_names(kept_classes)))
+    # The constructor arguments of the checkpoint's run: its net's, and its datasets' that this run still uses.
+    defaults.update({name: trained[name] for name in class_parameter_names(kept_classes) if name in trained})
     parser = full_parser(model_class, list(dataset_classes.values()), names, list(dict.fromkeys(nets.values())))
     known = parser.plain_names()
     file_config = rename_former_keys({key: value for key, value in config.items() if key in file_keys}, known,
@@ -292,5 +236,5 @@ def parse_command_line(argv: list[str]) -> Command:
     tokens = config_tokens({**defaults, **config}) + argv
     options = vars(parser.parse_args(tokens))
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known), given_destinations(parser, tokens),
-                   given_destinations(parser, config_tokens(file_config) + argv), injected_nets=nets)
+                   resume_dir, resume_checkpoint, frozenset(known), parser.given(tokens),
+                   parser.given(config_tokens(file_config) + argv), injected_nets=nets)

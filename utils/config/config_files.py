@@ -1,53 +1,18 @@
 """Config files: YAML mappings of option defaults, turned into command-line words so they are checked alike."""
 
-from pathlib import Path
 from typing import Any
 
 from utils.config.framework_options import names_where
 from utils.errors import UserError
+from utils.loading.yaml_files import read_yaml_mapping
 
 # Options that choose which file or run to read: a config file naming them would be read too late to act on them.
 COMMAND_LINE_ONLY = names_where(config_file=False)
-# Options fill a few kilobytes; a file far larger is the wrong file, and parsing it would take minutes.
-MAX_CONFIG_BYTES = 2**20
-
-
-def _read_yaml(file: Path, kind: str) -> Any:
-    """The file's YAML, refusing aliases: an alias bomb's few lines expand without bound."""
-    import yaml
-
-    text = file.read_text(encoding="utf-8")
-    for event in yaml.parse(text):
-        if isinstance(event, yaml.AliasEvent):
-            raise UserError(f"{kind} {file} uses a YAML alias (*{event.anchor}): write each value out in full")
-    return yaml.safe_load(text)
 
 
 def load_config(path: str, kind: str = "config file") -> dict[str, Any]:
     """Read a YAML mapping of option defaults (or, as `kind` names it in errors, of a sweep's search space)."""
-    import yaml
-
-    file = Path(path)
-    if file.is_dir():
-        raise UserError(f"{kind} {path} is a folder: pass the path of a YAML file")
-    if not file.is_file():
-        raise UserError(f"{kind} {path} does not exist: pass the path of a YAML file")
-    if file.stat().st_size > MAX_CONFIG_BYTES:
-        raise UserError(f"{kind} {path} is {file.stat().st_size / 2**20:.1f} MiB, more than a file of options ever "
-                        f"needs ({MAX_CONFIG_BYTES // 2**20} MiB at most): pass the right file")
-    try:
-        config = _read_yaml(file, kind) or {}
-    except UnicodeDecodeError:
-        raise UserError(f"{kind} {path} is not UTF-8 text: save it as a UTF-8 YAML file") from None
-    except OSError as error:
-        raise UserError(f"{kind} {path} cannot be read ({error.strerror}): check its permissions") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise UserError(f"{kind} {path} is not valid YAML{where}: {problem}") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{kind} {path} must hold a mapping of option: value")
+    config = read_yaml_mapping(path, kind)
     for key in COMMAND_LINE_ONLY:
         if key in config:
             raise UserError(f"{kind} {path} sets {key!r}, which only the command line can: remove it and pass "

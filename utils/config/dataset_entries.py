@@ -1,8 +1,10 @@
-"""Dataset entries on the command line: `NAME` or `LABEL=NAME:key=value,key=value`."""
+"""Dataset entries on the command line: `NAME` or `LABEL=NAME:key=value,key=value`, and each stage's entries."""
 
+import argparse
 import re
 from dataclasses import dataclass, field
 
+from utils.config.experiment_options import FOLD_LABEL
 from utils.errors import UserError
 from utils.shared_names import MEAN_LABEL
 
@@ -11,6 +13,11 @@ LABEL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 RESERVED_LABELS = (MEAN_LABEL,)
 # A label names metric keys and, through --monitor, checkpoint files: it must leave room in a 255-byte file name.
 MAX_LABEL_LENGTH = 64
+MNIST_DEFAULTS = {
+    "train_dataset": "example_train_data",
+    "val_datasets": ["clean=example_eval_data", "noisy=example_eval_data:noise_std=1.0"],
+    "test_datasets": ["example_test_data"],
+}
 
 
 @dataclass(frozen=True)
@@ -70,3 +77,34 @@ def parse_entries(texts: list[str], option: str) -> list[DatasetEntry]:
             )
         seen.add(entry.label)
     return entries
+
+
+def val_entries(names: argparse.Namespace, default: list[str]) -> list[DatasetEntry]:
+    """The val entries given, else `default`; a cross-validation validates on its fold plus those given."""
+    if not names.folds:
+        return parse_entries(names.val_datasets or default, "--val_datasets")
+    entries = parse_entries(names.val_datasets, "--val_datasets") if names.val_datasets else []
+    if any(entry.label == FOLD_LABEL for entry in entries):
+        raise UserError(f"--val_datasets uses the label {FOLD_LABEL!r}, which --folds gives the held-out fold: "
+                        f"label that entry otherwise")
+    return entries
+
+
+def stage_entries(names: argparse.Namespace) -> tuple[DatasetEntry, list[DatasetEntry], list[DatasetEntry]]:
+    """Resolve the train, val and test entries from --dataset, the per-stage options and the MNIST defaults."""
+    if names.dataset:
+        shorthand = [names.dataset]
+        train = parse_entry(names.train_dataset or names.dataset)
+        val = val_entries(names, shorthand)
+        test = parse_entries(names.test_datasets or shorthand, "--test_datasets")
+    elif names.train_dataset:
+        if not names.val_datasets and not names.folds:
+            raise UserError("--train_dataset needs --val_datasets too (or use --dataset NAME for all stages)")
+        train = parse_entry(names.train_dataset)
+        val = val_entries(names, [])
+        test = parse_entries(names.test_datasets or names.val_datasets, "--test_datasets")
+    else:
+        train = parse_entry(MNIST_DEFAULTS["train_dataset"])
+        val = val_entries(names, MNIST_DEFAULTS["val_datasets"])
+        test = parse_entries(names.test_datasets or MNIST_DEFAULTS["test_datasets"], "--test_datasets")
+    return train, val, test

@@ -46,14 +46,10 @@ def _check_sweep(options: dict[str, Any]) -> None:
         raise UserError("--sweep continues its study by itself: run the same command again instead of --resume")
 
 
-def _check_parallel(options: dict[str, Any]) -> None:
-    if options.get("parallel", 1) != 1 and not drives_several_runs(options):
-        raise UserError(f"--parallel {options['parallel']} runs the trials of a --sweep or the folds of --folds K at "
-                        f"once: give one of them, or drop --parallel")
-
-
 def check_experiment_options(options: dict[str, Any]) -> None:
     """Refuse folds, sweep and parallel options that do not fit together or with the mode."""
     _check_folds(options)
     _check_sweep(options)
-    _check_parallel(options)
+    if options.get("parallel", 1) != 1 and not drives_several_runs(options):
+        raise UserError(f"--parallel {options['parallel']} runs the trials of a --sweep or the folds of --folds K at "
+                        f"once: give one of them, or drop --parallel")

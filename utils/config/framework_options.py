@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from utils.config import value_types as vt
+from utils.config.optimizer_choices import optimizer_name, scheduler_name
 from utils.config.parser import OptionGroup, UserArgumentParser
-from utils.config.torch_optimizers import SCHEDULER_ALIASES, optimizer_name, scheduler_name
+from utils.loading.torch_optimizers import SCHEDULER_ALIASES
 
 SWITCH = argparse.BooleanOptionalAction
 TEXT = vt.non_empty_text  # an empty value would silently stand for the default
@@ -58,11 +59,6 @@ class Option:
             value = typing.get_type_hints(self.read).get("return", str)
         value = list[value] if self.many else value
         return value | None if self.default is None else value
-
-    @property
-    def settings_groups(self) -> tuple[str, ...]:
-        """The settings groups it fills: those named, and the trainer's for a Trainer option."""
-        return (*self.settings, "trainer") if self.trainer else self.settings
 
     def add_to(self, group: OptionGroup) -> None:
         """Add the option to an argparse group."""

@@ -1,68 +1,19 @@
-"""Constructor parameters of an own LightningModule that take objects, injected by their annotation as LightningCLI
-and Hydra inject them: a net of model/ chosen by `--<parameter> NAME`, and the run's --optimizer and --scheduler.
+"""What an own LightningModule's injected parameters are given: a net of model/ chosen by `--<parameter> NAME`, and
+the run's --optimizer and --scheduler, each described by plain values a checkpoint can store to rebuild it.
 
 An optimizer or a scheduler is handed over as `functools.partial` of the chosen class with its options, as Hydra's
-`_partial_: true` does: the module calls it with `params=...` or `optimizer=...`. A plain value describes each
-injected object, so a checkpoint can store it and rebuild the same object.
+`_partial_: true` does: the module calls it with `params=...` or `optimizer=...`.
 """
 
-import collections.abc
 import inspect
-import typing
 from typing import Any
 
 import torch
-from torch.optim import lr_scheduler
 
-from utils.config.annotation_readers import UNIONS, resolve_annotation
-from utils.config.module_package import lightning_package_of
 from utils.config.settings import prefixed
-from utils.config.torch_optimizers import FILLED_IN, scheduler_class
 from utils.errors import UserError
-
-NET, OPTIMIZER, SCHEDULER = "net", "optimizer", "scheduler"
-SCHEDULER_BASES = (lr_scheduler.LRScheduler, lr_scheduler.ReduceLROnPlateau)
-
-
-def object_kind(annotation: Any) -> str | None:
-    """net, optimizer or scheduler for an annotation naming one (or a callable returning one), else None."""
-    if annotation is lr_scheduler:  # Hydra's modules annotate the scheduler with the module itself
-        return SCHEDULER
-    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is collections.abc.Callable:
-        return object_kind(arguments[-1]) if arguments else None
-    if origin in UNIONS:
-        kinds = {object_kind(member) for member in arguments if member is not type(None)} - {None}
-        return kinds.pop() if len(kinds) == 1 else None
-    if isinstance(annotation, type):
-        if issubclass(annotation, torch.nn.Module):
-            return NET
-        if issubclass(annotation, torch.optim.Optimizer):
-            return OPTIMIZER
-        if issubclass(annotation, SCHEDULER_BASES):
-            return SCHEDULER
-    return None
-
-
-def injected_parameters(cls: type) -> dict[str, inspect.Parameter]:
-    """An own LightningModule's constructor parameters that take a net, an optimizer or a scheduler, by name."""
-    if not inspect.isclass(cls) or lightning_package_of(cls) is None:
-        return {}
-    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return {parameter.name: parameter for parameter in parameters
-            if object_kind(resolve_annotation(cls, parameter)) is not None}
-
-
-def injected_kinds(cls: type) -> dict[str, str]:
-    """net, optimizer or scheduler for each injected parameter of `cls`, by name."""
-    return {name: object_kind(resolve_annotation(cls, parameter))
-            for name, parameter in injected_parameters(cls).items()}
-
-
-def net_parameters(cls: type) -> dict[str, inspect.Parameter]:
-    """The injected parameters of `cls` that take a net of model/, chosen by `--<name> NAME`."""
-    kinds = injected_kinds(cls)
-    return {name: parameter for name, parameter in injected_parameters(cls).items() if kinds[name] == NET}
+from utils.loading.constructor_parameters import NET, OPTIMIZER, SCHEDULER, injected_kinds
+from utils.loading.torch_optimizers import FILLED_IN, scheduler_class
 
 
 def describe_injected(cls: type, options: dict[str, Any], net_arguments: dict[str, dict[str, Any]]) -> dict[str, Any]:

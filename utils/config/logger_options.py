@@ -33,20 +33,8 @@ def check_reachable(uri: str) -> None:
                         f"mlflow.db in the experiment's folder") from None
 
 
-def check_mlflow_uri(uri: str) -> None:
-    """Refuse a tracking URI of a scheme MLflow has no store for, or a server that cannot be reached."""
-    scheme = urlsplit(uri).scheme.partition("+")[0]
-    if len(scheme) == 1:  # a Windows drive letter: a path
-        return
-    if scheme not in MLFLOW_SCHEMES:
-        raise UserError(f"--mlflow_uri {uri}: MLflow has no tracking store for {scheme}://: use a folder, "
-                        f"sqlite:///path/mlflow.db, http://HOST:PORT of a tracking server, or a database URL")
-    if scheme in ("http", "https"):
-        check_reachable(uri)
-
-
 def check_logger_options(options: dict[str, Any]) -> None:
-    """Each logger named once; MLflow's options only with the mlflow logger; its URI usable."""
+    """Each logger named once; MLflow's options only with the mlflow logger; a URI of a store MLflow has, reachable."""
     loggers = list(options["logger"])
     twice = next((name for index, name in enumerate(loggers) if name in loggers[:index]), None)
     if twice:
@@ -58,5 +46,10 @@ def check_logger_options(options: dict[str, Any]) -> None:
                 raise UserError(f"--{name} configures the mlflow logger, which this run does not use: add "
                                 f"--logger {' '.join([*loggers, 'mlflow'])}, or drop --{name}")
         return
-    if options.get("mlflow_uri"):
-        check_mlflow_uri(options["mlflow_uri"])
+    uri = options.get("mlflow_uri")
+    scheme = urlsplit(uri or "").scheme.partition("+")[0]
+    if uri and len(scheme) != 1 and scheme not in MLFLOW_SCHEMES:  # one letter: a Windows drive, so a path
+        raise UserError(f"--mlflow_uri {uri}: MLflow has no tracking store for {scheme}://: use a folder, "
+                        f"sqlite:///path/mlflow.db, http://HOST:PORT of a tracking server, or a database URL")
+    if uri and scheme in ("http", "https"):
+        check_reachable(uri)

@@ -4,6 +4,7 @@ plain --NAME too where no class of the user's, no option of the template's and n
 from dataclasses import replace
 
 from utils.config import value_types as vt
+from utils.config.optimizer_choices import SOURCES, TEMPLATE_DEFAULTS
 from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.config.signature_options import (
     OptionSpec,
@@ -12,7 +13,7 @@ from utils.config.signature_options import (
     option_spec,
     plain,
 )
-from utils.config.torch_optimizers import ALWAYS_FILLED, FILLED_IN, SOURCES, TEMPLATE_DEFAULTS
+from utils.loading.torch_optimizers import ALWAYS_FILLED, FILLED_IN
 
 # The template's own optimizer options: one default for every optimizer, checked as its other options are.
 FRAMEWORK_OPTIMIZER_OPTIONS = {
@@ -80,11 +81,12 @@ def add_optimization_options(parser: UserArgumentParser, optimizer_class: type, 
 
 def add_former_name_hints(parser: UserArgumentParser, chosen: dict[str, type | None]) -> None:
     """Let the error for a former option name say its name now, or that the chosen class has no such parameter."""
+    taken = {name for action in parser.options for name in action.option_strings}
     for former, name in FORMER_NAMES.items():
         kind, parameter = name.split(".")
-        if f"--{former}" in parser.option_strings():
+        if f"--{former}" in taken:
             continue
-        if f"--{name}" in parser.option_strings():
+        if f"--{name}" in taken:
             parser.hints[f"--{former}"] = f"did you mean --{name}?"
         elif chosen[kind] is None:
             parser.hints[f"--{former}"] = f"--{former} is for a scheduler: choose one with --scheduler"

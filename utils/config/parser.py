@@ -10,6 +10,10 @@ from typing import Any
 from utils.config.annotation_readers import FALSE_WORDS, TRUE_WORDS
 from utils.errors import UserError
 
+# Every option starts with this when parsing for what was given: argparse sets a default only where the namespace
+# has no value yet, so the marker survives where an option is absent.
+NOT_GIVEN = object()
+
 
 class OptionGroup:
     """A titled group of options in --help, recording each option it adds on its parser."""
@@ -40,9 +44,10 @@ class UserArgumentParser(argparse.ArgumentParser):
         """The names of every option added through this parser's groups."""
         return {action.dest for action in self.options}
 
-    def option_strings(self) -> set[str]:
-        """Every name, such as --lr, of the options added through this parser's groups."""
-        return {name for action in self.options for name in action.option_strings}
+    def given(self, tokens: list[str]) -> frozenset[str]:
+        """The destinations of the options `tokens` give, whatever their values (equal to the default or not)."""
+        parsed = self.parse_args(tokens, argparse.Namespace(**{action.dest: NOT_GIVEN for action in self.options}))
+        return frozenset(dest for dest, value in vars(parsed).items() if value is not NOT_GIVEN)
 
     def plain_names(self) -> set[str]:
         """Every name a config file may use as a key: each option's destination and its long names without --."""

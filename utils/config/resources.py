@@ -6,6 +6,7 @@ from typing import Any
 import torch
 
 from utils.errors import UserError
+from utils.machine import allowed_cpus
 
 # DataLoader workers beyond this many per core only wait on each other (and each holds a copy of the dataset).
 WORKERS_PER_CORE = 4
@@ -13,31 +14,21 @@ WORKERS_PER_CORE = 4
 RENDEZVOUS_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "WORLD_SIZE")
 
 
-def cpu_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def runs_on_cpu(options: dict[str, Any]) -> bool:
     """Whether the run trains on the CPU: asked for, or auto on a machine without a visible CUDA GPU."""
     return options["accelerator"] == "cpu" or (options["accelerator"] == "auto" and not torch.cuda.is_available())
 
 
-def check_process_counts(options: dict[str, Any], on_cpu: bool) -> None:
-    """Refuse more CPU processes or loader workers than the machine's cores can run."""
-    cores, devices = cpu_cores(), options["devices"]
-    if on_cpu and isinstance(devices, int) and devices > cores:
+def check_resources(options: dict[str, Any]) -> None:
+    """Refuse process counts the machine cannot run, nodes that cannot meet, and a fit that trains nothing."""
+    cores, devices = len(allowed_cpus()), options["devices"]
+    if runs_on_cpu(options) and isinstance(devices, int) and devices > cores:
         raise UserError(f"--devices {devices} starts {devices} training processes on CPU, but this machine has "
                         f"{cores} cores: pass at most --devices {cores}")
     if options["num_workers"] > WORKERS_PER_CORE * cores:
         raise UserError(f"--num_workers {options['num_workers']} starts that many loader processes per training "
                         f"process on {cores} cores: pass at most {WORKERS_PER_CORE * cores} (0 loads in the "
                         f"training process)")
-
-
-def check_resources(options: dict[str, Any]) -> None:
-    """Refuse process counts the machine cannot run, nodes that cannot meet, and a fit that trains nothing."""
-    check_process_counts(options, runs_on_cpu(options))
     if options["num_nodes"] > 1 and not any(name in os.environ for name in RENDEZVOUS_VARIABLES):
         raise UserError(f"--num_nodes {options['num_nodes']} waits for processes on other machines, and nothing "
                         f"says where they meet: start each node with MASTER_ADDR, MASTER_PORT and NODE_RANK set, or "

@@ -55,7 +55,8 @@ def _field(option: Option) -> tuple[str, Any, Any]:
 
 def settings_class(group: str, doc: str, base: type = FromOptions, extra: tuple = ()) -> type:
     """A frozen dataclass of the options the registry assigns to `group` (a Trainer option is a trainer setting)."""
-    chosen = [_field(option) for option in OPTIONS if group in option.settings_groups]
+    chosen = [_field(option) for option in OPTIONS
+              if group in option.settings or (option.trainer and group == "trainer")]
     return make_dataclass(f"{group.title()}Settings", [*chosen, *extra], bases=(base,), frozen=True,
                           namespace={"__doc__": doc, "__module__": __name__})
 

@@ -1,22 +1,20 @@
-"""Command-line options made from constructor signatures, and constructor calls that take only what they name."""
+"""Command-line options made from constructor signatures, and the values a dataset entry gives a class."""
 
 import argparse
 import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from utils.config.annotation_readers import (
-    UNRESOLVED,
-    Reader,
-    annotation_of_default,
-    conform,
-    optional,
-    reader_for,
-    resolve_annotation,
-)
-from utils.config.injected_parameters import injected_parameters
+from utils.config.annotation_readers import Reader, annotation_of_default, conform, optional, reader_for
 from utils.config.parser import OptionGroup, UserArgumentParser
 from utils.errors import UserError
+from utils.loading.constructor_parameters import (
+    UNRESOLVED,
+    constructor_parameters,
+    injected_parameters,
+    resolve_annotation,
+)
+from utils.loading.instances import needs_value
 
 # Set by the framework itself, never a command-line option of a class.
 FRAMEWORK_SET_PARAMETERS = {"split"}
@@ -34,18 +32,6 @@ class OptionSpec:
     reader: Reader
     default: Any = None
     required: bool = False
-
-    @property
-    def type_label(self) -> str:
-        """Describe the expected type for help and errors."""
-        return self.reader.label
-
-
-def constructor_parameters(cls: type) -> list[inspect.Parameter]:
-    """Return the parameters of `cls.__init__` that can be passed by keyword."""
-    signature = inspect.signature(cls.__init__)
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [p for p in list(signature.parameters.values())[1:] if p.kind in kinds]
 
 
 def option_parameters(cls: type) -> list[inspect.Parameter]:
@@ -123,14 +109,14 @@ def add_option(group: OptionGroup, spec: OptionSpec, option_strings: list[str], 
                required: bool = False) -> None:
     """Add `spec` to `group` under `option_strings`, its value kept under `dest`."""
     default_text = "required" if spec.required else f"default: {spec.default!r}"
-    help_text = f"{spec.type_label}; {default_text}{note}".replace("%", "%%")
-    if spec.reader.is_flag:
+    help_text = f"{spec.reader.label}; {default_text}{note}".replace("%", "%%")
+    if spec.reader.label in ("bool", "bool or none"):
         group.add_argument(*option_strings, dest=dest, action=argparse.BooleanOptionalAction, default=spec.default,
                            help=help_text)
         return
     group.add_argument(*option_strings, dest=dest, action=ReadWords, spec=spec, nargs=spec.reader.words,
-                       default=spec.default, required=required, metavar=spec.reader.metavar or spec.type_label.upper(),
-                       help=help_text)
+                       default=spec.default, required=required, help=help_text,
+                       metavar=spec.reader.metavar or spec.reader.label.upper())
 
 
 def class_option_specs(classes: list[type]) -> dict[str, OptionSpec | None]:
@@ -158,13 +144,9 @@ def add_class_options(parser: UserArgumentParser, classes: list[type], framework
             if name in framework_options:
                 raise UserError(f"{cls.__name__}({name}) clashes with the framework option --{name}: "
                                 f"rename the parameter in {cls.__name__}.__init__")
-            owners = [c.__name__ for c in classes if name in _names(c)]
+            owners = [c.__name__ for c in classes if name in {p.name for p in constructor_parameters(c)}]
             note = f" (shared by {', '.join(owners)})" if len(owners) > 1 else ""
             add_option(group, spec, [f"--{name}"], name, note)
-
-
-def _names(cls: type) -> set[str]:
-    return {p.name for p in constructor_parameters(cls)}
 
 
 def class_parameter_names(classes: list[type]) -> list[str]:
@@ -172,9 +154,8 @@ def class_parameter_names(classes: list[type]) -> list[str]:
     return list(dict.fromkeys(p.name for cls in classes for p in option_parameters(cls)))
 
 
-def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] | None = None, **fixed: Any) -> Any:
-    """Call `cls` with exactly the parameters its signature names, from `values`, text `overrides` and `fixed`."""
-    overrides = overrides or {}
+def entry_arguments(cls: type, overrides: dict[str, str], fixed: dict[str, Any]) -> dict[str, Any]:
+    """A dataset entry's `key=value` arguments read as `cls`'s parameters, less those the framework sets (`fixed`)."""
     parameters = {p.name: p for p in constructor_parameters(cls)}
     unknown = sorted(set(overrides) - set(parameters))
     if unknown:
@@ -182,19 +163,7 @@ def build_instance(cls: type, values: dict[str, Any], overrides: dict[str, str] 
             f"{cls.__name__} has no parameter {unknown[0]!r} (given as {unknown[0]}={overrides[unknown[0]]} in a "
             f"dataset entry): its parameters are {', '.join(parameters) or 'none'}"
         )
-    kwargs = {}
-    for name, parameter in parameters.items():
-        if name in fixed:
-            kwargs[name] = fixed[name]
-        elif name in overrides:
-            kwargs[name] = _parse_override(cls, parameter, overrides[name])
-        elif values.get(name) is not None or (name in values and parameter.default is None):
-            kwargs[name] = values[name]
-        elif parameter.default is not inspect.Parameter.empty:
-            kwargs[name] = parameter.default
-        else:
-            raise UserError(_needs_value(cls, name))
-    return cls(**kwargs)
+    return {name: _parse_override(cls, parameters[name], text) for name, text in overrides.items() if name not in fixed}
 
 
 def check_required(cls: type, values: dict[str, Any]) -> None:
@@ -203,20 +172,7 @@ def check_required(cls: type, values: dict[str, Any]) -> None:
         if parameter.default is not inspect.Parameter.empty:
             continue
         if values.get(parameter.name) is None:
-            raise UserError(_needs_value(cls, parameter.name))
-
-
-def unknown_keywords(cls: type, names: list[str]) -> list[str]:
-    """The names `cls.__init__` would refuse as keyword arguments (none when it takes **kwargs)."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
-        return []
-    known = {parameter.name for parameter in constructor_parameters(cls)}
-    return [name for name in names if name not in known]
-
-
-def _needs_value(cls: type, name: str) -> str:
-    return f"{cls.__name__} needs a value for its parameter {name!r}, which has no default: pass --{name} VALUE"
+            raise UserError(needs_value(cls, parameter.name))
 
 
 def _parse_override(cls: type, parameter: inspect.Parameter, text: str) -> Any:

@@ -38,14 +38,23 @@ open_fraction = bounded(float, lambda value: 0 < value < 1, "a number between 0 
 unit_fraction = bounded(float, lambda value: 0 <= value < 1, "a number from 0 up to (not including) 1")
 
 
-def batches_limit(text: str) -> int | float:
-    """A fraction of the batches (0 < x <= 1.0, written with a dot) or a count of batches (an integer >= 0)."""
-    if "." in text or "e" in text.lower():
+def fraction_or_count(smallest: int, fraction_of: str) -> Callable[[str], int | float]:
+    """An argparse type reading a fraction (0 < x <= 1.0, written with a dot) or a count of at least `smallest`."""
+    count = bounded(int, lambda value: value >= smallest, f"an integer of at least {smallest}")
+
+    def read(text: str) -> int | float:
+        if "." not in text and "e" not in text.lower():
+            return count(text)
         value = _number(float, text)
         if not 0 < value <= 1:
-            raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1] or a count of batches, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a fraction {fraction_of}in (0, 1] or a count of batches, "
+                                             f"got {text!r}")
         return value
-    return non_negative_int(text)
+    return read
+
+
+batches_limit = fraction_or_count(0, "")
+interval_value = fraction_or_count(1, "of an epoch ")
 
 
 def devices_value(text: str) -> int | str | list[int]:
@@ -63,16 +72,6 @@ def devices_value(text: str) -> int | str | list[int]:
 def parallel_value(text: str) -> int | str:
     """`auto` (fill the machine) or how many runs go at once (an integer of at least 1)."""
     return text if text == "auto" else positive_int(text)
-
-
-def interval_value(text: str) -> int | float:
-    """How often to validate: a fraction of an epoch (0 < x <= 1.0) or a number of training batches."""
-    if "." in text:
-        value = _number(float, text)
-        if not 0 < value <= 1:
-            raise argparse.ArgumentTypeError(f"expected a fraction of an epoch in (0, 1] or a batch count: {text!r}")
-        return value
-    return positive_int(text)
 
 
 def non_empty_text(text: str) -> str:

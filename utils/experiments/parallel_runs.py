@@ -14,6 +14,7 @@ from pathlib import Path
 from utils.errors import RunStopped
 from utils.experiments.child_runs import exit_description, signals_forwarded, start_child
 from utils.experiments.child_slots import ChildSlot, child_slots
+from utils.machine import allowed_cpus
 from utils.shared_names import OUTPUT_FILE
 from utils.trainer.threads import usable_cpus
 
@@ -26,9 +27,8 @@ def machine_slots(parallel: int | str, devices: object, accelerator: str) -> lis
     """The slots of `--parallel` on this machine: its GPUs when it has any, else the CPUs this process may use."""
     import torch
 
-    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return child_slots(parallel, devices, accelerator, gpus, allowed[:usable_cpus()])
+    return child_slots(parallel, devices, accelerator, gpus, allowed_cpus()[:usable_cpus()])
 
 
 def last_line(path: Path) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 
-from utils.config.names import load_class
-from utils.config.signature_options import check_required, unknown_keywords
+from utils.config.signature_options import check_required
 from utils.errors import UserError
+from utils.loading.constructor_parameters import unknown_keywords
+from utils.loading.user_classes import load_class
 
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
 CHECKPOINT_FORMAT = 4

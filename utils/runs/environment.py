@@ -5,7 +5,7 @@ import subprocess
 from importlib import metadata
 from typing import Any
 
-from utils.config.names import PROJECT_ROOT
+from utils.loading.user_classes import PROJECT_ROOT
 
 PACKAGES = ("torch", "torchvision", "pytorch-lightning", "torchmetrics", "tensorboard")
 

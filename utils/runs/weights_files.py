@@ -5,8 +5,8 @@ from pathlib import Path
 
 import torch
 
-from utils.config.torchvision_nets import is_torchvision_name, weights_member
 from utils.errors import UserError
+from utils.loading.torchvision_nets import is_torchvision_name, weights_member
 
 # Where a checkpoint keeps the net's tensors: Lightning's, and the usual keys of training scripts (torchvision's own
 # reference scripts save {"model": ...}).

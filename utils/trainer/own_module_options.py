@@ -10,9 +10,9 @@ from dataclasses import replace
 from utils.config.command_line import Command
 from utils.config.experiment_options import drives_several_runs
 from utils.config.framework_options import OPTIONS
-from utils.config.injected_parameters import injected_kinds
 from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
+from utils.loading.constructor_parameters import injected_kinds
 from utils.shared_names import TRAIN, metric_stage
 from utils.trainer.own_modules import defines_hook, is_own_module
 

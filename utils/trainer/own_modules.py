@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import Any
 
 from utils.config.command_line import Command
-from utils.config.injected_parameters import NET, OPTIMIZER
-from utils.config.names import load_class
-from utils.config.signature_options import build_instance
-from utils.config.torch_optimizers import optimizer_class, scheduler_class
 from utils.errors import UserError
 from utils.lightning_package import Callback, LightningModule
+from utils.loading.constructor_parameters import NET, OPTIMIZER
+from utils.loading.instances import build_instance
+from utils.loading.torch_optimizers import optimizer_class, scheduler_class
+from utils.loading.user_classes import load_class
 from utils.optimization import call_arguments
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.trainer.dataset_labels import DatasetLabels

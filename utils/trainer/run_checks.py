@@ -4,14 +4,14 @@ import torch
 
 from utils.config.checks import check_options
 from utils.config.command_line import Command
-from utils.config.fold_resume import check_folds_kept
-from utils.config.injected_parameters import OPTIMIZER, SCHEDULER, injected_kinds
 from utils.config.logger_options import check_logger_options
-from utils.config.packages import check_feature_packages
 from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
+from utils.loading.constructor_parameters import OPTIMIZER, SCHEDULER, injected_kinds
 from utils.optimization import check_optimization
+from utils.packages import check_feature_packages
 from utils.runs.checkpoints import check_checkpoint
+from utils.runs.fold_resume import check_folds_kept
 from utils.runs.folder import check_experiment_name
 from utils.tasks.kinds import check_num_classes, task_kind
 from utils.tasks.layout import check_layout_options

@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from utils.config.checkpoint_defaults import STORED_CONFIG
 from utils.lightning_package import Callback, LightningModule, Trainer
+from utils.stored_runs.checkpoint_files import STORED_CONFIG
 
 
 class StoredConfig(Callback):

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from utils.machine import allowed_cpus
+
 THREADS_VARIABLE = "OMP_NUM_THREADS"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 FROM_OPTION, FROM_VARIABLE, FROM_CPUS = "--threads", THREADS_VARIABLE, "cpus/processes"
@@ -40,7 +42,7 @@ def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
 
 def usable_cpus(root: Path = CGROUP_ROOT) -> int:
     """The CPUs this process may run on (its affinity), capped by the cgroup's quota, not the host's count."""
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    allowed = len(allowed_cpus())
     limit = cgroup_cpu_limit(root)
     # A quota of 1.5 CPUs is worth two threads: the half CPU is time the second thread may use.
     return allowed if limit is None else max(1, min(allowed, math.ceil(limit)))

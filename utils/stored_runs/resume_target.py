@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
-from utils.config.config_files import load_config
 from utils.errors import UserError
+from utils.loading.yaml_files import read_yaml_mapping
 from utils.run_lock import is_locked, is_rank_zero, lock_holder
 from utils.shared_names import CONFIG_FILE, VERSION_PREFIX, checkpoints_folder, last_checkpoint, version_number
 
@@ -14,7 +14,7 @@ def is_cross_validation(run_dir: Path) -> bool:
     config = run_dir / CONFIG_FILE
     if not config.is_file():
         return False
-    values = load_config(str(config))
+    values = read_yaml_mapping(str(config), "config file")
     return bool(values.get("folds")) and values.get("fold") is None
 
 
@@ -86,11 +86,3 @@ def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Pat
     check_not_running(run_dir, target)
     return run_dir, checkpoint
 
-
-def check_same_experiment(run_dir: Path, stored: dict, asked: str | None) -> None:
-    """Refuse an --experiment that names another experiment than the resumed run's own."""
-    if asked is None or asked in (run_dir.parent.name, stored.get("experiment")):
-        return
-    raise UserError(f"--resume {run_dir} continues a run of experiment {run_dir.parent.name!r}, not --experiment "
-                    f"{asked!r}: drop --experiment to continue that run, or pass --resume last --experiment {asked} "
-                    f"to continue a run of {asked}")

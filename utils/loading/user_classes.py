@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from utils.config.torchvision_nets import is_torchvision_name, torchvision_net_class
 from utils.errors import UserError
+from utils.loading.torchvision_nets import is_torchvision_name, torchvision_net_class
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
@@ -98,8 +98,22 @@ def load_class(package: str, name: str) -> type:
     )
 
 
-def first_docstring_line(cls: type) -> str:
-    """Return the first line of the class's own docstring (never one inherited from `nn.Module`), or ''."""
-    own = cls.__dict__.get("__doc__")
-    doc = inspect.cleandoc(own) if isinstance(own, str) else ""
-    return doc.splitlines()[0] if doc else ""
+def listing() -> str:
+    """The available nets and datasets, each with the first line of its docstring; helper files are left out."""
+    lines = []
+    for package, title in (("model", "nets (--model_name)"), ("data", "datasets (--dataset, entries)")):
+        lines.append(f"{title}:")
+        for name in available_names(package):
+            try:
+                found = expected_class(package, name, import_user_file(package, name))
+            except UserError as error:
+                lines.append(f"  {name:<24} (cannot load: {error})")
+                continue
+            if found is not None:
+                own = found.__dict__.get("__doc__")  # never the docstring inherited from nn.Module
+                doc = inspect.cleandoc(own).splitlines() if isinstance(own, str) and own.strip() else [""]
+                lines.append(f"  {name:<24} {doc[0]}")
+        if package == "model":
+            lines.append(f"  {'torchvision:NAME':<24} any net of torchvision.models.list_models(), such as "
+                         f"torchvision:resnet18")
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ from typing import Any
 from utils.errors import UserError
 
 # The project's pins: the install line a refusal gives takes each package's version from here.
-REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.MULTILINE)
 MLFLOW = {"mlflow": "mlflow-skinny"}
 OPTUNA = {"optuna": "optuna", "optuna_integration": "optuna-integration"}

@@ -8,7 +8,6 @@ import re
 import torch
 from torch.optim import lr_scheduler
 
-from utils.config.annotation_readers import UNRESOLVED, reader_for, resolve_annotation
 from utils.errors import UserError
 
 NO_SCHEDULER = "none"
@@ -27,19 +26,8 @@ FILLED_IN = {
     "CyclicLR": {"base_lr": "lr"},
     "ReduceLROnPlateau": {"mode": "monitor_mode"},
 }
-SOURCES = {"max_epochs": "--max_epochs", "total_steps": "the run's optimizer steps", "lr": "the optimizer's lr",
-           "monitor_mode": "--monitor_mode", None: "unused, total_steps is given"}
 # Never options: the parameters to optimize, the optimizer to schedule, and the count a resumed run restores.
 ALWAYS_FILLED = {"params", "optimizer", "last_epoch"}
-# The template's defaults where torch has none, and the two it has always set otherwise (kept, so runs repeat).
-TEMPLATE_DEFAULTS = {
-    "SGD": {"momentum": 0.9},  # torch's 0 is plain gradient descent
-    "StepLR": {"step_size": 10},
-    "MultiStepLR": {"milestones": [30, 60]},
-    "ExponentialLR": {"gamma": 0.1},
-    "CosineAnnealingWarmRestarts": {"T_0": 10},
-    "ReduceLROnPlateau": {"patience": 2},  # torch's 10 would outlast early stopping's --patience 5
-}
 
 
 def snake_case(name: str) -> str:
@@ -54,48 +42,23 @@ def optimizer_classes() -> dict[str, type]:
 
 
 def scheduler_classes() -> dict[str, type]:
-    """Every scheduler of torch.optim.lr_scheduler that the command line can build, by its snake_case name."""
+    """Every scheduler of torch.optim.lr_scheduler that takes the optimizer first, by its snake_case name."""
     bases = (lr_scheduler.LRScheduler, lr_scheduler.ReduceLROnPlateau)
     return dict(sorted((snake_case(name), cls) for name, cls in vars(lr_scheduler).items()
                        if inspect.isclass(cls) and issubclass(cls, bases) and not name.startswith("_")
-                       and cls is not lr_scheduler.LRScheduler and _buildable(cls)))
+                       and cls is not lr_scheduler.LRScheduler and _takes_optimizer(cls)))
 
 
-def _buildable(cls: type) -> bool:
+def _takes_optimizer(cls: type) -> bool:
     parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    if not parameters or parameters[0].name != "optimizer":
-        return False
-    given = ALWAYS_FILLED | set(FILLED_IN.get(cls.__name__, {})) | set(TEMPLATE_DEFAULTS.get(cls.__name__, {}))
-    for parameter in parameters:
-        if parameter.name in given or parameter.default is not inspect.Parameter.empty:
-            continue
-        annotation = resolve_annotation(cls, parameter)
-        if annotation is UNRESOLVED or reader_for(annotation) is None:
-            return False
-    return True
+    return bool(parameters) and parameters[0].name == "optimizer"
 
 
-def _unknown(kind: str, text: str, names: list[str]) -> argparse.ArgumentTypeError:
+def unknown_choice(kind: str, text: str, names: list[str]) -> argparse.ArgumentTypeError:
+    """The error for a name that is none of `names`, with the closest one."""
     close = difflib.get_close_matches(text.lower(), names, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return argparse.ArgumentTypeError(f"unknown {kind} {text!r}: {hint}choose from {', '.join(names)}")
-
-
-def optimizer_name(text: str) -> str:
-    """The lower-case name of a torch.optim optimizer (an argparse type)."""
-    names = list(optimizer_classes())
-    if text.lower() not in names:
-        raise _unknown("optimizer", text, names)
-    return text.lower()
-
-
-def scheduler_name(text: str) -> str:
-    """The snake_case name of a torch.optim.lr_scheduler scheduler, an alias of one, or none (an argparse type)."""
-    names = [NO_SCHEDULER, *SCHEDULER_ALIASES, *scheduler_classes()]
-    name = SCHEDULER_ALIASES.get(text, text)
-    if name not in names:
-        raise _unknown("scheduler", text, names)
-    return name
 
 
 def optimizer_class(name: str) -> type:
@@ -111,5 +74,5 @@ def scheduler_class(name: str) -> type | None:
 
 def _class_of(kind: str, name: str, classes: dict[str, type]) -> type:
     if name not in classes:
-        raise UserError(str(_unknown(kind, name, list(classes))))
+        raise UserError(str(unknown_choice(kind, name, list(classes))))
     return classes[name]

@@ -1,0 +1,34 @@
+"""Read a template checkpoint and the config.yaml of the run folder that holds it."""
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from utils.loading.yaml_files import read_yaml_mapping
+from utils.shared_names import CHECKPOINTS_FOLDER, CONFIG_FILE
+
+# The key under which a checkpoint stores its run's resolved configuration (what config.yaml holds).
+STORED_CONFIG = "template_config"
+
+
+def read_checkpoint(path: str) -> dict[str, Any] | None:
+    """The checkpoint's contents, or None where it cannot be read: the checkpoint's own check says why, later."""
+    if not Path(path).is_file() or not zipfile.is_zipfile(path):
+        return None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError):
+        return None
+    net = checkpoint.get("template_net") if isinstance(checkpoint, dict) else None
+    return checkpoint if isinstance(net, dict) and isinstance(net.get("model_name"), str) else None
+
+
+def run_folder_config(checkpoint: Path) -> dict[str, Any]:
+    """The config.yaml of the run folder whose checkpoints/ holds the file, or nothing when it lies elsewhere."""
+    config = checkpoint.parent.parent / CONFIG_FILE
+    if checkpoint.parent.name != CHECKPOINTS_FOLDER or not config.is_file():
+        return {}
+    return read_yaml_mapping(str(config), "the checkpoint's run config")
