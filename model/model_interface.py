@@ -26,6 +26,7 @@ from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, ch
 from utils.tasks.outputs import prediction
 from utils.trainer.divergence import LossWatch, is_logged_step
 from utils.trainer.finetuning import group_callbacks
+from utils.trainer.progress import StepValuesBar
 from utils.trainer.speedups import NetSpeedups
 
 
@@ -166,8 +167,13 @@ class MInterface(pl.LightningModule):
         if not is_logged_step(self.trainer, self.global_step):
             return loss
         self.loss_watch.check(self.trainer, self.current_epoch)
-        self.log(metric_key(TRAIN, STEP_LOSS), loss, prog_bar=True)
+        self.log(metric_key(TRAIN, STEP_LOSS), loss)
         return loss
+
+    def on_fit_start(self) -> None:
+        """Show the step's loss on the progress bar, which reads it when it refreshes (not at every step)."""
+        if isinstance(self.trainer.progress_bar_callback, StepValuesBar):
+            self.trainer.progress_bar_callback.show(metric_key(TRAIN, STEP_LOSS))
 
     def on_validation_start(self) -> None:
         """Stop a diverged run before its validation (and the checkpoint that follows it)."""
