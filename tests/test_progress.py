@@ -1,6 +1,9 @@
-"""The console after each validation: one line per val set, and no Lightning notices about defaults."""
+"""The console: the progress bar's step loss, one line per val set after each validation, and no Lightning notices
+about defaults."""
 
 import re
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import FAST
 
@@ -20,3 +23,17 @@ def test_each_validation_leaves_one_line_per_val_set_and_defaults_stay_unannounc
     assert all("loss" in line and "accuracy" in line for line in lines)
     assert "was configured" not in process.stdout + process.stderr
     assert "already configured with model summary" not in process.stderr
+
+
+def test_the_progress_bar_shows_the_loss_of_the_latest_logged_step(project):
+    # 9 train steps an epoch, logged and the bar refreshed every 3: the bar's last loss is the last step's.
+    process = project.run("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "640",
+                          "--batch_size", "64", "--max_epochs", "2", "--log_every_n_steps", "3")
+    assert process.returncode == 0, process.stderr[-3000:]
+    accumulator = EventAccumulator(str(project.run_dirs()[0]))
+    accumulator.Reload()
+    logged = accumulator.Scalars("train/loss_step")
+    assert [event.step for event in logged] == [2, 5, 8, 11, 14, 17]
+    shown = re.findall(r"train/loss_step=([0-9.e+-]+)", process.stdout)
+    assert len(set(shown)) >= 2  # the bar followed the logged steps
+    assert float(shown[-1]) == float(f"{logged[-1].value:.3g}")

@@ -9,14 +9,13 @@ from utils.lightning_package import (
     DeviceStatsMonitor,
     LearningRateMonitor,
     LightningModule,
-    TQDMProgressBar,
     Trainer,
 )
 from utils.shared_names import LAST_CHECKPOINT_NAME, checkpoints_folder
 from utils.trainer.movable_checkpoint import MovableModelCheckpoint
 from utils.trainer.net_summary import NetSummary
 from utils.trainer.platform import keep_freed_memory
-from utils.trainer.progress import ValidationLines
+from utils.trainer.progress import StepValuesBar, ValidationLines
 from utils.trainer.shared_run_folder import SharedRunFolder
 from utils.trainer.signals import CheckpointOnSigterm
 from utils.trainer.state_keys import KeyedEarlyStopping
@@ -58,7 +57,7 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     """Checkpointing, early stopping, model summary, progress bar, and the optional monitors."""
     # The bar reads the step's loss when it refreshes: only at logged steps, so a GPU never waits on it between.
     callbacks: list[Callback] = [NetSummary(settings.summary_depth),
-                                 TQDMProgressBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
+                                 StepValuesBar(settings.log_every_n_steps), SharedRunFolder(run_dir),
                                  ValidationLines()]
     if settings.mode == "fit":
         callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]

@@ -1,4 +1,5 @@
-"""What the console keeps after each validation: one line per val set, which the progress bar alone would erase."""
+"""The console during a run: the progress bar, and one line per val set after each validation, which the bar alone
+would erase."""
 
 from typing import Any
 
@@ -20,6 +21,34 @@ def validation_lines(metrics: dict[str, Any], epoch: int, step: int) -> list[str
         cells = "  ".join(f"{name} {values[name]:.4f}" for name in names)
         lines.append(f"epoch {epoch} step {step}  {VAL + '/' + label:<{width}}  {cells}")
     return lines
+
+
+class StepValuesBar(TQDMProgressBar):
+    """Lightning's progress bar, also showing step values the module logs off the bar, read only when it refreshes.
+
+    A value logged with `prog_bar=True` is read on the host at every later step of its epoch, a GPU waiting each time
+    for the CPU; shown from here, it is read at the bar's refreshes alone, in the place Lightning's would have it.
+    """
+
+    def __init__(self, refresh_rate: int = 1) -> None:
+        super().__init__(refresh_rate)
+        self.shown: list[str] = []
+
+    def show(self, key: str) -> None:
+        """Show the value logged under `key` (a step value the module logs with `prog_bar=False`)."""
+        if key not in self.shown:
+            self.shown.append(key)
+
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
+        """Lightning's items, the shown step values right after the standard ones (the run's version)."""
+        metrics = super().get_metrics(trainer, pl_module)
+        logged = trainer.callback_metrics
+        shown = {key: float(logged[key]) for key in self.shown if key in logged and key not in metrics}
+        if not shown:
+            return metrics
+        logged_on_bar = trainer.progress_bar_metrics
+        standard = {key: value for key, value in metrics.items() if key not in logged_on_bar}
+        return {**standard, **shown, **metrics}
 
 
 class ValidationLines(Callback):

@@ -14,12 +14,14 @@ class LightningStateKey:
     lightning_class: type
     monitor: Any
     mode: str
+    key_made_for: tuple[Any, str] | None = None  # the monitor and mode `key` was made for
+    key = ""
 
     @property
     def state_key(self) -> str:
         """The Lightning class's key for this monitor and mode."""
         made_for = (self.monitor, self.mode)
-        if vars(self).get("key_made_for") != made_for:
+        if self.key_made_for != made_for:  # read at every hook call: no function called when nothing changed
             self.key_made_for = made_for
             self.key = super().state_key.replace(type(self).__qualname__, self.lightning_class.__qualname__, 1)
         return self.key
