@@ -15,8 +15,12 @@ from forked_main import ForkedRun, ForkServer
 
 PROJECT = Path(__file__).resolve().parent.parent
 COPIED = ("main.py", "utils", "model", "data")
-# Small and quick: what every end-to-end run adds unless a test says otherwise.
-FAST = ("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "2", "--limit_test_batches", "2")
+# Small and quick, with the confusion matrix images a run draws by default: for the tests that look at them.
+FAST_WITH_IMAGES = ("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "2",
+                    "--limit_test_batches", "2")
+# What every end-to-end run adds unless a test says otherwise. Drawing the images (test_confusion_images.py's
+# subject) takes longer than two batches of training: 1-2 s a run of a 2 s run on 2 busy cores.
+FAST = (*FAST_WITH_IMAGES, "--confusion_images", "off")
 
 
 def main_environment() -> dict[str, str]:

@@ -11,9 +11,9 @@ import urllib.request
 import pytest
 import yaml
 
-from tests.conftest import FAST
+from tests.conftest import FAST_WITH_IMAGES
 
-TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200", *FAST)
+TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200", *FAST_WITH_IMAGES)
 
 
 def free_port() -> int:
