@@ -1,5 +1,6 @@
-"""Threads: four `python main.py` runs started at once against one run alone, with torch's default thread count
-(before: --threads set to the host's CPU count) and with the template's own (after: the usable CPUs shared).
+"""Threads: `python main.py` runs started at once (four; `--together N`) against one run alone, with torch's
+default thread count (before: --threads set to the host's CPU count) and with the template's own (after: the usable
+CPUs shared).
 
     .venv/bin/python benchmarks/bench_threads.py            # every run may use every CPU of this process
     .venv/bin/python benchmarks/bench_threads.py --cpus 1   # each run pinned to one CPU, as a scheduler would
@@ -22,7 +23,6 @@ from _common import PROJECT_ROOT, median, ratio_line, table
 from utils.shared_names import ENVIRONMENT_FILE
 from utils.trainer.threads import THREADS_VARIABLE
 
-TOGETHER = 4
 # torch's own default is the host's CPU count, whatever the affinity or the cgroup quota allow.
 VARIANTS = {"before": ["--threads", str(os.cpu_count() or 1)], "after": []}
 
@@ -32,6 +32,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train_batches", type=int, default=100, help="ExampleNet's MNIST train batches per run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the four timings, their order rotating")
+    parser.add_argument("--together", type=int, default=4, help="runs started at once against one alone")
     parser.add_argument("--cpus", type=int, help="pin every run to this many of this process's CPUs (default: all)")
     return parser.parse_args(argv)
 
@@ -82,7 +83,8 @@ def main(argv: list[str]) -> None:
     arguments = parse_arguments(argv)
     print(_common.machine_line())
     print(f"each run may use {arguments.cpus or len(os.sched_getaffinity(0))} CPUs")
-    timings = [(variant, count) for count in (1, TOGETHER) for variant in VARIANTS]
+    together = arguments.together
+    timings = [(variant, count) for count in (1, together) for variant in VARIANTS]
     seconds: dict[tuple[str, int], list[float]] = {timing: [] for timing in timings}
     with tempfile.TemporaryDirectory() as scratch:
         logs = {variant: Path(scratch) / variant for variant in VARIANTS}
@@ -96,10 +98,10 @@ def main(argv: list[str]) -> None:
                 [(variant, count, threads[variant], f"{median(seconds[variant, count]):.2f}",
                   f"{min(seconds[variant, count]):.2f}") for variant, count in timings]))
     for variant in VARIANTS:
-        print(ratio_line(f"{variant}: {TOGETHER} at once / one alone",
-                         [together / alone for together, alone in zip(seconds[variant, TOGETHER],
-                                                                      seconds[variant, 1], strict=True)]))
-    for count in (1, TOGETHER):
+        print(ratio_line(f"{variant}: {together} at once / one alone",
+                         [at_once / alone for at_once, alone in zip(seconds[variant, together],
+                                                                    seconds[variant, 1], strict=True)]))
+    for count in (1, together):
         print(ratio_line(f"{count} at once: after / before",
                          [after / before for after, before in zip(seconds["after", count],
                                                                   seconds["before", count], strict=True)]))

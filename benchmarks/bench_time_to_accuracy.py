@@ -94,7 +94,9 @@ def timed_run(variant: str, arguments: argparse.Namespace, scratch: Path) -> tup
     if variant == VARIANTS[0]:
         argv = ["main.py", "--accelerator", "cpu", "--log_dir", str(log_dir), "--confusion_images", "off",
                 "--val_check_interval", str(1 / arguments.validations), "--max_epochs", str(arguments.epochs),
-                *limits(arguments, "--limit_train_batches", "--limit_val_batches")]
+                *limits(arguments, "--limit_train_batches", "--limit_val_batches"),
+                # The test after training is no part of the time to target: as small as the validations.
+                *(["--limit_test_batches", str(arguments.val_batches)] if arguments.val_batches else [])]
     else:
         argv = [str(Path(__file__).resolve()), "--loop", "--target", str(arguments.target), "--validations",
                 str(arguments.validations), "--epochs", str(arguments.epochs),

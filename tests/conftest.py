@@ -1,6 +1,8 @@
 """Shared fixtures: a private copy of the project per test, and `main.py` run as a user runs it."""
 
+import compileall
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -13,8 +15,12 @@ from forked_main import ForkedRun, ForkServer
 
 PROJECT = Path(__file__).resolve().parent.parent
 COPIED = ("main.py", "utils", "model", "data")
-# Small and quick: what every end-to-end run adds unless a test says otherwise.
-FAST = ("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "2", "--limit_test_batches", "2")
+# Small and quick, with the confusion matrix images a run draws by default: for the tests that look at them.
+FAST_WITH_IMAGES = ("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "2",
+                    "--limit_test_batches", "2")
+# What every end-to-end run adds unless a test says otherwise. Drawing the images (test_confusion_images.py's
+# subject) takes longer than two batches of training: 1-2 s a run of a 2 s run on 2 busy cores.
+FAST = (*FAST_WITH_IMAGES, "--confusion_images", "off")
 
 
 def main_environment() -> dict[str, str]:
@@ -42,10 +48,12 @@ def fork_server() -> ForkServer:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """End this process's fork server and remove the outputs it kept."""
+    """End this process's fork server and remove the outputs it kept and the compiled template."""
     if _fork_server is not None and _fork_server.process.poll() is None:
         _fork_server.close()
         shutil.rmtree(_fork_server.scratch, ignore_errors=True)
+    if _compiled is not None:
+        shutil.rmtree(_compiled, ignore_errors=True)
 
 
 class Project:
@@ -89,15 +97,36 @@ class Project:
         return sorted(self.logs.glob("*/version_*"))
 
 
+# This process's copy of the template's code with its bytecode, made by the first `copy_project`.
+_compiled: Path | None = None
+
+
+def compiled_template() -> Path:
+    """The template's code copied once and compiled, whatever PYTHONDONTWRITEBYTECODE says: each project copied
+    from it, modification times kept, loads the bytecode rather than compiling its modules at every run."""
+    global _compiled
+    if _compiled is None:
+        compiled = Path(tempfile.mkdtemp(prefix="compiled_template_"))
+        for name in COPIED:
+            source = PROJECT / name
+            if source.is_dir():
+                shutil.copytree(source, compiled / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, compiled / name)
+        compileall.compile_dir(compiled, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        _compiled = compiled
+    return _compiled
+
+
 def copy_project(root: Path) -> Project:
     """A fresh copy of the template at `root`; the MNIST files are linked, not copied."""
     root.mkdir()
     for name in COPIED:
-        source = PROJECT / name
+        source = compiled_template() / name
         if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, root / name)
         else:
-            shutil.copy(source, root / name)
+            shutil.copy2(source, root / name)
     (root / "example_Minist_data").symlink_to(PROJECT / "example_Minist_data")
     return Project(root)
 

@@ -9,6 +9,7 @@ child's exit code once it ends. Several runs may go side by side. The child beco
 Everything a run changes dies with its child, so runs share nothing but the packages imported before the fork.
 """
 
+import contextlib
 import gc
 import importlib
 import json
@@ -25,6 +26,8 @@ from typing import IO, Any
 
 # Imported once, before any fork. Only imports: torch must not start its thread pools in the server.
 PRELOADED = ("torch", "pytorch_lightning")
+# What nearly every run imports besides (0.1 s a run); one that a server's environment hides stays unimported.
+OPTIONAL_PRELOADED = ("torch.utils.tensorboard", "matplotlib.backends.backend_agg", "torchmetrics.classification")
 # Each project copy has its own; one left in sys.modules would be the one every child uses.
 PROJECT_MODULES = ("main", "utils", "model", "data")
 POLL_SECONDS = 0.005
@@ -147,6 +150,9 @@ def run_main(request: dict[str, Any]) -> None:
 if __name__ == "__main__":
     for package in PRELOADED:
         importlib.import_module(package)
+    for package in OPTIONAL_PRELOADED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(package)
     if shared := sorted(name for name in sys.modules if name.partition(".")[0] in PROJECT_MODULES):
         raise RuntimeError(f"the fork server imported the project's own modules, which children would share: {shared}")
     # Out of the collector's reach, the imported objects are not copied into each child by the final collection

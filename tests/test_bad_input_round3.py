@@ -8,12 +8,11 @@ import json
 import shutil
 import struct
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bad_user_files import STANDARD_NET_RENAMED_PARAMETER
-from conftest import FAST, PROJECT, Project, copy_project, error_line, main_environment
+from conftest import FAST, PROJECT, Project, copy_project, error_line
 from forked_main import ForkServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -152,14 +151,6 @@ CASES = [
     Case("single_run_resumed_as_one_fold", ("--resume", SINGLE_RUN, "--folds", "3", "--fold", "1"),
          ("--folds 3", "single run", "in place")),
 ]
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each case's `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import FAST
+from tests.conftest import FAST_WITH_IMAGES
 from utils.trainer.confusion_images import class_names
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -43,7 +43,7 @@ def test_a_confusion_matrix_per_val_set_at_each_validation_and_per_test_set(proj
     project.write("data/named_data.py", NAMED_DATA)
     process = project.run("--model_name", "standard_net", "--train_dataset", "named_data", "--val_datasets",
                           "a=named_data:data_seed=1", "b=named_data:data_seed=2", "--test_datasets", "named_data",
-                          "--num_classes", "3", *FAST, "--max_epochs", "2", "--confusion_images", "every")
+                          "--num_classes", "3", *FAST_WITH_IMAGES, "--max_epochs", "2", "--confusion_images", "every")
     assert process.returncode == 0, process.stderr[-3000:]
     (run_dir,) = project.run_dirs()
     found = images(run_dir)
@@ -55,7 +55,7 @@ def test_a_confusion_matrix_per_val_set_at_each_validation_and_per_test_set(proj
 
 def test_by_default_only_the_last_validation_is_drawn_and_off_draws_none(project):
     project.write("data/named_data.py", NAMED_DATA)
-    common = ("--model_name", "standard_net", "--dataset", "named_data", "--num_classes", "3", *FAST,
+    common = ("--model_name", "standard_net", "--dataset", "named_data", "--num_classes", "3", *FAST_WITH_IMAGES,
               "--max_epochs", "3")
     assert project.run(*common).returncode == 0
     assert project.run(*common, "--confusion_images", "off").returncode == 0
@@ -69,7 +69,7 @@ def test_by_default_only_the_last_validation_is_drawn_and_off_draws_none(project
 def test_a_binary_task_gets_its_two_by_two_matrix(project):
     project.write("data/named_data.py", NAMED_DATA.replace("(self.x[:, 1] > 0).long()", "0"))
     process = project.run("--model_name", "standard_net", "--dataset", "named_data", "--task", "binary",
-                          "--num_classes", "1", *FAST)
+                          "--num_classes", "1", *FAST_WITH_IMAGES)
     assert process.returncode == 0, process.stderr[-3000:]
     (run_dir,) = project.run_dirs()
     assert {"confusion/val/named_data", "confusion/test/named_data"} <= set(images(run_dir))
@@ -78,7 +78,8 @@ def test_a_binary_task_gets_its_two_by_two_matrix(project):
 def test_segmentation_gets_its_pixels_confusion_matrix(project):
     for folder, name in (("model", "seg_net"), ("data", "seg_data")):
         project.write(f"{folder}/{name}.py", (EXAMPLES / f"{name}.py").read_text())
-    process = project.run("--model_name", "seg_net", "--dataset", "seg_data", "--task", "segmentation", *FAST)
+    process = project.run("--model_name", "seg_net", "--dataset", "seg_data", "--task", "segmentation",
+                          *FAST_WITH_IMAGES)
     assert process.returncode == 0, process.stderr[-3000:]
     (run_dir,) = project.run_dirs()
     assert {"confusion/val/seg_data", "confusion/test/seg_data"} <= set(images(run_dir))

@@ -25,7 +25,7 @@ from utils.trainer.divergence import LossWatch
 
 NET = (Path(__file__).parent / "examples" / "diverging_net.py").read_text()
 RUN = ("--model_name", "diverging_net", "--dataset", "standard_data", "--num_samples", "100", "--val_fraction", "0.2",
-       "--batch_size", "16", "--log_every_n_steps", "50", "--max_epochs", "2")
+       "--batch_size", "16", "--log_every_n_steps", "50", "--max_epochs", "2", "--confusion_images", "off")
 STEPS_PER_EPOCH = 5
 
 

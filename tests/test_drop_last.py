@@ -28,7 +28,7 @@ class BnNet(nn.Module):
         return self.layers(x)
 '''
 RUN = ("--dataset", "standard_data", "--num_samples", "101", "--val_fraction", "0.2", "--batch_size", "16",
-       "--max_epochs", "1")
+       "--max_epochs", "1", "--confusion_images", "off")
 
 
 def trained_steps(fork_server: ForkServer, tmp_path, *arguments: str) -> int:

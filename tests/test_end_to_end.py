@@ -108,8 +108,10 @@ def test_default_mnist_job_runs_offline_with_two_val_sets(project):
     assert set(results["test"]) == {"example_test_data"}
 
 
-def test_one_mnist_epoch_reaches_97_percent_test_accuracy(project):
-    process = project.run("--max_epochs", "1", timeout=600)
+def test_half_an_mnist_epoch_reaches_97_percent_accuracy_on_the_whole_test_set(project):
+    # 200 of the epoch's 430 batches: 98.1% (100: 97.1%, 150: 97.7%, the whole epoch 98.9%); the test set is whole.
+    process = project.run("--max_epochs", "1", "--limit_train_batches", "200", "--limit_val_batches", "2",
+                          "--confusion_images", "off", timeout=600)
     assert process.returncode == 0, process.stderr[-3000:]
     results = json.loads((project.run_dirs()[0] / "results.json").read_text())
     assert results["test"]["example_test_data"]["accuracy"] >= 0.97

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FAST, PROJECT, Project, error_line, main_environment
+from conftest import FAST_WITH_IMAGES, PROJECT, Project, error_line, main_environment
 from forked_main import ForkServer
 
 HIDDEN = "mlflow optuna optuna_integration matplotlib"
-TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "64", *FAST)
+TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "64", *FAST_WITH_IMAGES)
 PINS = dict(re.findall(r"^(\S+)==(\S+)$", (PROJECT / "requirements.txt").read_text(), re.MULTILINE))
 
 

@@ -17,7 +17,8 @@ from utils.parameter_groups import optimizer_groups, pattern_groups
 from utils.trainer.finetuning import FreezeUntilEpoch
 
 EXAMPLES = Path(__file__).parent / "examples"
-STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "64", "--batch_size", "16")
+STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "64", "--batch_size", "16",
+            "--confusion_images", "off")
 GROUPED_NET = '''
 from torch import nn
 

@@ -1,6 +1,6 @@
 """A run prints what the user can act on: no library notices they cannot, a model summary of the net's layers."""
 
-from conftest import FAST
+from conftest import FAST_WITH_IMAGES
 
 # StandardNet, whose forward also warns as a user's own code may: that warning must still show.
 WARNING_NET = '''
@@ -26,8 +26,9 @@ UNACTIONABLE = ("LeafSpec", "log_every_n_steps", "litlogger", "litmodels", "Tip:
 
 
 def test_a_small_run_prints_no_notice_the_user_cannot_act_on_and_a_summary_of_the_net_layers(project):
-    # FAST's two training batches are fewer than the logging interval: Lightning's own warning about it is left out.
-    process = project.run("--model_name", "standard_net", "--dataset", "standard_data", *FAST)
+    # FAST_WITH_IMAGES's two training batches are fewer than the logging interval: Lightning's own warning about it
+    # is left out.
+    process = project.run("--model_name", "standard_net", "--dataset", "standard_data", *FAST_WITH_IMAGES)
     assert process.returncode == 0, process.stderr[-3000:]
     assert (project.run_dirs()[0] / "results.json").is_file()
     output = process.stdout + process.stderr
@@ -45,7 +46,8 @@ def test_a_small_run_prints_no_notice_the_user_cannot_act_on_and_a_summary_of_th
 
 def test_warnings_of_the_user_own_code_still_show_and_summary_depth_one_lists_the_net_alone(project):
     project.write("model/warning_net.py", WARNING_NET)
-    process = project.run("--model_name", "warning_net", "--dataset", "standard_data", "--summary_depth", "1", *FAST)
+    process = project.run("--model_name", "warning_net", "--dataset", "standard_data", "--summary_depth", "1",
+                          *FAST_WITH_IMAGES)
     assert process.returncode == 0, process.stderr[-3000:]
     assert "UserWarning: WarningNet: the inputs are not normalised" in process.stderr
     rows = [line.split("|") for line in process.stderr.splitlines() if line.count("|") == 4]

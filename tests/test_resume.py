@@ -74,7 +74,7 @@ class ExplodingNet(nn.Module):
 '''
 
 COMMON = ("--dataset", "standard_data", "--num_samples", "400", "--batch_size", "32", "--deterministic",
-          "--log_every_n_steps", "1")
+          "--log_every_n_steps", "1", "--confusion_images", "off")
 
 
 def weights(checkpoint_path) -> dict:

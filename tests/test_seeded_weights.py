@@ -1,11 +1,8 @@
 """A run's numbers do not depend on how many datasets it builds: the net's first weights are seeded on their own."""
 
 import json
-from collections.abc import Iterator
 
-import pytest
-from conftest import copy_project, main_environment
-from forked_main import ForkServer
+from conftest import copy_project
 
 # A dataset as users write them (the README's MyData): its items drawn from torch's global generator.
 GLOBAL_DRAWS = '''
@@ -26,14 +23,6 @@ class DrawnData(Dataset):
 '''
 RUN = ("--model_name", "standard_net", "--dataset", "drawn_data", "--num_classes", "2", "--max_epochs", "1",
        "--hidden", "32")
-
-
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """One process, torch and Lightning imported, that runs each `python main.py` in a fork of itself."""
-    server = ForkServer(tmp_path_factory.mktemp("fork_server"), main_environment())
-    yield server
-    server.close()
 
 
 def test_an_extra_test_set_leaves_the_trained_numbers_as_they_were(fork_server, tmp_path_factory):

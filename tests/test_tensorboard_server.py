@@ -11,9 +11,9 @@ import urllib.request
 import pytest
 import yaml
 
-from tests.conftest import FAST
+from tests.conftest import FAST_WITH_IMAGES
 
-TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200", *FAST)
+TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200", *FAST_WITH_IMAGES)
 
 
 def free_port() -> int:
@@ -38,7 +38,7 @@ def answer(url: str, body: dict | None = None, wait_s: float = 90) -> dict:
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > deadline:
                 raise
-            time.sleep(1)
+            time.sleep(0.2)
 
 
 def test_tensorboard_serves_the_hparams_and_images_of_two_runs(project):

@@ -22,7 +22,7 @@ from utils.trainer.net_summary import NetSummary
 from utils.trainer.run_callbacks import template_callbacks
 
 STANDARD = ["--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200"]
-TINY = ["--max_epochs", "2", "--limit_train_batches", "2", "--batch_size", "16"]
+TINY = ["--max_epochs", "2", "--limit_train_batches", "2", "--batch_size", "16", "--confusion_images", "off"]
 
 
 @pytest.fixture
