@@ -97,6 +97,17 @@ class Project:
         return sorted(self.logs.glob("*/version_*"))
 
 
+def copy_code(source: Path, target: Path) -> None:
+    """Copy the template's code (COPIED) from `source` into `target`, modification times kept, no __pycache__ of
+    the working tree (a compiled copy's own bytecode is copied)."""
+    for name in COPIED:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name,
+                            ignore=None if source != PROJECT else shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source / name, target / name)
+
+
 # This process's copy of the template's code with its bytecode, made by the first `copy_project`.
 _compiled: Path | None = None
 
@@ -107,12 +118,7 @@ def compiled_template() -> Path:
     global _compiled
     if _compiled is None:
         compiled = Path(tempfile.mkdtemp(prefix="compiled_template_"))
-        for name in COPIED:
-            source = PROJECT / name
-            if source.is_dir():
-                shutil.copytree(source, compiled / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(source, compiled / name)
+        copy_code(PROJECT, compiled)
         compileall.compile_dir(compiled, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
         _compiled = compiled
     return _compiled
@@ -121,12 +127,7 @@ def compiled_template() -> Path:
 def copy_project(root: Path) -> Project:
     """A fresh copy of the template at `root`; the MNIST files are linked, not copied."""
     root.mkdir()
-    for name in COPIED:
-        source = compiled_template() / name
-        if source.is_dir():
-            shutil.copytree(source, root / name)
-        else:
-            shutil.copy2(source, root / name)
+    copy_code(compiled_template(), root)
     (root / "example_Minist_data").symlink_to(PROJECT / "example_Minist_data")
     return Project(root)
 

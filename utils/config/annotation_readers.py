@@ -26,6 +26,11 @@ class Reader:
     expected: str | None = None  # how an error names what was expected, when not the label
     accepts_none: bool = False
 
+    @property
+    def is_flag(self) -> bool:
+        """Whether the option is a --x / --no-x switch."""
+        return self.label in ("bool", "bool or none")
+
 
 def one_word(words: list[str]) -> str:
     """The single word of a one-word option."""

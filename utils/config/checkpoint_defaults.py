@@ -8,7 +8,7 @@ from utils.config.config_files import REPLACED_KEYS, without_replaced_keys
 from utils.config.dataset_entries import parse_entry
 from utils.config.framework_options import names_where
 from utils.errors import UserError
-from utils.stored_runs.checkpoint_files import STORED_CONFIG, read_checkpoint, run_folder_config
+from utils.stored_runs.checkpoint_files import STORED_CONFIG, readable_checkpoint, run_folder_config
 
 # What the checkpoint's run was: its net, its datasets, how they were split and what its task means. How this
 # command runs (hardware, loop lengths, loggers, where runs go) stays its own. The net's and the datasets'
@@ -19,7 +19,7 @@ RUN_OPTIONS = names_where(from_checkpoint=True)
 def checkpoint_run(path: str) -> dict[str, Any]:
     """The options of the run that wrote a checkpoint: those it stores, else its run folder's config.yaml (older
     checkpoints), else its net's name alone. Empty for a file that is no readable template checkpoint."""
-    checkpoint = read_checkpoint(path)
+    checkpoint = readable_checkpoint(path)
     if checkpoint is None:
         return {}
     stored = checkpoint.get(STORED_CONFIG)

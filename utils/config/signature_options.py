@@ -110,7 +110,7 @@ def add_option(group: OptionGroup, spec: OptionSpec, option_strings: list[str], 
     """Add `spec` to `group` under `option_strings`, its value kept under `dest`."""
     default_text = "required" if spec.required else f"default: {spec.default!r}"
     help_text = f"{spec.reader.label}; {default_text}{note}".replace("%", "%%")
-    if spec.reader.label in ("bool", "bool or none"):
+    if spec.reader.is_flag:
         group.add_argument(*option_strings, dest=dest, action=argparse.BooleanOptionalAction, default=spec.default,
                            help=help_text)
         return

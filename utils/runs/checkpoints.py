@@ -1,7 +1,6 @@
 """Read a template checkpoint back, with a clear error for every way a file can be wrong."""
 
 import hashlib
-import pickle
 import re
 import zipfile
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from utils.config.signature_options import check_required
 from utils.errors import UserError
 from utils.loading.constructor_parameters import unknown_keywords
 from utils.loading.user_classes import load_class
+from utils.stored_runs.checkpoint_files import LOAD_ERRORS, load_checkpoint_file
 
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
 CHECKPOINT_FORMAT = 4
@@ -90,9 +90,8 @@ def read_checkpoint(path: str) -> dict[str, Any]:
         raise UserError(f"checkpoint {path} is not a readable checkpoint (not the zip archive torch.save writes: "
                         f"empty, truncated or another kind of file): pass a .ckpt from a run's checkpoints/ folder")
     try:
-        # Memory-mapped: the checks read a checkpoint before the run loads it, and a large one is not copied twice.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        checkpoint = load_checkpoint_file(path)
+    except LOAD_ERRORS as error:
         raise UserError(
             f"checkpoint {path} cannot be read ({_load_failure(error)}): pass a .ckpt written by this template"
         ) from None

@@ -14,13 +14,23 @@ from utils.shared_names import CHECKPOINTS_FOLDER, CONFIG_FILE
 STORED_CONFIG = "template_config"
 
 
-def read_checkpoint(path: str) -> dict[str, Any] | None:
+# What torch.load raises for a file that is not a checkpoint it will read.
+LOAD_ERRORS = (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError)
+
+
+def load_checkpoint_file(path: str) -> Any:
+    """torch.load of a checkpoint as every reader here makes it: weights only, onto the CPU, memory-mapped (the checks
+    read a checkpoint before the run loads it, and a large one is not copied twice)."""
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+
+
+def readable_checkpoint(path: str) -> dict[str, Any] | None:
     """The checkpoint's contents, or None where it cannot be read: the checkpoint's own check says why, later."""
     if not Path(path).is_file() or not zipfile.is_zipfile(path):
         return None
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError):
+        checkpoint = load_checkpoint_file(path)
+    except LOAD_ERRORS:
         return None
     net = checkpoint.get("template_net") if isinstance(checkpoint, dict) else None
     return checkpoint if isinstance(net, dict) and isinstance(net.get("model_name"), str) else None
