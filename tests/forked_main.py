@@ -7,8 +7,11 @@ child's exit code once it ends. Several runs may go side by side. The child beco
 `python main.py ARGS`: its own cwd, `sys.path[0]`, `sys.argv`, stdin, stdout and stderr, then `main.py` runs as
 `__main__` and the interpreter ends the child as it ends any script (SystemExit codes, tracebacks, atexit).
 Everything a run changes dies with its child, so runs share nothing but the packages imported before the fork.
+A child ends as Python ends, but for the last step: after its threads, exit handlers and output are done, it leaves
+without tearing down the modules it inherited.
 """
 
+import atexit
 import contextlib
 import gc
 import importlib
@@ -31,6 +34,18 @@ OPTIONAL_PRELOADED = ("torch.utils.tensorboard", "matplotlib.backends.backend_ag
 # Each project copy has its own; one left in sys.modules would be the one every child uses.
 PROJECT_MODULES = ("main", "utils", "model", "data")
 POLL_SECONDS = 0.005
+SERVER = os.getpid()
+
+
+@dataclass
+class Ending:
+    """How the child's main.py ended, as Python would end the process: an exit code, or the SIGINT it re-raises."""
+
+    code: int = 0
+    interrupted: bool = False
+
+
+ENDING = Ending()
 
 
 @dataclass(frozen=True)
@@ -144,10 +159,35 @@ def run_main(request: dict[str, Any]) -> None:
     sys.path[0] = request["root"]
     sys.argv = ["main.py", *request["arguments"]]
     # As `python main.py` sets it: the script's absolute path.
-    runpy.run_path(os.path.join(request["root"], "main.py"), run_name="__main__")
+    try:
+        runpy.run_path(os.path.join(request["root"], "main.py"), run_name="__main__")
+    except SystemExit as ended:
+        ENDING.code = 0 if ended.code is None else ended.code if isinstance(ended.code, int) else 1
+        raise
+    except KeyboardInterrupt:
+        ENDING.interrupted = True
+        raise
+    except BaseException:
+        ENDING.code = 1
+        raise
+
+
+def leave_without_teardown() -> None:
+    """In a child, the last exit handler: flush the output and leave with the child's exit status, skipping the
+    teardown of every module the server imported (0.65 s a child on 2 cores, copying each page it touches)."""
+    if os.getpid() == SERVER:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if ENDING.interrupted:  # Python ends on an uncaught Ctrl-C by re-raising SIGINT at itself
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(ENDING.code)
 
 
 if __name__ == "__main__":
+    # Registered before the packages register theirs: exit handlers run last-registered first, so it runs last.
+    atexit.register(leave_without_teardown)
     for package in PRELOADED:
         importlib.import_module(package)
     for package in OPTIONAL_PRELOADED:
