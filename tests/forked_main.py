@@ -8,7 +8,8 @@ child's exit code once it ends. Several runs may go side by side. The child beco
 `__main__` and the interpreter ends the child as it ends any script (SystemExit codes, tracebacks, atexit).
 Everything a run changes dies with its child, so runs share nothing but the packages imported before the fork.
 A child ends as Python ends, but for the last step: after its threads, exit handlers and output are done, it leaves
-without tearing down the modules it inherited.
+without tearing down the modules it inherited (so a file a run leaves open and unflushed stays unflushed: the run's
+bug, which a real interpreter would hide).
 """
 
 import atexit

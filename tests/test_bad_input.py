@@ -373,6 +373,30 @@ def test_forked_run_ends_on_a_bug_as_python_does(fork_server: ForkServer, projec
     assert forked.stderr.splitlines()[-1] == expected.stderr.splitlines()[-1] == "ValueError: a bug, not a user error"
 
 
+ENDINGS = {
+    "exit_code": ("import sys\nprint('out')\nsys.exit(3)\n", 3),
+    "exit_text": ("import sys\nsys.exit('a sentence')\n", 1),
+    "exit_none": ("import sys\nsys.exit()\n", 0),
+    "ctrl_c": ("raise KeyboardInterrupt\n", -2),
+    "exit_handler": ("import atexit\natexit.register(print, 'handler ran')\n", 0),
+}
+
+
+@pytest.mark.parametrize("ending", ENDINGS, ids=list(ENDINGS))
+def test_forked_run_ends_with_the_exit_status_and_output_python_gives(fork_server: ForkServer, project: Project,
+                                                                      tmp_path: Path, ending: str):
+    """A fork leaves without tearing its modules down, yet with the status, output and exit handlers of Python."""
+    code, status = ENDINGS[ending]
+    real = copy_project(tmp_path / "real")
+    for copy in (project, real):
+        copy.write("main.py", code)
+    expected, forked = real.run_process(), fork_server.run(project.root)
+    assert expected.returncode == status
+    assert (forked.returncode, forked.stdout) == (expected.returncode, expected.stdout)
+    # A traceback's frames differ (the fork runs main.py through runpy); its last line does not.
+    assert forked.stderr.splitlines()[-1:] == expected.stderr.splitlines()[-1:]
+
+
 def test_forked_run_past_its_timeout_is_stopped(fork_server: ForkServer, project: Project):
     """A fork that hangs is killed at its timeout, which raises as subprocess.run raises."""
     project.write("main.py", "import time\n\ntime.sleep(60)\n")
