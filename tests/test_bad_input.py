@@ -362,18 +362,9 @@ def test_real_run_is_refused_as_the_forked_run_is(fork_server: ForkServer, earli
     assert (forked.returncode, forked.stdout, forked.stderr) == (expected.returncode, expected.stdout, expected.stderr)
 
 
-def test_forked_run_ends_on_a_bug_as_python_does(fork_server: ForkServer, project: Project, tmp_path: Path):
-    """A main.py that raises ends its fork as Python ends: exit code 1, the traceback and the error on stderr."""
-    real = copy_project(tmp_path / "real")
-    for copy in (project, real):
-        copy.write("main.py", "raise ValueError('a bug, not a user error')\n")
-    expected, forked = real.run_process(), fork_server.run(project.root)
-    assert forked.returncode == expected.returncode == 1
-    assert forked.stderr.startswith("Traceback") and expected.stderr.startswith("Traceback")
-    assert forked.stderr.splitlines()[-1] == expected.stderr.splitlines()[-1] == "ValueError: a bug, not a user error"
-
-
+# A main.py of each kind of ending, and the exit status Python gives it.
 ENDINGS = {
+    "bug": ("raise ValueError('a bug, not a user error')\n", 1),
     "exit_code": ("import sys\nprint('out')\nsys.exit(3)\n", 3),
     "exit_text": ("import sys\nsys.exit('a sentence')\n", 1),
     "exit_none": ("import sys\nsys.exit()\n", 0),
@@ -385,7 +376,8 @@ ENDINGS = {
 @pytest.mark.parametrize("ending", ENDINGS, ids=list(ENDINGS))
 def test_forked_run_ends_with_the_exit_status_and_output_python_gives(fork_server: ForkServer, project: Project,
                                                                       tmp_path: Path, ending: str):
-    """A fork leaves without tearing its modules down, yet with the status, output and exit handlers of Python."""
+    """A fork ends as Python ends (status, output, exit handlers, the traceback's error line), though it leaves
+    without tearing its modules down."""
     code, status = ENDINGS[ending]
     real = copy_project(tmp_path / "real")
     for copy in (project, real):
