@@ -63,15 +63,18 @@ class Project:
         self.root = root
         self.logs = root / "Logs"
 
-    def run(self, *arguments: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    def run(self, *arguments: str, timeout: int = 300, env: dict | None = None,
+            variables: dict | None = None) -> subprocess.CompletedProcess:
         """Run `python main.py ARGUMENTS` in the copy and return the finished process.
 
-        The run is a fork of this worker's fork server, as `python main.py` but for the packages already imported;
-        with `env`, whose variables torch or Lightning may read as they are imported, it is a fresh interpreter.
+        The run is a fork of this worker's fork server, as `python main.py` but for the packages already imported,
+        with `variables` added to its environment (variables the run reads as it runs); with `env`, whose variables
+        torch or Lightning may read as they are imported, it is a fresh interpreter.
         """
         if env is not None:
             return self.run_process(*arguments, timeout=timeout, env=env)
-        return shared_fork_server().run(self.root, *arguments, timeout=timeout, environment=main_environment())
+        return shared_fork_server().run(self.root, *arguments, timeout=timeout,
+                                        environment={**main_environment(), **(variables or {})})
 
     def start(self, *arguments: str) -> ForkedRun:
         """Start `python main.py ARGUMENTS` in a fork without waiting for it; `wait` collects it."""

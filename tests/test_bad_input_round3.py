@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from bad_user_files import STANDARD_NET_RENAMED_PARAMETER
-from conftest import FAST, PROJECT, Project, copy_project, error_line, main_environment
+from conftest import FAST, PROJECT, Project, copy_project, error_line
 from forked_main import ForkServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -260,10 +260,9 @@ def test_a_logger_named_twice_is_refused(fork_server: ForkServer, shared_project
 
 @pytest.mark.parametrize("value", ['{"storage": "sqlite:///gone.db", "study": "s", "pruner": "none", "trial": 0}',
                                    "not json"])
-def test_a_sweep_trial_variable_left_in_the_shell_is_one_line(fork_server: ForkServer, project: Project, value: str):
+def test_a_sweep_trial_variable_left_in_the_shell_is_one_line(project: Project, value: str):
     """The variable a sweep worker hands each trial, left set in a shell, is refused, not a traceback."""
-    process = fork_server.run(project.root, *STANDARD, *FAST,
-                              environment={**main_environment(), "TEMPLATE_SWEEP_TRIAL": value})
+    process = project.run(*STANDARD, *FAST, variables={"TEMPLATE_SWEEP_TRIAL": value})
     assert "TEMPLATE_SWEEP_TRIAL" in error_line(process) and "unset" in error_line(process)
     assert not project.logs.exists() or not any(project.logs.iterdir())
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 import yaml
-from conftest import FAST, Project, error_line, main_environment
+from conftest import FAST, Project, error_line
 
 TINY_IMAGES = '''"""Sixteen random 3x32x32 images in ten classes."""
 
@@ -157,15 +157,14 @@ def test_unknown_torchvision_names_are_one_error_line(images, arguments, expecte
     assert images.run_dirs() == []
 
 
-def test_named_weights_that_cannot_be_downloaded_say_to_pass_a_file(fork_server, images, tmp_path):
+def test_named_weights_that_cannot_be_downloaded_say_to_pass_a_file(images, tmp_path):
     # An empty hub cache and a proxy that refuses at once: the download fails fast, and never reaches the network.
     # torch and urllib read these variables when the run downloads, so a forked run sees them.
     refused = "http://127.0.0.1:9"
-    environment = {**main_environment(), "TORCH_HOME": str(tmp_path / "torch_home"), "https_proxy": refused,
-                   "HTTPS_PROXY": refused, "no_proxy": "", "NO_PROXY": ""}
+    variables = {"TORCH_HOME": str(tmp_path / "torch_home"), "https_proxy": refused, "HTTPS_PROXY": refused,
+                 "no_proxy": "", "NO_PROXY": ""}
     try:
-        process = fork_server.run(images.root, *RESNET, "--weights", "IMAGENET1K_V1", environment=environment,
-                                  timeout=120)
+        process = images.run(*RESNET, "--weights", "IMAGENET1K_V1", variables=variables, timeout=120)
     except subprocess.TimeoutExpired:
         pytest.skip("the refused download hung on this machine")
     line = error_line(process)
