@@ -10,6 +10,10 @@ Everything a run changes dies with its child, so runs share nothing but the pack
 A child ends as Python ends, but for the last step: after its threads, exit handlers and output are done, it leaves
 without tearing down the modules it inherited (so a file a run leaves open and unflushed stays unflushed: the run's
 bug, which a real interpreter would hide).
+
+A run's `sys.executable` is the `python` in the server's scratch folder (tests/stand_in.py): the folds and trials a
+run starts are forked by the server too, each with a stand-in process as the run's child; every other command it
+starts (DDP's ranks, torch's compile workers) is the real interpreter.
 """
 
 import atexit
@@ -19,14 +23,17 @@ import importlib
 import json
 import os
 import runpy
+import selectors
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 # Imported once, before any fork. Only imports: torch must not start its thread pools in the server.
 PRELOADED = ("torch", "pytorch_lightning")
@@ -35,6 +42,8 @@ OPTIONAL_PRELOADED = ("torch.utils.tensorboard", "matplotlib.backends.backend_ag
 # Each project copy has its own; one left in sys.modules would be the one every child uses.
 PROJECT_MODULES = ("main", "utils", "model", "data")
 POLL_SECONDS = 0.005
+# In the server's scratch folder (its cwd): where the stand-ins of the forked runs' children ask for them.
+CHILD_SOCKET = "children.sock"
 SERVER = os.getpid()
 
 
@@ -109,36 +118,131 @@ class ForkServer:
         self.process.wait(timeout=60)
 
 
-def serve(requests: IO[str], replies: IO[str]) -> dict[str, Any] | None:
-    """Fork a child per run request (replying with its process id) and wait for one child per wait request (replying
-    with its exit code); return the request in the child, None at the end."""
-    for line in requests:
-        request = json.loads(line)
-        if "wait" in request:
-            reply = wait_for(request["wait"], request["timeout"])
-        else:
-            # Python threads only: the OpenBLAS pool numpy starts at import stops itself before a fork (pthread_atfork).
-            if threading.active_count() != 1:
-                raise RuntimeError(f"the fork server runs {threading.active_count()} threads: forking it is unsafe")
-            reply = os.fork()
-            if reply == 0:
-                return request
-        replies.write(json.dumps(reply) + "\n")
-        replies.flush()
-    return None
+class Server:
+    """The fork server's loop: run and wait requests on stdin, and the folds and trials the runs start through the
+    `python` in its scratch folder, each forked for the stand-in process that asked for it."""
 
+    def __init__(self, listener: socket.socket) -> None:
+        self.listener = listener
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, self.read_requests)
+        self.selector.register(listener, selectors.EVENT_READ, self.start_child)
+        self.unread = b""
+        self.waits: dict[int, float] = {}  # a run's process id: the deadline of the wait asked for it
+        self.ended: dict[int, int] = {}  # a run's process id: its exit code, until a wait asks for it
+        self.stand_ins: dict[int, socket.socket] = {}  # a forked child's process id: its stand-in's connection
+        self.forked: dict[str, Any] | None = None  # in a child, the request it was forked for
+        self.open = True
 
-def wait_for(child: int, timeout: float) -> int | None:
-    """The child's exit code as subprocess gives it (-N for signal N), or None once killed past `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        finished, status = os.waitpid(child, os.WNOHANG)
-        if finished:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(POLL_SECONDS)
-    os.kill(child, signal.SIGKILL)
-    os.waitpid(child, 0)
-    return None
+    def serve(self) -> dict[str, Any] | None:
+        """Serve until stdin closes (None) or, in a forked child, return the request it runs."""
+        while self.open:
+            for key, _ in self.selector.select(POLL_SECONDS):
+                key.data(key.fileobj)
+                if self.forked is not None:
+                    return self.forked
+            self.collect_ended()
+            self.answer_waits()
+        return None
+
+    def fork(self, request: dict[str, Any]) -> int:
+        """Fork; the child keeps `request` and none of the server's sockets."""
+        # Python threads only: the OpenBLAS pool numpy starts at import stops itself before a fork (pthread_atfork).
+        if threading.active_count() != 1:
+            raise RuntimeError(f"the fork server runs {threading.active_count()} threads: forking it is unsafe")
+        pid = os.fork()
+        if pid == 0:
+            self.forked = request
+            self.selector.close()
+            self.listener.close()
+            for connection in self.stand_ins.values():
+                connection.close()
+        return pid
+
+    def read_requests(self, stdin: int) -> None:
+        """Fork a child per run request (replying with its process id); note each wait request."""
+        data = os.read(stdin, 1 << 16)
+        if not data:
+            self.open = False
+            return
+        self.unread += data
+        while b"\n" in self.unread:
+            line, self.unread = self.unread.split(b"\n", 1)
+            request = json.loads(line)
+            if "wait" in request:
+                self.waits[request["wait"]] = time.monotonic() + request["timeout"]
+                continue
+            pid = self.fork(request)
+            if pid == 0:
+                return
+            self.reply(pid)
+
+    def start_child(self, listener: socket.socket) -> None:
+        """Fork the child a stand-in asks for, with the stand-in's output files, and tell it the child's id."""
+        connection, _ = listener.accept()
+        message, descriptors, _, _ = socket.recv_fds(connection, 1 << 20, 3)
+        if not message:  # the stand-in ended before it asked
+            connection.close()
+            return
+        pid = self.fork({**json.loads(message), "descriptors": descriptors})
+        if pid == 0:
+            connection.close()
+            return
+        for descriptor in descriptors:
+            os.close(descriptor)
+        self.stand_ins[pid] = connection
+        self.selector.register(connection, selectors.EVENT_READ, self.stand_in_gone)
+        with contextlib.suppress(OSError):  # one that ended already is found gone at the next select
+            connection.sendall(str(pid).encode())
+
+    def stand_in_gone(self, connection: socket.socket) -> None:
+        """A stand-in that ends before its child (killed by SIGKILL): the child dies with it, as one process would."""
+        with contextlib.suppress(OSError):
+            if connection.recv(1):
+                return
+        pid = next(pid for pid, held in self.stand_ins.items() if held is connection)
+        self.selector.unregister(connection)
+        connection.close()
+        del self.stand_ins[pid]
+        os.kill(pid, signal.SIGKILL)
+
+    def collect_ended(self) -> None:
+        """Collect every child that ended: a run's code is kept for its wait, a stand-in's child's sent to it."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            code = os.waitstatus_to_exitcode(status)
+            connection = self.stand_ins.pop(pid, None)
+            if connection is None:
+                self.ended[pid] = code
+                continue
+            self.selector.unregister(connection)
+            with contextlib.suppress(OSError):
+                connection.sendall(str(code).encode())
+            connection.close()
+
+    def answer_waits(self) -> None:
+        """Answer each wait whose run ended with its exit code; kill a run past its wait's deadline, answering None."""
+        for pid, deadline in list(self.waits.items()):
+            if pid in self.ended:
+                self.reply(self.ended.pop(pid))
+            elif time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                self.reply(None)
+            else:
+                continue
+            del self.waits[pid]
+
+    @staticmethod
+    def reply(answer: int | None) -> None:
+        """Answer the test process's request in one line."""
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
 
 
 def redirect(descriptor: int, path: str, flags: int) -> None:
@@ -148,8 +252,26 @@ def redirect(descriptor: int, path: str, flags: int) -> None:
     os.close(opened)
 
 
-def run_main(request: dict[str, Any]) -> None:
-    """Turn this child into `python main.py ARGUMENTS` run in the request's project copy."""
+def become_child(request: dict[str, Any]) -> str:
+    """Turn this fork into the child a stand-in was started as (its files, signals, CPUs, environment, folder and
+    parent) and return the script to run."""
+    for descriptor, held in enumerate(request["descriptors"]):
+        os.dup2(held, descriptor)
+        os.close(held)
+    for number in request["ignored"]:
+        signal.signal(number, signal.SIG_IGN)
+    os.sched_setaffinity(0, request["cpus"])
+    os.environ.clear()
+    os.environ.update(request["environment"])
+    os.chdir(request["cwd"])
+    parent = request["parent"]
+    os.getppid = lambda: parent  # the process that started the stand-in, as a real child's parent
+    return request["script"]
+
+
+def become_run(request: dict[str, Any]) -> str:
+    """Turn this fork into a run of the request's project copy, its output to the request's files, and return
+    main.py's path."""
     redirect(0, os.devnull, os.O_RDONLY)
     redirect(1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     redirect(2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -157,11 +279,18 @@ def run_main(request: dict[str, Any]) -> None:
         os.environ.clear()
         os.environ.update(request["environment"])
     os.chdir(request["root"])
-    sys.path[0] = request["root"]
-    sys.argv = ["main.py", *request["arguments"]]
-    # As `python main.py` sets it: the script's absolute path.
+    return os.path.join(request["root"], "main.py")
+
+
+def run_main(request: dict[str, Any], child_python: str) -> None:
+    """Turn this child into `python main.py ARGUMENTS`, its own children started through `child_python`."""
+    script = become_child(request) if "descriptors" in request else become_run(request)
+    sys.executable = child_python
+    # As `python main.py` sets them: the script's folder first on the path, its path as given first in argv.
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    sys.argv = [script if "descriptors" in request else "main.py", *request["arguments"]]
     try:
-        runpy.run_path(os.path.join(request["root"], "main.py"), run_name="__main__")
+        runpy.run_path(script, run_name="__main__")
     except SystemExit as ended:
         ENDING.code = 0 if ended.code is None else ended.code if isinstance(ended.code, int) else 1
         raise
@@ -171,6 +300,16 @@ def run_main(request: dict[str, Any]) -> None:
     except BaseException:
         ENDING.code = 1
         raise
+
+
+def write_child_python(scratch: Path, address: str) -> str:
+    """`python` in `scratch`: tests/stand_in.py, which asks this server at `address` for a run's fold or trial."""
+    stand_in = Path(__file__).with_name("stand_in.py")
+    words = [sys.executable, "-IS", str(stand_in), address, sys.executable]
+    python = scratch / "python"
+    python.write_text(f'#!/bin/sh\nexec {shlex.join(words)} "$@"\n')
+    python.chmod(0o755)
+    return str(python)
 
 
 def leave_without_teardown() -> None:
@@ -196,9 +335,14 @@ if __name__ == "__main__":
             importlib.import_module(package)
     if shared := sorted(name for name in sys.modules if name.partition(".")[0] in PROJECT_MODULES):
         raise RuntimeError(f"the fork server imported the project's own modules, which children would share: {shared}")
+    address = str(Path.cwd() / CHILD_SOCKET)
+    children = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    children.bind(address)
+    children.listen()
+    child_python = write_child_python(Path.cwd(), address)
     # Out of the collector's reach, the imported objects are not copied into each child by the final collection
     # that ends it (1.4 s, down to 0.35 s, a child on 2 cores).
     gc.freeze()
-    forked_request = serve(sys.stdin, sys.stdout)
+    forked_request = Server(children).serve()
     if forked_request is not None:
-        run_main(forked_request)
+        run_main(forked_request, child_python)

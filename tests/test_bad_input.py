@@ -5,8 +5,12 @@ Each case runs `python main.py ARGS` in a fork of one process that has imported 
 """
 
 import hashlib
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +38,7 @@ from bad_user_files import (
     CallsAFunction,
     torch_bytes,
 )
-from conftest import FAST, Project, copy_project, error_line
+from conftest import FAST, Project, copy_project, error_line, main_environment
 from forked_main import ForkServer
 
 STANDARD = ("--model_name", "standard_net", "--dataset", "standard_data")
@@ -387,6 +391,58 @@ def test_forked_run_ends_with_the_exit_status_and_output_python_gives(fork_serve
     assert (forked.returncode, forked.stdout) == (expected.returncode, expected.stdout)
     # A traceback's frames differ (the fork runs main.py through runpy); its last line does not.
     assert forked.stderr.splitlines()[-1:] == expected.stderr.splitlines()[-1:]
+
+
+# A main.py that starts itself as a fold would (child_runs.run_main): once to exit 3, once killed by SIGKILL, once
+# stopped by the SIGTERM sent to it (the parent) once the child is ready; the child prints the folder it was handed.
+STARTS_CHILDREN = """import os, signal, sys, time
+from pathlib import Path
+from utils.errors import RunStopped
+from utils.experiments.child_runs import run_main
+from utils.runs.folder import handed_run_dir
+
+if len(sys.argv) > 1:
+    print("child", sys.argv[1], "was handed", handed_run_dir().name, flush=True)
+    if sys.argv[1] == "code":
+        sys.exit(3)
+    if sys.argv[1] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(print("child saved") or 5))
+    Path("ready").touch()
+    time.sleep(60)
+for ending in ("code", "killed", "stopped"):
+    try:
+        print("parent saw", ending, run_main(Path(__file__), [ending], Path("runs") / ending, "resume it"), flush=True)
+    except RunStopped as stop:
+        sys.exit(f"{stop} ({stop.exit_code})")
+"""
+
+
+def test_a_forked_runs_own_child_ends_as_a_real_child_does(fork_server: ForkServer, project: Project,
+                                                           tmp_path: Path):
+    """A fold or trial a forked run starts (forked too, a stand-in as its process) is handed its folder, exits,
+    dies by a signal and passes on its parent's SIGTERM as a real `python main.py` child does."""
+    real = copy_project(tmp_path / "real")
+    endings = []
+    for copy in (real, project):
+        copy.write("main.py", STARTS_CHILDREN)
+        started = (subprocess.Popen([sys.executable, "main.py"], cwd=real.root, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=main_environment()) if copy is real
+                   else fork_server.start(project.root))
+        deadline = time.monotonic() + 60
+        while not (copy.root / "ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(started.pid, signal.SIGTERM)
+        if copy is real:
+            stdout, stderr = started.communicate(timeout=60)
+            endings.append((started.returncode, stdout, stderr))
+        else:
+            forked = fork_server.wait(started, 60)
+            endings.append((forked.returncode, forked.stdout, forked.stderr))
+    assert endings[0] == (1, "child code was handed code\nparent saw code 3\nchild killed was handed killed\n"
+                             "parent saw killed -9\nchild stopped was handed stopped\nchild saved\n",
+                          "stopped by SIGTERM; resume it (143)\n")
+    assert endings[1] == endings[0]
 
 
 def test_forked_run_past_its_timeout_is_stopped(fork_server: ForkServer, project: Project):
