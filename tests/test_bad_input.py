@@ -394,15 +394,14 @@ def test_forked_run_ends_with_the_exit_status_and_output_python_gives(fork_serve
 
 
 # A main.py that starts itself as a fold would (child_runs.run_main): once to exit 3, once killed by SIGKILL, once
-# stopped by the SIGTERM sent to it (the parent) once the child is ready; the child prints the folder it was handed.
+# stopped by the SIGTERM sent to it (the parent) once the child is ready. The child checks the folder it was handed
+# as utils/runs/folder.py does, without importing torch as that module would (a second a child).
 STARTS_CHILDREN = """import os, signal, sys, time
 from pathlib import Path
-from utils.errors import RunStopped
-from utils.experiments.child_runs import run_main
-from utils.runs.folder import handed_run_dir
 
 if len(sys.argv) > 1:
-    print("child", sys.argv[1], "was handed", handed_run_dir().name, flush=True)
+    owner, _, folder = os.environ["TEMPLATE_RUN_DIR"].partition(":")
+    print("child", sys.argv[1], "was handed", Path(folder).name, owner == str(os.getppid()), flush=True)
     if sys.argv[1] == "code":
         sys.exit(3)
     if sys.argv[1] == "killed":
@@ -410,6 +409,8 @@ if len(sys.argv) > 1:
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(print("child saved") or 5))
     Path("ready").touch()
     time.sleep(60)
+from utils.errors import RunStopped
+from utils.experiments.child_runs import run_main
 for ending in ("code", "killed", "stopped"):
     try:
         print("parent saw", ending, run_main(Path(__file__), [ending], Path("runs") / ending, "resume it"), flush=True)
@@ -439,8 +440,8 @@ def test_a_forked_runs_own_child_ends_as_a_real_child_does(fork_server: ForkServ
         else:
             forked = fork_server.wait(started, 60)
             endings.append((forked.returncode, forked.stdout, forked.stderr))
-    assert endings[0] == (1, "child code was handed code\nparent saw code 3\nchild killed was handed killed\n"
-                             "parent saw killed -9\nchild stopped was handed stopped\nchild saved\n",
+    assert endings[0] == (1, "child code was handed code True\nparent saw code 3\nchild killed was handed killed True\n"
+                             "parent saw killed -9\nchild stopped was handed stopped True\nchild saved\n",
                           "stopped by SIGTERM; resume it (143)\n")
     assert endings[1] == endings[0]
 
