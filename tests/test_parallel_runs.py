@@ -18,7 +18,7 @@ from test_run_ownership import wait_until_free
 from utils.errors import UserError
 from utils.experiments import parallel_runs
 from utils.experiments.child_slots import child_slots, split_evenly
-from utils.trainer.threads import usable_cpus
+from utils.machine import usable_cpus
 
 SLOW_FOLDS = ("--model_name", "standard_net", "--dataset", "slow_data", "--delay", "0.2", "--batch_size", "32",
               "--folds", "2", "--parallel", "2", "--experiment", "cv")

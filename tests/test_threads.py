@@ -9,17 +9,11 @@ import torch
 import yaml
 from conftest import FAST, error_line, main_environment
 
+from utils.config import resources
+from utils.errors import UserError
+from utils.machine import cgroup_cpu_limit, usable_cpus
 from utils.shared_names import ENVIRONMENT_FILE
-from utils.trainer.threads import (
-    FROM_CPUS,
-    FROM_OPTION,
-    FROM_VARIABLE,
-    THREADS_VARIABLE,
-    cgroup_cpu_limit,
-    thread_count,
-    usable_cpus,
-    use_threads,
-)
+from utils.trainer.threads import FROM_CPUS, FROM_OPTION, FROM_VARIABLE, THREADS_VARIABLE, thread_count, use_threads
 
 RUN = ("--model_name", "standard_net", "--dataset", "standard_data", "--accelerator", "cpu", *FAST)
 
@@ -72,6 +66,22 @@ def test_usable_cpus_follow_the_affinity_not_the_host(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     assert usable_cpus(tmp_path) == 1
+
+
+@pytest.mark.parametrize(("option", "value", "fits"), [("devices", 2, True), ("devices", 3, False),
+                                                     ("num_workers", 8, True), ("num_workers", 9, False)])
+def test_process_counts_are_checked_against_the_quota_not_the_affinity(tmp_path, eight_cpus, monkeypatch, option,
+                                                                       value, fits):
+    """Eight CPUs in the affinity but a quota of two: two training processes and eight loader workers fit."""
+    quota = cgroup_v2(tmp_path / "cgroup", "200000 100000")
+    monkeypatch.setattr(resources, "usable_cpus", lambda: usable_cpus(quota))
+    options = {"accelerator": "cpu", "devices": 1, "num_workers": 0, "num_nodes": 1, "mode": "fit",
+               "limit_train_batches": 1.0, "fast_dev_run": False, option: value}
+    if fits:
+        resources.check_resources(options)
+    else:
+        with pytest.raises(UserError, match=f"--{option} {value} .* 2 cores"):
+            resources.check_resources(options)
 
 
 @pytest.mark.parametrize(("cpu_max", "processes", "threads"), [("max 100000", 1, 8), ("max 100000", 3, 2),

@@ -6,7 +6,7 @@ from typing import Any
 import torch
 
 from utils.errors import UserError
-from utils.machine import allowed_cpus
+from utils.machine import usable_cpus
 
 # DataLoader workers beyond this many per core only wait on each other (and each holds a copy of the dataset).
 WORKERS_PER_CORE = 4
@@ -21,9 +21,10 @@ def runs_on_cpu(options: dict[str, Any]) -> bool:
 
 def check_resources(options: dict[str, Any]) -> None:
     """Refuse process counts the machine cannot run, nodes that cannot meet, and a fit that trains nothing."""
-    cores, devices = len(allowed_cpus()), options["devices"]
+    # The affinity capped by the cgroup's quota: a container on a 64-core host given 2 CPUs has 2 cores to run on.
+    cores, devices = usable_cpus(), options["devices"]
     if runs_on_cpu(options) and isinstance(devices, int) and devices > cores:
-        raise UserError(f"--devices {devices} starts {devices} training processes on CPU, but this machine has "
+        raise UserError(f"--devices {devices} starts {devices} training processes on CPU, but this process may use "
                         f"{cores} cores: pass at most --devices {cores}")
     if options["num_workers"] > WORKERS_PER_CORE * cores:
         raise UserError(f"--num_workers {options['num_workers']} starts that many loader processes per training "

@@ -14,9 +14,8 @@ from pathlib import Path
 from utils.errors import RunStopped
 from utils.experiments.child_runs import exit_description, signals_forwarded, start_child
 from utils.experiments.child_slots import ChildSlot, child_slots
-from utils.machine import allowed_cpus
+from utils.machine import allowed_cpus, usable_cpus
 from utils.shared_names import OUTPUT_FILE
-from utils.trainer.threads import usable_cpus
 
 # How often the table is printed again while nothing starts or ends.
 TABLE_EVERY_S = 30.0
