@@ -75,12 +75,13 @@ class DInterface(pl.LightningDataModule):
         return train_part if stage == "train" else val_part
 
     def _instance(self, entry: DatasetEntry, split: str | None) -> Dataset:
-        key = (entry.name, tuple(sorted(entry.overrides.items())), split)
+        cls = self.dataset_classes[entry.name]
+        given = entry_arguments(cls, entry.overrides)
+        # The entry's own split wins: `--test_datasets NAME:split=val` tests on the val split.
+        fixed = {"split": split} if split and "split" not in given else {}
+        key = (entry.name, tuple(sorted(entry.overrides.items())), fixed.get("split"))
         if key not in self._built:
-            cls = self.dataset_classes[entry.name]
-            fixed = {"split": split} if split else {}
             try:
-                given = entry_arguments(cls, entry.overrides, fixed)
                 dataset = build_instance(cls, self.class_values, given, **fixed)
             except (FileNotFoundError, ValueError) as error:
                 raise UserError(f"dataset {entry.label!r}: {cls.__name__} could not be built: {error}") from None

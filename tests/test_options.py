@@ -1,5 +1,6 @@
 """Options from constructor signatures, config files, --list and the environment record."""
 
+import json
 import subprocess
 
 import torch
@@ -99,6 +100,39 @@ def test_typed_options_reach_the_constructor(project):
     # num_classes not given: the net keeps its own default, so it is not among the arguments the run passed.
     assert arguments == {"num_features": 16, "width": 12, "scale": 0.5, "tag": "x",
                          "use_bias": False, "activation": "tanh", "sizes": [1, 2, 3], "pair": [5, 6], "limit": 2.5}
+
+
+SPLIT_DATA = """import torch
+from torch.utils.data import Dataset
+
+
+class SplitData(Dataset):
+    \"\"\"16 features, 10 classes; notes the split it is built with in splits.txt.\"\"\"
+
+    def __init__(self, split: str = "train"):
+        with open("splits.txt", "a") as notes:
+            notes.write(split + "\\n")
+        generator = torch.Generator().manual_seed(len(split))
+        self.inputs, self.targets = torch.randn(64, 16, generator=generator), torch.arange(64) % 10
+
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, index):
+        return self.inputs[index], self.targets[index]
+"""
+
+
+def test_a_dataset_entrys_own_split_wins_over_the_stages(project):
+    """A class with a `split` parameter is built with each stage's split, unless an entry names one itself."""
+    project.write("data/split_data.py", SPLIT_DATA)
+    process = project.run("--model_name", "standard_net", "--dataset", "split_data", *FAST,
+                          "--test_datasets", "test=split_data", "val_again=split_data:split=val")
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert sorted((project.root / "splits.txt").read_text().split()) == ["test", "train", "val", "val"]
+    results = json.loads((process_run_dir(project) / "results.json").read_text())
+    # The same checkpoint on the same items: the val split tested scores exactly what it scored in validation.
+    assert results["test"]["val_again"] == results["val"]["split_data"] != results["test"]["test"]
 
 
 def process_run_dir(project):

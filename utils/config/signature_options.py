@@ -154,8 +154,8 @@ def class_parameter_names(classes: list[type]) -> list[str]:
     return list(dict.fromkeys(p.name for cls in classes for p in option_parameters(cls)))
 
 
-def entry_arguments(cls: type, overrides: dict[str, str], fixed: dict[str, Any]) -> dict[str, Any]:
-    """A dataset entry's `key=value` arguments read as `cls`'s parameters, less those the framework sets (`fixed`)."""
+def entry_arguments(cls: type, overrides: dict[str, str]) -> dict[str, Any]:
+    """A dataset entry's `key=value` arguments read as `cls`'s parameters."""
     parameters = {p.name: p for p in constructor_parameters(cls)}
     unknown = sorted(set(overrides) - set(parameters))
     if unknown:
@@ -163,7 +163,7 @@ def entry_arguments(cls: type, overrides: dict[str, str], fixed: dict[str, Any])
             f"{cls.__name__} has no parameter {unknown[0]!r} (given as {unknown[0]}={overrides[unknown[0]]} in a "
             f"dataset entry): its parameters are {', '.join(parameters) or 'none'}"
         )
-    return {name: _parse_override(cls, parameters[name], text) for name, text in overrides.items() if name not in fixed}
+    return {name: _parse_override(cls, parameters[name], text) for name, text in overrides.items()}
 
 
 def check_required(cls: type, values: dict[str, Any]) -> None:
