@@ -41,7 +41,6 @@ PRELOADED = ("torch", "pytorch_lightning")
 OPTIONAL_PRELOADED = ("torch.utils.tensorboard", "matplotlib.backends.backend_agg", "torchmetrics.classification")
 # Each project copy has its own; one left in sys.modules would be the one every child uses.
 PROJECT_MODULES = ("main", "utils", "model", "data")
-POLL_SECONDS = 0.005
 # In the server's scratch folder (its cwd): where the stand-ins of the forked runs' children ask for them.
 CHILD_SOCKET = "children.sock"
 SERVER = os.getpid()
@@ -124,9 +123,14 @@ class Server:
 
     def __init__(self, listener: socket.socket) -> None:
         self.listener = listener
+        # A child's end wakes the loop: Python writes to this pipe when SIGCHLD comes (no polling while idle).
+        self.wakeups = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wakeups[1])
+        signal.signal(signal.SIGCHLD, lambda number, frame: None)
         self.selector = selectors.DefaultSelector()
         self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, self.read_requests)
         self.selector.register(listener, selectors.EVENT_READ, self.start_child)
+        self.selector.register(self.wakeups[0], selectors.EVENT_READ, self.woken)
         self.unread = b""
         self.waits: dict[int, float] = {}  # a run's process id: the deadline of the wait asked for it
         self.ended: dict[int, int] = {}  # a run's process id: its exit code, until a wait asks for it
@@ -137,7 +141,8 @@ class Server:
     def serve(self) -> dict[str, Any] | None:
         """Serve until stdin closes (None) or, in a forked child, return the request it runs."""
         while self.open:
-            for key, _ in self.selector.select(POLL_SECONDS):
+            deadline = min(self.waits.values(), default=None)
+            for key, _ in self.selector.select(None if deadline is None else max(0.0, deadline - time.monotonic())):
                 key.data(key.fileobj)
                 if self.forked is not None:
                     return self.forked
@@ -153,11 +158,21 @@ class Server:
         pid = os.fork()
         if pid == 0:
             self.forked = request
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.selector.close()
             self.listener.close()
+            for descriptor in self.wakeups:
+                os.close(descriptor)
             for connection in self.stand_ins.values():
                 connection.close()
         return pid
+
+    def woken(self, wakeups: int) -> None:
+        """Empty the wake-up pipe; the loop then collects the children that ended."""
+        with contextlib.suppress(BlockingIOError):
+            while os.read(wakeups, 1 << 12):
+                pass
 
     def read_requests(self, stdin: int) -> None:
         """Fork a child per run request (replying with its process id); note each wait request."""
