@@ -75,14 +75,13 @@ class DInterface(pl.LightningDataModule):
         return train_part if stage == "train" else val_part
 
     def _instance(self, entry: DatasetEntry, split: str | None) -> Dataset:
-        cls = self.dataset_classes[entry.name]
-        given = entry_arguments(cls, entry.overrides)
         # The entry's own split wins: `--test_datasets NAME:split=val` tests on the val split.
-        fixed = {"split": split} if split and "split" not in given else {}
+        fixed = {"split": split} if split and "split" not in entry.overrides else {}
         key = (entry.name, tuple(sorted(entry.overrides.items())), fixed.get("split"))
         if key not in self._built:
+            cls = self.dataset_classes[entry.name]
             try:
-                dataset = build_instance(cls, self.class_values, given, **fixed)
+                dataset = build_instance(cls, self.class_values, entry_arguments(cls, entry.overrides), **fixed)
             except (FileNotFoundError, ValueError) as error:
                 raise UserError(f"dataset {entry.label!r}: {cls.__name__} could not be built: {error}") from None
             if isinstance(dataset, IterableDataset):
