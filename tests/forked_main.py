@@ -18,6 +18,7 @@ starts (DDP's ranks, torch's compile workers) is the real interpreter.
 
 import atexit
 import contextlib
+import functools
 import gc
 import importlib
 import json
@@ -206,16 +207,16 @@ class Server:
         for descriptor in descriptors:
             os.close(descriptor)
         self.stand_ins[pid] = connection
-        self.selector.register(connection, selectors.EVENT_READ, self.stand_in_gone)
+        self.selector.register(connection, selectors.EVENT_READ, functools.partial(self.stand_in_gone, pid))
         with contextlib.suppress(OSError):  # one that ended already is found gone at the next select
             connection.sendall(str(pid).encode())
 
-    def stand_in_gone(self, connection: socket.socket) -> None:
-        """A stand-in that ends before its child (killed by SIGKILL): the child dies with it, as one process would."""
+    def stand_in_gone(self, pid: int, connection: socket.socket) -> None:
+        """A stand-in that ends before its child `pid` (killed by SIGKILL): the child dies with it, as one process
+        would."""
         with contextlib.suppress(OSError):
             if connection.recv(1):
                 return
-        pid = next(pid for pid, held in self.stand_ins.items() if held is connection)
         self.selector.unregister(connection)
         connection.close()
         del self.stand_ins[pid]
@@ -303,7 +304,7 @@ def run_main(request: dict[str, Any], child_python: str) -> None:
     sys.executable = child_python
     # As `python main.py` sets them: the script's folder first on the path, its path as given first in argv.
     sys.path[0] = os.path.dirname(os.path.abspath(script))
-    sys.argv = [script if "descriptors" in request else "main.py", *request["arguments"]]
+    sys.argv = [request.get("script", "main.py"), *request["arguments"]]
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as ended:
