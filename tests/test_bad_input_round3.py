@@ -14,7 +14,7 @@ import pytest
 from bad_user_files import STANDARD_NET_RENAMED_PARAMETER
 from conftest import FAST, PROJECT, Project, copy_project, error_line
 from forked_main import ForkServer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_bad_input import Case, prepare, tree_hash
 from test_one_writer import hold
@@ -223,6 +223,7 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False
 @given(content=st.binary(max_size=40) | JSON_VALUES.map(lambda value: json.dumps(value).encode())
        | st.dictionaries(st.sampled_from(["test", "best_score", "monitor", "pruned"]), JSON_VALUES, min_size=1)
        .map(lambda value: json.dumps(value).encode()))
+@example(content=b'{"test": {"\\n": {"": null}, "a\\tb": {"loss\\r": 0.5}}}')  # labels a terminal would not print
 def test_compare_reads_any_results_file_as_a_table_or_one_line_naming_it(fork_server: ForkServer,
                                                                         shared_project: Project, content: bytes):
     """Whatever bytes a results.json holds, --compare prints its table or one error line naming that file."""
@@ -234,7 +235,8 @@ def test_compare_reads_any_results_file_as_a_table_or_one_line_naming_it(fork_se
     finally:
         results.write_bytes(kept)
     if process.returncode == 0:
-        assert process.stdout.splitlines()[1].startswith("standard_net-standard_data/version_0"), process.stdout
+        lines = process.stdout.splitlines()  # the header and the run's row, one line each
+        assert len(lines) == 2 and lines[1].startswith("standard_net-standard_data/version_0"), process.stdout
     else:
         assert "results.json" in error_line(process)
 

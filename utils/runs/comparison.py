@@ -88,13 +88,18 @@ def test_metrics(results: dict[str, Any]) -> dict[str, float]:
             if isinstance(metrics, dict) for name, value in metrics.items()}
 
 
+def printable(text: str) -> str:
+    """`text` with each character a terminal would not print as one (a newline, a tab) written as its escape."""
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode() for char in text)
+
+
 def cell(value: Any) -> str:
-    """A table cell: numbers to four decimals, lists joined, nothing as '-'."""
+    """A table cell on one line: numbers to four decimals, lists joined, nothing as '-'."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.4f}"
-    return " ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+    return printable(" ".join(str(item) for item in value) if isinstance(value, list) else str(value))
 
 
 def best_value(run: RunRecord) -> Any:
