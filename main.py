@@ -165,8 +165,12 @@ def run(argv: list[str]) -> int:
     if trainer.is_global_zero:
         record_configuration(command, trainer, run_dir, prepared.threads)
         record_starting_weights(run_dir, prepared.model)
-    results = stopped_by_signal(trainer, run_dir, partial(run_mode, command, trainer, prepared.model,
-                                                          prepared.datamodule, run_dir))
+    try:
+        results = stopped_by_signal(trainer, run_dir, partial(run_mode, command, trainer, prepared.model,
+                                                              prepared.datamodule, run_dir))
+    except TrainingDiverged:
+        close_process_group()  # every process stopped at the same step, so they can leave the run together
+        raise
     if trainer.is_global_zero:
         record_results(run_dir, results)
     close_process_group()
