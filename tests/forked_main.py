@@ -3,17 +3,18 @@
 Run as a script, this file is a fork server: it imports the third-party packages `main.py` needs (never the
 project's own `main`, `utils`, `model` or `data`, which differ per project copy), then reads one JSON request a
 line on stdin: a run, for which it forks a child and answers its process id, or a wait, for which it answers that
-child's exit code once it ends. Several runs may go side by side. The child becomes
-`python main.py ARGS`: its own cwd, `sys.path[0]`, `sys.argv`, stdin, stdout and stderr, then `main.py` runs as
-`__main__` and the interpreter ends the child as it ends any script (SystemExit codes, tracebacks, atexit).
+child's exit code once it ends. Several runs may go side by side. The child becomes `python main.py ARGS` (or
+another script of the project copy, such as a benchmark): its own cwd, `sys.path[0]`, `sys.argv`, stdin, stdout
+and stderr, then the script runs as `__main__` and the interpreter ends the child as it ends any script (SystemExit
+codes, tracebacks, atexit).
 Everything a run changes dies with its child, so runs share nothing but the packages imported before the fork.
 A child ends as Python ends, but for the last step: after its threads, exit handlers and output are done, it leaves
 without tearing down the modules it inherited (so a file a run leaves open and unflushed stays unflushed: the run's
 bug, which a real interpreter would hide).
 
-A run's `sys.executable` is the `python` in the server's scratch folder (tests/stand_in.py): the folds and trials a
-run starts are forked by the server too, each with a stand-in process as the run's child; every other command it
-starts (DDP's ranks, torch's compile workers) is the real interpreter.
+A run's `sys.executable` is the `python` in the server's scratch folder (tests/stand_in.py): the `main.py` runs it
+starts (a run's folds and trials, a benchmark's runs) are forked by the server too, each with a stand-in process as
+the run's child; every other command it starts (DDP's ranks, torch's compile workers) is the real interpreter.
 """
 
 import atexit
@@ -79,22 +80,24 @@ class ForkServer:
             self.process = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=log, text=True, cwd=scratch, env=environment)
 
-    def run(self, root: Path, *arguments: str, timeout: int = 300,
-            environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        """Run `python main.py ARGUMENTS` in the project copy `root` and return the finished process.
+    def run(self, root: Path, *arguments: str, timeout: int = 300, environment: dict[str, str] | None = None,
+            script: str = "main.py") -> subprocess.CompletedProcess:
+        """Run `python SCRIPT ARGUMENTS` (main.py unless told) in the project copy `root` and return the finished
+        process.
 
         `environment`, where given, replaces the child's `os.environ`: what the run reads, not what the packages the
         server imported read when it started (torch's thread and device variables, for one).
         """
-        return self.wait(self.start(root, *arguments, environment=environment), timeout)
+        return self.wait(self.start(root, *arguments, environment=environment, script=script), timeout)
 
-    def start(self, root: Path, *arguments: str, environment: dict[str, str] | None = None) -> ForkedRun:
-        """Start `python main.py ARGUMENTS` in `root` without waiting: runs side by side, each collected by `wait`."""
+    def start(self, root: Path, *arguments: str, environment: dict[str, str] | None = None,
+              script: str = "main.py") -> ForkedRun:
+        """Start `python SCRIPT ARGUMENTS` in `root` without waiting: runs side by side, each collected by `wait`."""
         self.runs += 1
         stdout, stderr = (self.scratch / f"run_{self.runs}.{stream}" for stream in ("stdout", "stderr"))
-        pid = self.ask({"root": str(root), "arguments": list(arguments), "stdout": str(stdout),
+        pid = self.ask({"root": str(root), "script": script, "arguments": list(arguments), "stdout": str(stdout),
                         "stderr": str(stderr), "environment": environment})
-        return ForkedRun(pid, [sys.executable, "main.py", *arguments], stdout, stderr)
+        return ForkedRun(pid, [sys.executable, script, *arguments], stdout, stderr)
 
     def wait(self, run: ForkedRun, timeout: float = 300) -> subprocess.CompletedProcess:
         """Wait for a started run to end (killing it past `timeout`) and return it as a finished process."""
@@ -280,14 +283,15 @@ def become_child(request: dict[str, Any]) -> str:
     os.environ.clear()
     os.environ.update(request["environment"])
     os.chdir(request["cwd"])
-    parent = request["parent"]
-    os.getppid = lambda: parent  # the process that started the stand-in, as a real child's parent
+    # The process that started the stand-in, as a real child's parent; a process this child forks has its own.
+    child, parent, own_parent = os.getpid(), request["parent"], os.getppid
+    os.getppid = lambda: parent if os.getpid() == child else own_parent()
     return request["script"]
 
 
 def become_run(request: dict[str, Any]) -> str:
     """Turn this fork into a run of the request's project copy, its output to the request's files, and return
-    main.py's path."""
+    the path of the script it runs."""
     redirect(0, os.devnull, os.O_RDONLY)
     redirect(1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     redirect(2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -295,7 +299,7 @@ def become_run(request: dict[str, Any]) -> str:
         os.environ.clear()
         os.environ.update(request["environment"])
     os.chdir(request["root"])
-    return os.path.join(request["root"], "main.py")
+    return os.path.join(request["root"], request["script"])
 
 
 def run_main(request: dict[str, Any], child_python: str) -> None:
@@ -304,7 +308,7 @@ def run_main(request: dict[str, Any], child_python: str) -> None:
     sys.executable = child_python
     # As `python main.py` sets them: the script's folder first on the path, its path as given first in argv.
     sys.path[0] = os.path.dirname(os.path.abspath(script))
-    sys.argv = [request.get("script", "main.py"), *request["arguments"]]
+    sys.argv = [request["script"], *request["arguments"]]
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as ended:

@@ -1,10 +1,11 @@
-"""The `python` a forked run starts its cross-validation folds and sweep trials with (tests/forked_main.py).
+"""The `python` a forked run starts its cross-validation folds and sweep trials with (tests/forked_main.py), and a
+forked benchmark script its runs.
 
-`python main.py ARGS` with a run folder handed down (TEMPLATE_RUN_DIR) and no DDP rank (LOCAL_RANK) becomes a fork
-of the fork server, torch and Lightning already imported, and this process stands in for it: it passes the child
-its output files, environment, folder, CPUs and parent, passes on the signals it gets, and ends as the child
-ended (its exit code, or killed by the same signal). Killed itself, the server kills the child. Any other command
-is the real interpreter's. Runs as `python -IS stand_in.py SERVER_ADDRESS PYTHON ARGS`: the standard library only.
+`python main.py ARGS` with no DDP rank (LOCAL_RANK) becomes a fork of the fork server, torch and Lightning already
+imported, and this process stands in for it: it passes the child its output files, environment, folder, CPUs and
+parent, passes on the signals it gets, and ends as the child ended (its exit code, or killed by the same signal).
+Killed itself, the server kills the child. Any other command is the real interpreter's. Runs as
+`python -IS stand_in.py SERVER_ADDRESS PYTHON ARGS`: the standard library only.
 """
 
 import contextlib
@@ -18,9 +19,8 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signa
 
 
 def is_forked(arguments: list[str]) -> bool:
-    """Whether the command is a run a cross-validation or sweep starts (forked), rather than any other."""
-    return (bool(arguments) and os.path.basename(arguments[0]) == "main.py" and "TEMPLATE_RUN_DIR" in os.environ
-            and "LOCAL_RANK" not in os.environ)
+    """Whether the command is a run of main.py (forked) rather than a DDP rank or any other command (real)."""
+    return bool(arguments) and os.path.basename(arguments[0]) == "main.py" and "LOCAL_RANK" not in os.environ
 
 
 def stand_in(address: str, arguments: list[str]) -> int:
