@@ -14,6 +14,9 @@ import pytest
 from forked_main import ForkedRun, ForkServer
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Two workers' runs share the cores, each with a thread per core: an OpenMP thread out of work sleeps rather than
+# spins on a core the other run needs (read as torch loads, so set before any test imports it; see benchmarks/README).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 COPIED = ("main.py", "utils", "model", "data")
 # Small and quick, with the confusion matrix images a run draws by default: for the tests that look at them.
 FAST_WITH_IMAGES = ("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "2",
