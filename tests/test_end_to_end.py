@@ -108,13 +108,13 @@ def test_default_mnist_job_runs_offline_with_two_val_sets(project):
     assert set(results["test"]) == {"example_test_data"}
 
 
-def test_a_third_of_an_mnist_epoch_reaches_97_percent_accuracy_on_the_whole_test_set(project):
-    # 150 of the epoch's 430 batches: 97.7% (100: 97.1%, 200: 98.1%, the whole epoch 98.9%); the test set is whole.
-    process = project.run("--max_epochs", "1", "--limit_train_batches", "150", "--limit_val_batches", "2",
+def test_half_an_mnist_epoch_reaches_97_percent_accuracy_on_the_whole_test_set(project):
+    # 200 of the epoch's 430 batches: 98.1% (100: 97.1%, 150: 97.7%, the whole epoch 98.9%); the test set is whole.
+    process = project.run("--max_epochs", "1", "--limit_train_batches", "200", "--limit_val_batches", "2",
                           "--confusion_images", "off", timeout=600)
     assert process.returncode == 0, process.stderr[-3000:]
     results = json.loads((project.run_dirs()[0] / "results.json").read_text())
-    assert results["test"]["example_test_data"]["accuracy"] >= 0.97, results["test"]
+    assert results["test"]["example_test_data"]["accuracy"] >= 0.97
 
 
 def test_runs_started_together_get_distinct_folders(project):
