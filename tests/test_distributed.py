@@ -1,7 +1,6 @@
 """Distributed runs on CPU (DDP over gloo): launched by Lightning, by torchrun and by SLURM, one run folder each."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -9,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import main_environment
 
 # A net with BatchNorm: DDP broadcasts its buffers, so it also checks that uneven val shares cannot lock it up.
 NORM_NET = '''
@@ -40,8 +40,8 @@ LAUNCH_NAMES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "WORLD_SIZE", "
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
-    """This environment without any launcher's variables, plus `extra`."""
-    environment = {key: value for key, value in os.environ.items()
+    """The environment `main.py` runs in without any launcher's variables, plus `extra`."""
+    environment = {key: value for key, value in main_environment().items()
                    if not key.startswith(LAUNCH_PREFIXES) and key not in LAUNCH_NAMES}
     return {**environment, **extra}
 
@@ -168,12 +168,13 @@ def test_a_node_whose_partner_never_comes_stops_after_ddp_timeout_with_one_error
     assert not list(project.logs.glob("*/version_*"))  # nothing ran, so no run folder is left
 
 
-def test_ddp_run_resumes_in_its_own_folder(project):
+def test_ddp_run_resumes_in_its_own_folder(project, fork_server):
     arguments = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200",
                  "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--limit_train_batches", "3")
-    first = project.run(*arguments, "--max_epochs", "1", env=clean_environment())
+    first = fork_server.run(project.root, *arguments, "--max_epochs", "1", environment=clean_environment())
     assert first.returncode == 0, first.stderr[-3000:]
-    resumed = project.run("--resume", "last", *arguments, "--max_epochs", "2", env=clean_environment())
+    resumed = fork_server.run(project.root, "--resume", "last", *arguments, "--max_epochs", "2",
+                              environment=clean_environment())
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     run_dir = only_run_dir(project)
     import torch
@@ -182,10 +183,11 @@ def test_ddp_run_resumes_in_its_own_folder(project):
     assert resumed.stdout.count("run folder:") == 1
 
 
-def test_ddp_spawn_reports_the_best_checkpoints_val_metrics(project):
-    process = project.run("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200",
-                          "--val_datasets", "a=standard_data", "b=standard_data:noise=3.0", "--accelerator", "cpu",
-                          "--devices", "2", "--strategy", "ddp_spawn", "--max_epochs", "1", env=clean_environment())
+def test_ddp_spawn_reports_the_best_checkpoints_val_metrics(project, fork_server):
+    process = fork_server.run(project.root, "--model_name", "standard_net", "--dataset", "standard_data",
+                              "--num_samples", "200", "--val_datasets", "a=standard_data", "b=standard_data:noise=3.0",
+                              "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp_spawn", "--max_epochs", "1",
+                              environment=clean_environment())
     assert process.returncode == 0, process.stderr[-3000:]
     results = json.loads((only_run_dir(project) / "results.json").read_text())
     assert set(results["val"]) == {"a", "b", "mean"}
