@@ -133,35 +133,36 @@ def test_two_torchrun_nodes_share_one_run_folder_and_concurrent_launches_get_the
     assert tables == [1, 0, 1, 0]
 
 
-def test_slurm_tasks_on_two_nodes_share_one_run_folder(project):
+def test_slurm_tasks_on_two_nodes_share_one_run_folder(project, fork_server):
     port = str(free_port())
-    processes = [start(project.root, [sys.executable, "main.py", *TWO_NODES], SLURM_JOB_ID="4242",
-                       SLURM_JOB_NAME="train", SLURM_STEP_ID="0", SLURM_NTASKS="2", SLURM_NTASKS_PER_NODE="1",
-                       SLURM_NNODES="2", SLURM_NODELIST="127.0.0.1", SLURM_PROCID=rank, SLURM_NODEID=rank,
-                       SLURM_LOCALID="0", MASTER_PORT=port)
-                 for rank in ("0", "1")]
-    outputs = finish(processes)
+    # SLURM starts each task itself: here two forks, each with its task's variables.
+    tasks = [fork_server.start(project.root, *TWO_NODES, environment=clean_environment(
+        SLURM_JOB_ID="4242", SLURM_JOB_NAME="train", SLURM_STEP_ID="0", SLURM_NTASKS="2", SLURM_NTASKS_PER_NODE="1",
+        SLURM_NNODES="2", SLURM_NODELIST="127.0.0.1", SLURM_PROCID=rank, SLURM_NODEID=rank, SLURM_LOCALID="0",
+        MASTER_PORT=port)) for rank in ("0", "1")]
+    processes = [fork_server.wait(task, timeout=240) for task in tasks]
+    for process in processes:
+        assert process.returncode == 0, process.stderr[-3000:]
     run_dir = only_run_dir(project)
     assert (run_dir / "results.json").is_file()
-    assert [stdout.count("run folder:") for stdout, _ in outputs] == [1, 0]
+    assert [process.stdout.count("run folder:") for process in processes] == [1, 0]
 
 
-def test_a_process_whose_rank_zero_never_comes_stops_after_ddp_timeout_with_one_error_line(project):
+def test_a_process_whose_rank_zero_never_comes_stops_after_ddp_timeout_with_one_error_line(project, fork_server):
     torchrun_rank_one = clean_environment(RANK="1", GROUP_RANK="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1",
                                           WORLD_SIZE="2", TORCHELASTIC_RUN_ID="t", MASTER_ADDR="127.0.0.1",
                                           MASTER_PORT=str(free_port()))
-    process = subprocess.run([sys.executable, "main.py", *TWO_NODES, "--ddp_timeout", "3"], cwd=project.root,
-                             env=torchrun_rank_one, capture_output=True, text=True, timeout=120)
+    process = fork_server.run(project.root, *TWO_NODES, "--ddp_timeout", "3", environment=torchrun_rank_one,
+                              timeout=120)
     assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
     last_line = process.stderr.strip().splitlines()[-1]  # after torch's own lines on each try to reach rank 0
     assert last_line.startswith("error: the 2 nodes of this run did not all meet within --ddp_timeout 3 s")
     assert not project.logs.exists()  # only rank 0 creates anything
 
 
-def test_a_node_whose_partner_never_comes_stops_after_ddp_timeout_with_one_error_line(project):
+def test_a_node_whose_partner_never_comes_stops_after_ddp_timeout_with_one_error_line(project, fork_server):
     node_zero = clean_environment(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), NODE_RANK="0")
-    process = subprocess.run([sys.executable, "main.py", *TWO_NODES, "--ddp_timeout", "3"], cwd=project.root,
-                             env=node_zero, capture_output=True, text=True, timeout=120)
+    process = fork_server.run(project.root, *TWO_NODES, "--ddp_timeout", "3", environment=node_zero, timeout=120)
     assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
     last_line = process.stderr.strip().splitlines()[-1]  # after Lightning's own lines as the run began
     assert last_line.startswith("error: the 2 nodes of this run did not all meet within --ddp_timeout 3 s")
