@@ -16,11 +16,11 @@ SLOW = ("--model_name", "standard_net", "--dataset", "slow_data", "--batch_size"
 def stop_in_second_epoch(project: Project, number: signal.Signals) -> tuple[subprocess.Popen, Path, int]:
     """Start a slow run, send it `number` a few batches into its second epoch; return it, its folder, its step then."""
     project.write("data/slow_data.py", SLOW_DATA)
-    process = start_main(project, *SLOW, "--experiment", number.name)
+    process = start_main(project, *SLOW, "--delay", "0.2", "--experiment", number.name)
     run_dir = project.logs / number.name / "version_0"
     wait_for_file(run_dir / "checkpoints" / "last.ckpt", process)
     first_step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
-    time.sleep(1.0)  # five 0.2 s batches into the second epoch
+    time.sleep(0.6)  # three of the second epoch's nine 0.2 s batches: 1.2 s before its end for the signal to land
     assert process.poll() is None, "the run ended before the signal"
     process.send_signal(number)
     process.wait(timeout=120)
