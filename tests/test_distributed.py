@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import main_environment
+from conftest import Project, main_environment
+from forked_main import ForkServer
 
 # A net with BatchNorm: DDP broadcasts its buffers, so it also checks that uneven val shares cannot lock it up.
 NORM_NET = '''
@@ -61,6 +62,12 @@ def free_ports(count: int) -> list[int]:
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     return free_ports(1)[0]
+
+
+def clean_run(fork_server: ForkServer, project: Project, *arguments: str, timeout: int = 300,
+              **variables: str) -> subprocess.CompletedProcess:
+    """`python main.py ARGUMENTS` forked in the project copy, with no launcher's variables but `variables`."""
+    return fork_server.run(project.root, *arguments, environment=clean_environment(**variables), timeout=timeout)
 
 
 def start(root: Path, command: list[str], **environment: str) -> subprocess.Popen:
@@ -149,11 +156,9 @@ def test_slurm_tasks_on_two_nodes_share_one_run_folder(project, fork_server):
 
 
 def test_a_process_whose_rank_zero_never_comes_stops_after_ddp_timeout_with_one_error_line(project, fork_server):
-    torchrun_rank_one = clean_environment(RANK="1", GROUP_RANK="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1",
-                                          WORLD_SIZE="2", TORCHELASTIC_RUN_ID="t", MASTER_ADDR="127.0.0.1",
-                                          MASTER_PORT=str(free_port()))
-    process = fork_server.run(project.root, *TWO_NODES, "--ddp_timeout", "3", environment=torchrun_rank_one,
-                              timeout=120)
+    process = clean_run(fork_server, project, *TWO_NODES, "--ddp_timeout", "3", timeout=120, RANK="1",
+                        GROUP_RANK="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1", WORLD_SIZE="2", TORCHELASTIC_RUN_ID="t",
+                        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))  # torchrun's rank 1
     assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
     last_line = process.stderr.strip().splitlines()[-1]  # after torch's own lines on each try to reach rank 0
     assert last_line.startswith("error: the 2 nodes of this run did not all meet within --ddp_timeout 3 s")
@@ -161,8 +166,8 @@ def test_a_process_whose_rank_zero_never_comes_stops_after_ddp_timeout_with_one_
 
 
 def test_a_node_whose_partner_never_comes_stops_after_ddp_timeout_with_one_error_line(project, fork_server):
-    node_zero = clean_environment(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), NODE_RANK="0")
-    process = fork_server.run(project.root, *TWO_NODES, "--ddp_timeout", "3", environment=node_zero, timeout=120)
+    process = clean_run(fork_server, project, *TWO_NODES, "--ddp_timeout", "3", timeout=120,
+                        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), NODE_RANK="0")
     assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
     last_line = process.stderr.strip().splitlines()[-1]  # after Lightning's own lines as the run began
     assert last_line.startswith("error: the 2 nodes of this run did not all meet within --ddp_timeout 3 s")
@@ -172,10 +177,9 @@ def test_a_node_whose_partner_never_comes_stops_after_ddp_timeout_with_one_error
 def test_ddp_run_resumes_in_its_own_folder(project, fork_server):
     arguments = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200",
                  "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--limit_train_batches", "3")
-    first = fork_server.run(project.root, *arguments, "--max_epochs", "1", environment=clean_environment())
+    first = clean_run(fork_server, project, *arguments, "--max_epochs", "1")
     assert first.returncode == 0, first.stderr[-3000:]
-    resumed = fork_server.run(project.root, "--resume", "last", *arguments, "--max_epochs", "2",
-                              environment=clean_environment())
+    resumed = clean_run(fork_server, project, "--resume", "last", *arguments, "--max_epochs", "2")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     run_dir = only_run_dir(project)
     import torch
@@ -185,10 +189,9 @@ def test_ddp_run_resumes_in_its_own_folder(project, fork_server):
 
 
 def test_ddp_spawn_reports_the_best_checkpoints_val_metrics(project, fork_server):
-    process = fork_server.run(project.root, "--model_name", "standard_net", "--dataset", "standard_data",
-                              "--num_samples", "200", "--val_datasets", "a=standard_data", "b=standard_data:noise=3.0",
-                              "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp_spawn", "--max_epochs", "1",
-                              environment=clean_environment())
+    process = clean_run(fork_server, project, "--model_name", "standard_net", "--dataset", "standard_data",
+                        "--num_samples", "200", "--val_datasets", "a=standard_data", "b=standard_data:noise=3.0",
+                        "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp_spawn", "--max_epochs", "1")
     assert process.returncode == 0, process.stderr[-3000:]
     results = json.loads((only_run_dir(project) / "results.json").read_text())
     assert set(results["val"]) == {"a", "b", "mean"}

@@ -1,16 +1,15 @@
 """The run folder across ranks: rank 0 claims it, every other process receives it once the process group exists."""
 
 import pytest
-from test_distributed import clean_environment
+from test_distributed import clean_run
 
 from utils.run_lock import is_rank_zero
 
 
 def test_every_process_of_a_ddp_run_writes_into_the_folder_rank_zero_claimed(project, fork_server):
-    process = fork_server.run(project.root, "--model_name", "standard_net", "--dataset", "standard_data",
-                              "--num_samples", "200", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
-                              "--max_epochs", "1", "--limit_train_batches", "3", "--profiler", "simple",
-                              environment=clean_environment())
+    process = clean_run(fork_server, project, "--model_name", "standard_net", "--dataset", "standard_data",
+                        "--num_samples", "200", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+                        "--max_epochs", "1", "--limit_train_batches", "3", "--profiler", "simple")
     assert process.returncode == 0, process.stderr[-3000:]
     [run_dir] = project.run_dirs()
     assert list(run_dir.parent.iterdir()) == [run_dir]  # nothing beside it: no marker, no folder of rank 1's own
