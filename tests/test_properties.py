@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import FAST, copy_project
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_bad_input import tree_hash
 
@@ -75,6 +75,7 @@ def test_generated_dataset_entries_are_checked_or_refused_in_one_line(in_empty_f
 
 @QUICK
 @given(config=config_files)
+@example(config={"resume": "\n"})  # a value the error line quotes: a newline in it must not split the line
 def test_generated_config_files_are_checked_or_refused_in_one_line(in_empty_folder, config):
     (in_empty_folder / "run.yaml").write_text(yaml.safe_dump(config))
     refused_or_checked([*STANDARD, "--config", "run.yaml"], in_empty_folder)

@@ -1,8 +1,16 @@
 """The one exception type for mistakes the user can fix."""
 
 
+def one_line(text: str) -> str:
+    """`text` with each character a terminal would not print as one (a newline, a tab) written as its escape."""
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode() for char in text)
+
+
 class UserError(Exception):
-    """A wrong input: the message says what was wrong and how to fix it."""
+    """A wrong input: the message says what was wrong and how to fix it, on one line whatever values it quotes."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 class TrainingDiverged(Exception):

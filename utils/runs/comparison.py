@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.config.config_files import load_config
-from utils.errors import UserError
+from utils.errors import UserError, one_line
 from utils.shared_names import CONFIG_FILE, RESULTS_FILE, TEST, metric_key
 
 # Options every run has its own value of without it being a choice that was changed.
@@ -88,18 +88,13 @@ def test_metrics(results: dict[str, Any]) -> dict[str, float]:
             if isinstance(metrics, dict) for name, value in metrics.items()}
 
 
-def printable(text: str) -> str:
-    """`text` with each character a terminal would not print as one (a newline, a tab) written as its escape."""
-    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode() for char in text)
-
-
 def cell(value: Any) -> str:
     """A table cell on one line: numbers to four decimals, lists joined, nothing as '-'."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.4f}"
-    return printable(" ".join(str(item) for item in value) if isinstance(value, list) else str(value))
+    return one_line(" ".join(str(item) for item in value) if isinstance(value, list) else str(value))
 
 
 def best_value(run: RunRecord) -> Any:
