@@ -154,8 +154,11 @@ class MInterface(pl.LightningModule):
             return loss
         predicted = classes_second(prediction(outputs, self.task.output_key, type(self.net).__name__),
                                    self.task.class_axis)
-        loss = self.loss_function(outputs if self.own_loss else predicted, targets)
-        metrics.update(loss, *fitted(self.task.task, predicted, targets))
+        if self.own_loss:
+            loss, count = self.loss_function(outputs, targets), None
+        else:  # an epoch's loss is the mean over the targets counted, however they fall into batches
+            loss, count = self.loss_function.mean_and_count(predicted, targets)
+        metrics.update(loss, *fitted(self.task.task, predicted, targets), count)
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:

@@ -5,6 +5,7 @@ boxes_data), and small ones written here whose numbers are known by hand.
 """
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -40,13 +41,15 @@ class OracleNet(nn.Module):
 """
 
 # Four sequences, 10 tokens: 8 tags equal the id modulo 3, two do not (4 -> 0, 9 -> 1). Padding token 0 is
-# predicted as tag 0, which is wrong against the padding tag -100 wherever it is counted.
+# predicted as tag 0, which is wrong against the padding tag -100 wherever it is counted. A fifth sequence is all
+# padding: a batch of it alone has nothing to count.
 KNOWN_DATA = """
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
-ITEMS = [([1, 2, 3, 4], [1, 2, 0, 0]), ([5, 6], [2, 0]), ([7, 8, 9], [1, 2, 1]), ([2], [2])]
+ITEMS = [([1, 2, 3, 4], [1, 2, 0, 0]), ([5, 6], [2, 0]), ([7, 8, 9], [1, 2, 1]), ([2], [2]),
+         ([4, 5], [-100, -100])]
 
 
 class KnownData(Dataset):
@@ -90,11 +93,17 @@ def test_every_loss_leaves_out_the_ignored_targets(loss):
     scores, tags = torch.randn(2, 3, 5, generator=generator), torch.randint(0, 3, (2, 5), generator=generator)
     padded = tags.clone()
     padded[1, 3:] = -100
-    kept = TaskLoss(loss, "classification", ignore_index=-100)(scores, padded)
+    kept, count = TaskLoss(loss, "classification", ignore_index=-100).mean_and_count(scores, padded)
     # The same loss on the real positions alone, as [N, C] against [N].
     real = padded != -100
     alone = TaskLoss(loss, "classification")(scores.movedim(1, -1)[real], tags[real])
     assert kept.item() == pytest.approx(alone.item())
+    assert int(count) == 8 * (1 if loss == "cross_entropy" else 3)  # one number a tag, or one a class score
+    # A batch of padding alone: no loss and no gradient, never a NaN to train on.
+    nothing = scores.clone().requires_grad_()
+    empty = TaskLoss(loss, "classification", ignore_index=-100)(nothing, torch.full_like(tags, -100))
+    empty.backward()
+    assert empty.item() == 0 and torch.equal(nothing.grad, torch.zeros_like(scores))
     binary = TaskLoss("bce_with_logits", "binary", ignore_index=-1)(scores[:, 0], padded.clamp(-1, 1))
     assert binary.item() == pytest.approx(F.binary_cross_entropy_with_logits(
         scores[:, 0][real], padded.clamp(-1, 1)[real].float()).item())
@@ -123,15 +132,24 @@ def test_a_tagger_learns_on_padded_sequences_with_ignore_index(fork_server, proj
     assert recorded_task(run_dir)["class_axis"] == -1  # read from [B, T, 3] against [B, T]
 
 
-def test_padding_predicted_wrong_does_not_lower_the_per_token_accuracy(fork_server, project):
+def test_the_per_token_accuracy_and_loss_leave_out_padding_whatever_the_batches(fork_server, project):
     project.write("model/oracle_net.py", ORACLE_NET)
     project.write("data/known_data.py", KNOWN_DATA)
-    _, results = fitted(fork_server, project, "known", "--model_name", "oracle_net", "--dataset", "known_data",
-                        "--ignore_index", "-100", "--batch_size", "2", "--max_epochs", "1", "--metrics", "accuracy",
-                        "--lr", "0.001")
-    # By hand: 8 of the 10 real tokens are right; counting the 4 padded positions too would give 8 of 14.
+    arguments = ("--ignore_index", "-100", "--metrics", "accuracy")
+    # One sequence a batch: a step on the all-padding one trains on nothing rather than stopping the run at a NaN.
+    run_dir, results = fitted(fork_server, project, "known", "--model_name", "oracle_net", "--dataset", "known_data",
+                              *arguments, "--batch_size", "1", "--max_epochs", "1", "--lr", "0.001")
+    # By hand: 8 of the 10 real tokens are right; counting the padded positions too would give 8 of 17.
     assert results["val"]["known_data"]["accuracy"] == pytest.approx(8 / 10)
-    assert results["test"]["known_data"]["accuracy"] == pytest.approx(8 / 10)
+    # Each real token's loss is log(e^s + 2) less s where its tag is right: the mean over the 10, not over sequences.
+    scale = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["net.scale"].item()
+    by_hand = math.log(math.exp(scale) + 2) - 0.8 * scale
+    assert results["test"]["known_data"]["loss"] == pytest.approx(by_hand, rel=1e-5)
+    for batch_size in ("2", "5"):
+        _, tested = fitted(fork_server, project, f"batches_of_{batch_size}", "--mode", "test", "--ckpt",
+                           str(run_dir / "checkpoints" / "last.ckpt"), *arguments, "--batch_size", batch_size)
+        assert tested["test"]["known_data"]["loss"] == pytest.approx(by_hand, rel=1e-5)
+        assert tested["test"]["known_data"]["accuracy"] == pytest.approx(8 / 10)
 
 
 def test_shapes_that_fit_both_class_axes_need_class_axis_which_decides(fork_server, project):

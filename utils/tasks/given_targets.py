@@ -5,7 +5,7 @@ from typing import Any
 import torch
 
 from utils.errors import UserError
-from utils.tasks.metrics import StageMetrics
+from utils.tasks.metrics import StageMetrics, item_count
 
 
 def detached(value: Any) -> Any:
@@ -17,16 +17,6 @@ def detached(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: detached(part) for key, part in value.items()}
     return value
-
-
-def item_count(targets: Any) -> int:
-    """The items of a batch of targets: a list's or tuple's length, or the length of a dict's first batched entry."""
-    if isinstance(targets, dict):
-        return next((item_count(part) for part in targets.values() if isinstance(part, (list, tuple, torch.Tensor))),
-                    1)
-    if isinstance(targets, torch.Tensor):
-        return len(targets) if targets.dim() else 1
-    return len(targets) if isinstance(targets, (list, tuple)) else 1
 
 
 class GivenTargetsMetrics(StageMetrics):

@@ -29,14 +29,21 @@ class TaskLoss:
         self.loss, self.task, self.label_smoothing, self.ignore_index = loss, task, label_smoothing, ignore_index
 
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The mean loss of a batch over the targets not --ignore_index; a class target out of range is one clear
-        error, not a traceback."""
+        """The mean loss of a batch over the targets not --ignore_index (0 for a batch with none)."""
+        return self.mean_and_count(outputs, targets)[0]
+
+    def mean_and_count(self, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | int]:
+        """The mean loss of a batch and how many numbers it is the mean of (targets not --ignore_index, each a
+        position of the element-wise losses), so an epoch's mean weighs each batch by them; a class target out of
+        range is one clear error, not a traceback."""
         outputs, targets = fitted(self.task, outputs, targets)
         kept = None if self.ignore_index is None else targets != self.ignore_index
         try:
+            if self.loss == "cross_entropy" and kept is None:
+                return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing), targets.numel()
             if self.loss == "cross_entropy":
-                return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing,
-                                       ignore_index=-100 if self.ignore_index is None else self.ignore_index)
+                return mean_of(F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing,
+                                               ignore_index=self.ignore_index, reduction="sum"), kept.sum())
             if kept is not None:
                 targets = targets.where(kept, 0)
             if self.task in CLASS_INDEX_TASKS:
@@ -50,10 +57,15 @@ class TaskLoss:
                                 f"of outputs") from None
             raise
         if kept is None:
-            return ELEMENTWISE_LOSSES[self.loss](outputs, targets.to(outputs.dtype))
+            return ELEMENTWISE_LOSSES[self.loss](outputs, targets.to(outputs.dtype)), outputs.numel()
         losses = ELEMENTWISE_LOSSES[self.loss](outputs, targets.to(outputs.dtype), reduction="none")
         # A sum over the kept positions, not boolean indexing, so the step never waits to count them on the host.
-        return (losses * kept).sum() / kept.sum().clamp(min=1)
+        return mean_of((losses * kept).sum(), kept.sum())
+
+
+def mean_of(total: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`total` over `count`, and `count`: 0 (not NaN, which a step would train on) when nothing was counted."""
+    return total / count.clamp(min=1), count
 
 
 def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset: str, net_name: str,

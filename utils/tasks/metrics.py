@@ -1,6 +1,7 @@
 """One stage's and dataset's metrics: the exact mean loss and a torchmetrics MetricCollection, updated in groups."""
 
 import re
+from typing import Any
 
 import torch
 from torch import nn
@@ -83,6 +84,23 @@ def build_confusion(task: str, classes: int | None, ignore_index: int | None = N
                            ignore_index=ignore_index)
 
 
+def item_count(targets: Any) -> int:
+    """The items of a batch of targets: a list's or tuple's length, or the length of a dict's first batched entry."""
+    if isinstance(targets, dict):
+        return next((item_count(part) for part in targets.values() if isinstance(part, (list, tuple, torch.Tensor))),
+                    1)
+    if isinstance(targets, torch.Tensor):
+        return len(targets) if targets.dim() else 1
+    return len(targets) if isinstance(targets, (list, tuple)) else 1
+
+
+def batch_weights(counts: tuple[torch.Tensor | int, ...], device: torch.device) -> torch.Tensor:
+    """The batches' weights as one tensor on `device`: counts known on the host are copied there in one go."""
+    if all(isinstance(count, int) for count in counts):
+        return torch.tensor(counts, dtype=torch.float, device=device)
+    return torch.stack([torch.as_tensor(count, device=device) for count in counts]).float()
+
+
 class StageMetrics(nn.Module):
     """The mean loss over an epoch's samples and a MetricCollection; a step only keeps its batch's tensors."""
 
@@ -95,9 +113,11 @@ class StageMetrics(nn.Module):
         self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.pending_outputs = 0
 
-    def update(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        """Keep one batch: its mean loss, the prediction the metrics read, and its targets."""
-        self.pending.append((loss.detach(), outputs.detach(), targets))
+    def update(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
+               count: torch.Tensor | int | None = None) -> None:
+        """Keep one batch: its mean loss, the prediction the metrics read, its targets, and how many numbers its loss
+        is the mean of (default: its items), its weight in the epoch's mean."""
+        self.pending.append((loss.detach(), outputs.detach(), targets, item_count(targets) if count is None else count))
         self.pending_outputs += outputs.numel()
         if len(self.pending) >= BATCHES_PER_GROUP or self.pending_outputs >= OUTPUTS_PER_GROUP:
             self.flush()
@@ -106,10 +126,9 @@ class StageMetrics(nn.Module):
         """Update the loss mean and the metrics with the kept batches (`batches` names them in an error)."""
         if not self.pending:
             return
-        losses, outputs, targets = zip(*self.pending, strict=True)
+        losses, outputs, targets, counts = zip(*self.pending, strict=True)
         self.pending, self.pending_outputs = [], 0
-        sizes = torch.tensor([len(batch) if batch.dim() else 1 for batch in targets], device=losses[0].device)
-        self.loss.update(torch.stack(losses).float(), sizes.float())
+        self.loss.update(torch.stack(losses).float(), batch_weights(counts, losses[0].device))
         updated = [self.collection] if self.confusion is None else [self.collection, self.confusion]
         try:
             if len({batch.shape[1:] for batch in outputs}) == 1 and len({batch.shape[1:] for batch in targets}) == 1:
