@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import error_line
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -152,6 +153,51 @@ def test_a_dict_output_without_the_output_key_names_its_keys(project):
     line = error_line(project.run("--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",
                                   "--target_key", "label", "--output_key", "scores"))
     assert "'scores'" in line and "logits, length" in line and "--output_key" in line
+
+
+NAMED_OUTPUTS_NET = """
+import dataclasses
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+
+class Output(NamedTuple):
+    hidden: torch.Tensor
+    logits: torch.Tensor
+
+
+@dataclasses.dataclass
+class ModelOutput:
+    hidden: torch.Tensor
+    logits: torch.Tensor
+
+
+class NamedOutputsNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10, as_dataclass: bool = False):
+        super().__init__()
+        self.body, self.head = nn.Linear(num_features, 32), nn.Linear(32, num_classes)
+        self.kind = ModelOutput if as_dataclass else Output
+
+    def forward(self, x):
+        hidden = self.body(x).relu()
+        return self.kind(hidden, self.head(hidden))
+"""
+
+
+@pytest.mark.parametrize("kind", ["--no-as_dataclass", "--as_dataclass"])
+def test_named_outputs_feed_the_loss_and_metrics_their_output_key_entry_not_their_first(project, kind):
+    project.write("model/named_outputs_net.py", NAMED_OUTPUTS_NET)
+    arguments = ("--model_name", "named_outputs_net", "--dataset", "standard_data", "--num_samples", "200", kind)
+    _, results = trained(project, *arguments, "--max_epochs", "1")
+    [run_dir] = project.run_dirs()
+    task = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]["task"]
+    assert task["num_classes"] == 10  # the 10 logits, not the 32 hidden features that come first
+    assert "accuracy" in results["test"]["standard_data"]
+    line = error_line(project.run(*arguments, "--output_key", "scores"))
+    assert f"NamedOutputsNet returns a {'ModelOutput' if kind == '--as_dataclass' else 'Output'} without the entry " \
+           "'scores' (its entries: hidden, logits): set --output_key" in line
 
 
 TOP3_NET = """
