@@ -48,6 +48,18 @@ def test_boring_model_of_either_package_trains_with_its_own_step_and_optimizer(p
     # Its own configure_optimizers: SGD at 0.1 under a StepLR (the template's default is Adam at 1e-3, no schedule).
     assert last["lr_schedulers"][0]["base_lrs"] == [0.1] and last["lr_schedulers"][0]["step_size"] == 1
     assert last["optimizer_states"][0]["param_groups"][0]["momentum"] == 0  # the template's SGD default is 0.9
+    # Its validation_step and test_step are its own, though it comes from Lightning's package: they run.
+    assert "skipped" not in results(run_dir)
+    tested = project.run("--mode", "test", "--ckpt", str(run_dir / "checkpoints" / "last.ckpt"))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "no metrics were computed" in tested.stdout  # it logs nothing, and the template says so
+    validated = project.run("--model_name", "boring_model", "--dataset", "random_dataset", "--size", "32", "--length",
+                            "64", *FAST)
+    assert validated.returncode == 2 and "Traceback" not in validated.stderr, validated.stderr[-3000:]
+    assert validated.stderr.splitlines()[-1] == (
+        "error: BoringModel logged no val/ key at its first validation (it logged nothing): log one with self.log in "
+        "validation_step, or --monitor none to keep the last checkpoint only")
+    assert len(project.run_dirs()) == 2  # the fit and the test; the refused run left nothing
 
 
 def test_a_class_neither_a_net_nor_a_lightning_module_is_one_error_line(project):

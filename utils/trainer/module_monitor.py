@@ -50,16 +50,16 @@ class ModuleMonitor(Callback):
         self.checked = True
         metrics, name = trainer.callback_metrics, type(pl_module).__name__
         logged = ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
+        how = "log one with self.log in validation_step" if logged == "nothing" else "pass --monitor with one of those"
         if self.monitor == CHOSEN_AT_FIRST_VALIDATION:
             chosen = first_val_key(metrics)
             if chosen is None:
                 raise MonitorNotLogged(f"{name} logged no val/ key at its first validation (it logged {logged}): "
-                                       f"pass --monitor with one of those, or --monitor none to keep the last "
-                                       f"checkpoint only")
+                                       f"{how}, or --monitor none to keep the last checkpoint only")
             self.use(trainer, chosen, name)
         elif self.monitor not in metrics:
             raise MonitorNotLogged(f"--monitor {self.monitor} is not a key {name} logs: it logged {logged} at its "
-                                   f"first validation; pass one of those, or --monitor none")
+                                   f"first validation; {how}, or --monitor none")
 
     def use(self, trainer: Trainer, monitor: str, name: str) -> None:
         """Point the best checkpoints and early stopping at `monitor`, say so, and record it in config.yaml."""

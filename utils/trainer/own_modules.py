@@ -29,12 +29,6 @@ def is_own_module(cls: type) -> bool:
 
 
 def defines_hook(cls: type, name: str) -> bool:
-    """Whether a LightningModule class defines `name` itself (or a base of the user's does), not just Lightning."""
-    return any(name in vars(base) for base in cls.__mro__
-               if not base.__module__.startswith(("pytorch_lightning.", "lightning.")))
-
-
-def overrides_core(cls: type, name: str) -> bool:
     """Whether some class of a LightningModule's bases other than Lightning's core defines `name` (a module of
     Lightning's demos, such as BoringModel, counts)."""
     return any(name in vars(base) for base in cls.__mro__ if not base.__module__.startswith(LIGHTNING_CORE))
@@ -47,7 +41,7 @@ def check_module_defines_mode(cls: type, mode: str) -> None:
         raise UserError(f"--mode export writes a net from model/ that MInterface wraps; {cls.__name__} is its own "
                         f"LightningModule: export it yourself, e.g. torch.export.export(module, (inputs,)) or "
                         f"module.to_onnx(path, inputs)")
-    missing = [hook for hook in ("training_step", "configure_optimizers") if not overrides_core(cls, hook)]
+    missing = [hook for hook in ("training_step", "configure_optimizers") if not defines_hook(cls, hook)]
     if mode == "fit" and missing:
         raise UserError(f"--mode fit: {cls.__name__} defines no {missing[0]}, which Lightning needs to train it: "
                         f"add {missing[0]} to it, or evaluate a checkpoint with --mode test --ckpt PATH")
