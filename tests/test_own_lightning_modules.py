@@ -97,6 +97,21 @@ def test_injected_net_optimizer_and_scheduler_train_test_and_resume(project):
     assert load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 2 * last["global_step"]
 
 
+def test_a_module_that_compiles_its_net_to_fit_tests_its_checkpoint_with_the_net_plain(project):
+    shutil.copy(EXAMPLES / "injected_module.py", project.root / "model")
+    # Compiled as lightning-hydra-template's modules compile their net; run eagerly (no compiler), keys as compiled.
+    compiled = [word if word != "false" else "true" for word in INJECTED]
+    process = project.run(*compiled, *FAST, env={"TORCH_COMPILE_DISABLE": "1"})
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = project.run_dirs()
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    assert "net._orig_mod.layers.0.weight" in load(checkpoint)["state_dict"]
+    test = project.run("--mode", "test", "--ckpt", str(checkpoint), *FAST)
+    assert test.returncode == 0, test.stderr[-3000:]
+    tested = results(project.run_dirs()[-1])["test"]["standard_data"]
+    assert tested == pytest.approx(results(run_dir)["test"]["standard_data"])
+
+
 def test_injected_module_trains_on_two_processes_of_its_package(project):
     shutil.copy(EXAMPLES / "injected_module.py", project.root / "model")
     process = project.run(*INJECTED, *FAST, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp")

@@ -1,8 +1,12 @@
 """The escape hatch: a class in model/ that is itself a LightningModule is trained as it is."""
 
+import contextlib
+import io
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from utils.config.command_line import Command
 from utils.errors import UserError
@@ -21,6 +25,7 @@ from utils.trainer.run_state import RunState
 
 # Where LightningModule and its hooks' placeholders live, in either package.
 LIGHTNING_CORE = ("pytorch_lightning.core.", "lightning.pytorch.core.")
+COMPILED_NAME = "_orig_mod."  # what torch.compile's wrapper adds to the state dict keys of the module it wraps
 
 
 def is_own_module(cls: type) -> bool:
@@ -71,17 +76,36 @@ def build_own_module(cls: type, arguments: dict[str, Any], described: dict[str, 
     return cls(**arguments, **injected_objects(described))
 
 
+def without_compiled_names(checkpoint: dict[str, Any]) -> io.BytesIO | None:
+    """The checkpoint, as a file in memory, with the `_orig_mod.` torch.compile puts in its state dict's keys taken
+    out (a module that compiles its net in `setup("fit")`, as lightning-hydra-template's do, builds it plain);
+    None when no key holds it."""
+    state = checkpoint["state_dict"]
+    if not any(COMPILED_NAME in key for key in state):
+        return None
+    buffer = io.BytesIO()
+    torch.save({**checkpoint, "state_dict": {key.replace(COMPILED_NAME, ""): value for key, value in state.items()}},
+               buffer)
+    buffer.seek(0)
+    return buffer
+
+
 def own_module_from_checkpoint(path: str | Path) -> LightningModule:
     """Load an own module through its own `load_from_checkpoint`, its arguments and objects rebuilt from what the
-    checkpoint stores as plain values; the weights load strictly."""
+    checkpoint stores as plain values; the weights load strictly, a compiled net's into the plain one."""
     checkpoint = read_checkpoint(str(path))
     net = checkpoint["template_net"]
     cls = check_net_arguments(str(path), net["model_name"], net["model_kwargs"])
     objects = injected_objects(net.get("injected", {}))
+    load = partial(cls.load_from_checkpoint, map_location="cpu", weights_only=True, strict=True,
+                   **net["model_kwargs"], **objects)
     try:
-        return cls.load_from_checkpoint(str(path), map_location="cpu", weights_only=True, strict=True,
-                                        **net["model_kwargs"], **objects)
+        return load(str(path))
     except RuntimeError as error:
+        plain = without_compiled_names(checkpoint)
+        if plain is not None:
+            with contextlib.suppress(RuntimeError):
+                return load(plain)
         details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()] or [str(error)]
         raise UserError(f"checkpoint {path} does not fit {cls.__name__} as model/{net['model_name']}.py defines it "
                         f"now ({details[0]}): use a checkpoint of the current module") from None
