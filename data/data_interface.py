@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Sampler
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from utils.config.dataset_entries import DatasetEntry
 from utils.config.experiment_options import FOLD_LABEL
@@ -12,6 +12,7 @@ from utils.config.settings import DataSettings
 from utils.config.signature_options import entry_arguments
 from utils.datasets.batches import collate_function
 from utils.datasets.folds import fold_split
+from utils.datasets.resumable import ResumableLoader, ResumableOrder
 from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
 from utils.lightning_package import pl
@@ -94,23 +95,30 @@ class DInterface(pl.LightningDataModule):
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
         # The train order is a function of (seed, epoch) alone, in one process or many, so a resumed run
-        # sees the same batches as an uninterrupted one. Val and test sets are split between processes
-        # without padding, so each item is counted exactly once.
+        # sees the same batches as an uninterrupted one, from where its checkpoint's epoch stood. Val and test
+        # sets are split between processes without padding, so each item is counted exactly once.
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
-        if train:
-            sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
-                                         seed=self.settings.seed)
-        else:
-            sampler = EvaluationShare(len(dataset), num_replicas=world_size, rank=rank)
         # A private generator: creating an iterator draws a worker seed, and drawing it from the global
         # generator would shift the random numbers the net's dropout sees after a resume.
         generator = torch.Generator().manual_seed(self.settings.seed + rank)
         pinned = self.trainer is not None and pins_memory(self.trainer.strategy.root_device.type)
-        return DataLoader(dataset, batch_size=self.settings.batch_size, sampler=sampler,
-                          drop_last=train and self.settings.drop_last,
-                          num_workers=self.settings.num_workers, pin_memory=pinned,
-                          persistent_workers=self.settings.num_workers > 0, generator=generator,
-                          collate_fn=collate_function(dataset))
+        settings = {"batch_size": self.settings.batch_size, "num_workers": self.settings.num_workers,
+                    "pin_memory": pinned, "persistent_workers": self.settings.num_workers > 0,
+                    "generator": generator, "collate_fn": collate_function(dataset)}
+        if not train:
+            return DataLoader(dataset, sampler=EvaluationShare(len(dataset), num_replicas=world_size, rank=rank),
+                              **settings)
+        order = ResumableOrder(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=self.settings.seed)
+        return ResumableLoader(dataset, sampler=order, drop_last=self.settings.drop_last, position=self.train_position,
+                               **settings)
+
+    def train_position(self) -> tuple[int, int]:
+        """The epoch a checkpoint taken now resumes in, and the batches of it already trained."""
+        trainer = self.trainer
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        if done >= trainer.num_training_batches:
+            return trainer.current_epoch + 1, 0
+        return trainer.current_epoch, done
 
     def train_dataloader(self) -> DataLoader:
         """The shuffled train loader."""

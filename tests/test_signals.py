@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from conftest import FAST, Project
 from test_one_writer import SLOW_DATA, start_main, wait_for_file
+from test_resume import assert_same_weights
 
 SLOW = ("--model_name", "standard_net", "--dataset", "slow_data", "--batch_size", "32", "--max_epochs", "3")
 
@@ -45,6 +46,11 @@ def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
     resumed = project.run("--resume", str(relative), "--delay", "0")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((run_dir / "results.json").read_text())["epochs_trained"] == 3
+    # The resumed epoch goes on with the batches it had not trained, not its first ones again.
+    whole = project.run(*SLOW, "--delay", "0", "--experiment", "whole")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    assert_same_weights(project.logs / "whole" / "version_0" / "checkpoints" / "last.ckpt",
+                        run_dir / "checkpoints" / "last.ckpt")
 
 
 def test_ctrl_c_ends_with_one_line_saying_how_to_resume(project):

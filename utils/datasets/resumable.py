@@ -1,0 +1,45 @@
+"""The train loader a run resumes mid-epoch: a checkpoint says how far the epoch got, and the resumed run goes on from
+there in the same order, through the `state_dict` / `load_state_dict` interface Lightning documents for loaders."""
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from torch.utils.data import DataLoader, DistributedSampler
+
+
+class ResumableOrder(DistributedSampler):
+    """DistributedSampler's order, a function of (seed, epoch), that can start an epoch after its first items."""
+
+    def __init__(self, *arguments: Any, **keywords: Any) -> None:
+        super().__init__(*arguments, **keywords)
+        self.resume_at: tuple[int, int] | None = None  # (epoch, items of it already trained), for one iteration
+
+    def resume(self, epoch: int, items: int) -> None:
+        """Go on with `epoch` after its first `items` indices (this process's), at the next iteration."""
+        self.set_epoch(epoch)  # a loader with workers draws its indices before Lightning sets the epoch
+        self.resume_at = (epoch, items)
+
+    def __iter__(self) -> Iterator[int]:
+        indices = super().__iter__()
+        resume_at, self.resume_at = self.resume_at, None
+        if resume_at is not None and resume_at[0] == self.epoch:
+            return itertools.islice(indices, resume_at[1], None)
+        return indices
+
+
+class ResumableLoader(DataLoader):
+    """A train DataLoader over a ResumableOrder whose state is the epoch and the items of it trained so far."""
+
+    def __init__(self, *arguments: Any, position: Callable[[], tuple[int, int]], **keywords: Any) -> None:
+        super().__init__(*arguments, **keywords)
+        self.position = position  # the epoch a checkpoint taken now resumes in, and the batches of it trained
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the epoch stands, for a checkpoint."""
+        epoch, batches = self.position()
+        return {"epoch": epoch, "items": batches * self.batch_size}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Go on from where a checkpoint's epoch stood."""
+        self.sampler.resume(state["epoch"], state["items"])
