@@ -190,6 +190,8 @@ CASES = [
          {"model/standard_net.py": STANDARD_NET_EXTRA_LAYER}),
     Case("resume_of_another_experiment", ("--resume", EARLIER_RUN, "--experiment", "other"),
          ("experiment 'standard_net-standard_data'", "--experiment 'other'")),
+    Case("resume_as_another_net", ("--resume", EARLIER_RUN, "--model_name", "example_net"),
+         ("continues a run of standard_net, not --model_name example_net", "drop --model_name")),
     Case("resume_with_an_empty_config", ("--resume", EARLIER_RUN), ("last.ckpt",),
          {f"{EARLIER_RUN}/config.yaml": ""}),
     Case("ckpt_of_another_template_version", (*STANDARD, "--mode", "test", "--ckpt", "old.ckpt"),

@@ -62,3 +62,11 @@ def check_same_experiment(run_dir: Path, stored: dict, asked: str | None) -> Non
     raise UserError(f"--resume {run_dir} continues a run of experiment {run_dir.parent.name!r}, not --experiment "
                     f"{asked!r}: drop --experiment to continue that run, or pass --resume last --experiment {asked} "
                     f"to continue a run of {asked}")
+
+
+def check_same_resumed_net(run_dir: Path, stored: dict, asked: str) -> None:
+    """Refuse a --model_name other than the resumed run's own net."""
+    if stored.get("model_name", asked) != asked:
+        raise UserError(f"--resume {run_dir} continues a run of {stored['model_name']}, not --model_name {asked}: "
+                        f"drop --model_name to continue that run, or start a new run of {asked} (with --weights "
+                        f"to start from this run's checkpoint)")

@@ -11,6 +11,7 @@ from utils.config import value_types as vt
 from utils.config.checkpoint_defaults import (
     check_same_experiment,
     check_same_net,
+    check_same_resumed_net,
     checkpoint_run,
     name_defaults,
     stored_dataset_names,
@@ -205,6 +206,7 @@ def parse_command_line(argv: list[str]) -> Command:
         stored = load_config(str(resume_dir / CONFIG_FILE))
         check_same_experiment(resume_dir, stored, names.experiment)
         config = {**stored, **config}
+        check_same_resumed_net(resume_dir, stored, parse_names(argv, config).model_name)
     config = without_replaced_keys(config, argv)
     names = parse_names(argv, config)
     if names.list:
