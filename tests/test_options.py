@@ -1,11 +1,12 @@
 """Options from constructor signatures, config files, --list and the environment record."""
 
 import json
+import shutil
 import subprocess
 
 import torch
 import yaml
-from conftest import FAST, error_line
+from conftest import FAST, PROJECT, error_line
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TYPED_NET = '''
@@ -280,17 +281,22 @@ def test_help_and_list_do_not_import_lightning(project):
 
 def test_run_folder_records_the_environment_and_the_git_state(project):
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    shutil.copy(PROJECT / ".gitignore", project.root)
     subprocess.run([*git, "init", "-q"], cwd=project.root, check=True)
     subprocess.run([*git, "add", "-A"], cwd=project.root, check=True)
     subprocess.run([*git, "commit", "-qm", "start"], cwd=project.root, check=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True, text=True).stdout
-    arguments = ("--model_name", "standard_net", "--dataset", "standard_data", *FAST)
-    assert project.run(*arguments).returncode == 0
+    arguments = ("--dataset", "standard_data", *FAST)
+    assert project.run("--model_name", "standard_net", *arguments).returncode == 0
+    (project.root / "model" / "my_net.py").write_text(standard_net_source(project).replace("StandardNet", "MyNet"))
+    assert project.run("--model_name", "my_net", *arguments).returncode == 0  # a new file, not yet committed
     (project.root / "model" / "standard_net.py").write_text("# edited\n" + standard_net_source(project))
-    assert project.run(*arguments).returncode == 0
-    clean, edited = (yaml.safe_load((run_dir / "environment.yaml").read_text()) for run_dir in project.run_dirs())
+    assert project.run("--model_name", "standard_net", *arguments).returncode == 0
+    runs = ("standard_net-standard_data/version_0", "my_net-standard_data/version_0",
+            "standard_net-standard_data/version_1")
+    clean, new, edited = (yaml.safe_load((project.logs / run / "environment.yaml").read_text()) for run in runs)
     assert clean["git_commit"] == commit.strip() and clean["git_uncommitted_changes"] is False
-    assert edited["git_uncommitted_changes"] is True
+    assert new["git_uncommitted_changes"] is True and edited["git_uncommitted_changes"] is True
     assert clean["python"].count(".") == 2
     for package in ("torch", "pytorch-lightning", "torchmetrics"):
         assert clean["packages"][package]

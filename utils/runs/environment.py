@@ -7,7 +7,7 @@ from typing import Any
 
 from utils.loading.user_classes import PROJECT_ROOT
 
-PACKAGES = ("torch", "torchvision", "pytorch-lightning", "torchmetrics", "tensorboard")
+PACKAGES = ("torch", "torchvision", "pytorch-lightning", "lightning", "torchmetrics", "tensorboard")
 
 
 def _git(*arguments: str) -> str | None:
@@ -19,14 +19,16 @@ def _git(*arguments: str) -> str | None:
 
 
 def environment_record() -> dict[str, Any]:
-    """Python and package versions, the git commit, and whether the tree had uncommitted changes."""
+    """Python and package versions (None: not installed), the git commit, and whether the tree had changes or
+    files the commit lacks."""
     versions = {}
     for package in PACKAGES:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # Files git does not track count (a net or dataset of the user's is new until committed); ignored ones do not.
+    status = _git("status", "--porcelain")
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
