@@ -56,6 +56,16 @@ def torch_bytes(value: object) -> bytes:
     return buffer.getvalue()
 
 
+def exported_bytes(kind: str) -> bytes:
+    """A small net as --mode export writes it: a TorchScript archive, or a torch.export program."""
+    net, buffer = torch.nn.Linear(16, 10), io.BytesIO()
+    if kind == "torchscript":
+        torch.jit.save(torch.jit.trace(net, torch.zeros(1, 16)), buffer)
+    else:
+        torch.export.save(torch.export.export(net, (torch.zeros(1, 16),)), buffer)
+    return buffer.getvalue()
+
+
 NET_WITHOUT_CLASS = '''
 from torch import nn
 

@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,7 @@ from bad_user_files import (
     TEXT_DATA,
     WIDE_FEATURE_DATA,
     CallsAFunction,
+    exported_bytes,
     torch_bytes,
 )
 from conftest import FAST, Project, copy_project, error_line, main_environment
@@ -59,7 +62,7 @@ class Case:
     id: str
     args: tuple[str, ...]
     words: tuple[str, ...]
-    files: dict[str, str | bytes] = field(default_factory=dict)
+    files: dict[str, str | bytes | Callable[[], bytes]] = field(default_factory=dict)  # a callable: made when used
     skip: str | None = None
 
 
@@ -198,7 +201,15 @@ CASES = [
          ("old.ckpt", "another version of this template", "format 0"),
          {"old.ckpt": torch_bytes({"template_net": {"model_name": "standard_net", "model_kwargs": {}},
                                     "state_dict": {}, "template_format": 0})}),
-    Case("ckpt_is_a_folder", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_RUN), ("folder", "last.ckpt")),
+    Case("ckpt_is_a_torchscript_export", (*STANDARD, "--mode", "test", "--ckpt", "last.pt"),
+         ("last.pt is a TorchScript file", "not a checkpoint"), {"last.pt": partial(exported_bytes, "torchscript")}),
+    Case("resume_from_an_exported_program", ("--resume", f"{EARLIER_RUN}/checkpoints/last.pt2"),
+         ("last.pt2 is a torch.export program", "not a checkpoint"),
+         {f"{EARLIER_RUN}/checkpoints/last.pt2": partial(exported_bytes, "exported_program")}),
+    Case("ckpt_is_a_folder", (*STANDARD, "--mode", "test", "--ckpt", EARLIER_RUN),
+         ("folder", f"such as {EARLIER_CHECKPOINT}")),
+    Case("ckpt_is_the_checkpoints_folder", (*STANDARD, "--mode", "test", "--ckpt", f"{EARLIER_RUN}/checkpoints"),
+         ("folder", f"such as {EARLIER_CHECKPOINT}")),
     # Data and nets that do not fit.
     Case("target_above_num_classes", ("--model_name", "standard_net", "--dataset", "labels_data", "--num_classes", "5"),
          ("LabelsData", "target 7", "--num_classes 5"), {"data/labels_data.py": LABELS_DATA}),
@@ -331,6 +342,7 @@ def prepare(project: Project, earlier_logs: Path, case: Case) -> str:
     """Give the case's project the earlier run's Logs/ and the case's user files; return the hash of Logs/."""
     shutil.copytree(earlier_logs, project.logs)
     for relative, content in case.files.items():
+        content = content() if callable(content) else content
         if isinstance(content, bytes):
             (project.root / relative).write_bytes(content)
         else:

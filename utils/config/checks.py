@@ -11,7 +11,7 @@ from utils.config.resources import check_resources, runs_on_cpu
 from utils.config.signature_options import check_required
 from utils.errors import UserError
 from utils.loading.user_classes import load_class
-from utils.shared_names import last_checkpoint
+from utils.shared_names import CHECKPOINTS_FOLDER, last_checkpoint
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
@@ -72,8 +72,9 @@ def check_mode(options: dict[str, Any]) -> None:
     if not checkpoint:
         raise UserError(f"--mode {options['mode']} needs --ckpt PATH: a checkpoint from a run's checkpoints/ folder")
     if Path(checkpoint).is_dir():
-        raise UserError(f"--ckpt {checkpoint} is a folder: pass a .ckpt file in it, such as "
-                        f"{last_checkpoint(Path(checkpoint))}")
+        # A run's folder or its checkpoints/ folder: either way, the run's last.ckpt.
+        run_dir = Path(checkpoint).parent if Path(checkpoint).name == CHECKPOINTS_FOLDER else Path(checkpoint)
+        raise UserError(f"--ckpt {checkpoint} is a folder: pass a .ckpt file in it, such as {last_checkpoint(run_dir)}")
     if not Path(checkpoint).is_file():
         raise UserError(f"checkpoint {checkpoint} does not exist: pass a .ckpt file from a run's checkpoints/ folder")
 

@@ -12,7 +12,7 @@ from utils.config.signature_options import check_required
 from utils.errors import UserError
 from utils.loading.constructor_parameters import unknown_keywords
 from utils.loading.user_classes import load_class
-from utils.stored_runs.checkpoint_files import LOAD_ERRORS, load_checkpoint_file
+from utils.stored_runs.checkpoint_files import LOAD_ERRORS, exported_kind, load_checkpoint_file
 
 # Raised when what a checkpoint stores, or how, changes; a checkpoint of another format is refused by name.
 CHECKPOINT_FORMAT = 4
@@ -89,6 +89,10 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     if not zipfile.is_zipfile(path):
         raise UserError(f"checkpoint {path} is not a readable checkpoint (not the zip archive torch.save writes: "
                         f"empty, truncated or another kind of file): pass a .ckpt from a run's checkpoints/ folder")
+    exported = exported_kind(path)
+    if exported:
+        raise UserError(f"checkpoint {path} is {exported}, an exported net, not a checkpoint: pass a .ckpt from a "
+                        f"run's checkpoints/ folder")
     try:
         checkpoint = load_checkpoint_file(path)
     except LOAD_ERRORS as error:

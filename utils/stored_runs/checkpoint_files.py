@@ -24,9 +24,20 @@ def load_checkpoint_file(path: str) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
 
 
+def exported_kind(path: str) -> str | None:
+    """What --mode export wrote, when a zip file is one: a TorchScript archive or a torch.export program."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if any(name.endswith("/constants.pkl") for name in names):
+        return "a TorchScript file (torch.jit.load reads it)"
+    if any(name.endswith("/archive_format") for name in names):
+        return "a torch.export program (torch.export.load reads it)"
+    return None
+
+
 def readable_checkpoint(path: str) -> dict[str, Any] | None:
     """The checkpoint's contents, or None where it cannot be read: the checkpoint's own check says why, later."""
-    if not Path(path).is_file() or not zipfile.is_zipfile(path):
+    if not Path(path).is_file() or not zipfile.is_zipfile(path) or exported_kind(path):
         return None
     try:
         checkpoint = load_checkpoint_file(path)
