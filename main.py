@@ -8,7 +8,7 @@ from typing import Any
 
 from utils.config.command_line import Command, compare_request, parse_command_line
 from utils.config.experiment_options import drives_several_runs
-from utils.config.text_values import check_given_once, check_utf8_words
+from utils.config.text_values import check_utf8_words
 from utils.errors import DiskFull, RunStopped, TrainingDiverged, UserError
 from utils.run_lock import is_rank_zero
 from utils.trainer.threads import ThreadCount, use_threads
@@ -143,7 +143,6 @@ def prepare_run(argv: list[str]) -> PreparedRun:
 def run(argv: list[str]) -> int:
     """Prepare the run, record its configuration, run the mode and write the results (or compare runs)."""
     check_utf8_words(argv)
-    check_given_once(argv)
     request = compare_request(argv)
     if request:
         from utils.runs.comparison import compare_runs

@@ -149,12 +149,6 @@ CASES = [
          ("--scheduler.max_lr",)),
     Case("scheduler_argument_not_an_int", (*STANDARD, "--scheduler", "step", "--scheduler.step_size", "1.5"),
          ("--scheduler.step_size", "StepLR(step_size)", "int", "'1.5'")),
-    Case("option_given_twice", (*STANDARD, "--experiment", "x1", "--experiment", "x2"),
-         ("--experiment is given twice", "give it once")),
-    Case("switch_given_both_ways", (*STANDARD, "--deterministic", "--no-deterministic"),
-         ("--deterministic is given twice (--deterministic, then --no-deterministic)",)),
-    Case("values_given_in_two_places", (*STANDARD, "--val_datasets", "a=standard_data", "--val_datasets",
-                                        "b=standard_data"), ("--val_datasets is given twice", "--val_datasets a b")),
     # Dataset entries.
     Case("val_datasets_empty", (*STANDARD, "--val_datasets"), ("--val_datasets",)),
     Case("entry_label_with_space", (*STANDARD, "--val_datasets", "bad label=standard_data"),
