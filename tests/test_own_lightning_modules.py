@@ -112,6 +112,15 @@ def test_a_module_that_compiles_its_net_to_fit_tests_its_checkpoint_with_the_net
     assert tested == pytest.approx(results(run_dir)["test"]["standard_data"])
 
 
+def test_a_module_that_fails_before_its_first_step_leaves_no_run_folder(project):
+    shutil.copy(EXAMPLES / "injected_module.py", project.root / "model")
+    # ExampleNet, a CNN of 28 x 28 images, fed StandardData's 16 numbers: the module's own code fails.
+    process = project.run("--model_name", "injected_module", "--net", "example_net", "--dataset", "standard_data",
+                          "--compile", "false", *FAST)
+    assert process.returncode == 1 and "RuntimeError" in process.stderr  # the module's error, with its traceback
+    assert not project.logs.exists() or not project.run_dirs()
+
+
 def test_injected_module_trains_on_two_processes_of_its_package(project):
     shutil.copy(EXAMPLES / "injected_module.py", project.root / "model")
     process = project.run(*INJECTED, *FAST, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp")

@@ -12,6 +12,7 @@ from utils.lightning_package import LightningDataModule, LightningModule, Traine
 from utils.runs.checkpoints import stored_validation
 from utils.runs.predictions import set_predictions, write_predictions
 from utils.runs.results import per_dataset
+from utils.shared_names import checkpoints_folder
 from utils.trainer.export import ExportRefused, export_net
 from utils.trainer.module_monitor import MonitorNotLogged, remove_fresh_run_folder
 from utils.trainer.own_modules import defines_hook
@@ -93,7 +94,17 @@ def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamod
                         f"{settings.trainer.ddp_timeout} s ({str(error).splitlines()[0]}): start the same command on "
                         f"every node, with the same MASTER_ADDR and MASTER_PORT and NODE_RANK 0 to "
                         f"{settings.trainer.num_nodes - 1}, or raise --ddp_timeout") from None
+    except Exception:
+        if trained_nothing(command, trainer, run_dir) and trainer.is_global_zero:
+            remove_fresh_run_folder(run_dir)  # the error is all it made: no empty run is left for --resume last
+        raise
     return results
+
+
+def trained_nothing(command: Command, trainer: Trainer, run_dir: Path) -> bool:
+    """Whether a fresh run (not a resumed one) stopped before it trained a step or saved a checkpoint."""
+    return (command.resume_checkpoint is None and trainer.global_step == 0
+            and not any(checkpoints_folder(run_dir).glob("*.ckpt")))
 
 
 def mode_results(mode: str, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
