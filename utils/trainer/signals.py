@@ -21,7 +21,7 @@ class CheckpointOnSigterm(Callback):
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         """Save on SIGTERM only: Lightning raises it between steps, where the state is whole (a Ctrl-C is not)."""
         if isinstance(exception, SIGTERMException) and trainer.training:
-            trainer.save_checkpoint(self.last)
+            trainer.save_checkpoint(self.last, weights_only=False)  # the whole state, for --resume
 
 
 def resume_hint(run_dir: Path) -> str:
