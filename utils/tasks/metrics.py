@@ -110,7 +110,7 @@ class StageMetrics(nn.Module):
         # Updated with the collection, computed on its own (an image, not a logged number).
         self.confusion = confusion
         self.loss = MeanMetric()
-        self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | int]] = []
         self.pending_outputs = 0
 
     def update(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
