@@ -41,6 +41,20 @@ def test_groups_of_batches_give_the_values_of_torchmetrics_fed_batch_by_batch():
     assert values["loss"].item() == pytest.approx(weighted / items, rel=1e-6)  # weighted by batch size
 
 
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_logits_between_zero_and_one_count_as_positive_whatever_the_batches(task):
+    # Logits of 0.3 (probability 0.57) and -0.3: a positive and a negative, as a logit above 0 is.
+    logits = torch.tensor([0.3, -0.3, 0.3, -0.3]) if task == "binary" else torch.tensor([[0.3, -0.3], [-0.3, 0.3]])
+    targets = (logits > 0).long()
+    values = []
+    for size in (1, len(logits)):  # one item a batch, or all at once
+        ours = StageMetrics(build_metrics(task, ["accuracy", "f1"], 2), logits=True)
+        for start in range(0, len(logits), size):
+            ours.update(torch.tensor(0.0), logits[start:start + size], targets[start:start + size])
+        values.append({name: value.item() for name, value in ours.compute().items()})
+    assert values[0] == values[1] == {"loss": 0.0, "accuracy": 1.0, "f1": 1.0}
+
+
 def test_a_step_keeps_its_tensors_until_a_group_is_full():
     ours = StageMetrics(build_metrics("classification", ["accuracy"], 3))
     for _ in range(BATCHES_PER_GROUP - 1):

@@ -155,6 +155,44 @@ def test_a_dict_output_without_the_output_key_names_its_keys(project):
     assert "'scores'" in line and "logits, length" in line and "--output_key" in line
 
 
+SHY_NET = """
+import torch
+from torch import nn
+
+
+class ShyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.logit = nn.Parameter(torch.tensor(0.3))  # a probability of 0.57: a positive, if a shy one
+
+    def forward(self, x):
+        return self.logit.expand(len(x))
+"""
+
+POSITIVES_DATA = """
+import torch
+from torch.utils.data import Dataset
+
+
+class PositivesData(Dataset):
+    def __len__(self):
+        return 40
+
+    def __getitem__(self, index):
+        return torch.zeros(4), 1
+"""
+
+
+def test_binary_logits_between_zero_and_one_are_scored_as_the_positives_they_are(project):
+    project.write("model/shy_net.py", SHY_NET)
+    project.write("data/positives_data.py", POSITIVES_DATA)
+    _, results = trained(project, "--model_name", "shy_net", "--dataset", "positives_data", "--task", "binary",
+                         "--max_epochs", "1", "--batch_size", "8", "--limit_train_batches", "2")
+    # torchmetrics reads outputs all within [0, 1] as probabilities: the logit must reach it as one.
+    assert results["test"]["positives_data"]["accuracy"] == 1.0
+    assert results["val"]["positives_data"]["f1"] == 1.0
+
+
 NAMED_OUTPUTS_NET = """
 import dataclasses
 from typing import NamedTuple

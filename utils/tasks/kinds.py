@@ -31,6 +31,7 @@ TASKS = dict(zip(BY_NAME["task"].choices, (
     TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 is dropped)"),
 ), strict=True))
 CLASS_INDEX_TASKS = ("classification", "segmentation")
+LOGIT_TASKS = ("binary", "multilabel")  # a logit per item or label, which the metrics read as a probability
 
 
 def task_kind(task: str) -> TaskKind:

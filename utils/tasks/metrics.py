@@ -104,9 +104,13 @@ def batch_weights(counts: tuple[torch.Tensor | int, ...], device: torch.device) 
 class StageMetrics(nn.Module):
     """The mean loss over an epoch's samples and a MetricCollection; a step only keeps its batch's tensors."""
 
-    def __init__(self, metrics: dict[str, Metric], confusion: ConfusionMatrix | None = None) -> None:
+    def __init__(self, metrics: dict[str, Metric], confusion: ConfusionMatrix | None = None,
+                 logits: bool = False) -> None:
         super().__init__()
         self.collection = MetricCollection(dict(metrics))
+        # Logits reach the metrics as probabilities: torchmetrics applies a sigmoid only to a group of outputs
+        # holding one value outside [0, 1], so logits between 0 and 1 would be read as probabilities themselves.
+        self.logits = logits
         # Updated with the collection, computed on its own (an image, not a logged number).
         self.confusion = confusion
         self.loss = MeanMetric()
@@ -132,16 +136,21 @@ class StageMetrics(nn.Module):
         updated = [self.collection] if self.confusion is None else [self.collection, self.confusion]
         try:
             if len({batch.shape[1:] for batch in outputs}) == 1 and len({batch.shape[1:] for batch in targets}) == 1:
+                scores = self.scores(torch.cat(outputs))
                 for metric in updated:
-                    metric.update(torch.cat(outputs), torch.cat(targets))
+                    metric.update(scores, torch.cat(targets))
             else:  # items of varying shapes: batch by batch
                 for batch_outputs, batch_targets in zip(outputs, targets, strict=True):
                     for metric in updated:
-                        metric.update(batch_outputs, batch_targets)
+                        metric.update(self.scores(batch_outputs), batch_targets)
         except (RuntimeError, ValueError) as error:
             # Only two items of each dataset are checked before a run; a later bad target ends here.
             raise UserError(f"the metrics refused {batches} ({str(error).splitlines()[0]}): fix the "
                             f"dataset's targets, --task or the net's number of outputs") from None
+
+    def scores(self, outputs: torch.Tensor) -> torch.Tensor:
+        """What the metrics read of a group of outputs: probabilities where the outputs are logits."""
+        return outputs.sigmoid() if self.logits else outputs
 
     def compute(self) -> dict[str, torch.Tensor]:
         """The epoch's values over every process (torchmetrics syncs them), named `loss` and as the metrics."""
