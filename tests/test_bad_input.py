@@ -159,6 +159,8 @@ CASES = [
          ("StandardData", "'nope'", "num_samples")),
     Case("entry_labels_duplicate", (*STANDARD, "--val_datasets", "standard_data", "standard_data"),
          ("--val_datasets", "'standard_data' twice")),
+    Case("metric_of_many_numbers", (*STANDARD, "--metrics", "f1:average=none"),
+         ("the metric 'f1' gives 10 numbers", "average=macro")),
     # Whole-run checks.
     Case("unknown_monitor_key", (*STANDARD, "--monitor", "val/nope"), ("val/nope", "val/loss", "val/accuracy")),
     Case("cross_entropy_for_regression", (*STANDARD, "--loss", "cross_entropy", "--task", "regression"),

@@ -2,6 +2,7 @@
 training step would stop on (a metric's arguments, a metric that does not fit the task, a net's metrics() that
 are no metrics, a loss that is not one number) is one line here."""
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +38,20 @@ def check_scalar_loss(loss: Any, source: str) -> None:
                     f"shape [] (reduce it over the batch, for example with .mean())")
 
 
+def check_one_number_each(metrics: Any, description: str) -> None:
+    """Refuse a metric whose value is not one number (f1:average=none gives one a class): a run logs one a metric."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # two items make some metrics warn (no positive target, say)
+            values = metrics.compute()
+    except (RuntimeError, ValueError):
+        return  # a metric that needs more than two items to compute is judged on the whole set, later
+    for name, value in values.items():
+        if isinstance(value, torch.Tensor) and value.numel() != 1:
+            raise UserError(f"the metric {name!r} gives {value.numel()} numbers on {description}, and a run logs one "
+                            f"number a metric: ask it for one (average=macro, say, rather than average=none)")
+
+
 def dry_step(model: Any, datasets: dict[str, Dataset]) -> None:
     """A val step of the model on two items of each dataset, metrics updated, nothing of the model changed."""
     source = f"{type(model.net).__name__}.loss()" if model.own_loss else f"--loss {model.task.loss or 'default'}"
@@ -49,5 +64,6 @@ def dry_step(model: Any, datasets: dict[str, Dataset]) -> None:
                 loss = model.shared_step(sample_batch(dataset, label), metrics)
                 check_scalar_loss(loss, source)
                 metrics.flush(f"the sample batch of {dataset_description(dataset, label)}")
+                check_one_number_each(metrics, f"the sample batch of {dataset_description(dataset, label)}")
     finally:
         model.train(was_training)
