@@ -67,7 +67,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
     from utils.lightning_package import pl
-    from utils.runs.checkpoints import check_resume_fits
+    from utils.runs.checkpoints import check_resume_fits, read_checkpoint
     from utils.tasks.dry_step import dry_step
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, check_trainable, preflight
@@ -97,7 +97,9 @@ def build_checked(command: Command) -> tuple[Any, Any]:
                             settings.task.input_key, settings.task.target_key)
     check_val_check_interval(command.options, len(datamodule.train_set))
     if command.resume_checkpoint:
-        check_resume_fits(str(command.resume_checkpoint), model.state_dict())
+        resumed = str(command.resume_checkpoint)
+        check_resume_fits(resumed, model.state_dict())
+        datamodule.check_resume_position(read_checkpoint(resumed), resumed)
     return datamodule, model
 
 

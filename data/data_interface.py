@@ -12,7 +12,7 @@ from utils.config.settings import DataSettings
 from utils.config.signature_options import entry_arguments
 from utils.datasets.batches import collate_function
 from utils.datasets.folds import fold_split
-from utils.datasets.resumable import ResumableLoader, ResumableOrder
+from utils.datasets.resumable import ResumableOrder
 from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
 from utils.lightning_package import pl
@@ -47,6 +47,7 @@ class DInterface(pl.LightningDataModule):
         self.allow_zero_length_dataloader_with_multiple_devices = True
         self.dataset_classes, self.class_values, self.settings = dataset_classes, class_values, settings
         self._built: dict[tuple, Dataset] = {}
+        self.train_resume: tuple[int, int] | None = None  # (epoch, items) a resumed checkpoint's epoch had trained
         # Part of the train set is held out only when a val or test entry is that same dataset.
         held_out = any((entry.name, entry.overrides) == (train_entry.name, train_entry.overrides)
                        for entry in [*val_entries, *test_entries])
@@ -109,16 +110,42 @@ class DInterface(pl.LightningDataModule):
             return DataLoader(dataset, sampler=EvaluationShare(len(dataset), num_replicas=world_size, rank=rank),
                               **settings)
         order = ResumableOrder(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=self.settings.seed)
-        return ResumableLoader(dataset, sampler=order, drop_last=self.settings.drop_last, position=self.train_position,
-                               **settings)
+        if self.train_resume is not None:
+            order.resume(*self.train_resume)
+            self.train_resume = None
+        return DataLoader(dataset, sampler=order, drop_last=self.settings.drop_last, **settings)
 
-    def train_position(self) -> tuple[int, int]:
-        """The epoch a checkpoint taken now resumes in, and the batches of it already trained."""
+    def order_settings(self) -> dict[str, Any]:
+        """The options that decide which items each train batch holds, beside the seeded order."""
+        settings = self.settings
+        return {"batch_size": settings.batch_size, "seed": settings.seed, "drop_last": settings.drop_last}
+
+    def state_dict(self) -> dict[str, Any]:
+        """For a checkpoint: the epoch it resumes in, the items of that epoch trained (each process's share) and the
+        options that ordered them. Lightning saves it as the datamodule's state."""
         trainer = self.trainer
-        done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        if trainer is None:
+            return {}
+        epoch, done = trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.completed
         if done >= trainer.num_training_batches:
-            return trainer.current_epoch + 1, 0
-        return trainer.current_epoch, done
+            epoch, done = epoch + 1, 0
+        return {"epoch": epoch, "items": done * self.settings.batch_size, **self.order_settings()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take up a checkpoint's train position: the train loader built next goes on after the items it trained."""
+        self.train_resume = (state["epoch"], state["items"]) if "items" in state else None
+
+    def check_resume_position(self, stored: dict[str, Any], checkpoint: str) -> None:
+        """Refuse to resume a checkpoint taken mid-epoch with options that change which items the epoch's rest holds."""
+        state = stored.get(type(self).__qualname__)  # where Lightning keeps a datamodule's state
+        if not state or not state.get("items"):
+            return
+        for name, value in self.order_settings().items():
+            if state.get(name, value) != value:
+                raise UserError(f"checkpoint {checkpoint} was taken {state['items']} items into epoch "
+                                f"{state['epoch']}, with --{name} {state[name]}: with {value} the rest of that epoch "
+                                f"would hold other items; resume with --{name} {state[name]}, or from a checkpoint at "
+                                f"an epoch's end")
 
     def train_dataloader(self) -> DataLoader:
         """The shuffled train loader."""

@@ -182,3 +182,13 @@ def test_a_thaw_across_several_processes_is_refused():
     module = SimpleNamespace(net=StandardNet())
     FreezeUntilEpoch({"layers.0.weight"}, unfreeze_at_epoch=None).setup(SimpleNamespace(world_size=2), module, "fit")
     assert not module.net.layers[0].weight.requires_grad and module.net.layers[0].bias.requires_grad
+
+
+def test_a_run_resumed_in_the_middle_of_a_thawed_epoch_trains_the_thawed_parameters():
+    # Lightning does not start an epoch resumed in its middle: the thaw comes when training starts.
+    module, freezing = SimpleNamespace(net=StandardNet()), FreezeUntilEpoch({"layers.0.weight"}, unfreeze_at_epoch=1)
+    freezing.setup(SimpleNamespace(world_size=1), module, "fit")
+    freezing.on_train_start(SimpleNamespace(current_epoch=0), module)
+    assert not module.net.layers[0].weight.requires_grad
+    freezing.on_train_start(SimpleNamespace(current_epoch=1), module)
+    assert module.net.layers[0].weight.requires_grad

@@ -5,19 +5,25 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 import torch
-from conftest import FAST, Project
+from conftest import FAST, Project, error_line
 from test_one_writer import SLOW_DATA, start_main, wait_for_file
 from test_resume import assert_same_weights
 
+from utils.trainer.signals import accumulating
+
 SLOW = ("--model_name", "standard_net", "--dataset", "slow_data", "--batch_size", "32", "--max_epochs", "3")
+ONE_CYCLE = ("--scheduler", "one_cycle_lr")
 
 
-def stop_in_second_epoch(project: Project, number: signal.Signals) -> tuple[subprocess.Popen, Path, int]:
+def stop_in_second_epoch(project: Project, number: signal.Signals,
+                         *arguments: str) -> tuple[subprocess.Popen, Path, int]:
     """Start a slow run, send it `number` a few batches into its second epoch; return it, its folder, its step then."""
     project.write("data/slow_data.py", SLOW_DATA)
-    process = start_main(project, *SLOW, "--delay", "0.2", "--experiment", number.name)
+    process = start_main(project, *SLOW, *arguments, "--delay", "0.2", "--experiment", number.name)
     run_dir = project.logs / number.name / "version_0"
     wait_for_file(run_dir / "checkpoints" / "last.ckpt", process)
     first_step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
@@ -34,7 +40,8 @@ def last_line(process: subprocess.Popen) -> str:
 
 
 def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
-    process, run_dir, first_step = stop_in_second_epoch(project, signal.SIGTERM)
+    # one_cycle_lr counts the run's steps from the train loader, built before the checkpoint is restored.
+    process, run_dir, first_step = stop_in_second_epoch(project, signal.SIGTERM, *ONE_CYCLE)
     assert process.returncode == 128 + signal.SIGTERM
     relative = run_dir.relative_to(project.root)
     stderr = process.stderr.read()
@@ -46,11 +53,16 @@ def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
     assert not (run_dir / "results.json").exists()
     assert not list((run_dir / "checkpoints").glob(".*.tmp"))
 
+    # Batches of another size would hold other items than those the interrupted epoch had left.
+    saved_bytes = (run_dir / "checkpoints" / "last.ckpt").read_bytes()
+    line = error_line(project.run("--resume", str(relative), "--delay", "0", "--batch_size", "16"))
+    assert "items into epoch 1, with --batch_size 32: with 16" in line and "resume with --batch_size 32" in line
+    assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == saved_bytes
     resumed = project.run("--resume", str(relative), "--delay", "0")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((run_dir / "results.json").read_text())["epochs_trained"] == 3
     # The resumed epoch goes on with the batches it had not trained, not its first ones again.
-    whole = project.run(*SLOW, "--delay", "0", "--experiment", "whole")
+    whole = project.run(*SLOW, *ONE_CYCLE, "--delay", "0", "--experiment", "whole")
     assert whole.returncode == 0, whole.stderr[-3000:]
     assert_same_weights(project.logs / "whole" / "version_0" / "checkpoints" / "last.ckpt",
                         run_dir / "checkpoints" / "last.ckpt")
@@ -102,3 +114,12 @@ def test_sigterm_to_a_ddp_run_stops_both_processes_at_one_step_with_one_resumabl
     resumed = project.run("--resume", str(relative), "--delay", "0")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((run_dir / "results.json").read_text())["epochs_trained"] == 4
+
+
+@pytest.mark.parametrize(("trained", "expected"), [(5, True), (6, False), (11, False)])
+def test_sigterm_saves_nothing_while_accumulated_gradients_wait_for_their_step(trained, expected):
+    # Two batches a step, 11 an epoch: after 5 one gradient waits, after 6 none, after 11 the epoch's end steps.
+    progress = SimpleNamespace(current=SimpleNamespace(completed=trained))
+    trainer = SimpleNamespace(fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)),
+                              accumulate_grad_batches=2, num_training_batches=11)
+    assert accumulating(trainer) is expected

@@ -1,11 +1,11 @@
-"""The train loader a run resumes mid-epoch: a checkpoint says how far the epoch got, and the resumed run goes on from
-there in the same order, through the `state_dict` / `load_state_dict` interface Lightning documents for loaders."""
+"""The train order a run resumes mid-epoch: a checkpoint says how far the epoch got (DInterface's state), and the
+resumed run goes on from there in the same order."""
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DistributedSampler
 
 
 class ResumableOrder(DistributedSampler):
@@ -26,20 +26,3 @@ class ResumableOrder(DistributedSampler):
         if resume_at is not None and resume_at[0] == self.epoch:
             return itertools.islice(indices, resume_at[1], None)
         return indices
-
-
-class ResumableLoader(DataLoader):
-    """A train DataLoader over a ResumableOrder whose state is the epoch and the items of it trained so far."""
-
-    def __init__(self, *arguments: Any, position: Callable[[], tuple[int, int]], **keywords: Any) -> None:
-        super().__init__(*arguments, **keywords)
-        self.position = position  # the epoch a checkpoint taken now resumes in, and the batches of it trained
-
-    def state_dict(self) -> dict[str, int]:
-        """Where the epoch stands, for a checkpoint."""
-        epoch, batches = self.position()
-        return {"epoch": epoch, "items": batches * self.batch_size}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Go on from where a checkpoint's epoch stood."""
-        self.sampler.resume(state["epoch"], state["items"])

@@ -38,6 +38,10 @@ class FreezeUntilEpoch(Callback):
                             f"start): train on one device, or drop --unfreeze_at_epoch to keep them frozen")
         self.set_trainable(pl_module, False)
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Thaw a run resumed in the middle of an epoch from `unfreeze_at_epoch` on (that epoch does not start)."""
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Thaw from `unfreeze_at_epoch` on, a resumed run included."""
         if self.unfreeze_at_epoch is not None and trainer.current_epoch >= self.unfreeze_at_epoch:

@@ -19,9 +19,16 @@ class CheckpointOnSigterm(Callback):
         self.last = last_checkpoint(run_dir)
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        """Save on SIGTERM only: Lightning raises it between steps, where the state is whole (a Ctrl-C is not)."""
-        if isinstance(exception, SIGTERMException) and trainer.training:
+        """Save on SIGTERM only: Lightning raises it between batches, where the state is whole (a Ctrl-C is not),
+        unless gradients of --accumulate_grad_batches wait for their optimizer step (a checkpoint holds none)."""
+        if isinstance(exception, SIGTERMException) and trainer.training and not accumulating(trainer):
             trainer.save_checkpoint(self.last, weights_only=False)  # the whole state, for --resume
+
+
+def accumulating(trainer: Trainer) -> bool:
+    """Whether the batches trained so far this epoch hold gradients that no optimizer step has used yet."""
+    done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+    return done % trainer.accumulate_grad_batches != 0 and done < trainer.num_training_batches
 
 
 def resume_hint(run_dir: Path) -> str:
