@@ -98,8 +98,9 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     check_val_check_interval(command.options, len(datamodule.train_set))
     if command.resume_checkpoint:
         resumed = str(command.resume_checkpoint)
-        check_resume_fits(resumed, model.state_dict())
-        datamodule.check_resume_position(read_checkpoint(resumed), resumed)
+        checkpoint = read_checkpoint(resumed)
+        check_resume_fits(resumed, checkpoint, model.state_dict())
+        datamodule.check_resume_position(checkpoint, resumed)
     return datamodule, model
 
 

@@ -18,6 +18,7 @@ from utils.errors import UserError
 from utils.lightning_package import pl
 from utils.loading.constructor_parameters import constructor_parameters
 from utils.loading.instances import build_instance
+from utils.trainer.run_state import train_position
 from utils.trainer.speedups import pins_memory
 
 
@@ -123,12 +124,9 @@ class DInterface(pl.LightningDataModule):
     def state_dict(self) -> dict[str, Any]:
         """For a checkpoint: the epoch it resumes in, the items of that epoch trained (each process's share) and the
         options that ordered them. Lightning saves it as the datamodule's state."""
-        trainer = self.trainer
-        if trainer is None:
+        if self.trainer is None:
             return {}
-        epoch, done = trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.completed
-        if done >= trainer.num_training_batches:
-            epoch, done = epoch + 1, 0
+        epoch, done = train_position(self.trainer)
         return {"epoch": epoch, "items": done * self.settings.batch_size, **self.order_settings()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -121,5 +121,5 @@ def test_sigterm_saves_nothing_while_accumulated_gradients_wait_for_their_step(t
     # Two batches a step, 11 an epoch: after 5 one gradient waits, after 6 none, after 11 the epoch's end steps.
     progress = SimpleNamespace(current=SimpleNamespace(completed=trained))
     trainer = SimpleNamespace(fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)),
-                              accumulate_grad_batches=2, num_training_batches=11)
+                              current_epoch=0, accumulate_grad_batches=2, num_training_batches=11)
     assert accumulating(trainer) is expected

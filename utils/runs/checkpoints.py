@@ -142,9 +142,10 @@ def stored_validation(checkpoint_path: str) -> tuple[int, dict[str, float]]:
     return checkpoint["global_step"], checkpoint.get("validation_history", {}).get(checkpoint["global_step"], {})
 
 
-def check_resume_fits(path: str, module_state: dict[str, Any]) -> None:
-    """Refuse, before the run folder is touched, a checkpoint whose tensors do not fit the module built now."""
-    stored = read_checkpoint(path)["state_dict"]
+def check_resume_fits(path: str, checkpoint: dict[str, Any], module_state: dict[str, Any]) -> None:
+    """Refuse, before the run folder is touched, a checkpoint (read from `path`) whose tensors do not fit the module
+    built now."""
+    stored = checkpoint["state_dict"]
     missing, unexpected = sorted(set(module_state) - set(stored)), sorted(set(stored) - set(module_state))
     if missing or unexpected:
         which = f"the net now has {missing[0]!r}, which it lacks" if missing else f"it has {unexpected[0]!r}, " \

@@ -10,6 +10,12 @@ from utils.shared_names import VAL, metric_stage
 PLAIN_TYPES = (bool, int, float, str, type(None))
 
 
+def train_position(trainer: Trainer) -> tuple[int, int]:
+    """The epoch a checkpoint taken now resumes in, and the batches of it already trained (0 at an epoch's end)."""
+    epoch, done = trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.completed
+    return (epoch + 1, 0) if done >= trainer.num_training_batches else (epoch, done)
+
+
 def is_plain(value: Any) -> bool:
     """Whether `value` is made of numbers, strings, None, lists, tuples and string-keyed dicts only."""
     if isinstance(value, (list, tuple)):

@@ -8,6 +8,7 @@ from typing import TypeVar
 from utils.errors import RunStopped
 from utils.lightning_package import Callback, LightningModule, SIGTERMException, Trainer
 from utils.shared_names import last_checkpoint
+from utils.trainer.run_state import train_position
 
 Result = TypeVar("Result")
 
@@ -27,8 +28,7 @@ class CheckpointOnSigterm(Callback):
 
 def accumulating(trainer: Trainer) -> bool:
     """Whether the batches trained so far this epoch hold gradients that no optimizer step has used yet."""
-    done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
-    return done % trainer.accumulate_grad_batches != 0 and done < trainer.num_training_batches
+    return train_position(trainer)[1] % trainer.accumulate_grad_batches != 0
 
 
 def resume_hint(run_dir: Path) -> str:
