@@ -5,6 +5,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassJaccardIndex
 
 from utils.errors import UserError
+from utils.tasks.kinds import outputs_are_logits
 from utils.tasks.metric_catalogue import build_metric, metric_class, snake_case
 from utils.tasks.metrics import BATCHES_PER_GROUP, StageMetrics, build_metrics, logged_keys
 
@@ -98,3 +99,11 @@ def test_logged_keys_name_every_dataset_and_the_means():
     keys = logged_keys(["auroc"], ["clean", "noisy"], ["test_set"])
     expected = {"train/loss", "train/auroc", "val/auroc", "val/clean/auroc", "val/noisy/loss", "test/test_set/auroc"}
     assert expected <= set(keys)
+
+
+def test_only_outputs_trained_as_logits_reach_the_metrics_as_their_sigmoid():
+    assert outputs_are_logits("binary", None, own_loss=False)  # bce_with_logits, the task's default
+    assert outputs_are_logits("multilabel", "bce_with_logits", own_loss=False)
+    assert not outputs_are_logits("binary", "mse", own_loss=False)  # trained toward 0 and 1 themselves
+    assert not outputs_are_logits("binary", None, own_loss=True)  # a net's own loss says what its outputs are
+    assert not outputs_are_logits("classification", None, own_loss=False)

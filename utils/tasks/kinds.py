@@ -31,7 +31,12 @@ TASKS = dict(zip(BY_NAME["task"].choices, (
     TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 is dropped)"),
 ), strict=True))
 CLASS_INDEX_TASKS = ("classification", "segmentation")
-LOGIT_TASKS = ("binary", "multilabel")  # a logit per item or label, which the metrics read as a probability
+
+
+def outputs_are_logits(task: str, loss: str | None, own_loss: bool) -> bool:
+    """Whether the outputs are logits the metrics should read as probabilities: a binary or multi-label task trained
+    with bce_with_logits (another loss, or a net's own, may train outputs that are probabilities already)."""
+    return task in ("binary", "multilabel") and not own_loss and (loss or TASKS[task].default_loss) == "bce_with_logits"
 
 
 def task_kind(task: str) -> TaskKind:
