@@ -17,8 +17,9 @@ from test_run_ownership import wait_until_free
 
 from utils.errors import UserError
 from utils.experiments import parallel_runs
-from utils.experiments.child_slots import child_slots, split_evenly
+from utils.experiments.child_slots import ChildSlot, child_slots, split_evenly
 from utils.machine import usable_cpus
+from utils.runs.folder import RUN_DIR_VARIABLE
 
 SLOW_FOLDS = ("--model_name", "standard_net", "--dataset", "slow_data", "--delay", "0.2", "--batch_size", "32",
               "--folds", "2", "--parallel", "2", "--experiment", "cv")
@@ -140,3 +141,25 @@ def test_two_trials_of_a_sweep_run_at_once_each_writing_its_own_output(project):
         assert "run folder:" in (study / trial / "output.log").read_text()
         assert json.loads((study / trial / "results.json").read_text())["best_score"] is not None
     assert (study / "best_config.yaml").is_file()
+
+
+# A child that ends by SIGTERM, after writing its results.json when told to (as a fold that had finished).
+ENDS_BY_SIGTERM = """
+import os, signal, sys
+from pathlib import Path
+if sys.argv[1] == "finished":
+    (Path(os.environ[sys.argv[2]].split(":", 1)[1]) / "results.json").write_text("{}")
+os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_child_ended_by_a_signal_is_reported_stopped_unless_it_had_finished(tmp_path, capsys, finished):
+    script = tmp_path / "child.py"
+    script.write_text(ENDS_BY_SIGTERM)
+    runs = parallel_runs.ParallelRuns(script, [ChildSlot(0, None, None)])
+    argv = ["finished" if finished else "stopped", RUN_DIR_VARIABLE]
+    assert runs.run_child(runs.slots[0], "fold_0", argv, tmp_path / "fold_0") == -signal.SIGTERM
+    expected = ("fold_0 had finished, its results.json written, when it ended (killed by SIGTERM)" if finished
+                else "fold_0 stopped (killed by SIGTERM)")
+    assert expected in capsys.readouterr().err

@@ -15,7 +15,7 @@ from utils.errors import RunStopped
 from utils.experiments.child_runs import exit_description, signals_forwarded, start_child
 from utils.experiments.child_slots import ChildSlot, child_slots
 from utils.machine import allowed_cpus, usable_cpus
-from utils.shared_names import OUTPUT_FILE
+from utils.shared_names import OUTPUT_FILE, RESULTS_FILE
 
 # How often the table is printed again while nothing starts or ends.
 TABLE_EVERY_S = 30.0
@@ -98,7 +98,10 @@ class ParallelRuns:
             self.children.remove(child)
             self.states[slot.number].code, self.states[slot.number].running = code, False
             self.changed = True
-        if code != 0:
+        if code != 0 and (run_dir / RESULTS_FILE).is_file():  # a signal passed on as it was ending
+            print(f"{name} had finished, its {RESULTS_FILE} written, when it ended ({exit_description(code)})",
+                  file=sys.stderr, flush=True)
+        elif code != 0:
             print(f"{name} stopped ({exit_description(code)}): {last_line(run_dir / OUTPUT_FILE)}  "
                   f"(whole output: {run_dir / OUTPUT_FILE})", file=sys.stderr, flush=True)
         return code
