@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from tests.conftest import FAST, error_line, main_environment
+from utils.runs.comparison import RunRecord, comparison_rows
 
 TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200", *FAST)
 CHANGES = (("--seed", "1"), ("--seed", "2", "--batch_size", "64"), ("--seed", "3", "--optimizer.lr", "0.01"))
@@ -47,3 +48,11 @@ def test_three_runs_side_by_side_with_the_options_that_differ_best_values_and_te
 def test_compare_refuses_a_folder_without_runs_and_csv_alone(project):
     assert "no run folder there" in error_line(project.run("--compare", "Logs"))
     assert "add --compare" in error_line(project.run("--csv", "runs.csv"))
+
+
+def test_runs_of_two_monitors_show_the_monitor_once_each():
+    runs = [RunRecord(f"run_{n}", {"monitor": monitor, "seed": n}, {"monitor": monitor, "best_score": 0.5})
+            for n, monitor in enumerate(("val/loss", "val/accuracy"))]
+    header, *rows = comparison_rows(runs)
+    assert header == ["run", "seed", "monitor", "best"]
+    assert [row[2] for row in rows] == ["val/loss", "val/accuracy"]

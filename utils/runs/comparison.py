@@ -11,8 +11,9 @@ from utils.config.config_files import load_config
 from utils.errors import UserError, one_line
 from utils.shared_names import CONFIG_FILE, RESULTS_FILE, TEST, metric_key
 
-# Options every run has its own value of without it being a choice that was changed.
-NOT_COMPARED = {"experiment", "log_dir"}
+# Options every run has its own value of without it being a choice that was changed, and the monitor, which the
+# table shows in a column of its own.
+NOT_COMPARED = {"experiment", "log_dir", "monitor"}
 
 
 @dataclass
