@@ -67,7 +67,6 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
     from utils.lightning_package import pl
-    from utils.runs.checkpoints import check_resume_fits, read_checkpoint
     from utils.tasks.dry_step import dry_step
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, check_trainable, preflight
@@ -96,12 +95,21 @@ def build_checked(command: Command) -> tuple[Any, Any]:
         check_train_batches(command.options, datamodule.train_set, None if own_module else model.net,
                             settings.task.input_key, settings.task.target_key)
     check_val_check_interval(command.options, len(datamodule.train_set))
-    if command.resume_checkpoint:
-        resumed = str(command.resume_checkpoint)
-        checkpoint = read_checkpoint(resumed)
-        check_resume_fits(resumed, checkpoint, model.state_dict())
-        datamodule.check_resume_position(checkpoint, resumed)
     return datamodule, model
+
+
+def resumed_step(command: Command, datamodule: Any, model: Any) -> int | None:
+    """The global step of the checkpoint a --resume continues, once it is checked to fit the net and the data order
+    built now (its file read once); None for a new run."""
+    from utils.runs.checkpoints import check_resume_fits, read_checkpoint
+
+    if not command.resume_checkpoint:
+        return None
+    resumed = str(command.resume_checkpoint)
+    checkpoint = read_checkpoint(resumed)
+    check_resume_fits(resumed, checkpoint, model.state_dict())
+    datamodule.check_resume_position(checkpoint, resumed)
+    return checkpoint["global_step"]
 
 
 def confusion_images(command: Command, model: Any, datamodule: Any) -> list[Any]:
@@ -119,7 +127,6 @@ def confusion_images(command: Command, model: Any, datamodule: Any) -> list[Any]
 def prepare_checked(command: Command) -> PreparedRun:
     """Build the data and the model of a checked command, then claim the run folder and build the Trainer."""
     from utils.experiments.pruning import sweep_trial_callbacks
-    from utils.runs.checkpoints import read_checkpoint
     from utils.runs.folder import claim_run_folder, remove_stale_temporaries
     from utils.trainer.build import build_trainer
     from utils.trainer.own_modules import module_callbacks
@@ -127,7 +134,7 @@ def prepare_checked(command: Command) -> PreparedRun:
 
     settings = command.settings
     datamodule, model = build_checked(command)
-    resume_step = read_checkpoint(str(command.resume_checkpoint))["global_step"] if command.resume_dir else None
+    resume_step = resumed_step(command, datamodule, model)
     trial_callbacks = sweep_trial_callbacks(settings.trainer.monitor)
     run_dir = claim_run_folder(command)
     remove_stale_temporaries(run_dir)
