@@ -30,6 +30,9 @@ RUNS = [
     case(["bench_startup.py", "--reps", "1"],
          ["ratio  startup main.py --help / import torch", "check  main.py --help imports no pytorch_lightning",
           "check  main.py --list imports no pytorch_lightning"]),
+    case(["bench_jsonargparse.py", "--rounds", "1", "--imports", "1"],
+         ["ratio  parse default job template / jsonargparse", "check  template errors are one line each",
+          "wrong values jsonargparse takes:"]),
     case(["bench_threads.py", "--train_batches", "1", "--rounds", "1", "--together", "2"],
          ["ratio  before: 2 at once / one alone", "ratio  after: 2 at once / one alone",
           "ratio  2 at once: after / before", "(cpus/processes)", "(--threads)"]),
@@ -54,3 +57,6 @@ def test_each_benchmark_prints_its_ratios_and_the_template_trains_as_the_hand_wr
         assert len(parity) == 2 and all(line.rstrip().endswith("PASS") for line in parity), parity
         # Each ratio over rounds carries its interval.
         assert all("95% interval" in line for line in process.stdout.splitlines() if " time (" in line)
+    if script == "bench_jsonargparse.py":
+        # Whatever the timing, every value the template refuses is refused in one line.
+        assert "template errors are one line each" in process.stdout and "MISS" not in process.stdout
