@@ -62,7 +62,10 @@ def test_compare_shows_an_option_some_runs_lack_only_where_the_runs_that_have_it
 
 REFUSED = {
     "option-of-no-chosen-optimizer": ((), "optimizer: [adam, adamw]\noptimizer.momentum: [0.5]\n",
-                                      "'optimizer.momentum' is not an option of any trial (optimizer adam, adamw)"),
+                                      "'optimizer.momentum' is not an option of any trial (optimizer adam, adamw) "
+                                      "(the optimizer of each trial has no momentum: choose one that has, optimizer: "
+                                      "[muon, rmsprop, sgd])"),
+    "misspelt-optimizer-parameter": ((), "optimizer.betaz: [[0.8, 0.9]]\n", "(did you mean optimizer.betas?)"),
     "given-option-of-no-chosen-optimizer": (("--optimizer", "sgd", "--optimizer.momentum", "0.5"),
                                             "optimizer: [adam, adamw]\n",
                                             "--optimizer.momentum 0.5 reaches no trial: no optimizer the sweep"),

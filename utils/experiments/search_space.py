@@ -1,6 +1,7 @@
 """A sweep file: the search space over any option, checked before any trial runs, then sampled by Optuna."""
 
 import difflib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from utils.experiments.class_choices import (
     options_by_choice,
 )
 from utils.experiments.sweep_checks import check_builds, replaced_entries
+from utils.loading.torch_optimizers import optimizer_classes, scheduler_classes
 
 RANGE_KEYS = ("low", "high", "log", "step")
 # What a trial cannot vary: where and how runs are made, rather than what one run trains.
@@ -139,9 +141,25 @@ def check_name(where: str, name: str, known: frozenset[str], choices: dict[str, 
     if name not in known:
         close = difflib.get_close_matches(name, sorted(known - NOT_SWEPT), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
+        kind, _, parameter = name.partition(".")
+        if kind in CLASS_CHOICES and parameter:
+            hint = class_parameter_hint(kind, parameter, known)
         scope = "; ".join(f"{kind} {', '.join(map(str, values))}" for kind, values in choices.items())
         raise UserError(f"{where}: {name!r} is not an option of {f'any trial ({scope})' if scope else 'this run'}"
                         f"{hint}: python main.py --model_name ... --help lists them")
+
+
+def class_parameter_hint(kind: str, parameter: str, known: frozenset[str]) -> str:
+    """For `<kind>.<parameter>`: the closest parameter of the same kind, or the torch classes that have it."""
+    close = difflib.get_close_matches(parameter, [name.partition(".")[2] for name in known
+                                                  if name.startswith(f"{kind}.")], n=1)
+    if close:
+        return f" (did you mean {kind}.{close[0]}?)"
+    classes = optimizer_classes() if kind == "optimizer" else scheduler_classes()
+    having = [name for name, cls in classes.items() if parameter in inspect.signature(cls.__init__).parameters]
+    if not having:
+        return f" (no {kind} of torch has a parameter {parameter})"
+    return f" (the {kind} of each trial has no {parameter}: choose one that has, {kind}: [{', '.join(having)}])"
 
 
 def class_choices(where: str, entries: dict[str, Any]) -> dict[str, list[Any]]:
