@@ -18,7 +18,12 @@ def build_model(command: Command) -> Any:
     """A fresh model for fit (its net from --weights when given), or the one stored in --ckpt: an MInterface around
     the net, or the user's own module."""
     from model.model_interface import MInterface
-    from utils.trainer.own_modules import build_own_module, is_own_module, own_module_from_checkpoint
+    from utils.trainer.own_modules import (
+        build_own_module,
+        check_manual_optimization,
+        is_own_module,
+        own_module_from_checkpoint,
+    )
 
     settings, own_module = command.settings, is_own_module(command.model_class)
     if settings.run.mode != "fit" and own_module:
@@ -27,6 +32,7 @@ def build_model(command: Command) -> Any:
         model = MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
     elif own_module:
         model = build_own_module(command.model_class, command.net_arguments(), command.injected())
+        check_manual_optimization(model, command.options)
     else:
         model = MInterface(command.options["model_name"], command.net_arguments(), command.val_labels,
                            command.test_labels, settings.task, settings.optimization)

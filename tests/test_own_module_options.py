@@ -1,5 +1,6 @@
 """Template options that a user's own LightningModule configures itself are refused, never silently ignored."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ def own_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 @pytest.mark.parametrize(("option", "destination"), [
     (("--optimizer", "sgd"), "--optimizer"), (("--scheduler", "step_lr"), "--scheduler"),
     (("--lr", "0.1"), "--optimizer.lr"), (("--metrics", "accuracy"), "--metrics"), (("--loss", "mse"), "--loss"),
-    (("--task", "classification"), "--task")])
+    (("--task", "classification"), "--task"), (("--output_key", "out"), "--output_key"),
+    (("--input_key", "x"), "--input_key"), (("--confusion_images", "every"), "--confusion_images")])
 def test_each_option_the_module_configures_itself_is_one_error_line(fork_server, own_project, option, destination):
     # Given explicitly, even with the template's default value (classification), the option is refused.
     line = error_line(fork_server.run(own_project.root, *RUN, *option))
@@ -81,3 +83,21 @@ def test_an_option_is_the_modules_own_when_its_constructor_takes_what_it_configu
     assert module_takes(Injected, "optimizer") and module_takes(Injected, "optimizer.weight_decay")
     assert module_takes(Injected, "scheduler.gamma") and module_takes(Injected, "warmup_steps")
     assert not module_takes(Injected, "metrics") and not module_takes(Injected, "loss")
+
+
+def test_clipping_or_accumulating_for_a_module_that_steps_its_optimizers_itself_is_one_error_line(fork_server,
+                                                                                                   own_project):
+    own_project.write("model/tiny_gan.py", (EXAMPLES / "tiny_gan.py").read_text())
+    gan = ("--model_name", "tiny_gan", *RUN[2:], "--max_epochs", "1")
+    for option, value in (("--gradient_clip_val", "1.0"), ("--accumulate_grad_batches", "2")):
+        line = error_line(fork_server.run(own_project.root, *gan, option, value))
+        assert line.startswith(f"error: {option} {value}: TinyGan steps its optimizers itself (automatic_optimization "
+                               f"is False), so Lightning cannot apply it"), line
+    assert not own_project.logs.exists() or list(own_project.logs.iterdir()) == []
+    finished = fork_server.run(own_project.root, *gan, "--limit_train_batches", "2", "--experiment", "gan")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    last = own_project.logs / "gan" / "version_0" / "checkpoints" / "last.ckpt"
+    line = error_line(fork_server.run(own_project.root, "--mode", "predict", "--ckpt", str(last)))
+    shutil.rmtree(own_project.logs / "gan")  # the other tests of this file find Logs/ as it was
+    assert line == ("error: --mode predict: TinyGan defines no predict_step, so there is nothing to predict: add "
+                    "predict_step to it, or use another --mode")

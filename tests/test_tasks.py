@@ -264,3 +264,14 @@ def test_a_net_names_its_own_torchmetrics_metrics_and_they_are_logged_per_datase
         scalars)
     values = results["val"]["standard_data"]
     assert values["top3"] >= values["accuracy"]  # the right class among the top three at least as often as first
+
+
+@pytest.mark.parametrize("marker", [-100, 255])
+def test_a_padding_or_void_target_out_of_range_suggests_ignore_index_and_is_left_out_with_it(marker):
+    from utils.errors import UserError
+    from utils.tasks.losses import check_targets
+
+    targets = torch.tensor([[0, 1, 2], [2, marker, marker]])
+    with pytest.raises(UserError, match=rf"\(if {marker} marks padding or void pixels, pass --ignore_index {marker}\)"):
+        check_targets("segmentation", 3, targets, "dataset 'train' (SegData)", "SegNet")
+    check_targets("segmentation", 3, targets, "dataset 'train' (SegData)", "SegNet", ignore_index=marker)

@@ -143,11 +143,11 @@ OPTIONS = (
            "(default: the task's)", many=True, metavar="METRIC", settings=("task",), from_checkpoint=True,
            configures="metrics"),
     Option("input_key", TASK, "the inputs' key when dataset items are dicts", "inputs", settings=("task",),
-           from_checkpoint=True),
+           from_checkpoint=True, configures="task"),
     Option("target_key", TASK, "the target's key when dataset items are dicts", "target", settings=("task",),
-           from_checkpoint=True),
+           from_checkpoint=True, configures="task"),
     Option("output_key", TASK, "the entry loss and metrics read when the net returns a dict", "logits",
-           settings=("task",), from_checkpoint=True),
+           settings=("task",), from_checkpoint=True, configures="task"),
     Option("optimizer", LEARNING, "any torch.optim optimizer by its lower-case name: sgd, adam, adamw, rmsprop, radam, "
            "... (default: adam); its parameters are the --optimizer.NAME options below", "adam", optimizer_name,
            metavar="NAME", first=True, settings=("optimization",), configures="optimizer"),
@@ -181,7 +181,7 @@ OPTIONS = (
            action=SWITCH, settings=("trainer",)),
     Option("confusion_images", LOGGERS, "confusion matrix images per val set in TensorBoard: after every validation, "
            "after the last one (default: drawing is slow on a CPU), or none; test sets get theirs unless off", "last",
-           choices=("every", "last", "off"), settings=("trainer",)),
+           choices=("every", "last", "off"), settings=("trainer",), configures="metrics"),
     Option("accelerator", TRAINER, "auto, cpu, gpu, mps", "auto", trainer=True),
     Option("devices", TRAINER, "auto, a count, or indices 0,1", "auto", vt.devices_value, trainer=True),
     Option("strategy", TRAINER, None, "auto", choices=("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn",

@@ -68,6 +68,9 @@ def mean_of(total: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, tor
     return total / count.clamp(min=1), count
 
 
+VOID_PIXEL = 255
+
+
 def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset: str, net_name: str,
                   ignore_index: int | None = None) -> None:
     """Refuse class targets outside 0 .. classes - 1, and binary or multi-label targets other than 0 and 1, but for
@@ -75,8 +78,10 @@ def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset
     if task == "regression" or targets.numel() == 0:
         return
     values = sorted({value.item() for value in targets.reshape(-1).unique()} - {ignore_index})
-    negative = values[0] if values and values[0] < 0 and ignore_index is None else None
-    padding = "" if negative is None else f" (if {negative:g} marks padding, pass --ignore_index {negative:g})"
+    # A negative value pads sequences (-100), 255 marks void pixels in segmentation masks (VOC's, Cityscapes').
+    marker = next((value for value in values if value < 0 or value == VOID_PIXEL), None)
+    padding = "" if marker is None or ignore_index is not None else \
+        f" (if {marker:g} marks padding or void pixels, pass --ignore_index {marker:g})"
     if task in ("binary", "multilabel"):
         wrong = [value for value in values if value not in (0, 1)]
         if wrong:

@@ -50,10 +50,21 @@ def check_module_defines_mode(cls: type, mode: str) -> None:
     if mode == "fit" and missing:
         raise UserError(f"--mode fit: {cls.__name__} defines no {missing[0]}, which Lightning needs to train it: "
                         f"add {missing[0]} to it, or evaluate a checkpoint with --mode test --ckpt PATH")
-    step = {"validate": "validation_step", "test": "test_step"}.get(mode)
+    step = {"validate": "validation_step", "test": "test_step", "predict": "predict_step"}.get(mode)
     if step and not defines_hook(cls, step):
+        # Lightning's own predict_step would hand the whole (inputs, target) batch to forward.
         raise UserError(f"--mode {mode}: {cls.__name__} defines no {step}, so there is nothing to {mode}: "
                         f"add {step} to it, or use another --mode")
+
+
+def check_manual_optimization(module: LightningModule, options: dict[str, Any]) -> None:
+    """Refuse --gradient_clip_val and --accumulate_grad_batches for a module that steps its optimizers itself,
+    which Lightning cannot clip or accumulate for."""
+    given = [name for name, off in (("gradient_clip_val", 0), ("accumulate_grad_batches", 1)) if options[name] != off]
+    if given and not module.automatic_optimization:
+        raise UserError(f"--{given[0]} {options[given[0]]}: {type(module).__name__} steps its optimizers itself "
+                        f"(automatic_optimization is False), so Lightning cannot apply it: drop --{given[0]}, or "
+                        f"clip and accumulate in its training_step (self.clip_gradients)")
 
 
 def injected_objects(described: dict[str, Any]) -> dict[str, Any]:
