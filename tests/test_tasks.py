@@ -275,3 +275,34 @@ def test_a_padding_or_void_target_out_of_range_suggests_ignore_index_and_is_left
     with pytest.raises(UserError, match=rf"\(if {marker} marks padding or void pixels, pass --ignore_index {marker}\)"):
         check_targets("segmentation", 3, targets, "dataset 'train' (SegData)", "SegNet")
     check_targets("segmentation", 3, targets, "dataset 'train' (SegData)", "SegNet", ignore_index=marker)
+
+
+RARE_TARGET_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class RareTargetData(Dataset):
+    """Four classes, but for its last item, whose target 4 is beyond what a four-class net scores."""
+
+    def __init__(self, num_features: int = 16):
+        self.inputs = torch.randn(300, num_features)
+        self.targets = torch.cat([torch.arange(299) % 4, torch.tensor([4])])
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, index):
+        return self.inputs[index], self.targets[index]
+'''
+
+
+def test_a_bad_target_found_only_when_its_batch_comes_is_one_line_and_leaves_no_run_folder(project):
+    project.write("data/rare_target_data.py", RARE_TARGET_DATA)
+    process = project.run("--model_name", "standard_net", "--dataset", "rare_target_data", "--num_classes", "4",
+                          "--max_epochs", "1", "--batch_size", "16", "--confusion_images", "off")
+    assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
+    # Found at a step of the first epoch: the run had started, so its summary and progress bar came first.
+    [line] = [line[line.index("error: "):] for line in process.stderr.splitlines() if "error: " in line]
+    assert line.startswith("error: a target outside the class indices 0 to 3 reached the loss")
+    assert not project.logs.exists() or not project.run_dirs()

@@ -94,16 +94,17 @@ def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamod
                         f"{settings.trainer.ddp_timeout} s ({str(error).splitlines()[0]}): start the same command on "
                         f"every node, with the same MASTER_ADDR and MASTER_PORT and NODE_RANK 0 to "
                         f"{settings.trainer.num_nodes - 1}, or raise --ddp_timeout") from None
-    except Exception:
-        if trained_nothing(command, trainer, run_dir) and trainer.is_global_zero:
+    except Exception as error:
+        if left_nothing(command, trainer, run_dir, error) and trainer.is_global_zero:
             remove_fresh_run_folder(run_dir)  # the error is all it made: no empty run is left for --resume last
         raise
     return results
 
 
-def trained_nothing(command: Command, trainer: Trainer, run_dir: Path) -> bool:
-    """Whether a fresh run (not a resumed one) stopped before it trained a step or saved a checkpoint."""
-    return (command.resume_checkpoint is None and trainer.global_step == 0
+def left_nothing(command: Command, trainer: Trainer, run_dir: Path, error: Exception) -> bool:
+    """Whether a fresh run (not a resumed one) stopped with no checkpoint saved, before its first step or on the
+    user's error (a bad target deep in the data, found only when its batch comes)."""
+    return (command.resume_checkpoint is None and (trainer.global_step == 0 or isinstance(error, UserError))
             and not any(checkpoints_folder(run_dir).glob("*.ckpt")))
 
 
