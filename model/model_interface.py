@@ -218,7 +218,8 @@ class MInterface(pl.LightningModule):
             self.log_dict({metric_key(stage, name, label): value for name, value in values.items()}, sync_dist=True,
                           add_dataloader_idx=False)
         if per_label:
-            means = {metric_key(stage, name): torch.stack([values[name] for values in per_label]).mean()
+            # A dataset with nothing to score (NaN) is left out of the means rather than pulling them to NaN.
+            means = {metric_key(stage, name): torch.stack([values[name] for values in per_label]).nanmean()
                      for name in per_label[0]}
             self.log_dict(means, sync_dist=True, add_dataloader_idx=False, prog_bar=stage == "val")
 

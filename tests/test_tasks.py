@@ -306,3 +306,35 @@ def test_a_bad_target_found_only_when_its_batch_comes_is_one_line_and_leaves_no_
     [line] = [line[line.index("error: "):] for line in process.stderr.splitlines() if "error: " in line]
     assert line.startswith("error: a target outside the class indices 0 to 3 reached the loss")
     assert not project.logs.exists() or not project.run_dirs()
+
+
+IGNORED_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class IgnoredData(Dataset):
+    """Points whose every target is the padding -100: nothing to score."""
+
+    def __init__(self, num_features: int = 16):
+        self.inputs = torch.randn(40, num_features)
+
+    def __len__(self):
+        return len(self.inputs)
+
+    def __getitem__(self, index):
+        return self.inputs[index], torch.tensor(-100)
+'''
+
+
+def test_a_val_set_with_nothing_to_score_reports_no_numbers_and_stays_out_of_the_means(project):
+    project.write("data/ignored_data.py", IGNORED_DATA)
+    process = project.run("--model_name", "standard_net", "--train_dataset", "standard_data", "--val_datasets",
+                          "kept=standard_data", "none=ignored_data", "--test_datasets", "kept=standard_data",
+                          "--ignore_index", "-100", "--num_samples", "200", "--max_epochs", "1",
+                          "--confusion_images", "off")
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = project.run_dirs()
+    val = json.loads((run_dir / "results.json").read_text())["val"]
+    assert val["none"] == {"loss": None, "accuracy": None, "f1": None}
+    assert val["mean"] == pytest.approx(val["kept"]) and val["kept"]["accuracy"] > 0

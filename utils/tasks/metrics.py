@@ -157,7 +157,9 @@ class StageMetrics(nn.Module):
         self.flush()
         values = {"loss": self.loss.compute()}
         values.update({name: value.float() for name, value in self.collection.compute().items()})
-        return values
+        # A NaN loss counted no target (all --ignore_index): there was nothing to score, which is no score of 0.
+        counted = ~values["loss"].isnan()
+        return {name: value.where(counted, torch.nan) for name, value in values.items()}
 
     def confusion_matrix(self) -> torch.Tensor | None:
         """The epoch's confusion matrix over every process so far, or None for tasks without classes."""
