@@ -30,7 +30,7 @@ from utils.loading.constructor_parameters import constructor_parameters, net_par
 from utils.loading.module_package import choose_lightning_package
 from utils.loading.torch_optimizers import optimizer_class, scheduler_class
 from utils.loading.user_classes import available_names, listing, load_class
-from utils.shared_names import CONFIG_FILE, fold_folder
+from utils.shared_names import CONFIG_FILE, fold_folder, monitor_mode_of
 from utils.stored_runs.resume_target import resume_target
 
 # The default job's training (ExampleNet on the MNIST example, none of these given): in its 3 epochs a one-cycle
@@ -236,7 +236,9 @@ def parse_command_line(argv: list[str]) -> Command:
         if key not in known:
             raise UserError(unknown_key_message(key, names.config if key in file_keys else None, resume_dir))
     tokens = config_tokens({**defaults, **config}) + argv
-    options = vars(parser.parse_args(tokens))
+    options, given = vars(parser.parse_args(tokens)), parser.given(tokens)
+    if "monitor_mode" not in given:
+        options["monitor_mode"] = monitor_mode_of(options["monitor"])
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known), parser.given(tokens),
+                   resume_dir, resume_checkpoint, frozenset(known), given,
                    parser.given(config_tokens(file_config) + argv), injected_nets=nets)

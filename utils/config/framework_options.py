@@ -169,7 +169,9 @@ OPTIONS = (
            read=vt.positive_int, metavar="K", settings=("optimization",), configures="parameter_groups"),
     Option("monitor", CHECKS, "metric for best checkpoint and early stopping", "val/loss",
            settings=("optimization", "trainer")),
-    Option("monitor_mode", CHECKS, None, "min", choices=("min", "max"), settings=("optimization", "trainer")),
+    Option("monitor_mode", CHECKS, "whether a lower or a higher --monitor is better (default: max for a key whose "
+           "name says higher is better: accuracy, f1, auroc, iou, psnr, r2...; else min)", "min",
+           choices=("min", "max"), settings=("optimization", "trainer")),
     Option("save_top_k", CHECKS, "best checkpoints kept", 1, vt.positive_int, settings=("trainer",)),
     Option("patience", CHECKS, "validations without improvement before early stopping (0: never stop early)", 5,
            vt.non_negative_int, settings=("trainer",)),
