@@ -12,8 +12,10 @@ from utils.config.checkpoint_defaults import (
     check_same_experiment,
     check_same_net,
     check_same_resumed_net,
+    check_same_task,
     checkpoint_run,
     name_defaults,
+    outside_fit,
     stored_dataset_names,
 )
 from utils.config.config_files import config_tokens, load_config, rename_former_keys, without_replaced_keys
@@ -196,6 +198,7 @@ def parse_command_line(argv: list[str]) -> Command:
     config = load_config(names.config) if names.config else {}
     file_keys = set(config)
     resume_dir = resume_checkpoint = None
+    stored: dict[str, Any] = {}
     if names.resume:
         # The resumed run's own configuration comes first; --config and the command line can change it.
         names = parse_names(argv, config)
@@ -237,8 +240,11 @@ def parse_command_line(argv: list[str]) -> Command:
             raise UserError(unknown_key_message(key, names.config if key in file_keys else None, resume_dir))
     tokens = config_tokens({**defaults, **config}) + argv
     options, given = vars(parser.parse_args(tokens)), parser.given(tokens)
+    stated = parser.given(config_tokens(file_config) + argv)
+    if resume_dir is not None:
+        check_same_task(resume_dir, stored, options, stated)
     if "monitor_mode" not in given:
         options["monitor_mode"] = monitor_mode_of(options["monitor"])
+    left_out = outside_fit(options, stated) if options["mode"] != "fit" else frozenset()
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known), given,
-                   parser.given(config_tokens(file_config) + argv), injected_nets=nets)
+                   resume_dir, resume_checkpoint, frozenset(known), given, stated, left_out, injected_nets=nets)
