@@ -1,7 +1,7 @@
 """Train, validate, test or predict: `python main.py --model_name standard_net --dataset standard_data`."""
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,9 @@ def build_model(command: Command) -> Any:
     if settings.run.mode != "fit" and own_module:
         return own_module_from_checkpoint(settings.run.ckpt)
     if settings.run.mode != "fit":
-        model = MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels)
+        # The checkpoint's own task settings, less those this command states (the command line wins).
+        stated = {name: value for name, value in asdict(settings.task).items() if name in command.stated}
+        model = MInterface.from_checkpoint(settings.run.ckpt, command.val_labels, command.test_labels, stated)
     elif own_module:
         model = build_own_module(command.model_class, command.net_arguments(), command.injected())
         check_manual_optimization(model, command.options)

@@ -111,8 +111,9 @@ class MInterface(pl.LightningModule):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, val_labels: list[str] | None = None,
-                        test_labels: list[str] | None = None) -> "MInterface":
-        """Rebuild the net from a checkpoint's own hyperparameters; a net that no longer fits is refused by name."""
+                        test_labels: list[str] | None = None, task: dict[str, Any] | None = None) -> "MInterface":
+        """Rebuild the net from a checkpoint's own hyperparameters, the task settings in `task` (those the command
+        states, such as other --metrics) replacing the stored ones; a net that no longer fits is refused by name."""
         checkpoint = read_checkpoint(str(path))
         stored = checkpoint["hyper_parameters"]
         net_class = check_net_arguments(str(path), stored["model_name"], stored["model_kwargs"])
@@ -122,7 +123,8 @@ class MInterface(pl.LightningModule):
         model = cls(stored["model_name"], stored["model_kwargs"],
                     stored["val_labels"] if val_labels is None else val_labels,
                     stored["test_labels"] if test_labels is None else test_labels,
-                    TaskSettings(**stored["task"]), OptimizationSettings(**stored["optimization"]))
+                    replace(TaskSettings(**stored["task"]), **(task or {})),
+                    OptimizationSettings(**stored["optimization"]))
         # Strict, into the net alone: a layer added, removed or resized since training is an error.
         state = {key.removeprefix("net."): value for key, value in checkpoint["state_dict"].items()
                  if key.startswith("net.")}

@@ -217,3 +217,20 @@ def test_predictions_keep_what_items_carry_beside_the_outputs(project):
     scores = [[float(row[f"output_{c}"]) for c in range(3)] for row in rows]
     assert torch.allclose(torch.tensor(scores), torch.cat([ids["outputs"], named["outputs"]]), atol=1e-5)
     assert [int(row["predicted"]) for row in rows] == torch.tensor(scores).argmax(1).tolist()
+
+
+def test_task_options_stated_for_a_test_apply_to_it_and_its_record_leaves_out_what_only_fit_reads(trained):
+    project, fitted_dir = trained
+    checkpoint = results_of(fitted_dir)["best_checkpoint"]
+    plain = run_on(project, "--mode", "test", "--ckpt", checkpoint, "--max_epochs", "2")
+    smoothed = run_on(project, "--mode", "test", "--ckpt", checkpoint, "--label_smoothing", "0.3", "--metrics",
+                      "accuracy", "auroc")
+    assert set(results_of(plain)["test"]["clean"]) == {"loss", "accuracy", "f1"}
+    values, before = results_of(smoothed)["test"]["clean"], results_of(plain)["test"]["clean"]
+    assert set(values) == {"loss", "accuracy", "auroc"} and values["accuracy"] == before["accuracy"]
+    assert values["loss"] > before["loss"]  # the same outputs, scored against smoothed targets
+    assert config_of(smoothed)["label_smoothing"] == 0.3
+    assert not {"max_epochs", "optimizer", "weights", "monitor", "optimizer.lr"} & set(config_of(plain))
+    line = error_line(project.run("--mode", "test", "--ckpt", checkpoint, "--weights", checkpoint))
+    assert line == ("error: --weights is for --mode fit, which trains the net; --mode test uses the weights of "
+                    "--ckpt as they are: drop --weights")

@@ -54,3 +54,29 @@ def test_a_checkpoint_saved_before_an_option_existed_still_tests(tmp_path, monke
                       "--accelerator", "cpu"]) == 0
     [results] = (tmp_path / "tests").glob("*/version_*/results.json")
     assert json.loads(results.read_text())["mode"] == "test"
+
+
+@pytest.mark.parametrize(("given", "mode"), [
+    ([], "min"), (["--monitor", "val/accuracy"], "max"), (["--monitor", "val/clean/f1"], "max"),
+    (["--monitor", "val/mse"], "min"), (["--monitor", "val/accuracy", "--monitor_mode", "min"], "min"),
+    (["--monitor", "val/loss", "--monitor_mode", "max"], "max")])
+def test_an_unset_monitor_mode_follows_the_monitors_name_and_a_given_one_wins(given, mode):
+    assert parse_command_line([*STANDARD, *given]).options["monitor_mode"] == mode
+
+
+@pytest.mark.parametrize(("task", "metric"), [
+    ("classification", "accuracy"), ("classification", "f1"), ("classification", "auroc"),
+    ("classification", "precision"), ("classification", "recall"), ("classification", "average_precision"),
+    ("classification", "cohen_kappa"), ("classification", "matthews_corr_coef"), ("classification", "hamming_distance"),
+    ("classification", "calibration_error"), ("classification", "jaccard_index"),
+    ("segmentation", "iou"), ("segmentation", "dice"), ("regression", "mse"), ("regression", "mae"),
+    ("regression", "r2"), ("regression", "explained_variance"), ("regression", "spearman_corr_coef"),
+    ("regression", "cosine_similarity"), ("regression", "psnr:data_range=1.0")])
+def test_the_monitor_mode_a_metrics_name_gives_is_the_way_torchmetrics_says_it_improves(task, metric):
+    from utils.shared_names import monitor_mode_of
+    from utils.tasks.kinds import task_kind
+    from utils.tasks.metric_catalogue import build_metric
+
+    built = build_metric(metric, task_kind(task).metrics_task, 3)
+    assert built.higher_is_better is not None
+    assert monitor_mode_of(f"val/{metric.partition(':')[0]}") == ("max" if built.higher_is_better else "min")

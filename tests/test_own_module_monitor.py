@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from conftest import error_line
@@ -17,23 +18,57 @@ def with_module(project, module: str) -> None:
     project.write(f"model/{module}.py", (EXAMPLES / f"{module}.py").read_text())
 
 
-def test_an_unset_monitor_is_the_first_val_key_the_module_logs_and_testing_it_lacks_is_skipped(project):
+def test_an_unset_monitor_is_the_first_val_loss_the_module_logs_and_testing_it_lacks_is_skipped(project):
     with_module(project, "tensor_lit_module")
-    process = project.run("--model_name", "tensor_lit_module", *RUN, *TWO_SETS, "--monitor_mode", "max")
+    process = project.run("--model_name", "tensor_lit_module", *RUN, *TWO_SETS)
     assert process.returncode == 0, process.stderr[-3000:]
-    # TensorLitModule logs val/acc before val/loss: the monitor is val/acc, the mean over both sets.
-    assert "monitor: val/acc, the first val key TensorLitModule logs (--monitor_mode max)" in process.stdout
+    # TensorLitModule logs val/acc before val/loss: the monitor is its loss all the same, the mean over both sets.
+    assert "monitor: val/loss, the first val loss TensorLitModule logs (--monitor_mode min)" in process.stdout
     assert "testing skipped: TensorLitModule defines no test_step" in process.stdout
     [run_dir] = project.run_dirs()
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["monitor"] == "val/acc" and "test" not in results
-    assert results["best_score"] == results["val"]["mean"]["acc"]
-    assert "val_acc" in Path(results["best_checkpoint"]).name
+    assert results["monitor"] == "val/loss" and "test" not in results
+    assert results["best_score"] == results["val"]["mean"]["loss"]
+    assert "val_loss" in Path(results["best_checkpoint"]).name
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert config["monitor"] == "val/acc" and "optimizer" not in config and "metrics" not in config
+    assert config["monitor"] == "val/loss" and config["monitor_mode"] == "min"
+    assert "optimizer" not in config and "metrics" not in config
     rerun = project.run("--config", str(run_dir / "config.yaml"))  # config.yaml reruns the run, as for any run
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "monitor: val/acc, the first" not in rerun.stdout and len(project.run_dirs()) == 2
+    assert "monitor: val/loss, the first" not in rerun.stdout and len(project.run_dirs()) == 2
+
+
+def test_lightnings_usual_val_x_and_test_x_keys_are_reported_per_dataset_and_its_plateau_schedule_finds_val_loss(
+        project):
+    with_module(project, "plain_named_module")
+    process = project.run("--model_name", "plain_named_module", *RUN, "--max_epochs", "2", *TWO_SETS,
+                          "--test_datasets", "clean=standard_data", "noisy=standard_data:noise=3.0")
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "monitor: val/loss, the first val loss PlainNamedModule logs (--monitor_mode min)" in process.stdout
+    [run_dir] = project.run_dirs()
+    results = json.loads((run_dir / "results.json").read_text())
+    for stage in ("val", "test"):
+        assert set(results[stage]) == {"clean", "noisy", "mean"}
+        assert all(set(values) == {"loss", "acc"} for values in results[stage].values())
+        means = results[stage]["mean"]
+        assert means["acc"] == pytest.approx((results[stage]["clean"]["acc"] + results[stage]["noisy"]["acc"]) / 2)
+    assert results["best_score"] == results["val"]["mean"]["loss"]
+
+
+def test_a_module_logging_only_an_accuracy_keeps_the_most_accurate_checkpoint(project):
+    with_module(project, "plain_named_module")
+    # Noisy points: the accuracy goes up and down over the epochs, so the best is not the last.
+    process = project.run("--model_name", "plain_named_module", *RUN, "--max_epochs", "3", "--accuracy_only", "true",
+                          "--num_samples", "1000", "--noise", "4.0")
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "monitor: val/acc, the first val key PlainNamedModule logs (--monitor_mode max)" in process.stdout
+    [run_dir] = project.run_dirs()
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["monitor"] == "val/acc" and config["monitor_mode"] == "max"
+    lines = [line for line in process.stdout.splitlines() if " val/standard_data " in line]
+    per_epoch = [float(line.rsplit("acc ", 1)[1]) for line in lines]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert len(set(per_epoch)) > 1 and results["best_score"] == pytest.approx(max(per_epoch), abs=1e-4)
 
 
 def test_monitor_none_trains_with_the_last_checkpoint_only(project):

@@ -180,3 +180,15 @@ def test_an_own_module_takes_the_weights_into_its_net(images, tmp_path):
                          *RESNET[2:], "--weights", str(weights))
     assert process.returncode == 0, process.stderr[-3000:]
     assert "loaded 122 of the 122 tensors of InjectedModule" in process.stdout and "into 'net.'" in process.stdout
+
+
+def test_a_torchvision_segmentation_net_starts_from_scratch_without_fetching_a_backbone(monkeypatch):
+    from utils.loading.torchvision_nets import torchvision_net_class
+
+    def no_download(*arguments, **settings):
+        raise AssertionError(f"a download was asked for: {arguments}")
+
+    # torchvision's builders fetch their backbone's ImageNet weights through torch.hub by default.
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
+    net = torchvision_net_class("torchvision:lraspp_mobilenet_v3_large")(num_classes=3)
+    assert net(torch.zeros(1, 3, 64, 64))["out"].shape == (1, 3, 64, 64)

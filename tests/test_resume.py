@@ -201,3 +201,18 @@ def test_load_from_checkpoint_refuses_a_checkpoint_of_another_net_by_name(projec
 def test_resume_without_a_checkpoint_is_refused(project, target, words):
     line = error_line(project.run("--model_name", "standard_net", *COMMON, "--resume", target))
     assert words in line
+
+
+def test_a_resume_that_states_another_loss_or_metrics_is_refused_and_changes_nothing(project):
+    finished = project.run("--model_name", "standard_net", *COMMON, "--max_epochs", "1", "--experiment", "task",
+                           "--label_smoothing", "0.1")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    run_dir = project.logs / "task" / "version_0"
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    for stated, own in ((["--label_smoothing", "0.3"], "(0.1)"), (["--metrics", "accuracy", "auroc"], "(the default)")):
+        line = error_line(project.run("--resume", "last", "--experiment", "task", "--max_epochs", "2", *stated))
+        assert line.startswith(f"error: --resume {run_dir.relative_to(project.root)}: {' '.join(stated)} is not the "
+                               f"run's own {own}"), line
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+    same = project.run("--resume", "last", "--experiment", "task", "--max_epochs", "2", "--label_smoothing", "0.1")
+    assert same.returncode == 0, same.stderr[-3000:]

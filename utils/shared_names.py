@@ -5,6 +5,7 @@ the checks made before training cannot drift apart. Imports nothing beyond the s
 """
 
 import os
+import re
 import string
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,12 @@ TRAIN, VAL, TEST = "train", "val", "test"
 STEP_LOSS = "loss_step"
 # Lightning's tail of a key logged from one of several dataloaders: `val/x/dataloader_idx_1`.
 LIGHTNING_INDEX = "dataloader_idx_"
+
+# The words of metric names (torchmetrics' and the usual ones of Lightning modules) that say which way is better.
+LOWER_IS_BETTER = ("loss", "error", "distance", "divergence", "deviance", "perplexity")
+HIGHER_IS_BETTER = ("acc", "f1", "fbeta", "auroc", "auc", "iou", "jaccard", "dice", "precision", "recall",
+                    "specificity", "sensitivity", "map", "psnr", "ssim", "r2", "kappa", "matthews", "corr",
+                    "similarity", "explained", "ratio", "bleu", "chrf")
 
 VERSION_PREFIX, FOLD_PREFIX, TRIAL_PREFIX = "version_", "fold_", "trial_"
 # The folder a process other than rank 0 builds its Trainer around until rank 0's reaches it; it is never created.
@@ -77,6 +84,26 @@ def split_lightning_key(key: str) -> tuple[str, str, int] | None:
     if index == tail or not (index.isascii() and index.isdigit()) or stage not in (VAL, TEST) or not name:
         return None
     return stage, name, int(index)
+
+
+def monitor_mode_of(key: str) -> str:
+    """`max` for a metric whose name says higher is better (an accuracy, an F1, an IoU, a PSNR...), else `min` (a
+    loss, an error, a distance, and any name that says neither)."""
+    words = [word for word in re.split(r"[^a-z0-9]+", key.rpartition("/")[2].lower()) if word]
+    if any(word.startswith(LOWER_IS_BETTER) for word in words):
+        return "min"
+    return "max" if any(word.startswith(HIGHER_IS_BETTER) for word in words) else "min"
+
+
+def stage_named_key(key: str) -> str | None:
+    """`val/x` for Lightning's usual `val_x` (and `val/x/dataloader_idx_N` for `val_x/dataloader_idx_N`), the same
+    for `test_`; None for any other key."""
+    head, slash, tail = key.partition("/")
+    stage, underscore, name = head.partition("_")
+    indexed = not slash or split_lightning_key(f"{VAL}/x/{tail}") is not None
+    if stage not in (VAL, TEST) or not underscore or not name or not indexed:
+        return None
+    return f"{stage}/{name}{slash}{tail}"
 
 
 def version_folder(number: int) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from utils.config.config_files import REPLACED_KEYS, without_replaced_keys
 from utils.config.dataset_entries import parse_entry
-from utils.config.framework_options import names_where
+from utils.config.framework_options import TASK, names_where
 from utils.errors import UserError
 from utils.stored_runs.checkpoint_files import STORED_CONFIG, readable_checkpoint, run_folder_config
 
@@ -14,6 +14,10 @@ from utils.stored_runs.checkpoint_files import STORED_CONFIG, readable_checkpoin
 # command runs (hardware, loop lengths, loggers, where runs go) stays its own. The net's and the datasets'
 # constructor arguments follow too (parse_command_line).
 RUN_OPTIONS = names_where(from_checkpoint=True)
+TASK_OPTIONS = names_where(group=TASK)
+FIT_ONLY = names_where(fit_only=True)
+# Options that would change the weights a fit starts from or trains: another mode evaluating --ckpt refuses them.
+WEIGHT_OPTIONS = ("weights", "weights_strict", "freeze", "unfreeze_at_epoch", "lr_groups")
 
 
 def checkpoint_run(path: str) -> dict[str, Any]:
@@ -70,3 +74,26 @@ def check_same_resumed_net(run_dir: Path, stored: dict, asked: str) -> None:
         raise UserError(f"--resume {run_dir} continues a run of {stored['model_name']}, not --model_name {asked}: "
                         f"drop --model_name to continue that run, or start a new run of {asked} (with --weights "
                         f"to start from this run's checkpoint)")
+
+
+def check_same_task(run_dir: Path, stored: dict[str, Any], options: dict[str, Any], stated: frozenset[str]) -> None:
+    """Refuse a task option (loss, metrics, ...) stated unlike the resumed run's: its best and its history would
+    compare numbers that mean different things."""
+    for name in TASK_OPTIONS:
+        if name in stated and name in stored and options[name] != stored[name]:
+            shown, own = (" ".join(map(str, value)) if isinstance(value, list) else value
+                          for value in (options[name], stored[name]))
+            own = "the default" if own is None else own
+            raise UserError(f"--resume {run_dir}: --{name} {shown} is not the run's own ({own}), and a "
+                            f"resumed run's loss and metrics keep what they meant: drop --{name}, or start a new "
+                            f"run from this one's weights with --weights {run_dir}/checkpoints/last.ckpt")
+
+
+def outside_fit(options: dict[str, Any], stated: frozenset[str]) -> frozenset[str]:
+    """For --mode validate, test, predict and export: refuse a stated option that would change the weights, which
+    are --ckpt's; the fit-only options, which the record of such a run leaves out."""
+    given = [name for name in WEIGHT_OPTIONS if name in stated]
+    if given:
+        raise UserError(f"--{given[0]} is for --mode fit, which trains the net; --mode {options['mode']} uses the "
+                        f"weights of --ckpt as they are: drop --{given[0]}")
+    return frozenset(name for name in options if name.split(".")[0] in FIT_ONLY)

@@ -12,8 +12,10 @@ from utils.config.checkpoint_defaults import (
     check_same_experiment,
     check_same_net,
     check_same_resumed_net,
+    check_same_task,
     checkpoint_run,
     name_defaults,
+    outside_fit,
     stored_dataset_names,
 )
 from utils.config.config_files import config_tokens, load_config, rename_former_keys, without_replaced_keys
@@ -30,7 +32,7 @@ from utils.loading.constructor_parameters import constructor_parameters, net_par
 from utils.loading.module_package import choose_lightning_package
 from utils.loading.torch_optimizers import optimizer_class, scheduler_class
 from utils.loading.user_classes import available_names, listing, load_class
-from utils.shared_names import CONFIG_FILE, fold_folder
+from utils.shared_names import CONFIG_FILE, fold_folder, monitor_mode_of
 from utils.stored_runs.resume_target import resume_target
 
 # The default job's training (ExampleNet on the MNIST example, none of these given): in its 3 epochs a one-cycle
@@ -196,6 +198,7 @@ def parse_command_line(argv: list[str]) -> Command:
     config = load_config(names.config) if names.config else {}
     file_keys = set(config)
     resume_dir = resume_checkpoint = None
+    stored: dict[str, Any] = {}
     if names.resume:
         # The resumed run's own configuration comes first; --config and the command line can change it.
         names = parse_names(argv, config)
@@ -236,7 +239,12 @@ def parse_command_line(argv: list[str]) -> Command:
         if key not in known:
             raise UserError(unknown_key_message(key, names.config if key in file_keys else None, resume_dir))
     tokens = config_tokens({**defaults, **config}) + argv
-    options = vars(parser.parse_args(tokens))
+    options, given = vars(parser.parse_args(tokens)), parser.given(tokens)
+    stated = parser.given(config_tokens(file_config) + argv)
+    if resume_dir is not None:
+        check_same_task(resume_dir, stored, options, stated)
+    if "monitor_mode" not in given:
+        options["monitor_mode"] = monitor_mode_of(options["monitor"])
+    left_out = outside_fit(options, stated) if options["mode"] != "fit" else frozenset()
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known), parser.given(tokens),
-                   parser.given(config_tokens(file_config) + argv), injected_nets=nets)
+                   resume_dir, resume_checkpoint, frozenset(known), given, stated, left_out, injected_nets=nets)

@@ -45,6 +45,7 @@ class Option:
     from_checkpoint: bool = False  # --mode validate, test and predict take the checkpoint's run's value as default
     config_file: bool = True  # a config file may set it (not those that choose which files are read)
     configures: str | None = None  # what it configures; an own LightningModule does that itself and refuses it
+    fit_only: bool = False  # read by --mode fit alone: the record of another mode leaves it out
 
     @property
     def annotation(self) -> Any:
@@ -117,9 +118,10 @@ OPTIONS = (
            settings=("run",), swept=False),
     Option("weights", RUN, "the net's starting weights in --mode fit: a state dict or checkpoint file, or for a "
            "torchvision: net the name of its weights (IMAGENET1K_V1, DEFAULT)", read=TEXT, metavar="PATH|NAME",
-           settings=("run",)),
+           settings=("run",), fit_only=True),
     Option("weights_strict", RUN, "--weights must fill every tensor of the net with one of its shape; "
-           "--no-weights_strict loads those that fit and reports the rest", True, action=SWITCH, settings=("run",)),
+           "--no-weights_strict loads those that fit and reports the rest", True, action=SWITCH, settings=("run",),
+           fit_only=True),
     Option("val_fraction", RUN, "part held out for val when a --dataset class has no split parameter", 0.1,
            vt.open_fraction, settings=("data",), from_checkpoint=True),
     Option("seed", RUN, "seed for every random generator", 42, vt.seed_value, settings=("data", "run"),
@@ -135,10 +137,10 @@ OPTIONS = (
     Option("label_smoothing", TASK, "for cross_entropy", 0.0, vt.unit_fraction, settings=("task",),
            from_checkpoint=True, configures="loss"),
     Option("ignore_index", TASK, "target value the loss and the metrics leave out, such as the padding -100 of "
-           "sequences", read=vt.integer, metavar="N", settings=("task",), configures="loss"),
+           "sequences", read=vt.integer, metavar="N", settings=("task",), from_checkpoint=True, configures="loss"),
     Option("class_axis", TASK, "where class scores lie when the shapes allow both: 1 for [B, C, ...], -1 for "
            "[B, ..., C] (default: read from the shapes)", read=int, choices=(1, -1), settings=("task",),
-           configures="task"),
+           from_checkpoint=True, configures="task"),
     Option("metrics", TASK, "torchmetrics names (accuracy, f1, auroc, iou, psnr:data_range=1.0, ...) or dotted paths "
            "(default: the task's)", many=True, metavar="METRIC", settings=("task",), from_checkpoint=True,
            configures="metrics"),
@@ -150,35 +152,38 @@ OPTIONS = (
            settings=("task",), from_checkpoint=True, configures="task"),
     Option("optimizer", LEARNING, "any torch.optim optimizer by its lower-case name: sgd, adam, adamw, rmsprop, radam, "
            "... (default: adam); its parameters are the --optimizer.NAME options below", "adam", optimizer_name,
-           metavar="NAME", first=True, settings=("optimization",), configures="optimizer"),
+           metavar="NAME", first=True, settings=("optimization",), configures="optimizer", fit_only=True),
     Option("scheduler", LEARNING, "none, or any torch.optim.lr_scheduler by its snake_case name: step_lr, "
            f"one_cycle_lr, cosine_annealing_warm_restarts, ..., or {', '.join(SCHEDULER_ALIASES)} (default: none; "
            "the default job, ExampleNet on the MNIST example, trains with one_cycle_lr peaking at a learning rate "
            "of 0.004 and label smoothing 0.1); "
            "its parameters are the --scheduler.NAME options below", "none", scheduler_name, metavar="NAME",
-           first=True, settings=("optimization",), configures="scheduler"),
+           first=True, settings=("optimization",), configures="scheduler", fit_only=True),
     Option("warmup_steps", LEARNING, "optimizer steps of linear warm-up, scaling whatever learning rate the scheduler "
-           "gives", 0, vt.non_negative_int, settings=("optimization",), configures="optimizer"),
+           "gives", 0, vt.non_negative_int, settings=("optimization",), configures="optimizer", fit_only=True),
     Option("lr_groups", LEARNING, "learning rate per parameter: glob patterns over the net's parameter names, the "
            "first match wins, the rest train at --optimizer.lr (for nets without param_groups())",
            read=vt.lr_group_entry, many=True, metavar="PATTERN=LR", settings=("optimization",),
-           configures="parameter_groups"),
+           configures="parameter_groups", fit_only=True),
     Option("freeze", LEARNING, "glob patterns over the net's parameter names: those parameters do not train",
-           read=TEXT, many=True, metavar="PATTERN", settings=("optimization",), configures="parameter_groups"),
+           read=TEXT, many=True, metavar="PATTERN", settings=("optimization",), configures="parameter_groups",
+           fit_only=True),
     Option("unfreeze_at_epoch", LEARNING, "the epoch from which the --freeze parameters train too",
-           read=vt.positive_int, metavar="K", settings=("optimization",), configures="parameter_groups"),
+           read=vt.positive_int, metavar="K", settings=("optimization",), configures="parameter_groups", fit_only=True),
     Option("monitor", CHECKS, "metric for best checkpoint and early stopping", "val/loss",
-           settings=("optimization", "trainer")),
-    Option("monitor_mode", CHECKS, None, "min", choices=("min", "max"), settings=("optimization", "trainer")),
-    Option("save_top_k", CHECKS, "best checkpoints kept", 1, vt.positive_int, settings=("trainer",)),
+           settings=("optimization", "trainer"), fit_only=True),
+    Option("monitor_mode", CHECKS, "whether a lower or a higher --monitor is better (default: max for a key whose "
+           "name says higher is better: accuracy, f1, auroc, iou, psnr, r2...; else min)", "min",
+           choices=("min", "max"), settings=("optimization", "trainer"), fit_only=True),
+    Option("save_top_k", CHECKS, "best checkpoints kept", 1, vt.positive_int, settings=("trainer",), fit_only=True),
     Option("patience", CHECKS, "validations without improvement before early stopping (0: never stop early)", 5,
-           vt.non_negative_int, settings=("trainer",)),
+           vt.non_negative_int, settings=("trainer",), fit_only=True),
     Option("logger", LOGGERS, f"one or more of {', '.join(LOGGER_NAMES)} (default: tensorboard)", ["tensorboard"],
            choices=LOGGER_NAMES, many=True, metavar="NAME", settings=("trainer",)),
     Option("mlflow_uri", LOGGERS, "MLflow tracking store or server (default: sqlite:///<experiment folder>/mlflow.db)",
            metavar="URI", settings=("trainer",)),
     Option("mlflow_checkpoints", LOGGERS, "also store last.ckpt as an MLflow artifact when training ends", False,
-           action=SWITCH, settings=("trainer",)),
+           action=SWITCH, settings=("trainer",), fit_only=True),
     Option("confusion_images", LOGGERS, "confusion matrix images per val set in TensorBoard: after every validation, "
            "after the last one (default: drawing is slow on a CPU), or none; test sets get theirs unless off", "last",
            choices=("every", "last", "off"), settings=("trainer",), configures="metrics"),
@@ -198,16 +203,16 @@ OPTIONS = (
     Option("channels_last", TRAINER, "store the net's weights and 4-D inputs channels-last: faster convolutions on "
            "GPU tensor cores with --precision 16-mixed or bf16-mixed", False, action=SWITCH, settings=("trainer",),
            configures="memory format"),
-    Option("max_epochs", TRAINER, "3 reach about 99%% on MNIST", 3, vt.positive_int, trainer=True),
-    Option("min_epochs", TRAINER, None, 0, vt.non_negative_int, trainer=True),
+    Option("max_epochs", TRAINER, "3 reach about 99%% on MNIST", 3, vt.positive_int, trainer=True, fit_only=True),
+    Option("min_epochs", TRAINER, None, 0, vt.non_negative_int, trainer=True, fit_only=True),
     Option("fast_dev_run", TRAINER, "one batch of each stage, nothing saved but the run folder", False, action=SWITCH,
            trainer=True),
     *(Option(f"limit_{stage}_batches", TRAINER, "fraction (with a dot) or count of batches", 1.0, vt.batches_limit,
-             trainer=True) for stage in ("train", "val", "test")),
+             trainer=True, fit_only=stage == "train") for stage in ("train", "val", "test")),
     Option("val_check_interval", TRAINER, "fraction of an epoch (with a dot) or count of batches between validations",
-           1.0, vt.interval_value, trainer=True),
-    Option("gradient_clip_val", TRAINER, "0: no clipping", 0.0, vt.non_negative_float, trainer=True),
-    Option("accumulate_grad_batches", TRAINER, None, 1, vt.positive_int, trainer=True),
+           1.0, vt.interval_value, trainer=True, fit_only=True),
+    Option("gradient_clip_val", TRAINER, "0: no clipping", 0.0, vt.non_negative_float, trainer=True, fit_only=True),
+    Option("accumulate_grad_batches", TRAINER, None, 1, vt.positive_int, trainer=True, fit_only=True),
     Option("log_every_n_steps", TRAINER, None, 50, vt.positive_int, trainer=True),
     Option("deterministic", TRAINER, None, False, action=SWITCH, trainer=True),
     Option("batch_size", TRAINER, None, 128, vt.positive_int, settings=("data",)),
@@ -217,7 +222,7 @@ OPTIONS = (
            "this process may use, after affinity and cgroup quota, divided by the run's processes on this machine)",
            read=vt.positive_int, metavar="N", settings=("trainer",)),
     Option("drop_last", TRAINER, "skip the last train batch of each epoch when it holds fewer than --batch_size items "
-           "(BatchNorm cannot train on a batch of one item)", False, action=SWITCH, settings=("data",)),
+           "(BatchNorm cannot train on a batch of one item)", False, action=SWITCH, settings=("data",), fit_only=True),
     Option("profiler", TRAINER, "write a profile report to the run folder", choices=("simple", "advanced"),
            settings=("trainer",)),
     Option("device_stats", TRAINER, "log device statistics (DeviceStatsMonitor)", False, action=SWITCH,

@@ -17,7 +17,7 @@ from typing import Any
 from utils.errors import UserError
 
 PREFIX = "torchvision:"
-BUILDER_ONLY = ("weights", "progress")  # and weights_backbone: chosen by the builder, never options
+BUILDER_ONLY = ("weights", "progress")  # and weights_backbone, never options: --weights covers them
 WEIGHTS_NAME = re.compile(r"(?:[A-Za-z0-9_]+_Weights\.)?[A-Z][A-Z0-9_]*")
 
 
@@ -78,11 +78,14 @@ def torchvision_net_class(name: str) -> type:
     builder = torchvision_models().get_model_builder(wanted)
     parameters = net_parameters(builder)
     defaults = {parameter.name: parameter.default for parameter in parameters}
+    # A segmentation or detection builder would fetch an ImageNet backbone by default: a net starts from scratch.
+    fixed = {"weights": None, "progress": False}
+    fixed.update({"weights_backbone": None} if "weights_backbone" in inspect.signature(builder).parameters else {})
 
     def build(cls: type, **values: Any) -> torch.nn.Module:
         changed = {key: value for key, value in values.items() if key not in defaults or value != defaults[key]}
         try:
-            return builder(weights=None, progress=False, **changed)
+            return builder(**fixed, **changed)
         except (TypeError, ValueError) as error:
             raise UserError(f"torchvision's {wanted} cannot be built with {changed}: {error}") from None
 

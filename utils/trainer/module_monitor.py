@@ -4,14 +4,31 @@ import contextlib
 import shutil
 from pathlib import Path
 
+import torch
+
 from utils.config.config_files import load_config
 from utils.errors import UserError
-from utils.lightning_package import Callback, LightningModule, TQDMProgressBar, Trainer
+from utils.lightning_package import (
+    Callback,
+    EarlyStopping,
+    LightningModule,
+    ModelCheckpoint,
+    TQDMProgressBar,
+    Trainer,
+)
 from utils.runs.folder import write_yaml
-from utils.shared_names import CONFIG_FILE, VAL, metric_key, metric_stage, split_lightning_key
+from utils.shared_names import (
+    CONFIG_FILE,
+    VAL,
+    metric_key,
+    metric_stage,
+    monitor_mode_of,
+    split_lightning_key,
+    stage_named_key,
+)
 from utils.trainer.callbacks import best_checkpoint_filename
 
-# --monitor unset: the first val key the module logs, chosen at its first validation.
+# --monitor unset: the first val loss the module logs, else its first val key, chosen at its first validation.
 CHOSEN_AT_FIRST_VALIDATION = "auto"
 
 
@@ -19,14 +36,25 @@ class MonitorNotLogged(UserError):
     """The monitor is not a key the module logged at its first validation (or it logged no val key to choose)."""
 
 
-def first_val_key(metrics: dict[str, object]) -> str | None:
-    """The first `val/...` key logged, under its name over every dataset (`val/x`, not `val/x/dataloader_idx_0`)."""
-    for key in metrics:
+def val_keys(metrics: dict[str, object]) -> list[str]:
+    """The `val/...` keys logged, in order, each under its name over every dataset (`val/x`, not
+    `val/x/dataloader_idx_0`)."""
+    keys = []
+    for logged in metrics:
+        key = stage_named_key(logged) or logged  # Lightning's usual val_x is val/x
         indexed = split_lightning_key(key)
         name = metric_key(VAL, indexed[1]) if indexed and indexed[0] == VAL else key
-        if metric_stage(name) == VAL and name in metrics:
-            return name
-    return None
+        if metric_stage(name) == VAL and name in metrics and name not in keys:
+            keys.append(name)
+    return keys
+
+
+def first_val_key(metrics: dict[str, object]) -> str | None:
+    """The monitor chosen for a module: its first val loss, else its first val key; a mean over the datasets
+    (`val/x`) before one dataset's (`val/<label>/x`)."""
+    keys = sorted(val_keys(metrics), key=lambda key: key.count("/") > 1)
+    losses = [key for key in keys if "loss" in key.rpartition("/")[2]]
+    return (losses or keys or [None])[0]
 
 
 def remove_fresh_run_folder(run_dir: Path) -> None:
@@ -39,8 +67,8 @@ def remove_fresh_run_folder(run_dir: Path) -> None:
 class ModuleMonitor(Callback):
     """At the first validation, checks --monitor against the keys the module logged, or chooses the first val key."""
 
-    def __init__(self, monitor: str, run_dir: Path) -> None:
-        self.monitor, self.run_dir = monitor, run_dir
+    def __init__(self, monitor: str, run_dir: Path, mode_stated: bool = False) -> None:
+        self.monitor, self.run_dir, self.mode_stated = monitor, run_dir, mode_stated
         self.checked = monitor == "none"
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -62,16 +90,20 @@ class ModuleMonitor(Callback):
                                    f"first validation; {how}, or --monitor none")
 
     def use(self, trainer: Trainer, monitor: str, name: str) -> None:
-        """Point the best checkpoints and early stopping at `monitor`, say so, and record it in config.yaml."""
+        """Point the best checkpoints and early stopping at `monitor` (maximised when its name says higher is
+        better, unless --monitor_mode was given), say so, and record both in config.yaml."""
+        mode = trainer.checkpoint_callback.mode if trainer.checkpoint_callback else "min"
+        mode = mode if self.mode_stated else monitor_mode_of(monitor)
         for callback in trainer.callbacks:  # the best checkpoints and early stopping
             if getattr(callback, "monitor", None) == CHOSEN_AT_FIRST_VALIDATION:
                 callback.monitor = monitor
+                use_mode(callback, mode)
                 if hasattr(callback, "filename"):
                     callback.filename = best_checkpoint_filename(monitor)
         if trainer.is_global_zero:
-            mode = trainer.checkpoint_callback.mode if trainer.checkpoint_callback else "min"
-            line = (f"monitor: {monitor}, the first val key {name} logs (--monitor_mode {mode}); pass --monitor KEY "
-                    f"to choose another, or --monitor none")
+            line = (f"monitor: {monitor}, the first val {'loss' if 'loss' in monitor else 'key'} {name} logs "
+                    f"(--monitor_mode {mode}); pass --monitor KEY --monitor_mode min|max to choose another, or "
+                    f"--monitor none")
             bar = trainer.progress_bar_callback
             if isinstance(bar, TQDMProgressBar):
                 bar.print(line)
@@ -79,4 +111,16 @@ class ModuleMonitor(Callback):
                 print(line)
             config_file = self.run_dir / CONFIG_FILE
             if config_file.is_file():  # so that --resume and `--config config.yaml` monitor the same key
-                write_yaml(config_file, {**load_config(str(config_file)), "monitor": monitor})
+                write_yaml(config_file, {**load_config(str(config_file)), "monitor": monitor, "monitor_mode": mode})
+
+
+def use_mode(callback: Callback, mode: str) -> None:
+    """Set the mode of a checkpoint or early-stopping callback that has compared no value yet, its starting best
+    value with it."""
+    worst = torch.tensor(torch.inf if mode == "min" else -torch.inf)
+    if isinstance(callback, EarlyStopping):
+        callback.best_score = worst
+        callback.min_delta = abs(callback.min_delta) * (1 if mode == "max" else -1)
+    elif isinstance(callback, ModelCheckpoint):
+        callback.kth_value = worst
+    callback.mode = mode

@@ -50,7 +50,7 @@ def own_module_command(command: Command) -> Command:
         raise UserError(f"{options}: {name} is a LightningModule and configures its optimizer, scheduler, loss, "
                         f"metrics and task itself (configure_optimizers and its steps), so the template's would be "
                         f"ignored: drop {options}, or take them as parameters of {name}.__init__")
-    options, left_out = dict(command.options), set(ignored)
+    options, left_out = dict(command.options), set(ignored) | command.left_out
     validates = defines_hook(command.model_class, "validation_step") and options["limit_val_batches"] != 0
     if "monitor" in command.given and options["monitor"] != "none" and not validates \
             and metric_stage(options["monitor"]) != TRAIN:

@@ -129,7 +129,7 @@ def module_callbacks(command: Command, run_dir: Path) -> list[Callback]:
     if not is_own_module(command.model_class):
         return [recorder]
     labels = {"val": command.val_labels, "test": command.test_labels}
-    monitor = ModuleMonitor(command.settings.trainer.monitor, run_dir)
+    monitor = ModuleMonitor(command.settings.trainer.monitor, run_dir, "monitor_mode" in command.stated)
     fitting = command.settings.run.mode == "fit"
     fit_only = [OwnModuleLossWatch(), monitor] if fitting else []
     return [PerSetMetrics(labels), DatasetLabels(labels), *fit_only, recorder]
