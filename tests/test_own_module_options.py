@@ -26,7 +26,7 @@ def own_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     (("--optimizer", "sgd"), "--optimizer"), (("--scheduler", "step_lr"), "--scheduler"),
     (("--lr", "0.1"), "--optimizer.lr"), (("--metrics", "accuracy"), "--metrics"), (("--loss", "mse"), "--loss"),
     (("--task", "classification"), "--task"), (("--output_key", "out"), "--output_key"),
-    (("--input_key", "x"), "--input_key"), (("--confusion_images", "every"), "--confusion_images")])
+    (("--input_key", "x"), "--input_key")])
 def test_each_option_the_module_configures_itself_is_one_error_line(fork_server, own_project, option, destination):
     # Given explicitly, even with the template's default value (classification), the option is refused.
     line = error_line(fork_server.run(own_project.root, *RUN, *option))

@@ -186,7 +186,7 @@ OPTIONS = (
            action=SWITCH, settings=("trainer",), fit_only=True),
     Option("confusion_images", LOGGERS, "confusion matrix images per val set in TensorBoard: after every validation, "
            "after the last one (default: drawing is slow on a CPU), or none; test sets get theirs unless off", "last",
-           choices=("every", "last", "off"), settings=("trainer",), configures="metrics"),
+           choices=("every", "last", "off"), settings=("trainer",)),
     Option("accelerator", TRAINER, "auto, cpu, gpu, mps", "auto", trainer=True),
     Option("devices", TRAINER, "auto, a count, or indices 0,1", "auto", vt.devices_value, trainer=True),
     Option("strategy", TRAINER, None, "auto", choices=("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn",
