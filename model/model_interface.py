@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from utils.config.settings import OptimizationSettings, TaskSettings
-from utils.datasets.batches import PredictedBatch, batch_extras, batch_inputs, split_batch
+from utils.datasets.batches import (
+    PredictedBatch,
+    batch_extras,
+    batch_inputs,
+    forward_keywords,
+    keyword_inputs,
+    split_batch,
+)
 from utils.datasets.per_item import is_per_item_list
 from utils.errors import UserError
 from utils.lightning_package import pl
@@ -56,6 +63,7 @@ class MInterface(pl.LightningModule):
         self.train_metrics: StageMetrics | None = None
         self.val_metrics, self.test_metrics = nn.ModuleList(), nn.ModuleList()
         self.loss_watch = LossWatch()
+        self.forward_keywords = forward_keywords(self.net)  # what a dict batch's other entries may fill
         self.speedups = NetSpeedups()
         self.metric_names()  # two metrics of one name are refused here, before any run folder exists
 
@@ -143,14 +151,18 @@ class MInterface(pl.LightningModule):
         model = cls.from_checkpoint(checkpoint_path, overrides.get("val_labels"), overrides.get("test_labels"))
         return model.to(map_location) if map_location is not None else model
 
-    def forward(self, inputs: Any) -> Any:
+    def forward(self, inputs: Any, **keywords: Any) -> Any:
         """Run the net, its image inputs channels-last under --channels_last."""
-        return self.net(self.speedups.inputs(inputs))
+        return self.net(self.speedups.inputs(inputs), **keywords)
+
+    def keywords_of(self, batch: Any) -> dict[str, Any]:
+        """The entries of a dict batch the net's forward takes beside its inputs."""
+        return keyword_inputs(batch, self.forward_keywords, self.task.input_key, self.task.target_key)
 
     def shared_step(self, batch: Any, metrics: StageMetrics) -> torch.Tensor:
         """The loss of a batch; its prediction and targets go to `metrics`."""
         inputs, targets = split_batch(batch, self.task.input_key, self.task.target_key)
-        outputs = self.net(self.speedups.inputs(inputs))
+        outputs = self.net(self.speedups.inputs(inputs), **self.keywords_of(batch))
         if not self.tensor_targets:
             loss = self.loss_function(outputs, targets)
             metrics.update(loss, outputs, targets)
@@ -202,7 +214,7 @@ class MInterface(pl.LightningModule):
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> PredictedBatch:
         """The prediction for a batch (its inputs, when the dataset also gives targets), and what else it carries; a
         list of one dict per item (a detector's) is kept whole."""
-        outputs = self(batch_inputs(batch, self.task.input_key))
+        outputs = self(batch_inputs(batch, self.task.input_key), **self.keywords_of(batch))
         if not is_per_item_list(outputs):
             outputs = prediction(outputs, self.task.output_key, type(self.net).__name__)
         return PredictedBatch(outputs, batch_extras(batch, self.task.input_key))

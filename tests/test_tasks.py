@@ -338,3 +338,59 @@ def test_a_val_set_with_nothing_to_score_reports_no_numbers_and_stays_out_of_the
     val = json.loads((run_dir / "results.json").read_text())["val"]
     assert val["none"] == {"loss": None, "accuracy": None, "f1": None}
     assert val["mean"] == pytest.approx(val["kept"]) and val["kept"]["accuracy"] > 0
+
+
+MASKED_NET = '''
+import torch
+from torch import nn
+
+
+class MaskedNet(nn.Module):
+    """Scores points from their features that the mask keeps; masked ones hold noise."""
+
+    def __init__(self, num_features: int = 16, num_classes: int = 4):
+        super().__init__()
+        self.layer = nn.Linear(num_features, num_classes)
+
+    def forward(self, features, mask):
+        features = features * mask
+        return self.layer(features)
+'''
+MASKED_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class MaskedData(Dataset):
+    """Dict items: features whose second half is loud noise, a mask that keeps the first half, and a label."""
+
+    def __init__(self, num_features: int = 16, size: int = 400):
+        generator = torch.Generator().manual_seed(0)
+        self.labels = torch.randint(4, (size,), generator=generator)
+        centres = 3.0 * torch.randn(4, num_features, generator=generator)
+        self.features = centres[self.labels] + torch.randn(size, num_features, generator=generator)
+        self.features[:, num_features // 2:] = 100.0 * torch.randn(size, num_features - num_features // 2,
+                                                                   generator=generator)
+        self.mask = torch.cat([torch.ones(num_features // 2), torch.zeros(num_features - num_features // 2)])
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return {"features": self.features[index], "mask": self.mask, "label": self.labels[index]}
+'''
+
+
+def test_a_dict_batchs_entries_that_forward_names_reach_it_as_keywords_in_every_mode(project):
+    project.write("model/masked_net.py", MASKED_NET)
+    project.write("data/masked_data.py", MASKED_DATA)
+    keys = ("--input_key", "features", "--target_key", "label", "--confusion_images", "off")
+    process = project.run("--model_name", "masked_net", "--dataset", "masked_data", *keys, "--max_epochs", "8",
+                          "--optimizer.lr", "0.05")
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = project.run_dirs()
+    results = json.loads((run_dir / "results.json").read_text())
+    # The noise the mask hides would leave the net near chance (0.25) were the mask not handed to forward.
+    assert results["test"]["masked_data"]["accuracy"] > 0.9
+    predicted = project.run("--mode", "predict", "--ckpt", results["best_checkpoint"], "--confusion_images", "off")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]

@@ -1,5 +1,6 @@
 """How a dataset's items become batches, and how a batch splits into inputs and targets (plain PyTorch)."""
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,21 @@ def split_batch(batch: Any, input_key: str, target_key: str) -> tuple[Any, Any]:
         return batch[0], batch[1]
     raise UserError(f"a batch must be (inputs, target, ...) or a dict with --input_key and --target_key, "
                     f"got {type(batch).__name__}")
+
+
+def forward_keywords(net: Any) -> frozenset[str]:
+    """The names of the parameters of `net.forward` after its first, which a dict batch's entries can fill."""
+    parameters = list(inspect.signature(net.forward).parameters.values())[1:]
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(parameter.name for parameter in parameters if parameter.kind in kinds)
+
+
+def keyword_inputs(batch: Any, keywords: frozenset[str], input_key: str, target_key: str) -> dict[str, Any]:
+    """The entries of a dict batch that the net's forward names (an attention_mask beside the input_ids), as
+    Hugging Face's `model(**batch)` would pass them; never the target, which the template's loss reads."""
+    if not keywords or not isinstance(batch, dict):
+        return {}
+    return {key: value for key, value in batch.items() if key in keywords and key not in (input_key, target_key)}
 
 
 def batch_inputs(batch: Any, input_key: str) -> Any:

@@ -46,9 +46,11 @@ def sample_batch(dataset: Dataset, label: str) -> Any:
 
 
 def checked_batch(dataset: Dataset, label: str, input_key: str, target_key: str,
-                  own_loss: bool = False) -> tuple[Any, Any]:
-    """(inputs, targets) of a sample batch, checking the targets are a tensor unless the net has its own loss."""
-    inputs, targets = split_batch(sample_batch(dataset, label), input_key, target_key)
+                  own_loss: bool = False) -> tuple[Any, Any, Any]:
+    """(inputs, targets, batch) of a sample batch, checking the targets are a tensor unless the net has its own
+    loss."""
+    batch = sample_batch(dataset, label)
+    inputs, targets = split_batch(batch, input_key, target_key)
     if isinstance(inputs, (tuple, list)) and inputs and isinstance(inputs[0], str):
         raise UserError(f"{dataset_description(dataset, label)} must give tensors (or numbers) as inputs, got "
                         f"batches of {type(inputs).__name__} of str: convert its items to torch tensors, or define a "
@@ -57,13 +59,14 @@ def checked_batch(dataset: Dataset, label: str, input_key: str, target_key: str,
         raise UserError(f"{dataset_description(dataset, label)} must give tensor (or number) targets, got "
                         f"{type(targets).__name__}: convert its targets to torch tensors, or give the net a "
                         f"loss(outputs, targets) method that reads them as they are")
-    return inputs, targets
+    return inputs, targets, batch
 
 
-def net_outputs(net: torch.nn.Module, inputs: Any, description: str) -> Any:
-    """The net's outputs for a sample batch; an error the net raises on it is one line naming the inputs."""
+def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: dict[str, Any] | None = None) -> Any:
+    """The net's outputs for a sample batch (`keywords`: the dict batch's entries its forward names); an error the net
+    raises on it is one line naming the inputs."""
     try:
-        return net(inputs)
+        return net(inputs, **(keywords or {}))
     except (RuntimeError, TypeError, ValueError) as error:
         shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
         raise UserError(f"{type(net).__name__} failed on a batch of {description}, inputs of shape {shape}: "
@@ -104,10 +107,10 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
     model.eval()
     try:
         for label, dataset in datasets.items():
-            inputs, targets = checked_batch(dataset, label, task.input_key, task.target_key, model.own_loss)
+            inputs, targets, batch = checked_batch(dataset, label, task.input_key, task.target_key, model.own_loss)
             description = dataset_description(dataset, label)
             with torch.no_grad():
-                outputs = net_outputs(model.net, inputs, description)
+                outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
                 if isinstance(targets, torch.Tensor):
                     counted = check_tensor_targets(model, outputs, targets, description)
                 else:
