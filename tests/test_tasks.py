@@ -394,3 +394,11 @@ def test_a_dict_batchs_entries_that_forward_names_reach_it_as_keywords_in_every_
     assert results["test"]["masked_data"]["accuracy"] > 0.9
     predicted = project.run("--mode", "predict", "--ckpt", results["best_checkpoint"], "--confusion_images", "off")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
+
+
+def test_a_real_valued_target_under_a_classification_task_suggests_regression():
+    from utils.errors import UserError
+    from utils.tasks.losses import check_targets
+
+    with pytest.raises(UserError, match=r"has the target 0.25, which is no class index .* pass --task regression"):
+        check_targets("classification", 2, torch.tensor([0.0, 0.25, 1.0]), "dataset 'train' (Scores)", "Head")

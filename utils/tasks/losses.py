@@ -89,6 +89,10 @@ def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset
                             f"map the targets to 0 and 1, or use --task classification")
         return
     wrong = [value for value in values if not float(value).is_integer() or not 0 <= value < (classes or 0)]
+    if wrong and not float(wrong[0]).is_integer():
+        raise UserError(f"{dataset} has the target {wrong[0]:g}, which is no class index (--task {task} reads "
+                        f"targets as classes 0 to {(classes or 0) - 1}): for real-valued targets pass --task "
+                        f"regression, or make the targets class indices")
     if wrong:
         raise UserError(f"{dataset} has the target {wrong[0]}, but {net_name} scores {classes} classes "
                         f"(--num_classes {classes}), so the class indices are 0 to {(classes or 0) - 1}{padding}: "
