@@ -402,3 +402,13 @@ def test_a_real_valued_target_under_a_classification_task_suggests_regression():
 
     with pytest.raises(UserError, match=r"has the target 0.25, which is no class index .* pass --task regression"):
         check_targets("classification", 2, torch.tensor([0.0, 0.25, 1.0]), "dataset 'train' (Scores)", "Head")
+
+
+def test_a_forward_python_cannot_read_the_signature_of_takes_no_batch_entries():
+    from utils.datasets.batches import forward_keywords
+
+    class Opaque(torch.nn.Module):
+        forward = torch.relu  # a builtin: inspect.signature cannot read it
+
+    assert forward_keywords(Opaque()) == frozenset()
+    assert forward_keywords(torch.nn.Linear(2, 2)) == frozenset()

@@ -59,8 +59,12 @@ def split_batch(batch: Any, input_key: str, target_key: str) -> tuple[Any, Any]:
 
 
 def forward_keywords(net: Any) -> frozenset[str]:
-    """The names of the parameters of `net.forward` after its first, which a dict batch's entries can fill."""
-    parameters = list(inspect.signature(net.forward).parameters.values())[1:]
+    """The names of the parameters of `net.forward` after its first, which a dict batch's entries can fill (none
+    for a forward whose signature Python cannot read, such as a scripted one)."""
+    try:
+        parameters = list(inspect.signature(net.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return frozenset()
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return frozenset(parameter.name for parameter in parameters if parameter.kind in kinds)
 
