@@ -107,3 +107,11 @@ def test_a_module_that_only_trains_keeps_its_last_checkpoint_and_skips_validatio
     line = error_line(project.run("--model_name", "train_only_module", *RUN, "--monitor", "val/loss"))
     assert "--monitor val/loss: TrainOnlyModule runs no validation" in line
     assert project.run_dirs() == [run_dir]
+
+
+def test_a_given_monitor_mode_chooses_the_first_val_key_it_fits(project):
+    with_module(project, "tensor_lit_module")
+    process = project.run("--model_name", "tensor_lit_module", *RUN, "--monitor_mode", "max")
+    assert process.returncode == 0, process.stderr[-3000:]
+    # TensorLitModule logs val/acc and val/loss: max fits the accuracy, not the loss it would otherwise choose.
+    assert "monitor: val/acc, the first val key TensorLitModule logs (--monitor_mode max)" in process.stdout

@@ -49,12 +49,13 @@ def val_keys(metrics: dict[str, object]) -> list[str]:
     return keys
 
 
-def first_val_key(metrics: dict[str, object]) -> str | None:
-    """The monitor chosen for a module: its first val loss, else its first val key; a mean over the datasets
-    (`val/x`) before one dataset's (`val/<label>/x`)."""
+def first_val_key(metrics: dict[str, object], mode: str | None = None) -> str | None:
+    """The monitor chosen for a module: its first val key that the given --monitor_mode fits (`max`: an accuracy),
+    else its first val loss, else its first val key; a mean over the datasets (`val/x`) before one dataset's."""
     keys = sorted(val_keys(metrics), key=lambda key: key.count("/") > 1)
+    fitting = [key for key in keys if monitor_mode_of(key) == mode]
     losses = [key for key in keys if "loss" in key.rpartition("/")[2]]
-    return (losses or keys or [None])[0]
+    return (fitting or losses or keys or [None])[0]
 
 
 def remove_fresh_run_folder(run_dir: Path) -> None:
@@ -67,8 +68,8 @@ def remove_fresh_run_folder(run_dir: Path) -> None:
 class ModuleMonitor(Callback):
     """At the first validation, checks --monitor against the keys the module logged, or chooses the first val key."""
 
-    def __init__(self, monitor: str, run_dir: Path, mode_stated: bool = False) -> None:
-        self.monitor, self.run_dir, self.mode_stated = monitor, run_dir, mode_stated
+    def __init__(self, monitor: str, run_dir: Path, stated_mode: str | None = None) -> None:
+        self.monitor, self.run_dir, self.stated_mode = monitor, run_dir, stated_mode  # --monitor_mode, if given
         self.checked = monitor == "none"
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -80,7 +81,7 @@ class ModuleMonitor(Callback):
         logged = ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
         how = "log one with self.log in validation_step" if logged == "nothing" else "pass --monitor with one of those"
         if self.monitor == CHOSEN_AT_FIRST_VALIDATION:
-            chosen = first_val_key(metrics)
+            chosen = first_val_key(metrics, self.stated_mode)
             if chosen is None:
                 raise MonitorNotLogged(f"{name} logged no val/ key at its first validation (it logged {logged}): "
                                        f"{how}, or --monitor none to keep the last checkpoint only")
@@ -92,8 +93,7 @@ class ModuleMonitor(Callback):
     def use(self, trainer: Trainer, monitor: str, name: str) -> None:
         """Point the best checkpoints and early stopping at `monitor` (maximised when its name says higher is
         better, unless --monitor_mode was given), say so, and record both in config.yaml."""
-        mode = trainer.checkpoint_callback.mode if trainer.checkpoint_callback else "min"
-        mode = mode if self.mode_stated else monitor_mode_of(monitor)
+        mode = self.stated_mode or monitor_mode_of(monitor)
         for callback in trainer.callbacks:  # the best checkpoints and early stopping
             if getattr(callback, "monitor", None) == CHOSEN_AT_FIRST_VALIDATION:
                 callback.monitor = monitor

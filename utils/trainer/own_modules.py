@@ -129,7 +129,8 @@ def module_callbacks(command: Command, run_dir: Path) -> list[Callback]:
     if not is_own_module(command.model_class):
         return [recorder]
     labels = {"val": command.val_labels, "test": command.test_labels}
-    monitor = ModuleMonitor(command.settings.trainer.monitor, run_dir, "monitor_mode" in command.stated)
+    stated_mode = command.options["monitor_mode"] if "monitor_mode" in command.stated else None
+    monitor = ModuleMonitor(command.settings.trainer.monitor, run_dir, stated_mode)
     fitting = command.settings.run.mode == "fit"
     fit_only = [OwnModuleLossWatch(), monitor] if fitting else []
     return [PerSetMetrics(labels), DatasetLabels(labels), *fit_only, recorder]
