@@ -1,5 +1,14 @@
 """The one exception type for mistakes the user can fix."""
 
+import re
+
+TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # the bold and colours torch's messages carry for a terminal
+
+
+def without_terminal_style(text: str) -> str:
+    """`text` without the escape codes that make a terminal print it bold or in colour."""
+    return TERMINAL_STYLE.sub("", text)
+
 
 def one_line(text: str) -> str:
     """`text` with each character a terminal would not print as one (a newline, a tab) written as its escape."""

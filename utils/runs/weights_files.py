@@ -1,18 +1,16 @@
 """Where --weights comes from: a state dict or checkpoint file, or a torchvision net's named weights."""
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
-from utils.errors import UserError
+from utils.errors import UserError, without_terminal_style
 from utils.loading.torchvision_nets import is_torchvision_name, weights_member
 
 # Where a checkpoint keeps the net's tensors: Lightning's, and the usual keys of training scripts (torchvision's own
 # reference scripts save {"model": ...}).
 STATE_KEYS = ("state_dict", "model_state_dict", "model")
-ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
 FILE_KINDS = ("a file of torch.save(net.state_dict()), this template's .ckpt or another Lightning checkpoint "
               "(its state_dict)")
 
@@ -46,7 +44,7 @@ def read_weights_file(path: str) -> dict[str, torch.Tensor]:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if "Weights only load failed" in first:  # torch's advice to turn weights_only off is never passed on
             first = "it holds objects that are not tensors or plain values, such as a whole pickled net"
-        first = ANSI_STYLE.sub("", first)[:200]  # torch writes parts of its messages in bold for a terminal
+        first = without_terminal_style(first)[:200]
         raise UserError(f"--weights {path} cannot be read with torch.load(weights_only=True) ({type(error).__name__}: "
                         f"{first}): pass {FILE_KINDS}; a whole pickled net is refused, save net.state_dict() "
                         f"instead") from None

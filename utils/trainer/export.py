@@ -4,7 +4,6 @@ import contextlib
 import io
 import logging
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,13 @@ import torch
 from torch import nn
 
 from utils.datasets.batches import batch_inputs
-from utils.errors import UserError
+from utils.errors import UserError, without_terminal_style
 from utils.lightning_package import LightningDataModule
 from utils.trainer.exporters import FORMATS, ExportFormat, Outputs, flat_outputs
 
 # How far a loaded file's outputs may be from the net's: float32 kernels of another runtime (onnxruntime's fused
 # convolutions) differ in their last bits, a wrong graph by far more.
 ATOL, RTOL = 1e-4, 1e-4
-ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class ExportRefused(UserError):
@@ -72,7 +70,7 @@ def exporter_reason(error: BaseException) -> str:
     """The first line of the exception that started it all (the ONNX exporter wraps torch.export's), uncoloured."""
     while error.__cause__ is not None:
         error = error.__cause__
-    lines = [ANSI_COLOUR.sub("", line).strip() for line in str(error).splitlines()]
+    lines = [without_terminal_style(line).strip() for line in str(error).splitlines()]
     return next((line for line in lines if line), type(error).__name__)
 
 
