@@ -50,12 +50,12 @@ def val_keys(metrics: dict[str, object]) -> list[str]:
 
 
 def first_val_key(metrics: dict[str, object], mode: str | None = None) -> str | None:
-    """The monitor chosen for a module: its first val key that the given --monitor_mode fits (`max`: an accuracy),
-    else its first val loss, else its first val key; a mean over the datasets (`val/x`) before one dataset's."""
+    """The monitor chosen for a module: its first val loss, else its first val key, those the given --monitor_mode
+    fits first (`max`: an accuracy before the loss); a mean over the datasets (`val/x`) before one dataset's."""
     keys = sorted(val_keys(metrics), key=lambda key: key.count("/") > 1)
-    fitting = [key for key in keys if monitor_mode_of(key) == mode]
     losses = [key for key in keys if "loss" in key.rpartition("/")[2]]
-    return (fitting or losses or keys or [None])[0]
+    ranked = [*losses, *keys]
+    return next((key for key in ranked if monitor_mode_of(key) == mode), ranked[0] if ranked else None)
 
 
 def remove_fresh_run_folder(run_dir: Path) -> None:
