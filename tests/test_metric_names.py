@@ -72,3 +72,12 @@ def test_two_metrics_of_one_name_are_one_error_line_before_any_run_folder(fork_s
     net = ("--model_name", "own_metrics_net") if own_name else ()
     assert words in error_line(fork_server.run(project.root, *TINY, *net, *arguments))
     assert not project.logs.exists()
+
+
+def test_a_long_metric_name_widens_its_column_of_the_results_table_so_values_stay_under_it():
+    from utils.runs.results import results_table
+
+    table = results_table({"val": {"a": {"loss": 1.0, "accuracy_average_macro": 0.5}, "b": {"loss": 2.0}}})
+    header, *rows = table.splitlines()
+    end = header.index("accuracy_average_macro") + len("accuracy_average_macro")
+    assert [row[end - len(cell):end] for row, cell in zip(rows, ("0.5000", "-"), strict=True)] == ["0.5000", "-"]

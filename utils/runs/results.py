@@ -33,9 +33,11 @@ def results_table(results: dict[str, Any]) -> str:
         return "no metrics were computed"
     names = sorted({name for _, _, values in rows for name in values}, key=lambda name: (name != "loss", name))
     label_width = max(7, *(len(label) for _, label, _ in rows))
-    lines = [f"{'stage':<6} {'dataset':<{label_width}} " + " ".join(f"{name:>10}" for name in names)]
+    widths = {name: max(10, len(name)) for name in names}  # a long metric name widens its column
+    lines = [f"{'stage':<6} {'dataset':<{label_width}} " + " ".join(f"{name:>{widths[name]}}" for name in names)]
     for stage, label, values in rows:
-        cells = " ".join(f"{values[name]:>10.4f}" if name in values else f"{'-':>10}" for name in names)
+        cells = " ".join(f"{values[name]:>{widths[name]}.4f}" if name in values else f"{'-':>{widths[name]}}"
+                         for name in names)
         lines.append(f"{stage:<6} {label:<{label_width}} {cells}")
     return "\n".join(lines)
 
