@@ -412,3 +412,14 @@ def test_a_forward_python_cannot_read_the_signature_of_takes_no_batch_entries():
 
     assert forward_keywords(Opaque()) == frozenset()
     assert forward_keywords(torch.nn.Linear(2, 2)) == frozenset()
+
+
+def test_an_output_key_whose_entry_is_none_names_the_entries_that_hold_tensors():
+    from utils.errors import UserError
+    from utils.tasks.outputs import prediction
+
+    outputs = {"loss": None, "logits": torch.zeros(2, 3), "hidden_states": None}
+    expected = (r"HfTagger's output entry 'loss' \(--output_key\) is NoneType, not a tensor, on this batch: set "
+                r"--output_key to an entry that holds the scores \(logits\)")
+    with pytest.raises(UserError, match=expected):
+        prediction(outputs, "loss", "HfTagger")

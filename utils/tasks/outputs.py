@@ -31,6 +31,11 @@ def prediction(outputs: Any, output_key: str, net_name: str) -> torch.Tensor:
             raise UserError(f"{net_name} returns a {kind} without the entry {output_key!r} (its entries: "
                             f"{', '.join(map(str, entries))}): set --output_key to the entry the loss and metrics "
                             f"read")
+        if not isinstance(entries[output_key], torch.Tensor):
+            tensors = [str(key) for key, value in entries.items() if isinstance(value, torch.Tensor)]
+            raise UserError(f"{net_name}'s output entry {output_key!r} (--output_key) is "
+                            f"{type(entries[output_key]).__name__}, not a tensor, on this batch: set --output_key to "
+                            f"an entry that holds the scores ({', '.join(tensors) or 'none holds a tensor'})")
         outputs = entries[output_key]
     elif isinstance(outputs, (tuple, list)) and outputs:
         outputs = outputs[0]
