@@ -192,3 +192,17 @@ def test_onnx_without_its_packages_is_one_error_line_naming_the_install(
                                    f"does not have: pip install onnx=={PINS['onnx']} onnxscript=={PINS['onnxscript']} "
                                    f"onnxruntime=={PINS['onnxruntime']}")
     assert project.run_dirs() == runs
+
+
+def test_output_entries_that_are_none_hold_nothing_to_compare():
+    from typing import NamedTuple
+
+    from utils.trainer.exporters import flat_outputs
+
+    class Outputs(NamedTuple):  # a scripted GoogLeNet's, whose aux entries are None in eval
+        logits: torch.Tensor
+        aux2: torch.Tensor | None
+        aux1: torch.Tensor | None
+
+    logits = torch.zeros(2, 4)
+    assert flat_outputs(Outputs(logits, None, None), "GoogLeNet") == [logits]

@@ -18,10 +18,12 @@ Outputs = list[torch.Tensor]
 
 def flat_outputs(outputs: Any, net_name: str) -> Outputs:
     """A net's outputs as the flat list of tensors an exported graph returns: a tuple's items and a dict's values
-    in their order."""
+    in their order, entries that are None left out."""
     if isinstance(outputs, torch.Tensor):
         return [outputs]
     items = outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, list | tuple) else None
+    if items is not None:  # an entry that is None (a scripted GoogLeNet's aux outputs in eval) holds nothing to compare
+        items = [item for item in items if item is not None]
     if items is None:
         raise UserError(f"--mode export compares the tensors {net_name} returns, but it returned a "
                         f"{type(outputs).__name__}: return a tensor, a tuple or a dict of tensors")
