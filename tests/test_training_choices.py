@@ -312,3 +312,10 @@ def test_a_config_file_that_sets_the_learning_rate_keeps_the_default_jobs_schedu
     config.write_text("optimizer.lr: 0.0005\n")
     options = parse_command_line(["--config", str(config)]).options
     assert (options["scheduler"], options["optimizer.lr"]) == ("none", 0.0005)
+
+
+def test_save_top_k_minus_one_keeps_every_validations_checkpoint(fit):
+    run_dir, results = fit("--save_top_k", "-1", "--max_epochs", "3", "--patience", "0")
+    kept = sorted(path.name for path in (run_dir / "checkpoints").glob("epoch*.ckpt"))
+    assert [name[:8] for name in kept] == ["epoch000", "epoch001", "epoch002"]
+    assert results["best_checkpoint"].rsplit("/", 1)[1] in kept

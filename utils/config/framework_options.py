@@ -175,7 +175,8 @@ OPTIONS = (
     Option("monitor_mode", CHECKS, "whether a lower or a higher --monitor is better (default: max for a key whose "
            "name says higher is better: accuracy, f1, auroc, iou, psnr, r2...; else min)", "min",
            choices=("min", "max"), settings=("optimization", "trainer"), fit_only=True),
-    Option("save_top_k", CHECKS, "best checkpoints kept", 1, vt.positive_int, settings=("trainer",), fit_only=True),
+    Option("save_top_k", CHECKS, "best checkpoints kept (-1: every validation's)", 1, vt.kept_count,
+           settings=("trainer",), fit_only=True),
     Option("patience", CHECKS, "validations without improvement before early stopping (0: never stop early)", 5,
            vt.non_negative_int, settings=("trainer",), fit_only=True),
     Option("logger", LOGGERS, f"one or more of {', '.join(LOGGER_NAMES)} (default: tensorboard)", ["tensorboard"],

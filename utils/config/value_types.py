@@ -29,6 +29,7 @@ def bounded(kind: type, allowed: Callable[[Any], bool], expected: str) -> Callab
 
 MAX_SEED = 2**32 - 1  # numpy's generators, which every seed also seeds, take no more
 positive_int = bounded(int, lambda value: value >= 1, "an integer of at least 1")
+kept_count = bounded(int, lambda value: value >= 1 or value == -1, "an integer of at least 1, or -1 for all")
 non_negative_int = bounded(int, lambda value: value >= 0, "an integer of at least 0")
 integer = bounded(int, lambda value: True, "an integer")
 seed_value = bounded(int, lambda value: 0 <= value <= MAX_SEED, f"an integer from 0 to {MAX_SEED}")
