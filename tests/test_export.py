@@ -206,3 +206,31 @@ def test_output_entries_that_are_none_hold_nothing_to_compare():
 
     logits = torch.zeros(2, 4)
     assert flat_outputs(Outputs(logits, None, None), "GoogLeNet") == [logits]
+
+
+DICT_NET = '''
+from torch import nn
+
+
+class DictNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10) -> None:
+        super().__init__()
+        self.head, self.aux = nn.Linear(num_features, num_classes), nn.Linear(num_features, 2)
+
+    def forward(self, x):
+        return {"out": self.head(x), "aux": self.aux(x)}
+'''
+
+
+def test_an_onnx_graph_names_its_outputs_as_the_net_does(project: Project):
+    from utils.trainer.exporters import output_names
+
+    project.write("model/dict_net.py", DICT_NET)
+    checkpoint = project.root / best_checkpoint(project, "dict_net", "--dataset", "standard_data", "--num_samples",
+                                                "200", "--output_key", "out")
+    process = project.run("--mode", "export", "--ckpt", str(checkpoint), "--format", "onnx")
+    assert process.returncode == 0, process.stderr[-3000:]
+    session = onnxruntime.InferenceSession(str(checkpoint.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
+    assert [output.name for output in session.get_outputs()] == ["out", "aux"]
+    assert output_names(torch.zeros(2)) == ["outputs"] and output_names((torch.zeros(2),) * 2) == ["output_0",
+                                                                                                  "output_1"]

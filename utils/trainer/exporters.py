@@ -30,6 +30,18 @@ def flat_outputs(outputs: Any, net_name: str) -> Outputs:
     return [tensor for item in items for tensor in flat_outputs(item, net_name)]
 
 
+def output_names(outputs: Any, prefix: str = "") -> list[str]:
+    """The names of flat_outputs' tensors, in its order: `outputs` for one tensor, a dict's keys, a NamedTuple's
+    fields, else `output_<i>`, joined by dots where nested (`out`, `aux`; `logits.0`)."""
+    if isinstance(outputs, torch.Tensor):
+        return [prefix or "outputs"]
+    items = list(outputs.values()) if isinstance(outputs, dict) else list(outputs)
+    keys = [str(key) for key in outputs] if isinstance(outputs, dict) else list(getattr(outputs, "_fields", ())) or [
+        str(index) if prefix else f"output_{index}" for index in range(len(items))]
+    return [name for key, item in zip(keys, items, strict=True) if item is not None
+            for name in output_names(item, f"{prefix}.{key}" if prefix else key)]
+
+
 def batch_dimension() -> tuple[dict[int, Any]]:
     """The dynamic shape of a net's one input: any batch size, every other dimension as in the example."""
     return ({0: torch.export.Dim("batch")},)
@@ -45,9 +57,12 @@ def write_exported_program(net: nn.Module, example: torch.Tensor, path: Path) ->
 
 
 def write_onnx(net: nn.Module, example: torch.Tensor, path: Path) -> None:
-    """The dynamo exporter's ONNX graph, weights inside the one file (ONNX's protobuf limit: 2 GB)."""
+    """The dynamo exporter's ONNX graph, weights inside the one file (ONNX's protobuf limit: 2 GB), its outputs named
+    as the net's (a dict's keys) rather than after the graph's last nodes."""
+    with torch.no_grad():
+        names = output_names(net(example))
     torch.onnx.export(net, (example,), path, dynamo=True, external_data=False, input_names=[INPUT_NAME],
-                      dynamic_shapes=batch_dimension(), verbose=False)
+                      output_names=names, dynamic_shapes=batch_dimension(), verbose=False)
 
 
 def write_torchscript(net: nn.Module, example: torch.Tensor, path: Path) -> None:
