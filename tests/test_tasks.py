@@ -268,8 +268,8 @@ def test_a_net_names_its_own_torchmetrics_metrics_and_they_are_logged_per_datase
 
 @pytest.mark.parametrize("marker", [-100, 255])
 def test_a_padding_or_void_target_out_of_range_suggests_ignore_index_and_is_left_out_with_it(marker):
-    from utils.errors import UserError
-    from utils.tasks.losses import check_targets
+    # The module's own UserError: a test that re-imports the project's modules may leave two of the class about.
+    from utils.tasks.losses import UserError, check_targets
 
     targets = torch.tensor([[0, 1, 2], [2, marker, marker]])
     with pytest.raises(UserError, match=rf"\(if {marker} marks padding or void pixels, pass --ignore_index {marker}\)"):
@@ -397,8 +397,8 @@ def test_a_dict_batchs_entries_that_forward_names_reach_it_as_keywords_in_every_
 
 
 def test_a_real_valued_target_under_a_classification_task_suggests_regression():
-    from utils.errors import UserError
-    from utils.tasks.losses import check_targets
+    # The module's own UserError: a test that re-imports the project's modules may leave two of the class about.
+    from utils.tasks.losses import UserError, check_targets
 
     with pytest.raises(UserError, match=r"has the target 0.25, which is no class index .* pass --task regression"):
         check_targets("classification", 2, torch.tensor([0.0, 0.25, 1.0]), "dataset 'train' (Scores)", "Head")
@@ -415,8 +415,7 @@ def test_a_forward_python_cannot_read_the_signature_of_takes_no_batch_entries():
 
 
 def test_an_output_key_whose_entry_is_none_names_the_entries_that_hold_tensors():
-    from utils.errors import UserError
-    from utils.tasks.outputs import prediction
+    from utils.tasks.outputs import UserError, prediction  # the module's own class, as above
 
     outputs = {"loss": None, "logits": torch.zeros(2, 3), "hidden_states": None}
     expected = (r"HfTagger's output entry 'loss' \(--output_key\) is NoneType, not a tensor, on this batch: set "
