@@ -60,7 +60,9 @@ def write_onnx(net: nn.Module, example: torch.Tensor, path: Path) -> None:
     """The dynamo exporter's ONNX graph, weights inside the one file (ONNX's protobuf limit: 2 GB), its outputs named
     as the net's (a dict's keys) rather than after the graph's last nodes."""
     with torch.no_grad():
-        names = output_names(net(example))
+        outputs = net(example)
+    flat_outputs(outputs, type(net).__name__)  # refuses, in one line, outputs that are not tensors
+    names = output_names(outputs)
     torch.onnx.export(net, (example,), path, dynamo=True, external_data=False, input_names=[INPUT_NAME],
                       output_names=names, dynamic_shapes=batch_dimension(), verbose=False)
 
