@@ -1,12 +1,16 @@
-"""The template's own callbacks reach Lightning as one, each hook handed on in their order; Lightning's keep theirs."""
+"""The template's own callbacks reach Lightning as one, each hook handed on in their order; Lightning's keep theirs;
+what Lightning calls at every step costs no more than the run needs."""
 
-from pytorch_lightning import Callback
+from pytorch_lightning import Callback, Trainer
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.demos.boring_classes import BoringModel
+from pytorch_lightning.profilers import SimpleProfiler
 
 from utils.config.command_line import parse_command_line
 from utils.trainer.build import build_trainer
 from utils.trainer.callbacks import checkpoint_callbacks
 from utils.trainer.divergence import OwnModuleLossWatch
+from utils.trainer.movable_checkpoint import MovableModelCheckpoint
 from utils.trainer.run_callbacks import RunCallbacks, as_one_callback, template_callbacks
 from utils.trainer.state_keys import KeyedEarlyStopping
 
@@ -80,3 +84,30 @@ def test_state_keys_are_lightnings_own_and_follow_a_monitor_chosen_later(tmp_pat
         callback.monitor = "val/f1"
     assert "'monitor': 'val/f1'" in best.state_key and best.state_key.startswith("ModelCheckpoint{")
     assert stopping.state_key == EarlyStopping(monitor="val/f1", mode="max").state_key
+
+
+def test_a_run_without_profiler_enters_one_shared_context_that_records_nothing(tmp_path):
+    settings = parse_command_line(STANDARD).settings.trainer
+    profiler = build_trainer(settings, tmp_path / "exp" / "version_0").profiler
+    assert profiler.profile("[Callback]ModelCheckpoint.on_train_batch_end") is profiler.profile("training_step")
+    with profiler.profile("training_step"), profiler.profile("nested"):
+        pass
+    assert profiler.summary() == "" and profiler.dirpath is None
+    chosen = parse_command_line([*STANDARD, "--profiler", "simple"]).settings.trainer
+    assert isinstance(build_trainer(chosen, tmp_path / "exp" / "version_1").profiler, SimpleProfiler)
+
+
+def test_a_checkpoint_looks_for_saves_within_an_epoch_only_when_it_makes_them(tmp_path, monkeypatch):
+    checks = []
+    lightning_check = ModelCheckpoint.on_train_batch_end
+    monkeypatch.setattr(ModelCheckpoint, "on_train_batch_end",
+                        lambda self, *arguments: checks.append(self) or lightning_check(self, *arguments))
+    per_epoch = MovableModelCheckpoint(dirpath=tmp_path / "epochs")
+    every_two = MovableModelCheckpoint(dirpath=tmp_path / "steps", every_n_train_steps=2, save_top_k=-1,
+                                       filename="{step}")
+    trainer = Trainer(max_epochs=1, limit_train_batches=4, limit_val_batches=0, callbacks=[per_epoch, every_two],
+                      logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer.fit(BoringModel())
+    assert sorted(path.name for path in (tmp_path / "steps").iterdir()) == ["step=2.ckpt", "step=4.ckpt"]
+    assert [path.name for path in (tmp_path / "epochs").iterdir()] == ["epoch=0-step=4.ckpt"]
+    assert checks == [every_two] * 4

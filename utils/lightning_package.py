@@ -28,7 +28,8 @@ _loggers = _part("loggers")
 CSVLogger, Logger, MLFlowLogger, TensorBoardLogger = (
     _loggers.CSVLogger, _loggers.Logger, _loggers.MLFlowLogger, _loggers.TensorBoardLogger)
 _profilers = _part("profilers")
-AdvancedProfiler, Profiler, SimpleProfiler = _profilers.AdvancedProfiler, _profilers.Profiler, _profilers.SimpleProfiler
+AdvancedProfiler, PassThroughProfiler, Profiler, SimpleProfiler = (
+    _profilers.AdvancedProfiler, _profilers.PassThroughProfiler, _profilers.Profiler, _profilers.SimpleProfiler)
 _strategies = _part("strategies")
 DDPStrategy, FSDPStrategy, Strategy = _strategies.DDPStrategy, _strategies.FSDPStrategy, _strategies.Strategy
 SIGTERMException = _part("utilities.exceptions").SIGTERMException

@@ -1,6 +1,7 @@
 """The Trainer of a run, writing its loggers' files, checkpoints and profiles into its run folder."""
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from utils.lightning_package import (
     Callback,
     DDPStrategy,
     FSDPStrategy,
+    PassThroughProfiler,
     Profiler,
     SimpleProfiler,
     Strategy,
@@ -24,11 +26,24 @@ from utils.trainer.platform import stop_probing_for_absent_gpus
 from utils.trainer.quiet import quiet_library_notices
 from utils.trainer.run_callbacks import as_one_callback
 
+NOTHING_PROFILED = nullcontext()
 
-def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler | None:
-    """The --profiler report writer, or None for Lightning's default (no report)."""
+
+class UnprofiledRun(PassThroughProfiler):
+    """Lightning's default profiler, which records nothing, without its generator-made context: Lightning enters
+    `profile` around every hook call, of the module and of each callback: about 50 times a step."""
+
+    def profile(self, action_name: str) -> AbstractContextManager:
+        """A context that does nothing."""
+        return NOTHING_PROFILED
+
+
+def build_profiler(settings: TrainerSettings, run_dir: Path) -> Profiler:
+    """The --profiler report writer, or a profiler that records nothing."""
+    if not settings.profiler:
+        return UnprofiledRun()
     profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
-    return profilers[settings.profiler](dirpath=run_dir, filename=PROFILE_NAME) if settings.profiler else None
+    return profilers[settings.profiler](dirpath=run_dir, filename=PROFILE_NAME)
 
 
 def build_strategy(settings: TrainerSettings) -> str | Strategy:
@@ -84,7 +99,7 @@ def build_trainer(settings: TrainerSettings, run_dir: Path, learning_rate_change
         enable_model_summary=False,  # the callbacks hold the template's own ModelSummary; no default one beside it
         **trainer_arguments(settings),
     )
-    if profiler is not None and trainer.num_nodes > 1:
+    if settings.profiler and trainer.num_nodes > 1:
         # Lightning names profiles by local rank only, and every node has a local rank 0.
         profiler.filename = f"{PROFILE_NAME}-node{trainer.node_rank}"
     return trainer

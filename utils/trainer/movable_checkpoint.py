@@ -25,6 +25,17 @@ class MovableModelCheckpoint(LightningStateKey, ModelCheckpoint):
 
     lightning_class = ModelCheckpoint
 
+    def __init__(self, *, every_n_train_steps: int | None = None, train_time_interval: Any = None,
+                 **keywords: Any) -> None:
+        super().__init__(every_n_train_steps=every_n_train_steps, train_time_interval=train_time_interval, **keywords)
+        self.saves_within_epochs = bool(every_n_train_steps or train_time_interval)
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Lightning's checks for a save after this batch, made only where one can follow (Lightning makes them at
+        every step, and saves only every n steps or after an interval)."""
+        if self.saves_within_epochs:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
     def check_monitor_top_k(self, trainer: Trainer, current: torch.Tensor | None = None) -> bool:
         """Lightning's decision, for finite monitor values only."""
         if current is not None and not torch.isfinite(torch.as_tensor(current)).all():
