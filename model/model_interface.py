@@ -33,7 +33,7 @@ from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, ch
 from utils.tasks.outputs import prediction
 from utils.trainer.divergence import LossWatch, is_logged_step
 from utils.trainer.finetuning import group_callbacks
-from utils.trainer.progress import StepValuesBar
+from utils.trainer.progress import write_step_values
 from utils.trainer.speedups import NetSpeedups
 
 
@@ -181,19 +181,12 @@ class MInterface(pl.LightningModule):
         loss = self.shared_step(batch, self.train_metrics)
         step, trainer = self.global_step, self.trainer  # each a chain of Lightning properties: read once
         self.loss_watch.update(loss, step)
-        # The steps the loggers write: self.log costs about as much as a small net's step, and reading the loss on
-        # the host there only, a GPU never waits for the CPU at the others. Off the progress bar, which Lightning
-        # would read on the host at every later step of the epoch; StepValuesBar shows it when it refreshes.
+        # Read on the host at the steps the loggers write only, so a GPU never waits for the CPU at the others.
         if not is_logged_step(trainer, step):
             return loss
         self.loss_watch.check(trainer, self.current_epoch)
-        self.log(metric_key(TRAIN, STEP_LOSS), loss)
+        write_step_values(trainer, {metric_key(TRAIN, STEP_LOSS): float(loss)}, step)
         return loss
-
-    def on_fit_start(self) -> None:
-        """Show the step's loss on the progress bar, which reads it when it refreshes (not at every step)."""
-        if isinstance(self.trainer.progress_bar_callback, StepValuesBar):
-            self.trainer.progress_bar_callback.show(metric_key(TRAIN, STEP_LOSS))
 
     def on_validation_start(self) -> None:
         """Stop a diverged run before its validation (and the checkpoint that follows it)."""

@@ -24,31 +24,40 @@ def validation_lines(metrics: dict[str, Any], epoch: int, step: int) -> list[str
 
 
 class StepValuesBar(TQDMProgressBar):
-    """Lightning's progress bar, also showing step values the module logs off the bar, read only when it refreshes.
+    """Lightning's progress bar, also showing the step values the module writes to the loggers itself (the loss).
 
-    A value logged with `prog_bar=True` is read on the host at every later step of its epoch, a GPU waiting each time
-    for the CPU; shown from here, it is read at the bar's refreshes alone, in the place Lightning's would have it.
+    A value logged with `self.log` is kept among Lightning's results, which it walks at every later step of the epoch
+    (and with `prog_bar=True` reads on the host there, a GPU waiting for the CPU); these are handed to the bar at the
+    logged steps alone, and shown in the place Lightning's would have them.
     """
 
     def __init__(self, refresh_rate: int = 1) -> None:
         super().__init__(refresh_rate)
-        self.shown: list[str] = []
+        self.shown: dict[str, float] = {}
 
-    def show(self, key: str) -> None:
-        """Show the value logged under `key` (a step value the module logs with `prog_bar=False`)."""
-        if key not in self.shown:
-            self.shown.append(key)
+    def show(self, values: dict[str, float]) -> None:
+        """Show `values` until newer ones come."""
+        self.shown.update(values)
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
         """Lightning's items, the shown step values right after the standard ones (the run's version)."""
         metrics = super().get_metrics(trainer, pl_module)
-        logged = trainer.callback_metrics
-        shown = {key: float(logged[key]) for key in self.shown if key in logged and key not in metrics}
+        shown = {key: value for key, value in self.shown.items() if key not in metrics}
         if not shown:
             return metrics
         logged_on_bar = trainer.progress_bar_metrics
         standard = {key: value for key, value in metrics.items() if key not in logged_on_bar}
         return {**standard, **shown, **metrics}
+
+
+def write_step_values(trainer: Trainer, values: dict[str, float], step: int) -> None:
+    """Write the values of optimizer step `step` to every logger, with the epoch as Lightning adds it, and show them on
+    the bar: what `self.log` does at a logged step, without Lightning walking them again at every later step."""
+    for logger in trainer.loggers:
+        logger.log_metrics({**values, "epoch": trainer.current_epoch}, step=step)
+        logger.save()
+    if isinstance(trainer.progress_bar_callback, StepValuesBar):
+        trainer.progress_bar_callback.show(values)
 
 
 class ValidationLines(Callback):
