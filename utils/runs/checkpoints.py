@@ -22,17 +22,19 @@ CHECKPOINT_FORMAT = 4
 WEIGHTS_DIGEST = "template_weights_digest"
 
 
+HOLDS_TENSORS = (torch.Tensor, dict, list, tuple)
+
+
 def named_tensors(value: Any, name: str = "") -> Iterator[tuple[str, torch.Tensor]]:
     """Every tensor in a checkpoint's dicts, lists and tuples, with its path of keys, in stored order."""
     if isinstance(value, torch.Tensor):
         yield name, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key != WEIGHTS_DIGEST:
-                yield from named_tensors(item, f"{name}/{key}")
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from named_tensors(item, f"{name}/{index}")
+        return
+    # Only entries that are or hold tensors are visited: the random states are tuples of hundreds of numbers.
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        if isinstance(item, HOLDS_TENSORS) and key != WEIGHTS_DIGEST:
+            yield from named_tensors(item, f"{name}/{key}")
 
 
 def weights_digest(checkpoint: dict[str, Any]) -> str:
