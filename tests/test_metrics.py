@@ -65,6 +65,16 @@ def test_a_step_keeps_its_tensors_until_a_group_is_full():
     assert not ours.pending
 
 
+def test_batches_of_many_outputs_are_kept_fewer_at_a_time():
+    ours = StageMetrics(build_metrics("segmentation", ["accuracy"], 4))
+    scores, targets = torch.randn(2, 4, 256, 256), torch.randint(0, 4, (2, 256, 256))  # 2 ** 19 outputs a batch
+    ours.update(torch.tensor(1.0), scores, targets)
+    assert len(ours.pending) == 1
+    ours.update(torch.tensor(1.0), scores, targets)  # 2 ** 20 outputs kept: the metrics are updated
+    assert not ours.pending
+    assert ours.compute()["accuracy"].item() == pytest.approx((scores.argmax(1) == targets).float().mean().item())
+
+
 def test_segmentation_batches_of_different_image_sizes_are_scored_one_by_one():
     ours = StageMetrics(build_metrics("segmentation", ["accuracy", "iou"], 3))
     reference = MulticlassJaccardIndex(3)

@@ -115,15 +115,14 @@ class StageMetrics(nn.Module):
         self.confusion = confusion
         self.loss = MeanMetric()
         self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | int]] = []
-        self.pending_outputs = 0
 
     def update(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
                count: torch.Tensor | int | None = None) -> None:
         """Keep one batch: its mean loss, the prediction the metrics read, its targets, and how many numbers its loss
         is the mean of (default: its items), its weight in the epoch's mean."""
         self.pending.append((loss.detach(), outputs.detach(), targets, item_count(targets) if count is None else count))
-        self.pending_outputs += outputs.numel()
-        if len(self.pending) >= BATCHES_PER_GROUP or self.pending_outputs >= OUTPUTS_PER_GROUP:
+        # Counted as batches of this one's size: no attribute of this module set at every step (a costly call).
+        if len(self.pending) >= min(BATCHES_PER_GROUP, OUTPUTS_PER_GROUP // max(1, outputs.numel())):
             self.flush()
 
     def flush(self, batches: str = "a batch of this epoch") -> None:
@@ -131,7 +130,7 @@ class StageMetrics(nn.Module):
         if not self.pending:
             return
         losses, outputs, targets, counts = zip(*self.pending, strict=True)
-        self.pending, self.pending_outputs = [], 0
+        self.pending = []
         self.loss.update(torch.stack(losses).float(), batch_weights(counts, losses[0].device))
         updated = [self.collection] if self.confusion is None else [self.collection, self.confusion]
         try:
@@ -170,7 +169,7 @@ class StageMetrics(nn.Module):
 
     def reset(self) -> None:
         """Start the next epoch from nothing."""
-        self.pending, self.pending_outputs = [], 0
+        self.pending = []
         self.loss.reset()
         self.collection.reset()
         if self.confusion is not None:
