@@ -26,7 +26,7 @@ from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.shared_names import STEP_LOSS, TRAIN, metric_key
 from utils.tasks.dry_step import check_own_metrics
 from utils.tasks.given_targets import GivenTargetsMetrics
-from utils.tasks.kinds import fitted, outputs_are_logits, task_kind
+from utils.tasks.kinds import fitted, outputs_reading, task_kind
 from utils.tasks.layout import classes_second
 from utils.tasks.losses import TaskLoss
 from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, run_metric_names
@@ -108,7 +108,7 @@ class MInterface(pl.LightningModule):
         metrics.update(own)
         return StageMetrics(metrics, build_confusion(self.task.task, self.task.num_classes, self.task.ignore_index)
                             if confusion else None,
-                            logits=outputs_are_logits(self.task.task, self.task.loss, self.own_loss))
+                            reading=outputs_reading(self.task.task, self.task.loss, self.own_loss))
 
     def setup(self, stage: str) -> None:
         """Build each stage's and dataset's metrics once, before the module moves to its device."""

@@ -5,7 +5,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassJaccardIndex
 
 from utils.errors import UserError
-from utils.tasks.kinds import outputs_are_logits
+from utils.tasks.kinds import outputs_reading
 from utils.tasks.metric_catalogue import build_metric, metric_class, snake_case
 from utils.tasks.metrics import BATCHES_PER_GROUP, StageMetrics, build_metrics, logged_keys
 
@@ -49,7 +49,7 @@ def test_logits_between_zero_and_one_count_as_positive_whatever_the_batches(task
     targets = (logits > 0).long()
     values = []
     for size in (1, len(logits)):  # one item a batch, or all at once
-        ours = StageMetrics(build_metrics(task, ["accuracy", "f1"], 2), logits=True)
+        ours = StageMetrics(build_metrics(task, ["accuracy", "f1"], 2), reading="logits")
         for start in range(0, len(logits), size):
             ours.update(torch.tensor(0.0), logits[start:start + size], targets[start:start + size])
         values.append({name: value.item() for name, value in ours.compute().items()})
@@ -112,8 +112,21 @@ def test_logged_keys_name_every_dataset_and_the_means():
 
 
 def test_only_outputs_trained_as_logits_reach_the_metrics_as_their_sigmoid():
-    assert outputs_are_logits("binary", None, own_loss=False)  # bce_with_logits, the task's default
-    assert outputs_are_logits("multilabel", "bce_with_logits", own_loss=False)
-    assert not outputs_are_logits("binary", "mse", own_loss=False)  # trained toward 0 and 1 themselves
-    assert not outputs_are_logits("binary", None, own_loss=True)  # a net's own loss says what its outputs are
-    assert not outputs_are_logits("classification", None, own_loss=False)
+    assert outputs_reading("binary", None, own_loss=False) == "logits"  # bce_with_logits, the task's default
+    assert outputs_reading("multilabel", "bce_with_logits", own_loss=False) == "logits"
+    assert outputs_reading("binary", "mse", own_loss=False) == "probabilities"  # trained toward 0 and 1 themselves
+    assert outputs_reading("binary", None, own_loss=True) is None  # a net's own loss says what its outputs are
+    assert outputs_reading("classification", None, own_loss=False) is None
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_outputs_trained_toward_0_and_1_count_at_one_half_whatever_else_their_batch_holds(task):
+    # Two batches alike but for one output past 1: torchmetrics alone would take the second's sigmoid and count its 0.4
+    # (sigmoid 0.6) as positive.
+    outputs, targets = torch.tensor([[0.6, 0.4], [1.3, 0.4]]), torch.tensor([[1, 0], [1, 0]])
+    ours = StageMetrics(build_metrics(task, ["accuracy"], 2), reading="probabilities")
+    for batch_outputs, batch_targets in zip(outputs, targets, strict=True):
+        shape = (2,) if task == "binary" else (1, 2)
+        ours.update(torch.tensor(0.0), batch_outputs.reshape(shape), batch_targets.reshape(shape))
+        ours.flush()  # each batch a group of its own
+    assert ours.compute()["accuracy"].item() == 1.0

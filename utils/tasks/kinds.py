@@ -33,10 +33,16 @@ TASKS = dict(zip(BY_NAME["task"].choices, (
 CLASS_INDEX_TASKS = ("classification", "segmentation")
 
 
-def outputs_are_logits(task: str, loss: str | None, own_loss: bool) -> bool:
-    """Whether the outputs are logits the metrics should read as probabilities: a binary or multi-label task trained
-    with bce_with_logits (another loss, or a net's own, may train outputs that are probabilities already)."""
-    return task in ("binary", "multilabel") and not own_loss and (loss or TASKS[task].default_loss) == "bce_with_logits"
+def outputs_reading(task: str, loss: str | None, own_loss: bool) -> str | None:
+    """How the metrics read a binary or multi-label task's outputs: `logits` trained with bce_with_logits, read through
+    their sigmoid; `probabilities` trained toward 0 and 1 by another loss, clipped into [0, 1] so a value past either
+    end counts on its side; None for other tasks and for a net's own loss, which says itself what its outputs are.
+
+    Either way torchmetrics never guesses: it would take the sigmoid of a group of outputs with any value outside
+    [0, 1] and read a group inside it as probabilities, moving the threshold from group to group."""
+    if task not in ("binary", "multilabel") or own_loss:
+        return None
+    return "logits" if (loss or TASKS[task].default_loss) == "bce_with_logits" else "probabilities"
 
 
 def task_kind(task: str) -> TaskKind:

@@ -105,12 +105,11 @@ class StageMetrics(nn.Module):
     """The mean loss over an epoch's samples and a MetricCollection; a step only keeps its batch's tensors."""
 
     def __init__(self, metrics: dict[str, Metric], confusion: ConfusionMatrix | None = None,
-                 logits: bool = False) -> None:
+                 reading: str | None = None) -> None:
         super().__init__()
         self.collection = MetricCollection(dict(metrics))
-        # Logits reach the metrics as probabilities: torchmetrics applies a sigmoid only to a group of outputs
-        # holding one value outside [0, 1], so logits between 0 and 1 would be read as probabilities themselves.
-        self.logits = logits
+        # How the outputs become what the metrics read (see outputs_reading): None, as they are.
+        self.reading = reading
         # Updated with the collection, computed on its own (an image, not a logged number).
         self.confusion = confusion
         self.loss = MeanMetric()
@@ -148,8 +147,10 @@ class StageMetrics(nn.Module):
                             f"dataset's targets, --task or the net's number of outputs") from None
 
     def scores(self, outputs: torch.Tensor) -> torch.Tensor:
-        """What the metrics read of a group of outputs: probabilities where the outputs are logits."""
-        return outputs.sigmoid() if self.logits else outputs
+        """What the metrics read of a group of outputs: the logits' sigmoid, or probabilities clipped into [0, 1]."""
+        if self.reading == "logits":
+            return outputs.sigmoid()
+        return outputs.clamp(0, 1) if self.reading == "probabilities" else outputs
 
     def compute(self) -> dict[str, torch.Tensor]:
         """The epoch's values over every process (torchmetrics syncs them), named `loss` and as the metrics."""
