@@ -79,6 +79,19 @@ def test_a_net_with_its_own_loss_and_tuple_outputs_trains_on_it(project):
     assert last_scalars(project.run_dirs()[-1])["val/standard_data/accuracy"] > 0.5  # ten classes
 
 
+@pytest.mark.parametrize(("arguments", "words"), [
+    (("--model_name", "focal_net", "--loss", "mse"), ("FocalNet defines its own loss()", "--loss would do nothing")),
+    (("--model_name", "focal_net", "--label_smoothing", "0.1"), ("--label_smoothing would do nothing",)),
+    (("--model_name", "standard_net", "--loss", "mse", "--label_smoothing", "0.1"),
+     ("--label_smoothing 0.1 smooths the class targets of cross_entropy", "loss of this run is mse")),
+])
+def test_loss_options_a_run_would_not_use_are_one_error_line(project, arguments, words):
+    add_examples(project, "focal_net")
+    line = error_line(project.run(*arguments, "--dataset", "standard_data", *QUICK))
+    assert all(word in line for word in words), line
+    assert not project.run_dirs()
+
+
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
     add_examples(project, "sum_net", "sequence_data")
     scalars, _ = trained(project, "--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",

@@ -14,18 +14,29 @@ ELEMENTWISE_LOSSES = {
 }
 
 
-def check_loss_fits_task(loss: str, task: str) -> None:
-    """Refuse a loss that has no meaning for the task."""
+def check_loss_fits_task(loss: str, task: str, label_smoothing: float = 0.0) -> None:
+    """Refuse a loss that has no meaning for the task, and label smoothing for a loss it does nothing to."""
     if loss == "cross_entropy" and task not in CLASS_INDEX_TASKS:
         raise UserError(f"--loss cross_entropy needs --task classification or segmentation (got --task {task}): "
                         f"use mse, l1 or smooth_l1 for regression and bce_with_logits for binary and multilabel")
+    if label_smoothing and loss != "cross_entropy":
+        raise UserError(f"--label_smoothing {label_smoothing} smooths the class targets of cross_entropy, and the "
+                        f"loss of this run is {loss}, which it would not change: drop --label_smoothing")
+
+
+def check_own_loss_options(given: set[str] | frozenset[str], net_name: str) -> None:
+    """Refuse --loss and --label_smoothing for a net with its own `loss`, which they would not change."""
+    ignored = [f"--{name}" for name in ("loss", "label_smoothing") if name in given]
+    if ignored:
+        raise UserError(f"{net_name} defines its own loss(), which the run trains on, so {' and '.join(ignored)} "
+                        f"would do nothing: drop {'them' if len(ignored) > 1 else 'it'}, or remove {net_name}.loss")
 
 
 class TaskLoss:
     """Loss of a net's outputs against dataset targets, shaping targets as the task needs."""
 
     def __init__(self, loss: str, task: str, label_smoothing: float = 0.0, ignore_index: int | None = None) -> None:
-        check_loss_fits_task(loss, task)
+        check_loss_fits_task(loss, task, label_smoothing)
         self.loss, self.task, self.label_smoothing, self.ignore_index = loss, task, label_smoothing, ignore_index
 
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
