@@ -185,7 +185,7 @@ class MInterface(pl.LightningModule):
         if not is_logged_step(trainer, step):
             return loss
         self.loss_watch.check(trainer, self.current_epoch)
-        write_step_values(trainer, {metric_key(TRAIN, STEP_LOSS): float(loss)}, step)
+        write_step_values(trainer, {metric_key(TRAIN, STEP_LOSS): loss.detach().item()}, step)
         return loss
 
     def on_validation_start(self) -> None:

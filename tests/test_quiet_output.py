@@ -52,3 +52,10 @@ def test_warnings_of_the_user_own_code_still_show_and_summary_depth_one_lists_th
     assert "UserWarning: WarningNet: the inputs are not normalised" in process.stderr
     rows = [line.split("|") for line in process.stderr.splitlines() if line.count("|") == 4]
     assert [(row[1].strip(), row[2].strip()) for row in rows] == [("Name", "Type"), ("net", "WarningNet")]
+
+
+def test_steps_whose_loss_is_logged_print_no_warning(project):
+    process = project.run("--model_name", "standard_net", "--dataset", "standard_data", *FAST_WITH_IMAGES,
+                          "--log_every_n_steps", "1")
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "Warning" not in process.stderr and "warn(" not in process.stderr, process.stderr
