@@ -10,7 +10,7 @@ from utils.config.dataset_entries import DatasetEntry
 from utils.config.experiment_options import FOLD_LABEL
 from utils.config.settings import DataSettings
 from utils.config.signature_options import entry_arguments
-from utils.datasets.batches import collate_function
+from utils.datasets.batches import loader_collate
 from utils.datasets.folds import fold_split
 from utils.datasets.resumable import ResumableOrder
 from utils.datasets.splits import held_out_count, seeded_split
@@ -106,7 +106,7 @@ class DInterface(pl.LightningDataModule):
         pinned = self.trainer is not None and pins_memory(self.trainer.strategy.root_device.type)
         settings = {"batch_size": self.settings.batch_size, "num_workers": self.settings.num_workers,
                     "pin_memory": pinned, "persistent_workers": self.settings.num_workers > 0,
-                    "generator": generator, "collate_fn": collate_function(dataset)}
+                    "generator": generator, "collate_fn": loader_collate(dataset)}
         if not train:
             return DataLoader(dataset, sampler=EvaluationShare(len(dataset), num_replicas=world_size, rank=rank),
                               **settings)

@@ -92,6 +92,41 @@ def test_loss_options_a_run_would_not_use_are_one_error_line(project, arguments,
     assert not project.run_dirs()
 
 
+RARE_LENGTHS_DATA = """import torch
+from torch.utils.data import Dataset
+
+
+class RareLengthsData(Dataset):
+    def __len__(self):
+        return 200
+
+    def __getitem__(self, index):
+        sequence = torch.randn(9 if index % 50 == 49 else 5, generator=torch.Generator().manual_seed(index))
+        return sequence, int(sequence.sum() > 0)
+"""
+PADDING = """
+
+def collate_fn(items):
+    sequences, labels = zip(*items)
+    return torch.nn.utils.rnn.pad_sequence(sequences, batch_first=True), torch.tensor(labels)
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_items_of_a_rare_other_shape_are_one_error_line_and_a_collate_fn_in_the_file_batches_them(project, workers):
+    add_examples(project, "sum_net")
+    project.write("data/rare_lengths_data.py", RARE_LENGTHS_DATA)
+    arguments = ("--model_name", "sum_net", "--dataset", "rare_lengths_data", "--num_workers", workers, "--lr", "0.05",
+                 *QUICK)
+    process = project.run(*arguments)  # the first two items have one length: the run starts
+    assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
+    line = process.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: a batch of RareLengthsData's items cannot be made") and "collate_fn" in line, line
+    project.write("data/rare_lengths_data.py", RARE_LENGTHS_DATA + PADDING)
+    _, results = trained(project, *arguments)
+    assert results["val"]["rare_lengths_data"]["accuracy"] > 0.5
+
+
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
     add_examples(project, "sum_net", "sequence_data")
     scalars, _ = trained(project, "--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",

@@ -19,6 +19,9 @@ class UserError(Exception):
     """A wrong input: the message says what was wrong and how to fix it, on one line whatever values it quotes."""
 
     def __init__(self, message: str) -> None:
+        if message.startswith("Caught ") and "DataLoader worker process" in message.partition("\n")[0]:
+            # torch raises a worker's error again in the main process, its message the worker's whole traceback.
+            message = message.rstrip().rpartition(f"{type(self).__name__}: ")[2]
         super().__init__(one_line(message))
 
 

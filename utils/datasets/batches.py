@@ -1,11 +1,13 @@
 """How a dataset's items become batches, and how a batch splits into inputs and targets (plain PyTorch)."""
 
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset, Subset, default_collate
 
 from utils.errors import UserError
 
@@ -37,11 +39,31 @@ def serves_batches(dataset: Dataset) -> bool:
 
 
 def collate_function(dataset: Dataset) -> Callable[[list[Any]], Any] | None:
-    """The dataset's own `collate_fn`, `keep_batch` for whole-batch datasets, or None for torch's default."""
-    own = getattr(underlying_dataset(dataset), "collate_fn", None)
+    """The dataset's own `collate_fn` (of its class, or else a function of that name in its file, as code written for
+    a plain DataLoader has it), `keep_batch` for whole-batch datasets, or None for torch's default."""
+    user_dataset = underlying_dataset(dataset)
+    own = getattr(user_dataset, "collate_fn", None)
+    if not callable(own):
+        own = getattr(sys.modules.get(type(user_dataset).__module__), "collate_fn", None)
     if callable(own):
         return own
     return keep_batch if serves_batches(dataset) else None
+
+
+def stacked_items(dataset_name: str, items: list[Any]) -> Any:
+    """torch's default_collate, refusing in one line items it cannot stack (only a run's first items are checked
+    before it starts; a later batch of unequal items fails here)."""
+    try:
+        return default_collate(items)
+    except (RuntimeError, TypeError) as error:
+        raise UserError(f"a batch of {dataset_name}'s items cannot be made ({str(error).splitlines()[0]}): give "
+                        f"every item tensors of one shape, or define collate_fn (a function in the dataset's file, or "
+                        f"a @staticmethod of its class) that pads or packs them") from None
+
+
+def loader_collate(dataset: Dataset) -> Callable[[list[Any]], Any]:
+    """What the run's loaders batch `dataset`'s items with: its own collate_fn, or stacked_items."""
+    return collate_function(dataset) or partial(stacked_items, type(underlying_dataset(dataset)).__name__)
 
 
 def split_batch(batch: Any, input_key: str, target_key: str) -> tuple[Any, Any]:

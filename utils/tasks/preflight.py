@@ -42,7 +42,8 @@ def sample_batch(dataset: Dataset, label: str) -> Any:
             "its items cannot be batched")
         raise UserError(f"{dataset_description(dataset, label)}: {what} ({str(error).splitlines()[0]}): give each "
                         f"item tensors of one shape and a target (PIL images: convert them with "
-                        f"torchvision.transforms.ToTensor), or define a collate_fn on the dataset") from None
+                        f"torchvision.transforms.ToTensor), or define collate_fn (a function in the dataset's file, "
+                        f"or a @staticmethod of its class)") from None
 
 
 def checked_batch(dataset: Dataset, label: str, input_key: str, target_key: str,
