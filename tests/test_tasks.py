@@ -127,6 +127,33 @@ def test_items_of_a_rare_other_shape_are_one_error_line_and_a_collate_fn_in_the_
     assert results["val"]["rare_lengths_data"]["accuracy"] > 0.5
 
 
+SQUASHING_NET = """from torch import nn
+
+
+class SquashingNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10, last: str = "softmax", mid: bool = False):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(num_features, 8), nn.Sigmoid() if mid else nn.ReLU(),
+                                    nn.Linear(8, num_classes))
+        self.last = {"softmax": nn.Softmax(dim=1), "sigmoid": nn.Sigmoid(), "none": nn.Identity()}[last]
+
+    def forward(self, x):
+        return self.last(self.layers(x))
+"""
+
+
+def test_a_net_ending_in_the_squashing_its_loss_applies_itself_is_one_error_line(project):
+    project.write("model/squashing_net.py", SQUASHING_NET)
+    arguments = ("--model_name", "squashing_net", "--dataset", "standard_data", *QUICK)
+    line = error_line(project.run(*arguments))
+    assert "SquashingNet returns what its final Softmax layer gives" in line and "--loss cross_entropy" in line, line
+    line = error_line(project.run(*arguments, "--last", "sigmoid", "--num_classes", "1", "--task", "binary"))
+    assert "final Sigmoid" in line and "--loss bce_with_logits applies a sigmoid itself" in line, line
+    # A softmax under a loss on probabilities is what the net is for; a sigmoid inside the net is no final layer.
+    assert project.run(*arguments, "--loss", "mse", "--max_epochs", "1").returncode == 0
+    assert project.run(*arguments, "--last", "none", "--mid", "--max_epochs", "1").returncode == 0
+
+
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
     add_examples(project, "sum_net", "sequence_data")
     scalars, _ = trained(project, "--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",

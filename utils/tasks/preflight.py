@@ -1,8 +1,11 @@
 """One small batch through the net before any run folder exists, so mistakes surface as one clear line."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset, default_collate
 
 from utils.datasets.batches import collate_function, keep_batch, serves_batches, split_batch, underlying_dataset
@@ -74,10 +77,41 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
                         f"{str(error).splitlines()[0]}") from None
 
 
-def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, description: str) -> int | None:
+# The final layers a net written for a loss on probabilities ends in, and the loss that applies them itself.
+SQUASHING = {nn.Sigmoid: ("bce_with_logits", "a sigmoid"), nn.Softmax: ("cross_entropy", "a log-softmax")}
+
+
+@contextmanager
+def squashed_outputs(net: nn.Module) -> Iterator[list[tuple[nn.Module, Any]]]:
+    """Each Sigmoid or Softmax layer of the net with what it returned, during the block."""
+    seen: list[tuple[nn.Module, Any]] = []
+    handles = [module.register_forward_hook(lambda module, arguments, output: seen.append((module, output)))
+               for module in net.modules() if isinstance(module, tuple(SQUASHING))]
+    try:
+        yield seen
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def check_not_squashed(net_name: str, loss: str, given: torch.Tensor, seen: list[tuple[nn.Module, Any]]) -> None:
+    """Refuse outputs straight out of a Sigmoid (Softmax) layer for a loss that applies one itself: trained twice
+    squashed, their metrics count every item on one side."""
+    for module, output in seen:
+        needs, applies = SQUASHING[type(module)]
+        if output is given and loss == needs:
+            raise UserError(f"{net_name} returns what its final {type(module).__name__} layer gives, and --loss "
+                            f"{loss} applies {applies} itself, so the outputs would be squashed twice: remove that "
+                            f"last {type(module).__name__} from the net, which then gives the logits the loss expects")
+
+
+def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, description: str,
+                         squashed: list[tuple[nn.Module, Any]] | None = None) -> int | None:
     """Check the outputs fit the targets under the task and run the loss; record the class axis, return the classes."""
     task, net_name = model.task, type(model.net).__name__
     given = prediction(outputs, task.output_key, net_name)
+    if not model.own_loss:
+        check_not_squashed(net_name, model.loss_function.loss, given, squashed or [])
     model.use_class_axis(class_axis(task.task, given, targets, task.class_axis, net_name))
     predicted = classes_second(given, model.task.class_axis)
     problem = shape_problem(task.task, predicted, targets)
@@ -111,9 +145,10 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
             inputs, targets, batch = checked_batch(dataset, label, task.input_key, task.target_key, model.own_loss)
             description = dataset_description(dataset, label)
             with torch.no_grad():
-                outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
+                with squashed_outputs(model.net) as squashed:
+                    outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
                 if isinstance(targets, torch.Tensor):
-                    counted = check_tensor_targets(model, outputs, targets, description)
+                    counted = check_tensor_targets(model, outputs, targets, description, squashed)
                 else:
                     check_given_targets(model, outputs, targets, description)
     finally:
