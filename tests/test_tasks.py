@@ -154,6 +154,34 @@ def test_a_net_ending_in_the_squashing_its_loss_applies_itself_is_one_error_line
     assert project.run(*arguments, "--last", "none", "--mid", "--max_epochs", "1").returncode == 0
 
 
+ITEMS_DATA = """import torch
+from torch.utils.data import Dataset
+
+
+class ItemsData(Dataset):
+    def __init__(self):
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(200, 16, generator=generator)
+        self.y = (self.x[:, 0] > 0).long()
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, index):
+        return self.x[index], self.y[index]
+
+    def __getitems__(self, indices):  # torch's meaning: a list of items, which the loader then collates
+        return [self[index] for index in indices]
+"""
+
+
+def test_a_getitems_that_returns_a_list_of_items_trains_as_torch_reads_it(project):
+    project.write("data/items_data.py", ITEMS_DATA)
+    _, results = trained(project, "--model_name", "standard_net", "--dataset", "items_data", "--num_classes", "2",
+                         "--lr", "0.01", *QUICK)
+    assert results["val"]["items_data"]["accuracy"] > 0.8
+
+
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
     add_examples(project, "sum_net", "sequence_data")
     scalars, _ = trained(project, "--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",

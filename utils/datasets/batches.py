@@ -13,7 +13,10 @@ from utils.errors import UserError
 
 
 def keep_batch(batch: Any) -> Any:
-    """Collate for datasets whose `__getitems__` already returns a whole batch."""
+    """Collate for datasets with `__getitems__`: the whole batch it returns as it is, or, where it returns a list of
+    items (tuples, lists or dicts: torch's own meaning of `__getitems__`), those items batched as torch batches them."""
+    if isinstance(batch, list) and batch and all(isinstance(item, (tuple, list, dict)) for item in batch):
+        return default_collate(batch)
     return batch
 
 
