@@ -182,6 +182,13 @@ def test_a_getitems_that_returns_a_list_of_items_trains_as_torch_reads_it(projec
     assert results["val"]["items_data"]["accuracy"] > 0.8
 
 
+def test_float64_inputs_from_numpy_are_one_error_line_saying_how_to_convert_them(project):
+    project.write("data/items_data.py", ITEMS_DATA.replace("self.x[index], self.y[index]",
+                                                           "self.x[index].double().numpy(), self.y[index]"))
+    line = error_line(project.run("--model_name", "standard_net", "--dataset", "items_data", *QUICK))
+    assert "StandardNet failed on a batch" in line and "float64 inputs" in line and ".float()" in line, line
+
+
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
     add_examples(project, "sum_net", "sequence_data")
     scalars, _ = trained(project, "--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",

@@ -73,8 +73,11 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
         return net(inputs, **(keywords or {}))
     except (RuntimeError, TypeError, ValueError) as error:
         shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+        hint = (" (the dataset gives float64 inputs, numpy's default: convert them with .float() or "
+                "torch.as_tensor(x, dtype=torch.float32))"
+                if isinstance(inputs, torch.Tensor) and inputs.dtype == torch.float64 else "")
         raise UserError(f"{type(net).__name__} failed on a batch of {description}, inputs of shape {shape}: "
-                        f"{str(error).splitlines()[0]}") from None
+                        f"{str(error).splitlines()[0]}{hint}") from None
 
 
 # The final layers a net written for a loss on probabilities ends in, and the loss that applies them itself.
