@@ -532,3 +532,12 @@ def test_an_output_key_whose_entry_is_none_names_the_entries_that_hold_tensors()
                 r"--output_key to an entry that holds the scores \(logits\)")
     with pytest.raises(UserError, match=expected):
         prediction(outputs, "loss", "HfTagger")
+
+
+def test_one_output_under_classification_points_to_the_task_its_targets_fit():
+    from utils.tasks.kinds import shape_problem
+
+    one = torch.zeros(4, 1)
+    assert "--task regression" in shape_problem("classification", one, torch.tensor([0.5, 2.0, -1.0, 3.0]))
+    assert "--task binary" in shape_problem("classification", one, torch.tensor([0, 1, 1, 0]))
+    assert "--task binary" in shape_problem("classification", one, torch.tensor([0.0, 1.0, 1.0, 0.0]))

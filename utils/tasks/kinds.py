@@ -70,8 +70,10 @@ def shape_problem(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> st
         if outputs.dim() < 2 or outputs.shape[:1] + outputs.shape[2:] != targets.shape:
             return f"--task {task} needs {TASKS[task].shapes}"
         if outputs.shape[1] < 2:
-            return (f"--task {task} needs at least 2 class scores per item, the net gives {outputs.shape[1]}: for one "
-                    f"logit with 0/1 targets use --task binary")
+            real = targets.is_floating_point() and not bool(((targets == 0) | (targets == 1)).all())
+            fix = ("for real-valued targets use --task regression" if real
+                   else "for one logit with 0/1 targets use --task binary")
+            return f"--task {task} needs at least 2 class scores per item, the net gives {outputs.shape[1]}: {fix}"
         return None
     shaped_outputs, shaped_targets = fitted(task, outputs, targets)
     if shaped_outputs.shape != shaped_targets.shape:
