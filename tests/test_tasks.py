@@ -189,6 +189,32 @@ def test_float64_inputs_from_numpy_are_one_error_line_saying_how_to_convert_them
     assert "StandardNet failed on a batch" in line and "float64 inputs" in line and ".float()" in line, line
 
 
+FEATURES_FIRST_NET = """import torch
+from torch import nn
+
+
+class FeaturesFirstNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.body, self.head = nn.Linear(num_features, 32), nn.Linear(32, num_classes)
+
+    def forward(self, x):
+        features = torch.relu(self.body(x))
+        return features, self.head(features)
+"""
+
+
+def test_a_tuple_whose_first_element_is_not_the_class_scores_is_one_error_line(project):
+    project.write("model/features_first_net.py", FEATURES_FIRST_NET)
+    arguments = ("--model_name", "features_first_net", "--dataset", "standard_data", *QUICK)
+    line = error_line(project.run(*arguments))
+    assert "FeaturesFirstNet returns a tuple whose first element" in line and "num_classes=10" in line, line
+    assert "(32 classes)" in line and "return the class scores first" in line, line
+    project.write("model/features_first_net.py", FEATURES_FIRST_NET.replace("features, self.head(features)",
+                                                                            "self.head(features), features"))
+    assert project.run(*arguments, "--max_epochs", "1").returncode == 0
+
+
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
     add_examples(project, "sum_net", "sequence_data")
     scalars, _ = trained(project, "--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",

@@ -1,5 +1,6 @@
 """One small batch through the net before any run folder exists, so mistakes surface as one clear line."""
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -122,9 +123,26 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
         raise UserError(f"{net_name} outputs shape {tuple(given.shape)} for targets of shape "
                         f"{tuple(targets.shape)}, but {problem}: change the net's output or --task")
     counted = check_class_count(task.task, task.num_classes, predicted, net_name)
+    if isinstance(outputs, (tuple, list)) and not hasattr(outputs, "_fields"):
+        check_first_element_scores(model, counted, tuple(given.shape))
     check_targets(task.task, counted, targets, description, net_name, task.ignore_index)
     model.loss_function(outputs if model.own_loss else predicted, targets)
     return counted
+
+
+def check_first_element_scores(model: Any, counted: int | None, shape: tuple[int, ...]) -> None:
+    """Refuse a tuple of outputs whose first element, the one scored, has another number of classes than the net was
+    built for: the scores are most likely another element (features first, logits second)."""
+    net_class = type(model.net)
+    try:
+        parameter = inspect.signature(net_class).parameters.get("num_classes")
+    except (TypeError, ValueError):  # a class whose signature Python cannot read
+        parameter = None
+    built = model.hparams["model_kwargs"].get("num_classes", parameter.default if parameter else None)
+    if isinstance(built, int) and counted is not None and counted != built:
+        raise UserError(f"{net_class.__name__} returns a tuple whose first element, the one the loss and metrics read, "
+                        f"has shape {shape} ({counted} classes), but the net was built with num_classes={built}: "
+                        f"return the class scores first, or return a dict and name them with --output_key")
 
 
 def check_given_targets(model: Any, outputs: Any, targets: Any, description: str) -> None:
