@@ -160,6 +160,15 @@ def test_warm_up_scales_a_per_step_schedule_without_changing_it():
     assert warmed == pytest.approx([rate * min(1.0, (step + 1) / 4) for step, rate in enumerate(alone)])
 
 
+def test_a_schedule_the_run_is_too_short_for_is_one_error_line():
+    from utils.optimization import UserError  # the module's own class (a test re-importing modules may leave two)
+
+    with pytest.raises(UserError, match=r"one_cycle_lr cannot schedule this run \(max_lr=1.0, total_steps=5\): "
+                                        r"ZeroDivisionError.*--pct_start"):
+        _learning_rates(_settings("one_cycle_lr", pct_start=0.2), epochs=1, steps_per_epoch=5)
+    assert len(_learning_rates(_settings("one_cycle_lr", pct_start=0.3), epochs=1, steps_per_epoch=5)) == 5
+
+
 def test_epoch_schedulers_follow_their_formulas():
     assert _learning_rates(_settings("multi_step_lr", milestones=[1, 3]), 4) == pytest.approx([1, 0.1, 0.1, 0.01])
     assert _learning_rates(_settings("exponential_lr", gamma=0.5), 3) == pytest.approx([1, 0.5, 0.25])

@@ -59,7 +59,16 @@ def build_schedulers(optimizer: torch.optim.Optimizer, settings: OptimizationSet
         return []
     known = known_values(settings, trainer, optimizer)
     filled = {name: known[source]() for name, source in FILLED_IN.get(chosen.__name__, {}).items() if source}
-    scheduler = chosen(optimizer, **call_arguments(chosen, settings.scheduler_arguments), **filled)
+    arguments = call_arguments(chosen, settings.scheduler_arguments)
+    try:
+        scheduler = chosen(optimizer, **arguments, **filled)
+    except (ValueError, ZeroDivisionError) as error:
+        given = ", ".join(f"{name}={value}" for name, value in filled.items())  # what the run filled in
+        # OneCycleLR divides by the steps of its warm-up phase: pct_start x total_steps - 1 of them.
+        hint = (": choose --pct_start so that it times the run's steps is not 1, or train more steps"
+                if isinstance(error, ZeroDivisionError) else ": change the --scheduler options or the run's length")
+        raise UserError(f"--scheduler {settings.scheduler} cannot schedule this run{f' ({given})' if given else ''}: "
+                        f"{type(error).__name__}: {str(error).splitlines()[0]}{hint}") from None
     config = {"scheduler": scheduler, "interval": "step" if chosen.__name__ in PER_STEP_SCHEDULERS else "epoch",
               "name": "lr"}
     if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
