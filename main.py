@@ -1,5 +1,6 @@
 """Train, validate, test or predict: `python main.py --model_name standard_net --dataset standard_data`."""
 
+import os
 import sys
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -216,4 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # the reader of the output stopped (`--list | head`): Python's documented remedy
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -1,6 +1,9 @@
 """A run prints what the user can act on: no library notices they cannot, a model summary of the net's layers."""
 
-from conftest import FAST_WITH_IMAGES
+import subprocess
+import sys
+
+from conftest import FAST_WITH_IMAGES, PROJECT
 
 # StandardNet, whose forward also warns as a user's own code may: that warning must still show.
 WARNING_NET = '''
@@ -59,3 +62,11 @@ def test_steps_whose_loss_is_logged_print_no_warning(project):
                           "--log_every_n_steps", "1")
     assert process.returncode == 0, process.stderr[-3000:]
     assert "Warning" not in process.stderr and "warn(" not in process.stderr, process.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_listing_without_a_traceback():
+    listing = subprocess.Popen([sys.executable, "main.py", "--list"], cwd=PROJECT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    listing.stdout.close()  # as `main.py --list | head` does once it has its lines
+    errors = listing.stderr.read().decode()
+    assert listing.wait() == 1 and errors == "", errors
