@@ -48,6 +48,7 @@ def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
     assert [line for line in stderr.splitlines() if line.strip()][-1] == (
         f"stopped by SIGTERM; resume with: python main.py --resume {relative}")
     assert "weights_only" not in stderr  # Lightning says so when a save leaves it unset: it reads as an unsafe load
+    assert "Received SIGTERM" not in stderr  # Lightning's own note, which the template's line says again
     saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["global_step"] > first_step  # the steps of the interrupted epoch are kept
     assert not (run_dir / "results.json").exists()

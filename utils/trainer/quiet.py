@@ -13,12 +13,17 @@ RANK_ZERO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.
 LEAF_SPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 # The template logs the step loss by global step, whatever the epoch's length, so short epochs lose nothing.
 SHORT_EPOCH_LOGGING = r"The number of training batches \(\d+\) is smaller than the logging interval"
-# Advertisements for Lightning's cloud services, and the accelerators this machine does not have.
-UNWANTED_INFO = re.compile(r"💡 Tip: |\w+ available: False, ")
+# Lightning's own signal handler notes a SIGTERM; its log records go to the console's stderr too.
+SIGNAL_LOGGERS = ("pytorch_lightning.trainer.connectors.signal_connector",
+                  "lightning.pytorch.trainer.connectors.signal_connector")
+# Advertisements for Lightning's cloud services, the accelerators this machine does not have, and the SIGTERM it
+# received (the template's own line says so, and how to resume).
+UNWANTED_INFO = re.compile(r"💡 Tip: |\w+ available: False, |\[rank: \d+\] Received SIGTERM: ")
 
 
 class UnwantedInfo(logging.Filter):
-    """Drops Lightning's tips for its cloud products and its lines about accelerators that are absent."""
+    """Drops Lightning's tips for its cloud products, its lines about accelerators that are absent, and its note of a
+    SIGTERM."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep every record but those."""
@@ -31,7 +36,7 @@ def quiet_library_notices() -> None:
                             module=f"{LIGHTNING_MODULE}\\.utilities\\._pytree")
     warnings.filterwarnings("ignore", message=SHORT_EPOCH_LOGGING, category=UserWarning,
                             module=f"{LIGHTNING_MODULE}\\.loops\\.fit_loop")
-    for name in RANK_ZERO_LOGGERS:
+    for name in (*RANK_ZERO_LOGGERS, *SIGNAL_LOGGERS):
         logger = logging.getLogger(name)
         if not any(isinstance(existing, UnwantedInfo) for existing in logger.filters):
             logger.addFilter(UnwantedInfo())
