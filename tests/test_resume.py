@@ -105,6 +105,7 @@ def test_two_epochs_resumed_to_four_equal_four_epochs_bitwise(project):
     assert part.returncode == 0, part.stderr[-3000:]
     resumed = project.run("--resume", "last", "--experiment", "part", "--max_epochs", "4")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "exists and is not empty" not in resumed.stderr  # the resumed run's own checkpoints, as expected
 
     part_dir = project.logs / "part" / "version_0"
     assert [path.name for path in (project.logs / "part").iterdir()] == ["version_0"]  # continued in its own folder

@@ -13,6 +13,9 @@ RANK_ZERO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.
 LEAF_SPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 # The template logs the step loss by global step, whatever the epoch's length, so short epochs lose nothing.
 SHORT_EPOCH_LOGGING = r"The number of training batches \(\d+\) is smaller than the logging interval"
+# Written when a resumed run's checkpoint callbacks start: every run folder of the template is its own, and a
+# resumed one holds the checkpoints it resumes from.
+CHECKPOINTS_KEPT = r"Checkpoint directory .* exists and is not empty\."
 # Lightning's own signal handler notes a SIGTERM; its log records go to the console's stderr too.
 SIGNAL_LOGGERS = ("pytorch_lightning.trainer.connectors.signal_connector",
                   "lightning.pytorch.trainer.connectors.signal_connector")
@@ -36,6 +39,7 @@ def quiet_library_notices() -> None:
                             module=f"{LIGHTNING_MODULE}\\.utilities\\._pytree")
     warnings.filterwarnings("ignore", message=SHORT_EPOCH_LOGGING, category=UserWarning,
                             module=f"{LIGHTNING_MODULE}\\.loops\\.fit_loop")
+    warnings.filterwarnings("ignore", message=CHECKPOINTS_KEPT, category=UserWarning)
     for name in (*RANK_ZERO_LOGGERS, *SIGNAL_LOGGERS):
         logger = logging.getLogger(name)
         if not any(isinstance(existing, UnwantedInfo) for existing in logger.filters):
