@@ -94,3 +94,19 @@ def test_resume_of_a_held_run_changes_nothing(project):
         holder.wait()
     assert f"process {holder.pid}" in line and "wait for it to end" in line
     assert sorted((path, path.stat().st_mtime_ns) for path in run_dir.rglob("*")) == before
+
+
+def test_resuming_a_live_run_that_has_no_checkpoint_yet_says_it_is_running(project):
+    finished = project.run(*STANDARD, *FAST)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    run_dir = project.run_dirs()[0]
+    (run_dir / "checkpoints" / "last.ckpt").unlink()  # as before the first validation of a live run
+    holder = hold(run_dir)
+    try:
+        by_folder = error_line(project.run("--resume", str(run_dir)))
+        by_last = error_line(project.run("--resume", "last", *STANDARD))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"is still running (process {holder.pid} writes into it)" in by_folder, by_folder
+    assert "(version_0 still running, with no checkpoint yet)" in by_last, by_last

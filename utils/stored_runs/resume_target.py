@@ -31,7 +31,9 @@ def newest_resumable_run(log_dir: str, experiment: str) -> Path:
     runs = [path for path in experiment_dir.glob(f"{VERSION_PREFIX}*") if _version(path) >= 0 and
             (last_checkpoint(path).is_file() or is_cross_validation(path))]
     if not runs:
-        raise UserError(f"--resume last found no run with checkpoints/last.ckpt under {experiment_dir}: "
+        live = sorted(path.name for path in experiment_dir.glob(f"{VERSION_PREFIX}*") if is_locked(path))
+        still = f" ({', '.join(live)} still running, with no checkpoint yet)" if live else ""
+        raise UserError(f"--resume last found no run with checkpoints/last.ckpt under {experiment_dir}{still}: "
                         f"pass the run folder or checkpoint to resume, or the --model_name/--experiment of that run")
     runs.sort(key=_version, reverse=True)
     if not is_rank_zero():
@@ -78,11 +80,11 @@ def resume_target(target: str, log_dir: str, experiment: str) -> tuple[Path, Pat
         run_dir, checkpoint = path.parent.parent, path
     else:
         raise UserError(f"--resume {target} does not exist: pass a run folder, a checkpoint in one, or last")
+    check_not_running(run_dir, target)  # first: a live run may not have written its first checkpoint yet
     if not checkpoint.is_file():
         raise UserError(f"--resume {target}: {checkpoint} does not exist; the run saved no checkpoint to resume from")
     if not (run_dir / CONFIG_FILE).is_file():
         raise UserError(f"--resume {target} is not inside a run folder (no {run_dir / CONFIG_FILE}): "
                         f"resume from a checkpoint in Logs/<experiment>/version_<N>/checkpoints/")
-    check_not_running(run_dir, target)
     return run_dir, checkpoint
 
