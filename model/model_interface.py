@@ -28,7 +28,7 @@ from utils.tasks.dry_step import check_own_metrics
 from utils.tasks.given_targets import GivenTargetsMetrics
 from utils.tasks.kinds import fitted, outputs_reading, task_kind
 from utils.tasks.layout import classes_second
-from utils.tasks.losses import TaskLoss
+from utils.tasks.losses import TaskLoss, check_own_loss_options
 from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, run_metric_names
 from utils.tasks.outputs import prediction
 from utils.trainer.divergence import LossWatch, is_logged_step
@@ -54,7 +54,9 @@ class MInterface(pl.LightningModule):
                                    "optimization": asdict(optimization),
                                    **({"param_groups": describe_groups(groups, optimization)} if groups else {})})
         self.task, self.optimization = task, optimization
-        self.own_loss = callable(getattr(self.net, "loss", None))
+        self.own_loss = callable(getattr(self.net, "loss", None))  # a method, or a criterion kept as an attribute
+        if self.own_loss:
+            check_own_loss_options(task.loss, task.label_smoothing, type(self.net).__name__)
         self.loss_function = self.net.loss if self.own_loss else TaskLoss(
             task.loss or task_kind(task.task).default_loss, task.task, task.label_smoothing, task.ignore_index)
         # False once the pre-run batch finds targets that are not tensors: the net's own loss and metrics read them.

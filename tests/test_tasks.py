@@ -79,17 +79,41 @@ def test_a_net_with_its_own_loss_and_tuple_outputs_trains_on_it(project):
     assert last_scalars(project.run_dirs()[-1])["val/standard_data/accuracy"] > 0.5  # ten classes
 
 
+CRITERION_NET = """from torch import nn
+
+
+class CriterionNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.layers = nn.Linear(num_features, num_classes)
+        self.loss = nn.CrossEntropyLoss()  # a criterion kept as an attribute: the net's own loss too
+
+    def forward(self, x):
+        return self.layers(x)
+"""
+
+
 @pytest.mark.parametrize(("arguments", "words"), [
-    (("--model_name", "focal_net", "--loss", "mse"), ("FocalNet defines its own loss()", "--loss would do nothing")),
-    (("--model_name", "focal_net", "--label_smoothing", "0.1"), ("--label_smoothing would do nothing",)),
+    (("--model_name", "focal_net", "--loss", "mse"), ("FocalNet has its own loss", "--loss mse would do nothing")),
+    (("--model_name", "focal_net", "--label_smoothing", "0.1"), ("--label_smoothing 0.1 would do nothing",)),
+    (("--model_name", "criterion_net", "--label_smoothing", "0.1"), ("CriterionNet has its own loss",)),
     (("--model_name", "standard_net", "--loss", "mse", "--label_smoothing", "0.1"),
      ("--label_smoothing 0.1 smooths the class targets of cross_entropy", "loss of this run is mse")),
 ])
 def test_loss_options_a_run_would_not_use_are_one_error_line(project, arguments, words):
     add_examples(project, "focal_net")
+    project.write("model/criterion_net.py", CRITERION_NET)
     line = error_line(project.run(*arguments, "--dataset", "standard_data", *QUICK))
     assert all(word in line for word in words), line
     assert not project.run_dirs()
+
+
+def test_a_run_of_a_net_with_its_own_loss_reruns_from_its_config(project):
+    add_examples(project, "focal_net")
+    first = project.run("--model_name", "focal_net", "--dataset", "standard_data", *QUICK, "--max_epochs", "1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    rerun = project.run("--config", str(project.run_dirs()[0] / "config.yaml"))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
 
 
 RARE_LENGTHS_DATA = """import torch
@@ -127,92 +151,50 @@ def test_items_of_a_rare_other_shape_are_one_error_line_and_a_collate_fn_in_the_
     assert results["val"]["rare_lengths_data"]["accuracy"] > 0.5
 
 
-SQUASHING_NET = """from torch import nn
-
-
-class SquashingNet(nn.Module):
-    def __init__(self, num_features: int = 16, num_classes: int = 10, last: str = "softmax", mid: bool = False):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(num_features, 8), nn.Sigmoid() if mid else nn.ReLU(),
-                                    nn.Linear(8, num_classes))
-        self.last = {"softmax": nn.Softmax(dim=1), "sigmoid": nn.Sigmoid(), "none": nn.Identity()}[last]
-
-    def forward(self, x):
-        return self.last(self.layers(x))
-"""
-
-
-def test_a_net_ending_in_the_squashing_its_loss_applies_itself_is_one_error_line(project):
-    project.write("model/squashing_net.py", SQUASHING_NET)
-    arguments = ("--model_name", "squashing_net", "--dataset", "standard_data", *QUICK)
-    line = error_line(project.run(*arguments))
-    assert "SquashingNet returns what its final Softmax layer gives" in line and "--loss cross_entropy" in line, line
-    line = error_line(project.run(*arguments, "--last", "sigmoid", "--num_classes", "1", "--task", "binary"))
-    assert "final Sigmoid" in line and "--loss bce_with_logits applies a sigmoid itself" in line, line
-    # A softmax under a loss on probabilities is what the net is for; a sigmoid inside the net is no final layer.
-    assert project.run(*arguments, "--loss", "mse", "--max_epochs", "1").returncode == 0
-    assert project.run(*arguments, "--last", "none", "--mid", "--max_epochs", "1").returncode == 0
-
-
-ITEMS_DATA = """import torch
-from torch.utils.data import Dataset
-
-
-class ItemsData(Dataset):
-    def __init__(self):
-        generator = torch.Generator().manual_seed(0)
-        self.x = torch.randn(200, 16, generator=generator)
-        self.y = (self.x[:, 0] > 0).long()
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, index):
-        return self.x[index], self.y[index]
-
-    def __getitems__(self, indices):  # torch's meaning: a list of items, which the loader then collates
-        return [self[index] for index in indices]
-"""
-
-
-def test_a_getitems_that_returns_a_list_of_items_trains_as_torch_reads_it(project):
-    project.write("data/items_data.py", ITEMS_DATA)
-    _, results = trained(project, "--model_name", "standard_net", "--dataset", "items_data", "--num_classes", "2",
-                         "--lr", "0.01", *QUICK)
-    assert results["val"]["items_data"]["accuracy"] > 0.8
-
-
-def test_float64_inputs_from_numpy_are_one_error_line_saying_how_to_convert_them(project):
-    project.write("data/items_data.py", ITEMS_DATA.replace("self.x[index], self.y[index]",
-                                                           "self.x[index].double().numpy(), self.y[index]"))
-    line = error_line(project.run("--model_name", "standard_net", "--dataset", "items_data", *QUICK))
-    assert "StandardNet failed on a batch" in line and "float64 inputs" in line and ".float()" in line, line
-
-
-FEATURES_FIRST_NET = """import torch
+SQUASHING_NET = """import torch
 from torch import nn
 
 
-class FeaturesFirstNet(nn.Module):
-    def __init__(self, num_features: int = 16, num_classes: int = 10):
+class Gate(nn.Sigmoid):
+    pass
+
+
+class SquashingNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10, last: str = "softmax_layer"):
         super().__init__()
-        self.body, self.head = nn.Linear(num_features, 32), nn.Linear(32, num_classes)
+        self.layers = nn.Sequential(nn.Linear(num_features, 8), nn.ReLU(), nn.Linear(8, num_classes))
+        self.gate, self.softmax, self.sigmoid, self.last = Gate(), nn.Softmax(dim=1), nn.Sigmoid(), last
 
     def forward(self, x):
-        features = torch.relu(self.body(x))
-        return features, self.head(features)
+        logits = self.layers(x * self.gate(x))  # a sigmoid inside the net (a subclass of nn.Sigmoid) is no last one
+        if self.last == "softmax_layer":
+            return self.softmax(logits)
+        if self.last == "sigmoid_layer_squeezed":
+            return self.sigmoid(logits).squeeze(1)
+        if self.last == "sigmoid_function":
+            return torch.sigmoid(logits).flatten()
+        return logits
 """
 
 
-def test_a_tuple_whose_first_element_is_not_the_class_scores_is_one_error_line(project):
-    project.write("model/features_first_net.py", FEATURES_FIRST_NET)
-    arguments = ("--model_name", "features_first_net", "--dataset", "standard_data", *QUICK)
-    line = error_line(project.run(*arguments))
-    assert "FeaturesFirstNet returns a tuple whose first element" in line and "num_classes=10" in line, line
-    assert "(32 classes)" in line and "return the class scores first" in line, line
-    project.write("model/features_first_net.py", FEATURES_FIRST_NET.replace("features, self.head(features)",
-                                                                            "self.head(features), features"))
-    assert project.run(*arguments, "--max_epochs", "1").returncode == 0
+@pytest.mark.parametrize(("last", "arguments", "words"), [
+    ("softmax_layer", (), ("returns the result of a softmax", "--loss cross_entropy applies a log-softmax")),
+    ("sigmoid_layer_squeezed", ("--num_classes", "1", "--task", "binary"),
+     ("returns the result of a sigmoid", "--loss bce_with_logits applies a sigmoid itself")),
+    ("sigmoid_function", ("--num_classes", "1", "--task", "binary"), ("returns the result of a sigmoid",)),
+])
+def test_a_net_ending_in_the_squashing_its_loss_applies_itself_is_one_error_line(project, last, arguments, words):
+    project.write("model/squashing_net.py", SQUASHING_NET)
+    line = error_line(project.run("--model_name", "squashing_net", "--dataset", "standard_data", "--last", last,
+                                  *arguments, *QUICK))
+    assert "SquashingNet" in line and all(word in line for word in words), line
+
+
+def test_a_squashing_the_loss_does_not_apply_or_inside_the_net_is_left_be(project):
+    project.write("model/squashing_net.py", SQUASHING_NET)
+    arguments = ("--model_name", "squashing_net", "--dataset", "standard_data", *QUICK, "--max_epochs", "1")
+    assert project.run(*arguments, "--loss", "mse").returncode == 0  # a softmax under a loss on probabilities
+    assert project.run(*arguments, "--last", "logits").returncode == 0
 
 
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
@@ -567,3 +549,13 @@ def test_one_output_under_classification_points_to_the_task_its_targets_fit():
     assert "--task regression" in shape_problem("classification", one, torch.tensor([0.5, 2.0, -1.0, 3.0]))
     assert "--task binary" in shape_problem("classification", one, torch.tensor([0, 1, 1, 0]))
     assert "--task binary" in shape_problem("classification", one, torch.tensor([0.0, 1.0, 1.0, 0.0]))
+
+
+def test_label_smoothing_a_run_took_from_its_checkpoint_is_refused_saying_so():
+    from utils.tasks.losses import UserError, check_loss_fits_task  # the module's own class
+
+    with pytest.raises(UserError, match=r"pass --label_smoothing 0 \(the value of the run this one starts from\)"):
+        check_loss_fits_task("mse", "classification", 0.1, smoothing_stated=False)
+    with pytest.raises(UserError, match="drop --label_smoothing"):
+        check_loss_fits_task("bce_with_logits", "binary", 0.1)
+    check_loss_fits_task("cross_entropy", "classification", 0.1)

@@ -14,22 +14,26 @@ ELEMENTWISE_LOSSES = {
 }
 
 
-def check_loss_fits_task(loss: str, task: str, label_smoothing: float = 0.0) -> None:
-    """Refuse a loss that has no meaning for the task, and label smoothing for a loss it does nothing to."""
+def check_loss_fits_task(loss: str, task: str, label_smoothing: float = 0.0, smoothing_stated: bool = True) -> None:
+    """Refuse a loss that has no meaning for the task, and label smoothing for a loss it does nothing to
+    (`smoothing_stated`: typed for this run, rather than the value of the run or checkpoint it starts from)."""
     if loss == "cross_entropy" and task not in CLASS_INDEX_TASKS:
         raise UserError(f"--loss cross_entropy needs --task classification or segmentation (got --task {task}): "
                         f"use mse, l1 or smooth_l1 for regression and bce_with_logits for binary and multilabel")
     if label_smoothing and loss != "cross_entropy":
+        fix = ("drop --label_smoothing" if smoothing_stated
+               else "pass --label_smoothing 0 (the value of the run this one starts from)")
         raise UserError(f"--label_smoothing {label_smoothing} smooths the class targets of cross_entropy, and the "
-                        f"loss of this run is {loss}, which it would not change: drop --label_smoothing")
+                        f"loss of this run is {loss}, which it would not change: {fix}")
 
 
-def check_own_loss_options(given: set[str] | frozenset[str], net_name: str) -> None:
-    """Refuse --loss and --label_smoothing for a net with its own `loss`, which they would not change."""
-    ignored = [f"--{name}" for name in ("loss", "label_smoothing") if name in given]
+def check_own_loss_options(loss: str | None, label_smoothing: float, net_name: str) -> None:
+    """Refuse a --loss or a label smoothing for a net with its own loss, which they would not change."""
+    ignored = [text for text, given in ((f"--loss {loss}", loss is not None),
+                                        (f"--label_smoothing {label_smoothing}", bool(label_smoothing))) if given]
     if ignored:
-        raise UserError(f"{net_name} defines its own loss(), which the run trains on, so {' and '.join(ignored)} "
-                        f"would do nothing: drop {'them' if len(ignored) > 1 else 'it'}, or remove {net_name}.loss")
+        raise UserError(f"{net_name} has its own loss, which the run trains on, so {' and '.join(ignored)} would do "
+                        f"nothing: drop {'them' if len(ignored) > 1 else 'it'}, or remove {net_name}.loss")
 
 
 class TaskLoss:

@@ -1,12 +1,10 @@
 """One small batch through the net before any run folder exists, so mistakes surface as one clear line."""
 
 import inspect
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
-from torch import nn
+from torch.overrides import TorchFunctionMode
 from torch.utils.data import Dataset, default_collate
 
 from utils.datasets.batches import collate_function, keep_batch, serves_batches, split_batch, underlying_dataset
@@ -81,36 +79,47 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
                         f"{str(error).splitlines()[0]}{hint}") from None
 
 
-# The final layers a net written for a loss on probabilities ends in, and the loss that applies them itself.
-SQUASHING = {nn.Sigmoid: ("bce_with_logits", "a sigmoid"), nn.Softmax: ("cross_entropy", "a log-softmax")}
+# What a net written for a loss on probabilities ends in (a layer or a function), and the loss that applies it itself.
+SQUASHING = {"sigmoid": ("bce_with_logits", "a sigmoid"), "softmax": ("cross_entropy", "a log-softmax")}
 
 
-@contextmanager
-def squashed_outputs(net: nn.Module) -> Iterator[list[tuple[nn.Module, Any]]]:
-    """Each Sigmoid or Softmax layer of the net with what it returned, during the block."""
-    seen: list[tuple[nn.Module, Any]] = []
-    handles = [module.register_forward_hook(lambda module, arguments, output: seen.append((module, output)))
-               for module in net.modules() if isinstance(module, tuple(SQUASHING))]
-    try:
-        yield seen
-    finally:
-        for handle in handles:
-            handle.remove()
+class SquashedOutputs(TorchFunctionMode):
+    """Every sigmoid and softmax result (of an nn.Sigmoid or nn.Softmax layer, or of a torch function) while a net
+    runs in this mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, torch.Tensor]] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        """Run `func`, noting its result when it squashes."""
+        result = func(*args, **(kwargs or {}))
+        name = getattr(func, "__name__", "")
+        if name in SQUASHING and isinstance(result, torch.Tensor):
+            self.seen.append((name, result))
+        return result
 
 
-def check_not_squashed(net_name: str, loss: str, given: torch.Tensor, seen: list[tuple[nn.Module, Any]]) -> None:
-    """Refuse outputs straight out of a Sigmoid (Softmax) layer for a loss that applies one itself: trained twice
-    squashed, their metrics count every item on one side."""
-    for module, output in seen:
-        needs, applies = SQUASHING[type(module)]
-        if output is given and loss == needs:
-            raise UserError(f"{net_name} returns what its final {type(module).__name__} layer gives, and --loss "
-                            f"{loss} applies {applies} itself, so the outputs would be squashed twice: remove that "
-                            f"last {type(module).__name__} from the net, which then gives the logits the loss expects")
+def same_numbers(given: torch.Tensor, output: torch.Tensor) -> bool:
+    """Whether `given` is `output` or a view of all of it (squeezed, reshaped, flattened)."""
+    return (given.numel() == output.numel()
+            and given.untyped_storage().data_ptr() == output.untyped_storage().data_ptr())
+
+
+def check_not_squashed(net_name: str, loss: str, given: torch.Tensor, seen: list[tuple[str, torch.Tensor]]) -> None:
+    """Refuse outputs that are a sigmoid's (softmax's) result for a loss that applies one itself: trained and scored
+    squashed twice, their metrics count every item on one side."""
+    for name, output in seen:
+        needs, applies = SQUASHING[name]
+        if loss == needs and same_numbers(given, output):
+            raise UserError(f"{net_name} returns the result of a {name} (an nn.{name.capitalize()} layer or "
+                            f"torch.{name}, on a batch in eval mode as validation runs it), and --loss {loss} applies "
+                            f"{applies} itself, so the outputs would be squashed twice: return what goes into that "
+                            f"last {name}, the logits the loss expects")
 
 
 def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, description: str,
-                         squashed: list[tuple[nn.Module, Any]] | None = None) -> int | None:
+                         squashed: list[tuple[str, torch.Tensor]] | None = None) -> int | None:
     """Check the outputs fit the targets under the task and run the loss; record the class axis, return the classes."""
     task, net_name = model.task, type(model.net).__name__
     given = prediction(outputs, task.output_key, net_name)
@@ -166,10 +175,10 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
             inputs, targets, batch = checked_batch(dataset, label, task.input_key, task.target_key, model.own_loss)
             description = dataset_description(dataset, label)
             with torch.no_grad():
-                with squashed_outputs(model.net) as squashed:
+                with SquashedOutputs() as squashed:
                     outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
                 if isinstance(targets, torch.Tensor):
-                    counted = check_tensor_targets(model, outputs, targets, description, squashed)
+                    counted = check_tensor_targets(model, outputs, targets, description, squashed.seen)
                 else:
                     check_given_targets(model, outputs, targets, description)
     finally:

@@ -15,7 +15,7 @@ from utils.runs.fold_resume import check_folds_kept
 from utils.runs.folder import check_experiment_name
 from utils.tasks.kinds import check_num_classes, task_kind
 from utils.tasks.layout import check_layout_options
-from utils.tasks.losses import check_loss_fits_task, check_own_loss_options
+from utils.tasks.losses import check_loss_fits_task
 from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
 from utils.trainer.confusion_images import draws_images
 from utils.trainer.own_modules import check_module_defines_mode, is_own_module
@@ -31,9 +31,7 @@ def check_command(command: Command) -> None:
     settings = command.settings
     check_experiment_name(command.experiment)
     check_loss_fits_task(settings.task.loss or task_kind(settings.task.task).default_loss, settings.task.task,
-                         settings.task.label_smoothing)
-    if not is_own_module(command.model_class) and callable(getattr(command.model_class, "loss", None)):
-        check_own_loss_options(command.stated, command.model_class.__name__)
+                         settings.task.label_smoothing, "label_smoothing" in command.stated)
     check_num_classes(settings.task.task, settings.task.num_classes)
     check_layout_options(settings.task)
     for entry in settings.task.metrics or []:
