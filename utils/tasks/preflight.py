@@ -102,7 +102,7 @@ class SquashedOutputs(TorchFunctionMode):
 
 def same_numbers(given: torch.Tensor, output: torch.Tensor) -> bool:
     """Whether `given` is `output` or a view of all of it (squeezed, reshaped, flattened)."""
-    return (given.numel() == output.numel()
+    return (given.numel() == output.numel() > 0
             and given.untyped_storage().data_ptr() == output.untyped_storage().data_ptr())
 
 
