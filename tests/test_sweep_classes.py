@@ -86,3 +86,13 @@ def test_an_option_no_trial_can_take_is_one_error_line_before_any_trial(fork_ser
     process = fork_server.run(project.root, *TINY, *arguments, "--sweep", "sweep.yaml", "--trials", "2")
     assert words in error_line(process)
     assert not project.logs.exists()
+
+
+def test_a_sweep_that_chooses_no_class_names_its_refused_command_line():
+    from utils.experiments.class_choices import UserError, options_by_choice  # the module's own class
+
+    def refused(tokens: list[str]) -> None:
+        raise UserError("OwnLossNet has its own loss, so --loss mse would do nothing: drop it")
+
+    with pytest.raises(UserError, match=r"^sweep file s.yaml: its command line is refused: OwnLossNet has its own"):
+        options_by_choice("sweep file s.yaml", {}, {"loss": "mse"}, refused)

@@ -60,7 +60,7 @@ def options_by_choice(where: str, choices: dict[str, list[Any]], base: dict[str,
             if fitting(given, names):
                 checked_command(config_tokens({**neutral, **fitting(given, names), **dict(pairs)}))
         except UserError as error:
-            raise UserError(f"{where}: {describe(pairs)} is refused: {error}") from None
+            raise UserError(f"{where}: {describe(pairs) or 'its command line'} is refused: {error}") from None
         found[pairs] = names
     for name, value in given.items():
         if not any(name in names for names in found.values()):
