@@ -61,6 +61,7 @@ class MInterface(pl.LightningModule):
             task.loss or task_kind(task.task).default_loss, task.task, task.label_smoothing, task.ignore_index)
         # False once the pre-run batch finds targets that are not tensors: the net's own loss and metrics read them.
         self.tensor_targets = True
+        self.sigmoid_outputs = False  # until the pre-run batch shows the outputs are a sigmoid's result
         self.labels = {"val": list(val_labels), "test": list(test_labels)}
         self.train_metrics: StageMetrics | None = None
         self.val_metrics, self.test_metrics = nn.ModuleList(), nn.ModuleList()
@@ -78,6 +79,10 @@ class MInterface(pl.LightningModule):
         """Record the axis the net's outputs keep their class scores on (read on the pre-run batch)."""
         self.task = replace(self.task, class_axis=axis)
         self.hparams["task"]["class_axis"] = axis
+
+    def use_sigmoid_outputs(self, sigmoid: bool) -> None:
+        """Record whether the net's outputs are a sigmoid's result, probabilities (read on the pre-run batch)."""
+        self.sigmoid_outputs = sigmoid
 
     def use_targets_as_given(self) -> None:
         """Hand targets that are not tensors to the net's own loss and metrics as they are, with no task metrics."""
@@ -110,7 +115,8 @@ class MInterface(pl.LightningModule):
         metrics.update(own)
         return StageMetrics(metrics, build_confusion(self.task.task, self.task.num_classes, self.task.ignore_index)
                             if confusion else None,
-                            reading=outputs_reading(self.task.task, self.task.loss, self.own_loss))
+                            reading=outputs_reading(self.task.task, self.task.loss, self.own_loss,
+                                                    self.sigmoid_outputs))
 
     def setup(self, stage: str) -> None:
         """Build each stage's and dataset's metrics once, before the module moves to its device."""

@@ -115,7 +115,9 @@ def test_only_outputs_trained_as_logits_reach_the_metrics_as_their_sigmoid():
     assert outputs_reading("binary", None, own_loss=False) == "logits"  # bce_with_logits, the task's default
     assert outputs_reading("multilabel", "bce_with_logits", own_loss=False) == "logits"
     assert outputs_reading("binary", "mse", own_loss=False) == "probabilities"  # trained toward 0 and 1 themselves
-    assert outputs_reading("binary", None, own_loss=True) is None  # a net's own loss says what its outputs are
+    assert outputs_reading("binary", None, own_loss=True) == "logits"  # a net's own loss: logits, unless
+    assert outputs_reading("binary", None, own_loss=True, sigmoid_outputs=True) == "probabilities"  # a sigmoid's
+    assert outputs_reading("multilabel", "mse", own_loss=False, sigmoid_outputs=True) == "probabilities"
     assert outputs_reading("classification", None, own_loss=False) is None
 
 

@@ -197,6 +197,54 @@ def test_a_squashing_the_loss_does_not_apply_or_inside_the_net_is_left_be(projec
     assert project.run(*arguments, "--last", "logits").returncode == 0
 
 
+SIGN_DATA = """import torch
+from torch.utils.data import Dataset
+
+
+class SignData(Dataset):
+    def __init__(self):
+        self.x = torch.randn(256, 16, generator=torch.Generator().manual_seed(0))
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, index):
+        return self.x[index], int(self.x[index, 0] > 0)
+"""
+OWN_LOSS_BINARY_NET = """import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class OwnLossBinaryNet(nn.Module):
+    def __init__(self, squash: bool = False):
+        super().__init__()
+        self.unused, self.squash = nn.Linear(1, 1), squash
+
+    def forward(self, x):
+        scores = 0.25 + 0.5 * (x[:, 0] > 0).float() + 0.0 * self.unused.weight.sum()  # 0.25 or 0.75
+        return torch.sigmoid(8 * (scores - 0.5)) if self.squash else scores
+
+    def loss(self, outputs, target):
+        if self.squash:
+            return F.binary_cross_entropy(outputs, target.float())
+        return F.binary_cross_entropy_with_logits(outputs, target.float())
+"""
+
+
+def test_a_net_with_its_own_loss_is_scored_as_logits_unless_it_returns_a_sigmoids_result(project):
+    project.write("data/sign_data.py", SIGN_DATA)
+    project.write("model/own_loss_binary_net.py", OWN_LOSS_BINARY_NET)
+    arguments = ("--model_name", "own_loss_binary_net", "--dataset", "sign_data", "--task", "binary", *QUICK,
+                 "--max_epochs", "1")
+    # Logits of 0.25 and 0.75 are both positive: the accuracy is the share of positives (torchmetrics alone would
+    # read them as probabilities, all right: 1.0).
+    _, logits = trained(project, *arguments)
+    assert 0.3 < logits["val"]["sign_data"]["accuracy"] < 0.7, logits
+    _, probabilities = trained(project, *arguments, "--squash")
+    assert probabilities["val"]["sign_data"]["accuracy"] == 1.0
+
+
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
     add_examples(project, "sum_net", "sequence_data")
     scalars, _ = trained(project, "--model_name", "sum_net", "--dataset", "sequence_data", "--input_key", "tokens",

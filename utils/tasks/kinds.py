@@ -33,16 +33,19 @@ TASKS = dict(zip(BY_NAME["task"].choices, (
 CLASS_INDEX_TASKS = ("classification", "segmentation")
 
 
-def outputs_reading(task: str, loss: str | None, own_loss: bool) -> str | None:
-    """How the metrics read a binary or multi-label task's outputs: `logits` trained with bce_with_logits, read through
-    their sigmoid; `probabilities` trained toward 0 and 1 by another loss, clipped into [0, 1] so a value past either
-    end counts on its side; None for other tasks and for a net's own loss, which says itself what its outputs are.
+def outputs_reading(task: str, loss: str | None, own_loss: bool, sigmoid_outputs: bool = False) -> str | None:
+    """How the metrics read a binary or multi-label task's outputs, once for the whole run: `probabilities`, clipped
+    into [0, 1] so a value past either end counts on its side, for outputs that are a sigmoid's result
+    (`sigmoid_outputs`) or trained toward 0 and 1 by mse, l1 or smooth_l1; `logits`, read through their sigmoid,
+    under bce_with_logits or a net's own loss; None for the other tasks.
 
-    Either way torchmetrics never guesses: it would take the sigmoid of a group of outputs with any value outside
-    [0, 1] and read a group inside it as probabilities, moving the threshold from group to group."""
-    if task not in ("binary", "multilabel") or own_loss:
+    torchmetrics alone would guess for each group of batches: it takes the sigmoid of a group holding any value
+    outside [0, 1] and reads a group inside it as probabilities, moving the threshold from group to group."""
+    if task not in ("binary", "multilabel"):
         return None
-    return "logits" if (loss or TASKS[task].default_loss) == "bce_with_logits" else "probabilities"
+    if sigmoid_outputs:
+        return "probabilities"
+    return "logits" if own_loss or (loss or TASKS[task].default_loss) == "bce_with_logits" else "probabilities"
 
 
 def task_kind(task: str) -> TaskKind:

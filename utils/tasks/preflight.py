@@ -125,6 +125,7 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
     given = prediction(outputs, task.output_key, net_name)
     if not model.own_loss:
         check_not_squashed(net_name, model.loss_function.loss, given, squashed or [])
+    model.use_sigmoid_outputs(any(name == "sigmoid" and same_numbers(given, output) for name, output in squashed or []))
     model.use_class_axis(class_axis(task.task, given, targets, task.class_axis, net_name))
     predicted = classes_second(given, model.task.class_axis)
     problem = shape_problem(task.task, predicted, targets)
