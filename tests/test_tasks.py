@@ -197,20 +197,6 @@ def test_a_squashing_the_loss_does_not_apply_or_inside_the_net_is_left_be(projec
     assert project.run(*arguments, "--last", "logits").returncode == 0
 
 
-SIGN_DATA = """import torch
-from torch.utils.data import Dataset
-
-
-class SignData(Dataset):
-    def __init__(self):
-        self.x = torch.randn(256, 16, generator=torch.Generator().manual_seed(0))
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, index):
-        return self.x[index], int(self.x[index, 0] > 0)
-"""
 OWN_LOSS_BINARY_NET = """import torch
 import torch.nn.functional as F
 from torch import nn
@@ -233,16 +219,77 @@ class OwnLossBinaryNet(nn.Module):
 
 
 def test_a_net_with_its_own_loss_is_scored_as_logits_unless_it_returns_a_sigmoids_result(project):
-    project.write("data/sign_data.py", SIGN_DATA)
+    project.write("data/items_data.py", ITEMS_DATA)  # targets: whether the first feature is positive
     project.write("model/own_loss_binary_net.py", OWN_LOSS_BINARY_NET)
-    arguments = ("--model_name", "own_loss_binary_net", "--dataset", "sign_data", "--task", "binary", *QUICK,
+    arguments = ("--model_name", "own_loss_binary_net", "--dataset", "items_data", "--task", "binary", *QUICK,
                  "--max_epochs", "1")
     # Logits of 0.25 and 0.75 are both positive: the accuracy is the share of positives (torchmetrics alone would
     # read them as probabilities, all right: 1.0).
     _, logits = trained(project, *arguments)
-    assert 0.3 < logits["val"]["sign_data"]["accuracy"] < 0.7, logits
+    assert 0.3 < logits["val"]["items_data"]["accuracy"] < 0.7, logits
     _, probabilities = trained(project, *arguments, "--squash")
-    assert probabilities["val"]["sign_data"]["accuracy"] == 1.0
+    assert probabilities["val"]["items_data"]["accuracy"] == 1.0
+
+
+ITEMS_DATA = """import torch
+from torch.utils.data import Dataset
+
+
+class ItemsData(Dataset):
+    def __init__(self):
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(200, 16, generator=generator)
+        self.y = (self.x[:, 0] > 0).long()
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, index):
+        return self.x[index], self.y[index]
+
+    def __getitems__(self, indices):  # torch's meaning: a list of items, which the loader then collates
+        return [self[index] for index in indices]
+"""
+
+
+def test_a_getitems_that_returns_a_list_of_items_trains_as_torch_reads_it(project):
+    project.write("data/items_data.py", ITEMS_DATA)
+    _, results = trained(project, "--model_name", "standard_net", "--dataset", "items_data", "--num_classes", "2",
+                         "--lr", "0.01", *QUICK)
+    assert results["val"]["items_data"]["accuracy"] > 0.8
+
+
+def test_float64_inputs_from_numpy_are_one_error_line_saying_how_to_convert_them(project):
+    project.write("data/items_data.py", ITEMS_DATA.replace("self.x[index], self.y[index]",
+                                                           "self.x[index].double().numpy(), self.y[index]"))
+    line = error_line(project.run("--model_name", "standard_net", "--dataset", "items_data", *QUICK))
+    assert "StandardNet failed on a batch" in line and "float64 inputs" in line and ".float()" in line, line
+
+
+FEATURES_FIRST_NET = """import torch
+from torch import nn
+
+
+class FeaturesFirstNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.body, self.head = nn.Linear(num_features, 32), nn.Linear(32, num_classes)
+
+    def forward(self, x):
+        features = torch.relu(self.body(x))
+        return features, self.head(features)
+"""
+
+
+def test_a_tuple_whose_first_element_is_not_the_class_scores_is_one_error_line(project):
+    project.write("model/features_first_net.py", FEATURES_FIRST_NET)
+    arguments = ("--model_name", "features_first_net", "--dataset", "standard_data", *QUICK)
+    line = error_line(project.run(*arguments))
+    assert "FeaturesFirstNet returns a tuple whose first element" in line and "num_classes=10" in line, line
+    assert "(32 classes)" in line and "return the class scores first" in line, line
+    project.write("model/features_first_net.py", FEATURES_FIRST_NET.replace("features, self.head(features)",
+                                                                            "self.head(features), features"))
+    assert project.run(*arguments, "--max_epochs", "1").returncode == 0
 
 
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):
