@@ -1,6 +1,5 @@
 """One small batch through the net before any run folder exists, so mistakes surface as one clear line."""
 
-import inspect
 from typing import Any
 
 import torch
@@ -9,6 +8,7 @@ from torch.utils.data import Dataset, default_collate
 
 from utils.datasets.batches import collate_function, keep_batch, serves_batches, split_batch, underlying_dataset
 from utils.errors import UserError
+from utils.loading.constructor_parameters import constructor_parameters
 from utils.tasks.kinds import check_class_count, shape_problem
 from utils.tasks.layout import class_axis, classes_second
 from utils.tasks.losses import check_targets
@@ -106,16 +106,20 @@ def same_numbers(given: torch.Tensor, output: torch.Tensor) -> bool:
             and given.untyped_storage().data_ptr() == output.untyped_storage().data_ptr())
 
 
-def check_not_squashed(net_name: str, loss: str, given: torch.Tensor, seen: list[tuple[str, torch.Tensor]]) -> None:
+def squashing_of(given: torch.Tensor, seen: list[tuple[str, torch.Tensor]]) -> str | None:
+    """`sigmoid` or `softmax` when `given` is (a view of all of) such a result the net computed, else None."""
+    return next((name for name, output in seen if same_numbers(given, output)), None)
+
+
+def check_not_squashed(net_name: str, loss: str, squashing: str | None) -> None:
     """Refuse outputs that are a sigmoid's (softmax's) result for a loss that applies one itself: trained and scored
     squashed twice, their metrics count every item on one side."""
-    for name, output in seen:
-        needs, applies = SQUASHING[name]
-        if loss == needs and same_numbers(given, output):
-            raise UserError(f"{net_name} returns the result of a {name} (an nn.{name.capitalize()} layer or "
-                            f"torch.{name}, on a batch in eval mode as validation runs it), and --loss {loss} applies "
-                            f"{applies} itself, so the outputs would be squashed twice: return what goes into that "
-                            f"last {name}, the logits the loss expects")
+    if squashing is None or SQUASHING[squashing][0] != loss:
+        return
+    raise UserError(f"{net_name} returns the result of a {squashing} (an nn.{squashing.capitalize()} layer or "
+                    f"torch.{squashing}, on a batch in eval mode as validation runs it), and --loss {loss} applies "
+                    f"{SQUASHING[squashing][1]} itself, so the outputs would be squashed twice: return what goes into "
+                    f"that last {squashing}, the logits the loss expects")
 
 
 def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, description: str,
@@ -123,9 +127,10 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
     """Check the outputs fit the targets under the task and run the loss; record the class axis, return the classes."""
     task, net_name = model.task, type(model.net).__name__
     given = prediction(outputs, task.output_key, net_name)
+    squashing = squashing_of(given, squashed or [])
     if not model.own_loss:
-        check_not_squashed(net_name, model.loss_function.loss, given, squashed or [])
-    model.use_sigmoid_outputs(any(name == "sigmoid" and same_numbers(given, output) for name, output in squashed or []))
+        check_not_squashed(net_name, model.loss_function.loss, squashing)
+    model.use_sigmoid_outputs(squashing == "sigmoid")
     model.use_class_axis(class_axis(task.task, given, targets, task.class_axis, net_name))
     predicted = classes_second(given, model.task.class_axis)
     problem = shape_problem(task.task, predicted, targets)
@@ -145,7 +150,7 @@ def check_first_element_scores(model: Any, counted: int | None, shape: tuple[int
     built for: the scores are most likely another element (features first, logits second)."""
     net_class = type(model.net)
     try:
-        parameter = inspect.signature(net_class).parameters.get("num_classes")
+        parameter = next((found for found in constructor_parameters(net_class) if found.name == "num_classes"), None)
     except (TypeError, ValueError):  # a class whose signature Python cannot read
         parameter = None
     built = model.hparams["model_kwargs"].get("num_classes", parameter.default if parameter else None)
