@@ -153,6 +153,27 @@ def error_line(process: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def linear_net_with_metrics(name: str, imports: str, metrics: str) -> str:
+    """model/ source of `name`: one linear layer over StandardData's 16 features to 10 classes, whose metrics() returns
+    `metrics` (an expression using `imports`)."""
+    return f"""
+{imports}
+from torch import nn
+
+
+class {name}(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(num_features, num_classes)
+
+    def forward(self, x):
+        return self.layer(x)
+
+    def metrics(self):
+        return {metrics}
+"""
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 16 MiB tmpfs mounted for the test, or a skip where this machine cannot mount one."""

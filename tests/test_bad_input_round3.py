@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from bad_user_files import STANDARD_NET_RENAMED_PARAMETER
-from conftest import FAST, PROJECT, Project, copy_project, error_line
+from conftest import FAST, PROJECT, Project, copy_project, error_line, linear_net_with_metrics
 from forked_main import ForkServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -24,22 +24,8 @@ SINGLE_RUN = "Logs/standard_net-standard_data/version_0"
 CROSS_VALIDATION = "Logs/cv/version_0"
 # The standard dataset under another name: the same parameters, so only the dataset's name differs.
 OTHER_DATA = (PROJECT / "data" / "standard_data.py").read_text().replace("class StandardData", "class OtherData")
-NET_WITH_LIST_METRICS = """
-import torchmetrics
-from torch import nn
-
-
-class ListMetricsNet(nn.Module):
-    def __init__(self, num_features: int = 16, num_classes: int = 10):
-        super().__init__()
-        self.layer = nn.Linear(num_features, num_classes)
-
-    def forward(self, x):
-        return self.layer(x)
-
-    def metrics(self):
-        return [torchmetrics.Accuracy(task="multiclass", num_classes=10)]
-"""
+NET_WITH_LIST_METRICS = linear_net_with_metrics("ListMetricsNet", "import torchmetrics",
+                                                "[torchmetrics.Accuracy(task='multiclass', num_classes=10)]")
 NET_WITH_PER_ITEM_LOSS = """
 from torch import nn
 

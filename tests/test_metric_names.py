@@ -4,27 +4,13 @@ one error line. Real `python main.py` runs (forked, tests/forked_main.py), read 
 import json
 
 import pytest
-from conftest import FAST, error_line
+from conftest import FAST, error_line, linear_net_with_metrics
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200", *FAST)
 # A net of its own metrics (StandardNet's ten classes), by the names each test gives them.
-OWN_METRICS_NET = """
-from torch import nn
-from torchmetrics.classification import MulticlassAccuracy
-
-
-class OwnMetricsNet(nn.Module):
-    def __init__(self, num_features: int = 16, num_classes: int = 10):
-        super().__init__()
-        self.layer = nn.Linear(num_features, num_classes)
-
-    def forward(self, x):
-        return self.layer(x)
-
-    def metrics(self):
-        return {NAME: MulticlassAccuracy(num_classes=10, top_k=10)}
-"""
+OWN_METRICS_NET = linear_net_with_metrics("OwnMetricsNet", "from torchmetrics.classification import MulticlassAccuracy",
+                                         "{NAME: MulticlassAccuracy(num_classes=10, top_k=10)}")
 
 
 def finished(fork_server, project, *arguments: str) -> tuple[dict, set[str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import error_line
+from conftest import error_line, linear_net_with_metrics
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -451,22 +451,8 @@ def test_named_outputs_feed_the_loss_and_metrics_their_output_key_entry_not_thei
            "'scores' (its entries: hidden, logits): set --output_key" in line
 
 
-TOP3_NET = """
-from torch import nn
-from torchmetrics.classification import MulticlassAccuracy
-
-
-class Top3Net(nn.Module):
-    def __init__(self, num_features: int = 16, num_classes: int = 10):
-        super().__init__()
-        self.layer = nn.Linear(num_features, num_classes)
-
-    def forward(self, x):
-        return self.layer(x)
-
-    def metrics(self):
-        return {"top3": MulticlassAccuracy(num_classes=10, top_k=3)}
-"""
+TOP3_NET = linear_net_with_metrics("Top3Net", "from torchmetrics.classification import MulticlassAccuracy",
+                                   "{'top3': MulticlassAccuracy(num_classes=10, top_k=3)}")
 
 
 def test_a_net_names_its_own_torchmetrics_metrics_and_they_are_logged_per_dataset(project):
