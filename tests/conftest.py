@@ -153,6 +153,13 @@ def error_line(process: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def is_resume_line(line: str, signal_name: str, run_dir: object) -> bool:
+    """Whether `line` is a stopped run's last line: the signal, then `<python> main.py --resume <run_dir>` (the python
+    a hint names depends on how the tests were started; tests/test_signals.py runs one as printed)."""
+    stopped, _, command = line.partition("; resume with: ")
+    return stopped == f"stopped by {signal_name}" and command.endswith(f" main.py --resume {run_dir}")
+
+
 def linear_net_with_metrics(name: str, imports: str, metrics: str) -> str:
     """model/ source of `name`: one linear layer over StandardData's 16 features to 10 classes, whose metrics() returns
     `metrics` (an expression using `imports`)."""

@@ -72,7 +72,7 @@ CASES = [
     Case("cv_resumed_on_another_dataset", ("--resume", CROSS_VALIDATION, "--dataset", "other_data"),
          ("train_dataset='standard_data'", "'other_data'"), {"data/other_data.py": OTHER_DATA}),
     Case("fold_resumed_with_more_folds", ("--resume", f"{CROSS_VALIDATION}/fold_0", "--folds", "4"),
-         ("folds=2", "folds=4", f"python main.py --resume {CROSS_VALIDATION} continues the whole")),
+         ("folds=2", "folds=4", f"main.py --resume {CROSS_VALIDATION} continues the whole")),
     Case("fold_resumed_as_another_fold", ("--resume", f"{CROSS_VALIDATION}/fold_1", "--fold", "0"),
          ("fold=1", "fold=0")),
     # Checks made before the run folder is claimed.

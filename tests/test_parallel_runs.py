@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import error_line
+from conftest import error_line, is_resume_line
 from test_experiments import SWEEP, TINY, storage_url
 from test_one_writer import start_main, wait_for_file
 from test_resume import SLOW_DATA
@@ -98,7 +98,7 @@ def test_sigterm_stops_every_child_each_resumable_and_a_resume_runs_both_at_once
     parent.wait(timeout=120)
     assert parent.returncode == 128 + signal.SIGTERM
     lines = [line for line in parent.stderr.read().splitlines() if line.strip()]
-    assert lines[-1] == f"stopped by SIGTERM; resume with: python main.py --resume {RUN_DIR}"
+    assert is_resume_line(lines[-1], "SIGTERM", RUN_DIR)
     for fold in folds:
         wait_until_free(fold)
         assert (fold / "checkpoints" / "last.ckpt").is_file() and not (fold / "results.json").exists()

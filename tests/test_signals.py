@@ -1,6 +1,7 @@
 """Runs stopped from outside: SIGTERM and Ctrl-C end non-zero and say how to resume; no partial files stay behind."""
 
 import json
+import shlex
 import signal
 import subprocess
 import time
@@ -9,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import FAST, Project, error_line
+from conftest import FAST, Project, error_line, is_resume_line, main_environment
 from test_one_writer import SLOW_DATA, start_main, wait_for_file
 from test_resume import assert_same_weights
 
@@ -45,8 +46,8 @@ def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
     assert process.returncode == 128 + signal.SIGTERM
     relative = run_dir.relative_to(project.root)
     stderr = process.stderr.read()
-    assert [line for line in stderr.splitlines() if line.strip()][-1] == (
-        f"stopped by SIGTERM; resume with: python main.py --resume {relative}")
+    hint = [line for line in stderr.splitlines() if line.strip()][-1]
+    assert is_resume_line(hint, "SIGTERM", relative)
     assert "weights_only" not in stderr  # Lightning says so when a save leaves it unset: it reads as an unsafe load
     assert "Received SIGTERM" not in stderr  # Lightning's own note, which the template's line says again
     saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
@@ -59,7 +60,9 @@ def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
     line = error_line(project.run("--resume", str(relative), "--delay", "0", "--batch_size", "16"))
     assert "items into epoch 1, with --batch_size 32: with 16" in line and "resume with --batch_size 32" in line
     assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == saved_bytes
-    resumed = project.run("--resume", str(relative), "--delay", "0")
+    # The command the line prints, run as printed by a real interpreter: it resumes the run.
+    resumed = subprocess.run([*shlex.split(hint.partition("resume with: ")[2]), "--delay", "0"], cwd=project.root,
+                             env=main_environment(), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((run_dir / "results.json").read_text())["epochs_trained"] == 3
     # The resumed epoch goes on with the batches it had not trained, not its first ones again.
@@ -73,7 +76,7 @@ def test_ctrl_c_ends_with_one_line_saying_how_to_resume(project):
     process, run_dir, first_step = stop_in_second_epoch(project, signal.SIGINT)
     assert process.returncode == 128 + signal.SIGINT
     relative = run_dir.relative_to(project.root)
-    assert last_line(process) == f"stopped by SIGINT; resume with: python main.py --resume {relative}"
+    assert is_resume_line(last_line(process), "SIGINT", relative)
     # A Ctrl-C may land inside an optimizer step, so the last validation's checkpoint stays the one to resume.
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == first_step
 
@@ -107,7 +110,7 @@ def test_sigterm_to_a_ddp_run_stops_both_processes_at_one_step_with_one_resumabl
     process.wait(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM
     relative = run_dir.relative_to(project.root)
-    assert last_line(process) == f"stopped by SIGTERM; resume with: python main.py --resume {relative}"
+    assert is_resume_line(last_line(process), "SIGTERM", relative)
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > first_step
     assert not list((run_dir / "checkpoints").glob(".*.tmp"))
 
@@ -124,3 +127,19 @@ def test_sigterm_saves_nothing_while_accumulated_gradients_wait_for_their_step(t
     trainer = SimpleNamespace(fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)),
                               current_epoch=0, accumulate_grad_batches=2, num_training_batches=11)
     assert accumulating(trainer) is expected
+
+
+def test_a_hint_names_the_python_that_ran_when_a_plain_python_is_another(tmp_path, monkeypatch):
+    from utils import errors
+
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    venv_python = tmp_path / "project" / ".venv" / "bin" / "python"
+    monkeypatch.setattr(errors.sys, "executable", str(venv_python))
+    monkeypatch.setattr(errors.shutil, "which", lambda name: str(venv_python))  # the environment is activated
+    assert errors.main_command() == "python main.py"
+    monkeypatch.setattr(errors.shutil, "which", lambda name: "/usr/bin/python")
+    assert errors.main_command() == ".venv/bin/python main.py"  # as the README's quick start types it
+    monkeypatch.chdir(tmp_path.parent)
+    monkeypatch.setattr(errors.sys, "executable", "/opt/my envs/bin/python")
+    assert errors.main_command() == "'/opt/my envs/bin/python' main.py"

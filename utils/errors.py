@@ -1,6 +1,10 @@
 """The one exception type for mistakes the user can fix."""
 
+import os
 import re
+import shlex
+import shutil
+import sys
 
 TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # the bold and colours torch's messages carry for a terminal
 
@@ -13,6 +17,16 @@ def without_terminal_style(text: str) -> str:
 def one_line(text: str) -> str:
     """`text` with each character a terminal would not print as one (a newline, a tab) written as its escape."""
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode() for char in text)
+
+
+def main_command() -> str:
+    """`python main.py` as a hint prints it: with this interpreter's path where a plain `python` would start another
+    (a virtual environment not activated), so the hint runs as printed."""
+    python = os.path.abspath(sys.executable)
+    if shutil.which("python") in (python, sys.executable):
+        return "python main.py"
+    relative = os.path.relpath(python)
+    return f"{shlex.quote(python if relative.startswith('..') else relative)} main.py"
 
 
 class UserError(Exception):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from utils.config.annotation_readers import FALSE_WORDS, TRUE_WORDS
-from utils.errors import UserError
+from utils.errors import UserError, main_command
 
 # Every option starts with this when parsing for what was given: argparse sets a default only where the namespace
 # has no value yet, so the marker survives where an option is absent.
@@ -89,4 +89,4 @@ class UserArgumentParser(argparse.ArgumentParser):
             close = difflib.get_close_matches(unknown.group(1), names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             hint = f" ({self.hints[unknown.group(1)]})" if unknown.group(1) in self.hints else hint
-        raise UserError(f"{message}{hint} (see python main.py --help)")
+        raise UserError(f"{message}{hint} (see {main_command()} --help)")

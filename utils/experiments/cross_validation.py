@@ -6,6 +6,7 @@ from queue import Empty, Queue
 
 from utils.config.command_line import Command
 from utils.config.config_files import config_tokens
+from utils.errors import main_command
 from utils.experiments.child_runs import MainEntry, exit_description, exit_status, read_results, run_main
 from utils.experiments.child_slots import ChildSlot
 from utils.experiments.fold_results import fold_means, folds_table, summarise_folds
@@ -72,7 +73,7 @@ def run_folds_at_once(entry: MainEntry, config: dict, run_dir: Path, slots: list
 
 def resume_hint(run_dir: Path) -> str:
     """What a stopped cross-validation says to go on."""
-    return f"resume with: python main.py --resume {run_dir}"
+    return f"resume with: {main_command()} --resume {run_dir}"
 
 
 def run_cross_validation(command: Command, entry: MainEntry) -> int:

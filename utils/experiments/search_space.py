@@ -11,7 +11,7 @@ import optuna
 from utils.config.command_line import Command
 from utils.config.config_files import config_tokens, load_config
 from utils.config.framework_options import names_where
-from utils.errors import UserError
+from utils.errors import UserError, main_command
 from utils.experiments.class_choices import (
     CLASS_CHOICES,
     Choice,
@@ -146,7 +146,7 @@ def check_name(where: str, name: str, known: frozenset[str], choices: dict[str, 
             hint = class_parameter_hint(kind, parameter, known)
         scope = "; ".join(f"{kind} {', '.join(map(str, values))}" for kind, values in choices.items())
         raise UserError(f"{where}: {name!r} is not an option of {f'any trial ({scope})' if scope else 'this run'}"
-                        f"{hint}: python main.py --model_name ... --help lists them")
+                        f"{hint}: {main_command()} --model_name ... --help lists them")
 
 
 def class_parameter_hint(kind: str, parameter: str, known: frozenset[str]) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 import optuna
 import yaml
 
+from utils.errors import main_command
 from utils.experiments.search_space import SearchSpace
 
 
@@ -43,4 +44,4 @@ def write_best_config(study: optuna.Study, path: Path) -> str:
                        + yaml.safe_dump(config, sort_keys=False))
     os.replace(partial, path)
     return (f"best: trial {best.number} ({cell(best.value)}), in {best.user_attrs.get('run_dir')}\n"
-            f"its config: {path}  (python main.py --config {path} trains it again)")
+            f"its config: {path}  ({main_command()} --config {path} trains it again)")

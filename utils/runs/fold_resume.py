@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.config.config_files import load_config
-from utils.errors import UserError
+from utils.errors import UserError, main_command
 from utils.shared_names import CONFIG_FILE
 
 # The options that decide which items each fold trains and validates on (the task decides the stratification):
@@ -36,5 +36,5 @@ def check_folds_kept(resume_dir: Path, now: dict[str, Any], train_parameters: li
             whole = whole_cross_validation(resume_dir, stored)
             raise UserError(f"--resume {resume_dir} continues a cross-validation with {name}={stored[name]!r}; "
                             f"{name}={now.get(name)!r} would cut its folds from another split: drop --{name} "
-                            f"(python main.py --resume {whole} continues the whole cross-validation), or start a "
+                            f"({main_command()} --resume {whole} continues the whole cross-validation), or start a "
                             f"new one without --resume")

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from utils.errors import RunStopped
+from utils.errors import RunStopped, main_command
 from utils.lightning_package import Callback, LightningModule, SIGTERMException, Trainer
 from utils.shared_names import last_checkpoint
 from utils.trainer.run_state import train_position
@@ -34,7 +34,7 @@ def accumulating(trainer: Trainer) -> bool:
 def resume_hint(run_dir: Path) -> str:
     """How to continue a stopped run from its folder, or that it saved nothing to continue from."""
     if last_checkpoint(run_dir).is_file():
-        return f"resume with: python main.py --resume {run_dir}"
+        return f"resume with: {main_command()} --resume {run_dir}"
     return "it saved no checkpoint yet: start it again"
 
 
