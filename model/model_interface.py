@@ -34,7 +34,11 @@ from utils.tasks.outputs import prediction
 from utils.trainer.divergence import LossWatch, is_logged_step
 from utils.trainer.finetuning import group_callbacks
 from utils.trainer.progress import write_step_values
+from utils.trainer.run_state import train_position
 from utils.trainer.speedups import NetSpeedups
+
+# A checkpoint taken within an epoch: that epoch, the global step and the epoch's train metrics so far.
+EPOCH_SO_FAR = "epoch_so_far"
 
 
 class MInterface(pl.LightningModule):
@@ -66,6 +70,7 @@ class MInterface(pl.LightningModule):
         self.train_metrics: StageMetrics | None = None
         self.val_metrics, self.test_metrics = nn.ModuleList(), nn.ModuleList()
         self.loss_watch = LossWatch()
+        self.resumed_epoch: dict[str, Any] | None = None  # the epoch a resumed run goes on with
         self.forward_keywords = forward_keywords(self.net)  # what a dict batch's other entries may fill
         self.speedups = NetSpeedups()
         self.metric_names()  # two metrics of one name are refused here, before any run folder exists
@@ -201,8 +206,25 @@ class MInterface(pl.LightningModule):
         self.loss_watch.check(self.trainer, self.current_epoch)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Write no checkpoint of a diverged run, whatever asked for it (checked in this process alone)."""
+        """Write no checkpoint of a diverged run, whatever asked for it (checked in this process alone); within an
+        epoch of a fit in one process, keep the epoch's train metrics so far for the run that resumes it."""
         self.loss_watch.check(self.trainer, self.current_epoch, every_process=False)
+        epoch, trained = train_position(self.trainer)
+        # Other processes' counts are not in rank 0's checkpoint: a resumed DDP epoch counts from its resume.
+        if trained and self.trainer.world_size == 1 and self.trainer.state.fn == "fit":
+            checkpoint[EPOCH_SO_FAR] = {"epoch": epoch, "step": self.global_step,
+                                        "train_metrics": self.train_metrics.epoch_state()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the train metrics of the epoch the checkpoint was taken in, until training starts."""
+        self.resumed_epoch = checkpoint.get(EPOCH_SO_FAR)
+
+    def on_train_start(self) -> None:
+        """Count the resumed epoch's train metrics on from its batches before the checkpoint."""
+        resumed, self.resumed_epoch = self.resumed_epoch, None
+        if resumed and self.trainer.world_size == 1 and (resumed["epoch"], resumed["step"]) == (
+                self.current_epoch, self.global_step):
+            self.train_metrics.go_on_from(resumed["train_metrics"], self.device)
 
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Update the metrics of the val set this batch came from."""

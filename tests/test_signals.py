@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import FAST, Project, error_line, is_resume_line, main_environment
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_one_writer import SLOW_DATA, start_main, wait_for_file
 from test_resume import assert_same_weights
 
@@ -33,6 +34,13 @@ def stop_in_second_epoch(project: Project, number: signal.Signals,
     process.send_signal(number)
     process.wait(timeout=120)
     return process, run_dir, first_step
+
+
+def scalars(run_dir: Path, tag: str) -> dict[int, float]:
+    """One TensorBoard scalar of a run folder, by step."""
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return {event.step: event.value for event in events.Scalars(tag)}
 
 
 def last_line(process: subprocess.Popen) -> str:
@@ -70,6 +78,9 @@ def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
     assert whole.returncode == 0, whole.stderr[-3000:]
     assert_same_weights(project.logs / "whole" / "version_0" / "checkpoints" / "last.ckpt",
                         run_dir / "checkpoints" / "last.ckpt")
+    # The interrupted epoch's train metrics count its batches before the signal too, as the uninterrupted run's do.
+    for tag in ("train/loss", "train/accuracy", "train/f1"):
+        assert scalars(run_dir, tag) == pytest.approx(scalars(project.logs / "whole" / "version_0", tag), rel=1e-5)
 
 
 def test_ctrl_c_ends_with_one_line_saying_how_to_resume(project):

@@ -168,6 +168,26 @@ class StageMetrics(nn.Module):
         self.flush()
         return self.confusion.compute()
 
+    def epoch_state(self) -> dict[str, Any]:
+        """The epoch's counts so far, the kept batches included: what a checkpoint taken within an epoch stores."""
+        self.flush()
+        self.keep_counts(True)
+        try:
+            return self.state_dict()
+        finally:
+            self.keep_counts(False)
+
+    def go_on_from(self, state: dict[str, Any], device: torch.device) -> None:
+        """Count on from `state`, the epoch_state() of the epoch a resumed run continues."""
+        self.load_state_dict(state, strict=False)  # torchmetrics reads back the states that state_dict held
+        self.to(device)
+
+    def keep_counts(self, kept: bool) -> None:
+        """Whether state_dict() holds the metrics' counts (torchmetrics leaves them out by default)."""
+        for module in self.modules():
+            if isinstance(module, Metric):
+                module.persistent(kept)
+
     def reset(self) -> None:
         """Start the next epoch from nothing."""
         self.pending = []
