@@ -88,6 +88,13 @@ def test_a_monitor_the_module_does_not_log_lists_its_keys_and_leaves_nothing_on_
     [line] = [line[line.index("error: "):] for line in process.stderr.splitlines() if "error: " in line]
     assert line.startswith("error: --monitor val/accuracy is not a key TensorLitModule logs")
     assert "val/acc, val/clean/acc, val/clean/loss, val/loss, val/noisy/acc, val/noisy/loss" in line
+    # Said at the sanity check already, before the epoch the refusal waits for (where it logged keys: with several
+    # val sets Lightning keeps none of its sanity check).
+    process = project.run("--model_name", "tensor_lit_module", *RUN, "--monitor", "val/accuracy")
+    assert process.returncode == 2
+    assert "note: --monitor val/accuracy is not among the keys TensorLitModule logged in the sanity check (val/acc, " \
+           "val/loss, val/standard_data/acc, val/standard_data/loss): unless its first validation logs it, the run " \
+           "stops there" in process.stdout
     assert not project.logs.exists() or list(project.logs.iterdir()) == []
 
 

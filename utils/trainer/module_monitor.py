@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from utils.config.config_files import load_config
 from utils.errors import UserError
@@ -13,7 +14,6 @@ from utils.lightning_package import (
     EarlyStopping,
     LightningModule,
     ModelCheckpoint,
-    TQDMProgressBar,
     Trainer,
 )
 from utils.runs.folder import write_yaml
@@ -58,6 +58,11 @@ def first_val_key(metrics: dict[str, object], mode: str | None = None) -> str | 
     return next((key for key in ranked if monitor_mode_of(key) == mode), ranked[0] if ranked else None)
 
 
+def is_val_key(key: str) -> bool:
+    """Whether `key` is logged in validation: `val/...`, or Lightning's usual `val_...`."""
+    return metric_stage(stage_named_key(key) or key) == VAL
+
+
 def remove_fresh_run_folder(run_dir: Path) -> None:
     """Remove a run folder this run created, and its experiment folder when nothing else is left in it."""
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -73,12 +78,18 @@ class ModuleMonitor(Callback):
         self.checked = monitor == "none"
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Check or choose the monitor once, after the first validation outside the sanity check."""
-        if self.checked or trainer.sanity_checking:  # Lightning keeps no metrics of the sanity check
+        """Check or choose the monitor once, after the first validation outside the sanity check; a monitor the
+        sanity check did not log is said at once, as the first validation may be an epoch away."""
+        if self.checked:
             return
-        self.checked = True
         metrics, name = trainer.callback_metrics, type(pl_module).__name__
         logged = ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
+        if trainer.sanity_checking:  # a module may log some keys outside the sanity check alone: no refusal yet
+            if metrics and self.monitor not in metrics and is_val_key(self.monitor):
+                say(trainer, f"note: --monitor {self.monitor} is not among the keys {name} logged in the sanity "
+                             f"check ({logged}): unless its first validation logs it, the run stops there")
+            return
+        self.checked = True
         how = "log one with self.log in validation_step" if logged == "nothing" else "pass --monitor with one of those"
         if self.monitor == CHOSEN_AT_FIRST_VALIDATION:
             chosen = first_val_key(metrics, self.stated_mode)
@@ -104,14 +115,16 @@ class ModuleMonitor(Callback):
             line = (f"monitor: {monitor}, the first val {'loss' if 'loss' in monitor else 'key'} {name} logs "
                     f"(--monitor_mode {mode}); pass --monitor KEY --monitor_mode min|max to choose another, or "
                     f"--monitor none")
-            bar = trainer.progress_bar_callback
-            if isinstance(bar, TQDMProgressBar):
-                bar.print(line)
-            else:
-                print(line)
+            say(trainer, line)
             config_file = self.run_dir / CONFIG_FILE
             if config_file.is_file():  # so that --resume and `--config config.yaml` monitor the same key
                 write_yaml(config_file, {**load_config(str(config_file)), "monitor": monitor, "monitor_mode": mode})
+
+
+def say(trainer: Trainer, line: str) -> None:
+    """Print `line` in rank 0 alone, above any progress bar (the bar's own print drops it between its bars)."""
+    if trainer.is_global_zero:
+        tqdm.write(line)
 
 
 def use_mode(callback: Callback, mode: str) -> None:
