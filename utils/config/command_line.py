@@ -63,11 +63,16 @@ class Command:
     stated: frozenset[str] = frozenset()
     left_out: frozenset[str] = frozenset()  # options the chosen model ignores: config.yaml leaves them out
     injected_nets: dict[str, type] = field(default_factory=dict)  # an own module's net parameters' model/ classes
+    spelled: dict[str, str] = field(default_factory=dict)  # the stated options' names as typed, by destination
 
     @property
     def settings(self) -> Settings:
         """The framework's settings, grouped and typed."""
         return Settings.from_options(self.options)
+
+    def typed(self, destination: str) -> str:
+        """The option as the user typed it (`--lr`), or as `--destination`."""
+        return self.spelled.get(destination, f"--{destination}")
 
     @property
     def val_labels(self) -> list[str]:
@@ -240,11 +245,13 @@ def parse_command_line(argv: list[str]) -> Command:
             raise UserError(unknown_key_message(key, names.config if key in file_keys else None, resume_dir))
     tokens = config_tokens({**defaults, **config}) + argv
     options, given = vars(parser.parse_args(tokens)), parser.given(tokens)
-    stated = parser.given(config_tokens(file_config) + argv)
+    stated_tokens = config_tokens(file_config) + argv
+    stated = parser.given(stated_tokens)
     if resume_dir is not None:
         check_same_task(resume_dir, stored, options, stated)
     if "monitor_mode" not in given:
         options["monitor_mode"] = monitor_mode_of(options["monitor"])
     left_out = outside_fit(options, stated) if options["mode"] != "fit" else frozenset()
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
-                   resume_dir, resume_checkpoint, frozenset(known), given, stated, left_out, injected_nets=nets)
+                   resume_dir, resume_checkpoint, frozenset(known), given, stated, left_out, injected_nets=nets,
+                   spelled=parser.spellings(stated_tokens))

@@ -49,6 +49,11 @@ class UserArgumentParser(argparse.ArgumentParser):
         parsed = self.parse_args(tokens, argparse.Namespace(**{action.dest: NOT_GIVEN for action in self.options}))
         return frozenset(dest for dest, value in vars(parsed).items() if value is not NOT_GIVEN)
 
+    def spellings(self, tokens: list[str]) -> dict[str, str]:
+        """The name each destination was given by in `tokens`, as typed (`--lr` for optimizer.lr)."""
+        by_name = {name: action.dest for action in self.options for name in action.option_strings}
+        return {by_name[name]: name for name in (token.partition("=")[0] for token in tokens) if name in by_name}
+
     def plain_names(self) -> set[str]:
         """Every name a config file may use as a key: each option's destination and its long names without --."""
         names = self.destinations()

@@ -46,7 +46,7 @@ def own_module_command(command: Command) -> Command:
     name = command.model_class.__name__
     given = sorted(ignored & command.stated)  # a resumed run's config.yaml from before this refusal is kept
     if given:
-        options = ", ".join(f"--{destination}" for destination in given)
+        options = ", ".join(command.typed(destination) for destination in given)
         raise UserError(f"{options}: {name} is a LightningModule and configures its optimizer, scheduler, loss, "
                         f"metrics and task itself (configure_optimizers and its steps), so the template's would be "
                         f"ignored: drop {options}, or take them as parameters of {name}.__init__")
