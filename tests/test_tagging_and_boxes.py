@@ -299,3 +299,15 @@ def test_a_detector_s_list_of_dicts_is_kept_whole_by_predict(fork_server, projec
     assert items > 0 and set(predicted["outputs"]) == {"boxes", "scores"}
     assert len(predicted["outputs"]["boxes"]) == items and predicted["outputs"]["boxes"][0].shape == (1, 4)
     assert predicted["outputs"]["scores"].shape == (items, 1)
+
+
+def test_a_torchvision_detector_trains_as_its_own_module_and_by_name_is_one_line(fork_server, project):
+    add_examples(project, "detector_net", "shapes_data")
+    run_dir, results = fitted(fork_server, project, "detector", "--model_name", "detector_net", "--dataset",
+                              "shapes_data", "--num_samples", "4", "--batch_size", "2", "--max_epochs", "1")
+    [iou] = results["val"]["shapes_data"].values()
+    assert 0 <= iou <= 1 and "val/iou" in torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)[
+        "validation_history"][2]
+    line = error_line(fork_server.run(project.root, "--model_name", "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn",
+                                      "--dataset", "shapes_data"))
+    assert "is a detector: in training its forward takes the targets" in line and "(README: Detectors" in line

@@ -44,6 +44,14 @@ def builder_name(name: str) -> str:
         hint = f"closest: {', '.join(PREFIX + item for item in close)}; " if close else ""
         raise UserError(f"unknown torchvision net {name!r}: {hint}every name: torchvision.models.list_models() "
                         f"({len(available)} nets)")
+    kinds = {models.detection: "a detector: in training its forward takes the targets and returns its losses, and "
+                               "a net of the template is given the inputs alone (the targets go to the loss)",
+             models.optical_flow: "an optical-flow net: it takes two images and returns a flow field per "
+                                  "refinement, which its training loss weighs together"}
+    for module, kind in kinds.items():
+        if wanted in models.list_models(module=module):
+            raise UserError(f"{name} is {kind}: train it in a LightningModule of your own in model/ (README: "
+                            f"Detectors and other nets that take their targets)")
     return wanted
 
 
