@@ -114,6 +114,6 @@ def listing() -> str:
                 doc = inspect.cleandoc(own).splitlines() if isinstance(own, str) and own.strip() else [""]
                 lines.append(f"  {name:<24} {doc[0]}")
         if package == "model":
-            lines.append(f"  {'torchvision:NAME':<24} any net of torchvision.models.list_models(), such as "
-                         f"torchvision:resnet18")
+            lines.append(f"  {'torchvision:NAME':<24} a net of torchvision.models.list_models() but a detector, "
+                         f"such as torchvision:resnet18")
     return "\n".join(lines)
