@@ -287,9 +287,40 @@ def test_a_tuple_whose_first_element_is_not_the_class_scores_is_one_error_line(p
     line = error_line(project.run(*arguments))
     assert "FeaturesFirstNet returns a tuple whose first element" in line and "num_classes=10" in line, line
     assert "(32 classes)" in line and "return the class scores first" in line, line
+    assert "or pass --output_key N to read element N" in line, line
+    # --output_key 1 reads the scores where they are; a name reads nothing in a tuple, and an index past its end.
+    scalars, results = trained(project, *arguments, "--output_key", "1")
+    assert scalars["val/standard_data/accuracy"] > 0.5 and results["val"]["standard_data"]["accuracy"] > 0.5
+    line = error_line(project.run(*arguments, "--output_key", "scores"))
+    assert "--output_key scores names an entry, but FeaturesFirstNet returns a plain tuple" in line, line
+    assert "--output_key 0 to 1" in error_line(project.run(*arguments, "--output_key", "2"))
     project.write("model/features_first_net.py", FEATURES_FIRST_NET.replace("features, self.head(features)",
                                                                             "self.head(features), features"))
     assert project.run(*arguments, "--max_epochs", "1").returncode == 0
+
+
+LOSS_FIRST_NET = """import torch.nn.functional as F
+from torch import nn
+
+
+class LossFirstNet(nn.Module):
+    def __init__(self, num_features: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.layer = nn.Linear(num_features, num_classes)
+
+    def forward(self, x):
+        logits = self.layer(x)
+        return logits.square().mean(), logits  # a paper's auxiliary loss, then the scores
+"""
+
+
+def test_a_tuple_whose_element_0_has_the_wrong_shape_says_which_element_it_read(project):
+    project.write("model/loss_first_net.py", LOSS_FIRST_NET)
+    arguments = ("--model_name", "loss_first_net", "--dataset", "standard_data", *QUICK)
+    line = error_line(project.run(*arguments))
+    assert "LossFirstNet outputs shape () (element 0 of the tuple it returns, the one read: --output_key N reads " \
+           "element N) for targets of shape" in line, line
+    assert project.run(*arguments, "--output_key", "1", "--max_epochs", "1").returncode == 0
 
 
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):

@@ -148,7 +148,8 @@ OPTIONS = (
            from_checkpoint=True, configures="task"),
     Option("target_key", TASK, "the target's key when dataset items are dicts", "target", settings=("task",),
            from_checkpoint=True, configures="task"),
-    Option("output_key", TASK, "the entry loss and metrics read when the net returns a dict", "logits",
+    Option("output_key", TASK, "the entry loss and metrics read when the net returns a dict (a number N: element N "
+           "of a plain tuple, 0 by default)", "logits",
            settings=("task",), from_checkpoint=True, configures="task"),
     Option("optimizer", LEARNING, "any torch.optim optimizer by its lower-case name: sgd, adam, adamw, rmsprop, radam, "
            "... (default: adam); its parameters are the --optimizer.NAME options below", "adam", optimizer_name,

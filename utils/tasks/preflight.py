@@ -12,7 +12,7 @@ from utils.loading.constructor_parameters import constructor_parameters
 from utils.tasks.kinds import check_class_count, shape_problem
 from utils.tasks.layout import class_axis, classes_second
 from utils.tasks.losses import check_targets
-from utils.tasks.outputs import prediction
+from utils.tasks.outputs import element_read, prediction
 
 
 def dataset_description(dataset: Dataset, label: str) -> str:
@@ -135,14 +135,21 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
     predicted = classes_second(given, model.task.class_axis)
     problem = shape_problem(task.task, predicted, targets)
     if problem:
-        raise UserError(f"{net_name} outputs shape {tuple(given.shape)} for targets of shape "
+        read = (f" (element {element_read(outputs, task.output_key, net_name)} of the {type(outputs).__name__} it "
+                f"returns, the one read: --output_key N reads element N)" if is_plain_sequence(outputs) else "")
+        raise UserError(f"{net_name} outputs shape {tuple(given.shape)}{read} for targets of shape "
                         f"{tuple(targets.shape)}, but {problem}: change the net's output or --task")
     counted = check_class_count(task.task, task.num_classes, predicted, net_name)
-    if isinstance(outputs, (tuple, list)) and not hasattr(outputs, "_fields"):
+    if is_plain_sequence(outputs) and element_read(outputs, task.output_key, net_name) == 0:
         check_first_element_scores(model, counted, tuple(given.shape))
     check_targets(task.task, counted, targets, description, net_name, task.ignore_index)
     model.loss_function(outputs if model.own_loss else predicted, targets)
     return counted
+
+
+def is_plain_sequence(outputs: Any) -> bool:
+    """Whether outputs are a tuple or list whose elements have no names (not a NamedTuple)."""
+    return isinstance(outputs, (tuple, list)) and not hasattr(outputs, "_fields")
 
 
 def check_first_element_scores(model: Any, counted: int | None, shape: tuple[int, ...]) -> None:
@@ -157,7 +164,7 @@ def check_first_element_scores(model: Any, counted: int | None, shape: tuple[int
     if isinstance(built, int) and counted is not None and counted != built:
         raise UserError(f"{net_class.__name__} returns a tuple whose first element, the one the loss and metrics read, "
                         f"has shape {shape} ({counted} classes), but the net was built with num_classes={built}: "
-                        f"return the class scores first, or return a dict and name them with --output_key")
+                        f"return the class scores first, or pass --output_key N to read element N")
 
 
 def check_given_targets(model: Any, outputs: Any, targets: Any, description: str) -> None:
