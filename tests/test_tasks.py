@@ -321,6 +321,12 @@ def test_a_tuple_whose_element_0_has_the_wrong_shape_says_which_element_it_read(
     assert "LossFirstNet outputs shape () (element 0 of the tuple it returns, the one read: --output_key N reads " \
            "element N) for targets of shape" in line, line
     assert project.run(*arguments, "--output_key", "1", "--max_epochs", "1").returncode == 0
+    # Written to be called with the labels, as paper code often is: forward never gets the targets.
+    project.write("model/loss_first_net.py", LOSS_FIRST_NET.replace("def forward(self, x):", "def forward(self, x, "
+                                                                    "labels):"))
+    line = error_line(project.run(*arguments))
+    assert "missing 1 required positional argument: 'labels' (forward is given the inputs and the entries of a " \
+           "dict batch it names, never the targets: give the parameter a default of None" in line, line
 
 
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):

@@ -75,6 +75,10 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
         hint = (" (the dataset gives float64 inputs, numpy's default: convert them with .float() or "
                 "torch.as_tensor(x, dtype=torch.float32))"
                 if isinstance(inputs, torch.Tensor) and inputs.dtype == torch.float64 else "")
+        if isinstance(error, TypeError) and "required positional argument" in str(error):
+            hint = (" (forward is given the inputs and the entries of a dict batch it names, never the targets: give "
+                    "the parameter a default of None; a loss of the net's own goes in a loss(outputs, targets) "
+                    "method)")
         raise UserError(f"{type(net).__name__} failed on a batch of {description}, inputs of shape {shape}: "
                         f"{str(error).splitlines()[0]}{hint}") from None
 
