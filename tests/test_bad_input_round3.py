@@ -77,7 +77,7 @@ CASES = [
          ("fold=1", "fold=0")),
     # Checks made before the run folder is claimed.
     Case("metric_of_another_task", (*STANDARD, "--metrics", "mean_absolute_error"),
-         ("the metrics refused the sample batch", "StandardData")),
+         ("the metric mean_absolute_error refused the sample batch", "StandardData")),
     Case("metric_argument_misspelt", (*STANDARD, "--metrics", "f1_score:averag=macro"),
          ("f1_score:averag=macro", "averag")),
     Case("net_metrics_a_list", ("--model_name", "list_metrics_net", "--dataset", "standard_data"),

@@ -143,8 +143,19 @@ class StageMetrics(nn.Module):
                         metric.update(self.scores(batch_outputs), batch_targets)
         except (RuntimeError, ValueError) as error:
             # Only two items of each dataset are checked before a run; a later bad target ends here.
-            raise UserError(f"the metrics refused {batches} ({str(error).splitlines()[0]}): fix the "
-                            f"dataset's targets, --task or the net's number of outputs") from None
+            raise UserError(f"{self.refusing_metric(outputs, targets)} refused {batches} "
+                            f"({str(error).splitlines()[0]}): fix the dataset's targets, --task, the net's number of "
+                            f"outputs or the metric's arguments (--metrics NAME:key=value)") from None
+
+    def refusing_metric(self, outputs: tuple[torch.Tensor, ...], targets: tuple[torch.Tensor, ...]) -> str:
+        """`the metric <name>` that refuses these batches when updated alone (on a copy), else `the metrics`."""
+        for name, metric in self.collection.items(keep_base=True, copy_state=False):
+            try:
+                for batch_outputs, batch_targets in zip(outputs, targets, strict=True):
+                    metric.clone().update(self.scores(batch_outputs), batch_targets)
+            except (RuntimeError, ValueError):
+                return f"the metric {name}"
+        return "the metrics"
 
     def scores(self, outputs: torch.Tensor) -> torch.Tensor:
         """What the metrics read of a group of outputs: the logits' sigmoid, or probabilities clipped into [0, 1]."""
