@@ -234,3 +234,22 @@ def test_an_onnx_graph_names_its_outputs_as_the_net_does(project: Project):
     assert [output.name for output in session.get_outputs()] == ["out", "aux"]
     assert output_names(torch.zeros(2)) == ["outputs"] and output_names((torch.zeros(2),) * 2) == ["output_0",
                                                                                                   "output_1"]
+
+
+def test_a_net_returning_a_dataclass_exports_its_tensor_entries_as_a_dict(project: Project):
+    # A Hugging Face style output with an unset loss: trained on its logits, exported as {"logits", "hidden"}.
+    project.write("model/dict_net.py", "from dataclasses import dataclass\n\nimport torch\n" + DICT_NET.replace(
+        'return {"out": self.head(x), "aux": self.aux(x)}', "return Output(self.head(x), self.aux(x))") + '''
+
+@dataclass
+class Output:
+    logits: torch.Tensor
+    hidden: torch.Tensor
+    loss: torch.Tensor | None = None
+''')
+    checkpoint = project.root / best_checkpoint(project, "dict_net", "--dataset", "standard_data", "--num_samples",
+                                                "200")
+    process = project.run("--mode", "export", "--ckpt", str(checkpoint), "--format", "exported_program")
+    assert process.returncode == 0, process.stderr[-3000:]
+    outputs = torch.export.load(checkpoint.with_suffix(".pt2")).module()(torch.randn(3, 16))
+    assert set(outputs) == {"logits", "hidden"} and outputs["logits"].shape == (3, 10)

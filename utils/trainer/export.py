@@ -14,6 +14,7 @@ from torch import nn
 from utils.datasets.batches import batch_inputs
 from utils.errors import UserError, without_terminal_style
 from utils.lightning_package import LightningDataModule
+from utils.tasks.outputs import named_entries
 from utils.trainer.exporters import FORMATS, ExportFormat, Outputs, flat_outputs
 
 # How far a loaded file's outputs may be from the net's: float32 kernels of another runtime (onnxruntime's fused
@@ -23,6 +24,34 @@ ATOL, RTOL = 1e-4, 1e-4
 
 class ExportRefused(UserError):
     """The net could not be exported, or its file did not give the net's outputs: nothing was written."""
+
+
+class TensorEntries(nn.Module):
+    """A net that returns a dataclass (a model output), returning its tensor entries as a dict: the exporters take
+    tensors, tuples and dicts, not a class of the net's."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The net's outputs' entries that are tensors, by name."""
+        entries = named_entries(self.net(inputs)) or {}
+        return {name: value for name, value in entries.items() if isinstance(value, torch.Tensor)}
+
+
+def shown_name(net: nn.Module) -> str:
+    """The class name of the user's net, inside TensorEntries too."""
+    return type(net.net if isinstance(net, TensorEntries) else net).__name__
+
+
+def exportable(net: nn.Module, example: torch.Tensor) -> nn.Module:
+    """`net`, or for one that returns a dataclass, the net that returns its tensor entries as a dict."""
+    with torch.no_grad():
+        outputs = net(example)
+    if named_entries(outputs) is None or isinstance(outputs, (dict, tuple)):
+        return net
+    return TensorEntries(net).eval()
 
 
 def example_batch(datamodule: LightningDataModule, input_key: str) -> torch.Tensor:
@@ -50,7 +79,7 @@ def checked_difference(export_format: ExportFormat, path: Path, net: nn.Module,
     """Load the written file and return its largest difference from the net over `batches`; refuse one that is
     further from the net than the tolerance allows."""
     loaded = export_format.load(path)
-    net_name, worst = type(net).__name__, 0.0
+    net_name, worst = shown_name(net), 0.0
     with torch.no_grad():
         for batch in batches:
             expected = flat_outputs(net(batch), net_name)
@@ -85,7 +114,7 @@ def write_checked(export_format: ExportFormat, net: nn.Module, example: torch.Te
                 export_format.write(net, example, temporary)
         # An exporter fails in many types of its own (torch's export errors, onnxscript's, TorchScript's frontend).
         except Exception as error:
-            raise ExportRefused(f"{export_format.exporter} cannot export {type(net).__name__}: "
+            raise ExportRefused(f"{export_format.exporter} cannot export {shown_name(net)}: "
                                 f"{exporter_reason(error)}") from None
         finally:
             logging.disable(logging.NOTSET)
@@ -104,7 +133,7 @@ def export_net(net: nn.Module, datamodule: LightningDataModule, checkpoint: str,
     net = net.to("cpu").eval()
     example = example_batch(datamodule, input_key)
     replaced, started = target.exists(), time.perf_counter()
-    difference = write_checked(export_format, net, example, target)
+    difference = write_checked(export_format, exportable(net, example), example, target)
     return {"format": format_name, "file": str(target), "bytes": target.stat().st_size,
             "seconds": round(time.perf_counter() - started, 3), "replaced": replaced,
             "batch_sizes": [len(example), len(example) + 1], "max_abs_difference": difference,
