@@ -68,6 +68,19 @@ def test_a_checkpoint_alone_brings_its_net_datasets_arguments_and_experiment(tra
         assert evaluated[label]["loss"] == pytest.approx(fitted[label]["loss"], abs=1e-6)
 
 
+def test_a_checkpoint_of_a_run_in_another_log_dir_is_tested_into_that_log_dir(project):
+    fitted = project.run(*TRAINED, "--experiment", "elsewhere", "--log_dir", "other_logs")
+    assert fitted.returncode == 0, fitted.stderr[-3000:]
+    fitted_dir = project.root / "other_logs" / "elsewhere" / "version_0"
+    checkpoint = str(fitted_dir / "checkpoints" / "last.ckpt")
+    tested = project.run("--mode", "test", "--ckpt", checkpoint, "--limit_test_batches", "2")
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert (project.root / "other_logs" / "elsewhere" / "version_1" / "results.json").is_file()
+    assert not (project.logs / "elsewhere").exists()
+    tested = project.run("--mode", "test", "--ckpt", checkpoint, "--limit_test_batches", "2", "--log_dir", "Logs")
+    assert tested.returncode == 0 and (project.logs / "elsewhere" / "version_0" / "results.json").is_file()
+
+
 def test_a_moved_checkpoint_still_knows_its_run(trained, tmp_path):
     project, fitted_dir = trained
     moved = tmp_path / "moved.ckpt"

@@ -84,7 +84,7 @@ OPTIONS = (
     Option("resume", WHAT, "continue a run in its own folder: its folder, a checkpoint in it, or last", read=TEXT,
            first=True, saved=False, swept=False, config_file=False),
     Option("log_dir", WHAT, "folder that holds every run (default: Logs)", "Logs", vt.folder_path, first=True,
-           settings=("run",), swept=False),
+           settings=("run",), swept=False, from_checkpoint=True),
     _entry("experiment", "run folder group (default: <model_name>-<train label>)", swept=False),
     Option("list", WHAT, "list the available nets and datasets, then exit", False, action="store_true", first=True,
            saved=False, swept=False),
