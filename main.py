@@ -10,7 +10,7 @@ from typing import Any
 from utils.config.command_line import Command, compare_request, parse_command_line
 from utils.config.experiment_options import drives_several_runs
 from utils.config.text_values import check_utf8_words
-from utils.errors import DiskFull, RunStopped, TrainingDiverged, UserError
+from utils.errors import DiskFull, RunStopped, SameInEveryProcess, TrainingDiverged, UserError
 from utils.run_lock import is_rank_zero
 from utils.trainer.threads import ThreadCount, use_threads
 
@@ -200,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: a user error is one `error: ...` line on stderr and exit code 2."""
     try:
         return run(sys.argv[1:] if argv is None else argv)
+    except SameInEveryProcess as error:
+        if is_rank_zero():
+            print(f"error: {error}", file=sys.stderr)
+        return 2
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -129,6 +129,26 @@ def test_injected_module_trains_on_two_processes_of_its_package(project):
     assert results(run_dir)["best_checkpoint"] and "acc" in results(run_dir)["test"]["standard_data"]
 
 
+def test_a_value_logged_unsynced_on_two_processes_is_refused_and_one_logged_with_sync_dist_is_kept(project):
+    # Each process would log its half's value, and the run report process 0's as the whole val set's.
+    module = (EXAMPLES / "tensor_lit_module.py").read_text()
+    project.write("model/tensor_lit_module.py", module)
+    ddp = ("--dataset", "standard_data", "--num_samples", "256", "--batch_size", "32", *FAST, "--accelerator", "cpu",
+           "--devices", "2", "--strategy", "ddp")
+    refused = project.run("--model_name", "tensor_lit_module", *ddp)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]  # one, for both processes
+    assert line.startswith("error: TensorLitModule logged val/acc unsynced: each of the 2 processes logged the value "
+                           "of its own part of the val set (") and "sync_dist=True" in line, line
+    synced = module.replace("class TensorLitModule", "class SyncedModule").replace(".mean())",
+                                                                                  ".mean(), sync_dist=True)")
+    project.write("model/synced_module.py", synced.replace("targets))", "targets), sync_dist=True)"))
+    process = project.run("--model_name", "synced_module", *ddp)
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = project.run_dirs()
+    assert set(results(run_dir)["val"]["standard_data"]) == {"loss", "acc"}
+
+
 def test_injected_net_is_an_option_with_its_own_options(project):
     shutil.copy(EXAMPLES / "injected_module.py", project.root / "model")
     shown = project.run("--model_name", "injected_module", "--net", "standard_net", "--help")

@@ -39,6 +39,10 @@ class UserError(Exception):
         super().__init__(one_line(message))
 
 
+class SameInEveryProcess(UserError):
+    """A wrong input that every process of a distributed run finds alike: process 0 alone says it."""
+
+
 class TrainingDiverged(Exception):
     """The loss became NaN or infinite: the run stops, keeping its checkpoints."""
 

@@ -38,11 +38,12 @@ class TinyGan(pl.LightningModule):
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
         real, _ = batch
         real_scores, fake_scores = self.discriminator(real), self.discriminator(self.fakes(len(real)))
-        self.log("val/real_score", torch.sigmoid(real_scores).mean())
-        self.log("val/fake_score", torch.sigmoid(fake_scores).mean())
+        self.log("val/real_score", torch.sigmoid(real_scores).mean(), sync_dist=True)
+        self.log("val/fake_score", torch.sigmoid(fake_scores).mean(), sync_dist=True)
 
     def test_step(self, batch, batch_idx, dataloader_idx=0):
-        self.log("test/fake_score", torch.sigmoid(self.discriminator(self.fakes(len(batch[0])))).mean())
+        fake_scores = self.discriminator(self.fakes(len(batch[0])))
+        self.log("test/fake_score", torch.sigmoid(fake_scores).mean(), sync_dist=True)
 
     def configure_optimizers(self):
         return (torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.5, 0.999)),

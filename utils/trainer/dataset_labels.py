@@ -4,6 +4,7 @@ import torch
 
 from utils.lightning_package import Callback, LightningModule, Logger, TensorBoardLogger, Trainer
 from utils.shared_names import metric_key, split_lightning_key, split_metric_key, stage_named_key
+from utils.trainer.synced_values import check_synced
 
 
 def stage_named(metrics: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -65,11 +66,13 @@ class DatasetLabels(Callback):
                 logger.log_metrics({key: float(value) for key, value in named.items()}, step=trainer.global_step)
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Label the val keys."""
+        """Label the val keys, once every process logged the same values."""
+        check_synced(trainer, pl_module, "val")
         self.relabel(trainer, "val")
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Label the test keys."""
+        """Label the test keys, once every process logged the same values."""
+        check_synced(trainer, pl_module, "test")
         self.relabel(trainer, "test")
 
 

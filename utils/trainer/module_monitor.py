@@ -8,7 +8,7 @@ import torch
 from tqdm import tqdm
 
 from utils.config.config_files import load_config
-from utils.errors import UserError
+from utils.errors import SameInEveryProcess
 from utils.lightning_package import (
     Callback,
     EarlyStopping,
@@ -32,7 +32,7 @@ from utils.trainer.callbacks import best_checkpoint_filename
 CHOSEN_AT_FIRST_VALIDATION = "auto"
 
 
-class MonitorNotLogged(UserError):
+class MonitorNotLogged(SameInEveryProcess):
     """The monitor is not a key the module logged at its first validation (or it logged no val key to choose)."""
 
 
