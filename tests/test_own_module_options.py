@@ -22,15 +22,16 @@ def own_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return project
 
 
-@pytest.mark.parametrize(("option", "destination"), [
+@pytest.mark.parametrize(("option", "typed"), [
     (("--optimizer", "sgd"), "--optimizer"), (("--scheduler", "step_lr"), "--scheduler"),
-    (("--lr", "0.1"), "--optimizer.lr"), (("--metrics", "accuracy"), "--metrics"), (("--loss", "mse"), "--loss"),
+    (("--lr", "0.1"), "--lr"), (("--optimizer.lr", "0.1"), "--optimizer.lr"), (("--metrics", "accuracy"), "--metrics"),
+    (("--loss", "mse"), "--loss"),
     (("--task", "classification"), "--task"), (("--output_key", "out"), "--output_key"),
     (("--input_key", "x"), "--input_key")])
-def test_each_option_the_module_configures_itself_is_one_error_line(fork_server, own_project, option, destination):
-    # Given explicitly, even with the template's default value (classification), the option is refused.
+def test_each_option_the_module_configures_itself_is_one_error_line(fork_server, own_project, option, typed):
+    # Given explicitly, even with the template's default value (classification), the option is refused, named as typed.
     line = error_line(fork_server.run(own_project.root, *RUN, *option))
-    assert line.startswith(f"error: {destination}: TensorLitModule is a LightningModule and configures its "
+    assert line.startswith(f"error: {typed}: TensorLitModule is a LightningModule and configures its "
                            f"optimizer, scheduler, loss, metrics and task itself")
     assert not own_project.logs.exists() or list(own_project.logs.iterdir()) == []
 

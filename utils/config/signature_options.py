@@ -56,7 +56,8 @@ def option_spec(cls: type, parameter: inspect.Parameter) -> OptionSpec | None:
     if annotation is inspect.Parameter.empty:
         if not has_default:
             raise UserError(f"{cls.__name__}({parameter.name}) has neither an annotation nor a default, so the command "
-                            f"line cannot tell its type: annotate it ({parameter.name}: int, say) or give it a default")
+                            f"line cannot tell its type: annotate it ({parameter.name}: int, say, or {parameter.name}: "
+                            f"torch.nn.Module for a net given by another file of model/) or give it a default")
         annotation = annotation_of_default(parameter.default)
     reader = None if annotation is UNRESOLVED else reader_for(annotation)
     if reader is None:

@@ -59,8 +59,8 @@ def own_module_command(command: Command) -> Command:
                         f"checkpoint only, or monitor a train/ key")
     if "monitor" not in command.given and drives_several_runs(options):
         raise UserError(f"--folds and --sweep compare runs by --monitor, and {name} is a LightningModule whose keys "
-                        f"the template cannot know before it runs: pass --monitor val/<a key it logs> and "
-                        f"--monitor_mode")
+                        f"the template cannot know before it runs: pass --monitor val/<a key it logs> (with "
+                        f"--monitor_mode where its name does not say whether higher is better)")
     if "monitor" not in command.given:
         # Chosen at the first validation (utils/trainer/module_monitor.py), which then writes it into config.yaml.
         options["monitor"] = "auto" if validates else "none"
