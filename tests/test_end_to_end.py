@@ -202,5 +202,5 @@ def test_a_wrong_target_deep_in_the_data_is_one_error_line(project):
     assert "target outside the class indices 0 to 9" in line and "Target 12" in line
     binary = ("--task", "binary", "--loss", "bce_with_logits", "--num_classes", "1", "--wrong", "2")
     line = stopped_by_user_error(project.run(*data, *binary, "--max_epochs", "1"))
-    assert "metrics refused a batch" in line and "[0, 1]" in line
+    assert "the metric accuracy refused a batch" in line and "[0, 1]" in line
     assert not project.run_dirs()  # neither had saved a checkpoint, so neither left a run folder behind

@@ -101,7 +101,7 @@ def test_reset_starts_the_next_epoch_from_nothing():
 def test_a_binary_target_other_than_zero_or_one_is_one_user_error():
     ours = StageMetrics(build_metrics("binary", ["accuracy"], None))
     ours.update(torch.tensor(1.0), torch.zeros(3), torch.tensor([0, 2, 1]))
-    with pytest.raises(UserError, match="metrics refused a batch"):
+    with pytest.raises(UserError, match="the metric accuracy refused a batch"):
         ours.compute()
 
 
