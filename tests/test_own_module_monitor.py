@@ -1,12 +1,14 @@
 """An own LightningModule's monitor and stages: chosen from what it logs, or none; stages it lacks are skipped."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import error_line
+from conftest import error_line, main_environment
 
 EXAMPLES = Path(__file__).parent / "examples"
 RUN = ("--dataset", "standard_data", "--num_samples", "256", "--batch_size", "32", "--max_epochs", "1")
@@ -122,3 +124,13 @@ def test_a_given_monitor_mode_chooses_the_first_val_key_it_fits(project):
     assert process.returncode == 0, process.stderr[-3000:]
     # TensorLitModule logs val/acc and val/loss: max fits the accuracy, not the loss it would otherwise choose.
     assert "monitor: val/acc, the first val key TensorLitModule logs (--monitor_mode max)" in process.stdout
+
+
+def test_an_error_during_training_starts_a_line_of_its_own_after_the_progress_bar(project):
+    # Output and errors into one file, as `> run.log 2>&1` writes them: the bar's line ends before the error.
+    with_module(project, "tensor_lit_module")
+    process = subprocess.run([sys.executable, "main.py", "--model_name", "tensor_lit_module", *RUN, "--monitor",
+                              "val/accuracy"], cwd=project.root, env=main_environment(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert process.returncode == 2
+    assert "\nerror: --monitor val/accuracy is not a key TensorLitModule logs" in process.stdout, process.stdout[-2000:]

@@ -1,10 +1,13 @@
 """The console during a run: the progress bar, and one line per val set after each validation, which the bar alone
 would erase."""
 
+import contextlib
 from typing import Any
 
 from utils.lightning_package import Callback, LightningModule, TQDMProgressBar, Trainer
 from utils.shared_names import VAL, split_metric_key
+
+BARS = ("train_progress_bar", "val_progress_bar", "test_progress_bar", "predict_progress_bar")
 
 
 def validation_lines(metrics: dict[str, Any], epoch: int, step: int) -> list[str]:
@@ -34,6 +37,13 @@ class StepValuesBar(TQDMProgressBar):
     def __init__(self, refresh_rate: int = 1) -> None:
         super().__init__(refresh_rate)
         self.shown: dict[str, float] = {}
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Close the bars a stopped run leaves open, so the error or stop line that follows starts a line of its
+        own."""
+        for bar in BARS:
+            with contextlib.suppress(TypeError):  # a bar this run never made
+                getattr(self, bar).close()
 
     def show(self, values: dict[str, float]) -> None:
         """Show `values` until newer ones come."""
