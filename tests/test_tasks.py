@@ -630,6 +630,15 @@ def test_a_dict_batchs_entries_that_forward_names_reach_it_as_keywords_in_every_
     assert results["test"]["masked_data"]["accuracy"] > 0.9
     predicted = project.run("--mode", "predict", "--ckpt", results["best_checkpoint"], "--confusion_images", "off")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert "note:" not in process.stdout
+    # A forward that also takes the target, as a Hugging Face model takes labels, is said to never get it.
+    project.write("model/masked_net.py", MASKED_NET.replace("def forward(self, features, mask):",
+                                                            "def forward(self, features, mask, label=None):"))
+    process = project.run("--model_name", "masked_net", "--dataset", "masked_data", *keys, "--max_epochs", "1")
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "note: MaskedNet.forward takes label, which the run never gives it (the targets go to the loss): the run " \
+           "trains on --loss cross_entropy, which a loss(outputs, targets) method of the net would replace" \
+           in process.stdout
 
 
 def test_a_real_valued_target_under_a_classification_task_suggests_regression():

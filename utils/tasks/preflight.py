@@ -6,9 +6,17 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils.data import Dataset, default_collate
 
-from utils.datasets.batches import collate_function, keep_batch, serves_batches, split_batch, underlying_dataset
+from utils.datasets.batches import (
+    collate_function,
+    forward_keywords,
+    keep_batch,
+    serves_batches,
+    split_batch,
+    underlying_dataset,
+)
 from utils.errors import UserError
 from utils.loading.constructor_parameters import constructor_parameters
+from utils.run_lock import is_rank_zero
 from utils.tasks.kinds import check_class_count, shape_problem
 from utils.tasks.layout import class_axis, classes_second
 from utils.tasks.losses import check_targets
@@ -191,6 +199,8 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
         for label, dataset in datasets.items():
             inputs, targets, batch = checked_batch(dataset, label, task.input_key, task.target_key, model.own_loss)
             description = dataset_description(dataset, label)
+            if label == next(iter(datasets)):
+                note_target_parameter(model, batch)
             with torch.no_grad():
                 with SquashedOutputs() as squashed:
                     outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
@@ -201,6 +211,17 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
     finally:
         model.train(was_training)
     return counted
+
+
+def note_target_parameter(model: Any, batch: Any) -> None:
+    """Say once that a forward taking the target (a Hugging Face model's `labels`) is never given it, so a loss it
+    would compute with them is not the one the run trains on."""
+    key, net_name = model.task.target_key, type(model.net).__name__
+    if isinstance(batch, dict) and key in batch and key in forward_keywords(model.net) and is_rank_zero():
+        trained_on = "the net's own loss(outputs, targets)" if model.own_loss else (
+            f"--loss {model.loss_function.loss}, which a loss(outputs, targets) method of the net would replace")
+        print(f"note: {net_name}.forward takes {key}, which the run never gives it (the targets go to the loss): "
+              f"the run trains on {trained_on}")
 
 
 def check_batches(datasets: dict[str, Dataset]) -> None:
