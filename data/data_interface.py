@@ -58,7 +58,8 @@ class DInterface(pl.LightningDataModule):
         if settings.folds:
             # A cross-validation trains on the other folds and validates on its own fold first (label `fold`).
             self.train_set, held_out_fold = fold_split(self.train_set, settings.folds, settings.fold or 0,
-                                                       settings.seed, stratify=settings.task != "regression")
+                                                       settings.seed, stratify=settings.task != "regression",
+                                                       target_key=settings.target_key)
             self.val_sets = {FOLD_LABEL: held_out_fold, **self.val_sets}
 
     def _dataset(self, entry: DatasetEntry, stage: str, train_entry: DatasetEntry | None) -> Dataset:

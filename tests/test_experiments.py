@@ -162,3 +162,19 @@ def test_wrong_folds_or_sweep_is_one_error_line_before_anything_runs(fork_server
     process = fork_server.run(project.root, *TINY, *arguments)
     assert words in error_line(process)
     assert not project.logs.exists() and not os.path.exists(project.root / "study.db")
+
+
+def test_numpy_and_dict_targets_are_classes_the_folds_spread_evenly_too():
+    import numpy as np
+
+    from utils.datasets.folds import item_class
+
+    targets = [0] * 12 + [1] * 6 + [2] * 3
+    as_numpy = [(np.zeros(2, dtype=np.float32), np.int64(label)) for label in targets]
+    as_dicts = [{"input_ids": torch.zeros(2), "labels": np.array([label])} for label in targets]
+    for items, key in ((as_numpy, "target"), (as_dicts, "labels")):
+        for fold in range(3):
+            own = fold_split(items, 3, fold, seed=7, stratify=True, target_key=key)[1]
+            assert Counter(targets[index] for index in own.indices) == {0: 4, 1: 2, 2: 1}
+    assert item_class((0, np.float32(1.0))) is None and item_class((0, True)) is None
+    assert item_class({"labels": 3}, "label") is None

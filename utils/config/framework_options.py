@@ -146,7 +146,7 @@ OPTIONS = (
            configures="metrics"),
     Option("input_key", TASK, "the inputs' key when dataset items are dicts", "inputs", settings=("task",),
            from_checkpoint=True, configures="task"),
-    Option("target_key", TASK, "the target's key when dataset items are dicts", "target", settings=("task",),
+    Option("target_key", TASK, "the target's key when dataset items are dicts", "target", settings=("task", "data"),
            from_checkpoint=True, configures="task"),
     Option("output_key", TASK, "the entry loss and metrics read when the net returns a dict (a number N: element N "
            "of a plain tuple, 0 by default)", "logits",

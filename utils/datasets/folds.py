@@ -1,5 +1,7 @@
 """K-fold splits of a train set: seeded, the same in every process and run, stratified by class when asked."""
 
+import contextlib
+import numbers
 from collections import defaultdict
 
 import torch
@@ -8,21 +10,30 @@ from torch.utils.data import Dataset, Subset
 from utils.errors import UserError
 
 
-def item_class(item: object) -> int | None:
-    """The class of an `(inputs, target, ...)` item: its target when that is one integer, else None."""
-    if not isinstance(item, (tuple, list)) or len(item) < 2:
+def item_class(item: object, target_key: str = "target") -> int | None:
+    """The class of an item: the target of an `(inputs, target, ...)` item, or the `target_key` entry of a dict item,
+    when that is one integer (a torch, NumPy or Python one), else None."""
+    if isinstance(item, dict):
+        target = item.get(target_key)
+    elif isinstance(item, (tuple, list)) and len(item) >= 2:
+        target = item[1]
+    else:
         return None
-    target = item[1]
-    if isinstance(target, torch.Tensor) and target.numel() == 1 and not target.is_floating_point():
+    if isinstance(target, numbers.Integral) and not isinstance(target, bool):  # NumPy's integers are Integral too
         return int(target)
-    return target if isinstance(target, int) and not isinstance(target, bool) else None
+    if isinstance(target, torch.Tensor) or hasattr(target, "__array__"):
+        with contextlib.suppress(TypeError, ValueError, RuntimeError):
+            target = torch.as_tensor(target)
+            if target.numel() == 1 and not target.is_floating_point() and target.dtype != torch.bool:
+                return int(target)
+    return None
 
 
-def item_classes(dataset: Dataset) -> list[int] | None:
+def item_classes(dataset: Dataset, target_key: str = "target") -> list[int] | None:
     """The class of every item, read once, or None when some target is not a single integer."""
     classes = []
     for index in range(len(dataset)):
-        label = item_class(dataset[index])
+        label = item_class(dataset[index], target_key)
         if label is None:
             return None
         classes.append(label)
@@ -59,9 +70,11 @@ def check_fold_count(classes: list[int] | None, size: int, folds: int) -> None:
                         f"would hold none of it: use at most {count} folds, or more data of that class")
 
 
-def fold_split(whole: Dataset, folds: int, fold: int, seed: int, stratify: bool) -> tuple[Dataset, Dataset]:
-    """(the other folds, fold `fold`) of `whole`, stratified by class when `stratify` and every target is a class."""
-    classes = item_classes(whole) if stratify else None
+def fold_split(whole: Dataset, folds: int, fold: int, seed: int, stratify: bool,
+               target_key: str = "target") -> tuple[Dataset, Dataset]:
+    """(the other folds, fold `fold`) of `whole`, stratified by class when `stratify` and every target is a class
+    (`target_key`: the target's entry in dict items)."""
+    classes = item_classes(whole, target_key) if stratify else None
     check_fold_count(classes, len(whole), folds)
     parts = fold_positions(classes, len(whole), folds, seed)
     rest = sorted(position for number, part in enumerate(parts) if number != fold for position in part)
