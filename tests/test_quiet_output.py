@@ -70,3 +70,11 @@ def test_a_reader_that_stops_early_ends_the_listing_without_a_traceback():
     listing.stdout.close()  # as `main.py --list | head` does once it has its lines
     errors = listing.stderr.read().decode()
     assert listing.wait() == 1 and errors == "", errors
+
+
+def test_a_val_set_lacking_a_class_draws_its_confusion_matrix_without_a_warning(project):
+    # 4 val items of 10 classes: the rows of the classes absent stay blank, which torchmetrics would warn about.
+    process = project.run("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "40",
+                          *FAST_WITH_IMAGES)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "NaN values found in confusion matrix" not in process.stderr and "warn(" not in process.stderr

@@ -16,6 +16,9 @@ SHORT_EPOCH_LOGGING = r"The number of training batches \(\d+\) is smaller than t
 # Written when a resumed run's checkpoint callbacks start: every run folder of the template is its own, and a
 # resumed one holds the checkpoints it resumes from.
 CHECKPOINTS_KEPT = r"Checkpoint directory .* exists and is not empty\."
+# A confusion matrix normalised over true classes has an empty row for a class a small val or test set lacks: its
+# image shows it blank.
+ABSENT_CLASS_ROWS = r"\d+ NaN values found in confusion matrix have been replaced with zeros"
 # Lightning's own signal handler notes a SIGTERM; its log records go to the console's stderr too.
 SIGNAL_LOGGERS = ("pytorch_lightning.trainer.connectors.signal_connector",
                   "lightning.pytorch.trainer.connectors.signal_connector")
@@ -40,6 +43,7 @@ def quiet_library_notices() -> None:
     warnings.filterwarnings("ignore", message=SHORT_EPOCH_LOGGING, category=UserWarning,
                             module=f"{LIGHTNING_MODULE}\\.loops\\.fit_loop")
     warnings.filterwarnings("ignore", message=CHECKPOINTS_KEPT, category=UserWarning)
+    warnings.filterwarnings("ignore", message=ABSENT_CLASS_ROWS, category=UserWarning)
     for name in (*RANK_ZERO_LOGGERS, *SIGNAL_LOGGERS):
         logger = logging.getLogger(name)
         if not any(isinstance(existing, UnwantedInfo) for existing in logger.filters):
