@@ -78,7 +78,8 @@ OPTIONS = (
     _entry("dataset", "one dataset file in data/ for train, val and test"),
     _entry("train_dataset", "dataset entry for training: NAME or LABEL=NAME:key=value,..."),
     _entry("val_datasets", "dataset entries validated every epoch, each under its label", many=True),
-    _entry("test_datasets", "dataset entries tested after fit or with --mode test", many=True),
+    _entry("test_datasets", "dataset entries tested after fit or with --mode test (default: --dataset's, else the "
+           "val entries)", many=True),
     Option("config", WHAT, "YAML file of option defaults; the command line wins", read=TEXT, first=True, saved=False,
            swept=False, config_file=False),
     Option("resume", WHAT, "continue a run in its own folder: its folder, a checkpoint in it, or last", read=TEXT,
