@@ -87,7 +87,9 @@ class DInterface(pl.LightningDataModule):
             try:
                 dataset = build_instance(cls, self.class_values, entry_arguments(cls, entry.overrides), **fixed)
             except (FileNotFoundError, ValueError) as error:
-                raise UserError(f"dataset {entry.label!r}: {cls.__name__} could not be built: {error}") from None
+                hint = (f" (the template gave it split={fixed['split']!r}: for a dataset with other splits, name "
+                        f"them, --val_datasets {entry.name}:split=test for one)" if fixed.get("split") == "val" else "")
+                raise UserError(f"dataset {entry.label!r}: {cls.__name__} could not be built: {error}{hint}") from None
             if isinstance(dataset, IterableDataset):
                 raise UserError(f"dataset {entry.label!r}: {cls.__name__} is an IterableDataset: the template splits, "
                                 f"shuffles and shards datasets by index, so give it __len__ and __getitem__")

@@ -188,6 +188,23 @@ class EmptyData(Dataset):
         return torch.zeros(16), 0
 '''
 
+TRAIN_AND_TEST_SPLITS_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class TwoSplitsData(Dataset):
+    def __init__(self, split: str = "train"):
+        if split not in ("train", "test"):
+            raise ValueError(f"Unknown split {split!r}. Valid splits are: train, test")
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        return torch.zeros(16), 0
+'''
+
 TEXT_DATA = '''
 from torch.utils.data import Dataset
 
