@@ -205,6 +205,19 @@ class TwoSplitsData(Dataset):
         return torch.zeros(16), 0
 '''
 
+WRAPPED_TARGETS_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class WrappedData(Dataset):
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, index):
+        return torch.randn(16), torch.tensor([index % 10])
+'''
+
 TEXT_DATA = '''
 from torch.utils.data import Dataset
 

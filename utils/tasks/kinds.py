@@ -71,7 +71,12 @@ def shape_problem(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> st
     if task in CLASS_INDEX_TASKS:
         # Class scores on dimension 1: [B, C, ...] against [B, ...].
         if outputs.dim() < 2 or outputs.shape[:1] + outputs.shape[2:] != targets.shape:
-            return f"--task {task} needs {TASKS[task].shapes}"
+            # [B, 1] labels, or [B, 1, H, W] masks: a dimension of one where the outputs keep their class scores.
+            wrapped = (targets.dim() == outputs.dim() > 1 and targets.shape[1] == 1 < outputs.shape[1]
+                       and targets.shape[2:] == outputs.shape[2:])
+            hint = (" (the targets have a dimension of one where the class scores are: squeeze it, target.squeeze(1), "
+                    "or give each item's class as a number)" if wrapped else "")
+            return f"--task {task} needs {TASKS[task].shapes}{hint}"
         if outputs.shape[1] < 2:
             real = targets.is_floating_point() and not bool(((targets == 0) | (targets == 1)).all())
             fix = ("for real-valued targets use --task regression" if real
