@@ -218,6 +218,18 @@ class WrappedData(Dataset):
         return torch.randn(16), torch.tensor([index % 10])
 '''
 
+LIST_INPUTS_DATA = '''
+from torch.utils.data import Dataset
+
+
+class ListData(Dataset):
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, index):
+        return [float(index)] * 16, index % 10
+'''
+
 TEXT_DATA = '''
 from torch.utils.data import Dataset
 

@@ -83,6 +83,9 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
         hint = (" (the dataset gives float64 inputs, numpy's default: convert them with .float() or "
                 "torch.as_tensor(x, dtype=torch.float32))"
                 if isinstance(inputs, torch.Tensor) and inputs.dtype == torch.float64 else "")
+        if isinstance(inputs, list):
+            hint = (" (the batch's inputs are a list: torch's default collate turns each item's list of numbers into "
+                    "one tensor per position; give each item's inputs as one tensor, torch.tensor(x))")
         if isinstance(error, TypeError) and "required positional argument" in str(error):
             hint = (" (forward is given the inputs and the entries of a dict batch it names, never the targets: give "
                     "the parameter a default of None; a loss of the net's own goes in a loss(outputs, targets) "
