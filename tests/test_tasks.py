@@ -285,8 +285,8 @@ def test_a_tuple_whose_first_element_is_not_the_class_scores_is_one_error_line(p
     project.write("model/features_first_net.py", FEATURES_FIRST_NET)
     arguments = ("--model_name", "features_first_net", "--dataset", "standard_data", *QUICK)
     line = error_line(project.run(*arguments))
-    assert "FeaturesFirstNet returns a tuple whose first element" in line and "num_classes=10" in line, line
-    assert "(32 classes)" in line and "return the class scores first" in line, line
+    assert "FeaturesFirstNet returns a tuple whose element 0, the one the loss and metrics read" in line, line
+    assert "(32 classes)" in line and "num_classes=10" in line and "return the class scores there" in line, line
     assert "or pass --output_key N to read element N" in line, line
     # --output_key 1 reads the scores where they are; a name reads nothing in a tuple, and an index past its end.
     scalars, results = trained(project, *arguments, "--output_key", "1")
@@ -297,6 +297,13 @@ def test_a_tuple_whose_first_element_is_not_the_class_scores_is_one_error_line(p
     project.write("model/features_first_net.py", FEATURES_FIRST_NET.replace("features, self.head(features)",
                                                                             "self.head(features), features"))
     assert project.run(*arguments, "--max_epochs", "1").returncode == 0
+    # Whatever part is read: element 1 is now the 32 features, and a dict's entry the same.
+    assert "whose element 1, the one the loss and metrics read, has shape (2, 32)" in error_line(
+        project.run(*arguments, "--output_key", "1"))
+    project.write("model/features_first_net.py", FEATURES_FIRST_NET.replace(
+        "features, self.head(features)", '{"features": features, "logits": self.head(features)}'))
+    line = error_line(project.run(*arguments, "--output_key", "features"))
+    assert "returns outputs whose entry 'features', the one the loss and metrics read, has shape (2, 32)" in line, line
 
 
 LOSS_FIRST_NET = """import torch.nn.functional as F

@@ -155,8 +155,8 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
         raise UserError(f"{net_name} outputs shape {tuple(given.shape)}{read} for targets of shape "
                         f"{tuple(targets.shape)}, but {problem}: change the net's output or --task")
     counted = check_class_count(task.task, task.num_classes, predicted, net_name)
-    if is_plain_sequence(outputs) and element_read(outputs, task.output_key, net_name) == 0:
-        check_first_element_scores(model, counted, tuple(given.shape))
+    if not isinstance(outputs, torch.Tensor):
+        check_scores_read(model, outputs, counted, tuple(given.shape))
     check_targets(task.task, counted, targets, description, net_name, task.ignore_index)
     model.loss_function(outputs if model.own_loss else predicted, targets)
     return counted
@@ -167,19 +167,25 @@ def is_plain_sequence(outputs: Any) -> bool:
     return isinstance(outputs, (tuple, list)) and not hasattr(outputs, "_fields")
 
 
-def check_first_element_scores(model: Any, counted: int | None, shape: tuple[int, ...]) -> None:
-    """Refuse a tuple of outputs whose first element, the one scored, has another number of classes than the net was
-    built for: the scores are most likely another element (features first, logits second)."""
-    net_class = type(model.net)
+def check_scores_read(model: Any, outputs: Any, counted: int | None, shape: tuple[int, ...]) -> None:
+    """Refuse outputs whose part the loss and metrics read (a tuple's element, a named entry) has another number of
+    classes than the net was built for: the scores are most likely another part (features first, logits second)."""
+    net_class, key = type(model.net), model.task.output_key
     try:
         parameter = next((found for found in constructor_parameters(net_class) if found.name == "num_classes"), None)
     except (TypeError, ValueError):  # a class whose signature Python cannot read
         parameter = None
     built = model.hparams["model_kwargs"].get("num_classes", parameter.default if parameter else None)
-    if isinstance(built, int) and counted is not None and counted != built:
-        raise UserError(f"{net_class.__name__} returns a tuple whose first element, the one the loss and metrics read, "
-                        f"has shape {shape} ({counted} classes), but the net was built with num_classes={built}: "
-                        f"return the class scores first, or pass --output_key N to read element N")
+    if not isinstance(built, int) or counted is None or counted == built:
+        return
+    if is_plain_sequence(outputs):
+        index = element_read(outputs, key, net_class.__name__)
+        read, fix = f"a {type(outputs).__name__} whose element {index}", "pass --output_key N to read element N"
+    else:
+        read, fix = f"outputs whose entry {key!r}", "set --output_key to the entry of the class scores"
+    raise UserError(f"{net_class.__name__} returns {read}, the one the loss and metrics read, has shape {shape} "
+                    f"({counted} classes), but the net was built with num_classes={built}: return the class scores "
+                    f"there, or {fix}")
 
 
 def check_given_targets(model: Any, outputs: Any, targets: Any, description: str) -> None:
