@@ -147,6 +147,22 @@ def test_a_value_logged_unsynced_on_two_processes_is_refused_and_one_logged_with
     assert process.returncode == 0, process.stderr[-3000:]
     [run_dir] = project.run_dirs()
     assert set(results(run_dir)["val"]["standard_data"]) == {"loss", "acc"}
+    # Logged by process 0 alone, its half would pass for the whole set's value.
+    project.write("model/synced_module.py", synced.replace("targets))", "targets), sync_dist=True)").replace(
+        "        self.log(\"val/acc\"", "        if self.global_rank == 0:\n            self.log(\"val/extra\", 1.0 * "
+        "batch_idx, rank_zero_only=True)\n        self.log(\"val/acc\""))
+    refused = project.run("--model_name", "synced_module", *ddp)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert "error: SyncedModule logged val/extra in some of its 2 processes alone (rank_zero_only=True, say)" in \
+        refused.stderr
+
+
+def test_a_refusal_of_an_unsynced_value_names_its_dataset_label():
+    from utils.trainer.synced_values import shown_key
+
+    assert shown_key("val/loss/dataloader_idx_1", ["clean", "noisy"]) == "val/noisy/loss"
+    assert shown_key("val_acc/dataloader_idx_0", ["clean", "noisy"]) == "val/clean/acc"
+    assert shown_key("val/loss", ["clean"]) == "val/loss"
 
 
 def test_injected_net_is_an_option_with_its_own_options(project):

@@ -67,12 +67,12 @@ class DatasetLabels(Callback):
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Label the val keys, once every process logged the same values."""
-        check_synced(trainer, pl_module, "val")
+        check_synced(trainer, pl_module, "val", self.labels["val"])
         self.relabel(trainer, "val")
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Label the test keys, once every process logged the same values."""
-        check_synced(trainer, pl_module, "test")
+        check_synced(trainer, pl_module, "test", self.labels["test"])
         self.relabel(trainer, "test")
 
 
