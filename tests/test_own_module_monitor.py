@@ -134,3 +134,20 @@ def test_an_error_during_training_starts_a_line_of_its_own_after_the_progress_ba
                              stderr=subprocess.STDOUT, text=True, timeout=300)
     assert process.returncode == 2
     assert "\nerror: --monitor val/accuracy is not a key TensorLitModule logs" in process.stdout, process.stdout[-2000:]
+
+
+def test_a_train_key_the_module_logs_is_a_monitor_and_a_misspelt_one_is_one_line(project):
+    with_module(project, "metric_lit_module")
+    process = project.run("--model_name", "metric_lit_module", *RUN, "--monitor", "train/loss")
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = project.run_dirs()
+    assert [path.name for path in (run_dir / "checkpoints").glob("epoch*")] == ["epoch000-step8-train_loss" + (
+        f"{json.loads((run_dir / 'results.json').read_text())['best_score']:.4f}.ckpt")]
+    refused = project.run("--model_name", "metric_lit_module", *RUN, "--monitor", "train/lss")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]  # after its first epoch
+    assert line.startswith("error: --monitor train/lss is not a key MetricLitModule logs: it logged train/acc, "
+                           "train/loss, val/acc"), line
+    # Several val sets: Lightning keeps no key of their sanity check, so there is nothing to say there.
+    process = project.run("--model_name", "metric_lit_module", *RUN, *TWO_SETS, "--monitor", "val/acc")
+    assert process.returncode == 0 and "note:" not in process.stdout, process.stdout[-2000:]

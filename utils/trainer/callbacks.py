@@ -62,8 +62,9 @@ def build_callbacks(settings: TrainerSettings, run_dir: Path, learning_rate_chan
     if settings.mode == "fit":
         callbacks += [*checkpoint_callbacks(settings, run_dir), CheckpointOnSigterm(run_dir)]
         if settings.patience > 0 and settings.monitor != "none":
+            # Not strict: the template checks the monitor itself, before the run or when an own module logs it.
             callbacks.append(KeyedEarlyStopping(monitor=settings.monitor, mode=settings.monitor_mode,
-                                                patience=settings.patience))
+                                                patience=settings.patience, strict=False))
         if learning_rate_changes:
             callbacks.append(LearningRateMonitor(logging_interval="step"))
     if settings.device_stats:

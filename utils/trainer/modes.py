@@ -14,8 +14,8 @@ from utils.runs.predictions import set_predictions, write_predictions
 from utils.runs.results import per_dataset
 from utils.shared_names import checkpoints_folder
 from utils.trainer.export import ExportRefused, export_net
+from utils.trainer.module_hooks import defines_hook
 from utils.trainer.module_monitor import MonitorNotLogged, remove_fresh_run_folder
-from utils.trainer.own_modules import defines_hook
 
 
 def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,

@@ -19,6 +19,7 @@ from utils.lightning_package import (
 from utils.runs.folder import write_yaml
 from utils.shared_names import (
     CONFIG_FILE,
+    TRAIN,
     VAL,
     metric_key,
     metric_stage,
@@ -27,6 +28,7 @@ from utils.shared_names import (
     stage_named_key,
 )
 from utils.trainer.callbacks import best_checkpoint_filename
+from utils.trainer.module_hooks import defines_hook
 
 # --monitor unset: the first val loss the module logs, else its first val key, chosen at its first validation.
 CHOSEN_AT_FIRST_VALIDATION = "auto"
@@ -76,20 +78,52 @@ class ModuleMonitor(Callback):
     def __init__(self, monitor: str, run_dir: Path, stated_mode: str | None = None) -> None:
         self.monitor, self.run_dir, self.stated_mode = monitor, run_dir, stated_mode  # --monitor_mode, if given
         self.checked = monitor == "none"
+        self.epochs_ended = 0
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Check or choose the monitor once, after the first validation outside the sanity check; a monitor the
         sanity check did not log is said at once, as the first validation may be an epoch away."""
-        if self.checked:
-            return
+        if self.checked or self.watches_train_key():
+            return  # a train key: its epoch's value is logged after the validation, and checked when it is
         metrics, name = trainer.callback_metrics, type(pl_module).__name__
         logged = ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
         if trainer.sanity_checking:  # a module may log some keys outside the sanity check alone: no refusal yet
-            if metrics and self.monitor not in metrics and is_val_key(self.monitor):
+            # With several val sets Lightning keeps none of the sanity check's keys but those of its epoch end.
+            if metrics and self.monitor not in metrics and is_val_key(self.monitor) and len(
+                    trainer.num_val_batches) == 1:
                 say(trainer, f"note: --monitor {self.monitor} is not among the keys {name} logged in the sanity "
                              f"check ({logged}): unless its first validation logs it, the run stops there")
             return
+        self.check_logged(trainer, name, "its first validation")
+
+    def watches_train_key(self) -> bool:
+        """Whether --monitor is a train key (`train/...`, or Lightning's usual `train_...`)."""
+        return metric_stage(stage_named_key(self.monitor) or self.monitor) == TRAIN
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Count the epochs this process has ended (a resumed run's first epoch logs its train keys anew); refuse a
+        train key not logged by now when the module has no epoch-end hook to log it in (the best checkpoint and
+        early stopping read it next)."""
+        self.epochs_ended += 1
+        if (not self.checked and self.watches_train_key() and self.monitor not in trainer.callback_metrics
+                and not defines_hook(type(pl_module), "on_train_epoch_end")):
+            self.check_logged(trainer, type(pl_module).__name__, "the end of its first epoch")
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Check a train key given as --monitor once an epoch of this process has logged its value."""
+        if not self.checked and self.watches_train_key() and self.epochs_ended:
+            self.check_logged(trainer, type(pl_module).__name__, "its first epoch")
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Check a train key given as --monitor at the end of a run of one epoch."""
+        if not self.checked and self.watches_train_key() and self.epochs_ended:
+            self.check_logged(trainer, type(pl_module).__name__, "its first epoch")
+
+    def check_logged(self, trainer: Trainer, name: str, when: str) -> None:
+        """Refuse a --monitor the module has not logged by `when`, or choose the first val key for an unset one."""
         self.checked = True
+        metrics = trainer.callback_metrics
+        logged = ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
         how = "log one with self.log in validation_step" if logged == "nothing" else "pass --monitor with one of those"
         if self.monitor == CHOSEN_AT_FIRST_VALIDATION:
             chosen = first_val_key(metrics, self.stated_mode)
@@ -98,8 +132,8 @@ class ModuleMonitor(Callback):
                                        f"{how}, or --monitor none to keep the last checkpoint only")
             self.use(trainer, chosen, name)
         elif self.monitor not in metrics:
-            raise MonitorNotLogged(f"--monitor {self.monitor} is not a key {name} logs: it logged {logged} at its "
-                                   f"first validation; {how}, or --monitor none")
+            raise MonitorNotLogged(f"--monitor {self.monitor} is not a key {name} logs: it logged {logged} by "
+                                   f"{when}; {how}, or --monitor none")
 
     def use(self, trainer: Trainer, monitor: str, name: str) -> None:
         """Point the best checkpoints and early stopping at `monitor` (maximised when its name says higher is

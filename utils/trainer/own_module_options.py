@@ -14,7 +14,8 @@ from utils.config.signature_options import class_parameter_names
 from utils.errors import UserError
 from utils.loading.constructor_parameters import injected_kinds
 from utils.shared_names import TRAIN, metric_stage
-from utils.trainer.own_modules import defines_hook, is_own_module
+from utils.trainer.module_hooks import defines_hook
+from utils.trainer.own_modules import is_own_module
 
 # The template options an own module ignores, by what they configure; `optimizer.*` and `scheduler.*` included.
 CONFIGURES = {option.name: option.configures for option in OPTIONS if option.configures}

@@ -19,24 +19,17 @@ from utils.optimization import call_arguments
 from utils.runs.checkpoints import check_net_arguments, read_checkpoint
 from utils.trainer.dataset_labels import DatasetLabels
 from utils.trainer.divergence import OwnModuleLossWatch
+from utils.trainer.module_hooks import defines_hook
 from utils.trainer.module_monitor import ModuleMonitor
 from utils.trainer.own_module_sets import PerSetMetrics
 from utils.trainer.run_state import RunState
 
-# Where LightningModule and its hooks' placeholders live, in either package.
-LIGHTNING_CORE = ("pytorch_lightning.core.", "lightning.pytorch.core.")
 COMPILED_NAME = "_orig_mod."  # what torch.compile's wrapper adds to the state dict keys of the module it wraps
 
 
 def is_own_module(cls: type) -> bool:
     """Whether a model/ class is a LightningModule of its own (rather than a net MInterface wraps)."""
     return isinstance(cls, type) and issubclass(cls, LightningModule)
-
-
-def defines_hook(cls: type, name: str) -> bool:
-    """Whether some class of a LightningModule's bases other than Lightning's core defines `name` (a module of
-    Lightning's demos, such as BoringModel, counts)."""
-    return any(name in vars(base) for base in cls.__mro__ if not base.__module__.startswith(LIGHTNING_CORE))
 
 
 def check_module_defines_mode(cls: type, mode: str) -> None:
