@@ -134,6 +134,13 @@ def test_an_error_during_training_starts_a_line_of_its_own_after_the_progress_ba
                              stderr=subprocess.STDOUT, text=True, timeout=300)
     assert process.returncode == 2
     assert "\nerror: --monitor val/accuracy is not a key TensorLitModule logs" in process.stdout, process.stdout[-2000:]
+    # A loss turning NaN in the second epoch: the val bar closes first, so its cursor-up leaves the train bar's line.
+    project.write("model/diverging_net.py", (EXAMPLES / "diverging_net.py").read_text())
+    process = subprocess.run([sys.executable, "main.py", "--model_name", "diverging_net", "--dataset", "standard_data",
+                              "--num_samples", "400", "--batch_size", "16", "--max_epochs", "2", "--bad_step", "30"],
+                             cwd=project.root, env=main_environment(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert process.returncode == 1 and "\nerror: the training loss became nan" in process.stdout, process.stdout[-2000:]
 
 
 def test_a_train_key_the_module_logs_is_a_monitor_and_a_misspelt_one_is_one_line(project):

@@ -7,7 +7,8 @@ from typing import Any
 from utils.lightning_package import Callback, LightningModule, TQDMProgressBar, Trainer
 from utils.shared_names import VAL, split_metric_key
 
-BARS = ("train_progress_bar", "val_progress_bar", "test_progress_bar", "predict_progress_bar")
+# The bars an evaluation draws below the train bar first: closing one moves the cursor up to the bar above it.
+BARS = ("val_progress_bar", "test_progress_bar", "predict_progress_bar", "train_progress_bar")
 
 
 def validation_lines(metrics: dict[str, Any], epoch: int, step: int) -> list[str]:
