@@ -253,3 +253,5 @@ class Output:
     assert process.returncode == 0, process.stderr[-3000:]
     outputs = torch.export.load(checkpoint.with_suffix(".pt2")).module()(torch.randn(3, 16))
     assert set(outputs) == {"logits", "hidden"} and outputs["logits"].shape == (3, 10)
+    line = error_line(project.run("--mode", "export", "--ckpt", str(checkpoint), "--format", "torchscript"))
+    assert "DictNet returns a Output, a dataclass, which TorchScript cannot compile: use --format onnx" in line, line

@@ -308,6 +308,11 @@ def test_a_torchvision_detector_trains_as_its_own_module_and_by_name_is_one_line
     [iou] = results["val"]["shapes_data"].values()
     assert 0 <= iou <= 1 and "val/iou" in torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)[
         "validation_history"][2]
+    predicted = fork_server.run(project.root, "--mode", "predict", "--ckpt", str(run_dir / "checkpoints" / "last.ckpt"),
+                                "--experiment", "detected")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    [boxes] = torch.load(project.logs / "detected" / "version_0" / "predictions.pt", weights_only=True).values()
+    assert set(boxes["outputs"]) == {"boxes", "labels", "scores"} and len(boxes["outputs"]["boxes"]) == 4
     line = error_line(fork_server.run(project.root, "--model_name", "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn",
                                       "--dataset", "shapes_data"))
     assert "is a detector: in training its forward takes the targets" in line and "(README: Detectors" in line

@@ -29,6 +29,9 @@ class DetectorNet(pl.LightningModule):
         images, targets = batch
         self.val_iou.update(self(images), list(targets))
 
+    def predict_step(self, batch, batch_idx):
+        return self(batch[0])  # --mode predict: one dict of boxes, labels and scores per image
+
     def on_validation_epoch_end(self):
         self.log("val/iou", self.val_iou.compute()["iou"])  # torchmetrics gives a dict of one entry
         self.val_iou.reset()

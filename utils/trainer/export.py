@@ -45,12 +45,17 @@ def shown_name(net: nn.Module) -> str:
     return type(net.net if isinstance(net, TensorEntries) else net).__name__
 
 
-def exportable(net: nn.Module, example: torch.Tensor) -> nn.Module:
-    """`net`, or for one that returns a dataclass, the net that returns its tensor entries as a dict."""
+def exportable(net: nn.Module, example: torch.Tensor, format_name: str) -> nn.Module:
+    """`net`, or for one that returns a dataclass, the net that returns its tensor entries as a dict (which
+    TorchScript cannot compile)."""
     with torch.no_grad():
         outputs = net(example)
     if named_entries(outputs) is None or isinstance(outputs, (dict, tuple)):
         return net
+    if format_name == "torchscript":
+        raise ExportRefused(f"{type(net).__name__} returns a {type(outputs).__name__}, a dataclass, which TorchScript "
+                            f"cannot compile: use --format onnx or exported_program, which write its tensor entries "
+                            f"as a dict")
     return TensorEntries(net).eval()
 
 
@@ -133,7 +138,7 @@ def export_net(net: nn.Module, datamodule: LightningDataModule, checkpoint: str,
     net = net.to("cpu").eval()
     example = example_batch(datamodule, input_key)
     replaced, started = target.exists(), time.perf_counter()
-    difference = write_checked(export_format, exportable(net, example), example, target)
+    difference = write_checked(export_format, exportable(net, example, format_name), example, target)
     return {"format": format_name, "file": str(target), "bytes": target.stat().st_size,
             "seconds": round(time.perf_counter() - started, 3), "replaced": replaced,
             "batch_sizes": [len(example), len(example) + 1], "max_abs_difference": difference,
