@@ -3,6 +3,7 @@
 import compileall
 import os
 import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -158,6 +159,12 @@ def is_resume_line(line: str, signal_name: str, run_dir: object) -> bool:
     a hint names depends on how the tests were started; tests/test_signals.py runs one as printed)."""
     stopped, _, command = line.partition("; resume with: ")
     return stopped == f"stopped by {signal_name}" and command.endswith(f" main.py --resume {run_dir}")
+
+
+def with_plain_pip(line: str) -> str:
+    """`line` with a hint's `<python> -m pip install` as `pip install`: which python a hint names depends on how the
+    tests were started (tests/test_signals.py checks that choice)."""
+    return re.sub(r"\S+ -m pip install", "pip install", line)
 
 
 def linear_net_with_metrics(name: str, imports: str, metrics: str) -> str:

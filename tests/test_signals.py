@@ -1,6 +1,7 @@
 """Runs stopped from outside: SIGTERM and Ctrl-C end non-zero and say how to resume; no partial files stay behind."""
 
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -148,9 +149,16 @@ def test_a_hint_names_the_python_that_ran_when_a_plain_python_is_another(tmp_pat
     venv_python = tmp_path / "project" / ".venv" / "bin" / "python"
     monkeypatch.setattr(errors.sys, "executable", str(venv_python))
     monkeypatch.setattr(errors.shutil, "which", lambda name: str(venv_python))  # the environment is activated
-    assert errors.main_command() == "python main.py"
+    monkeypatch.setattr(errors, "MAIN_SCRIPT", tmp_path / "project" / "main.py")
+    assert errors.main_command() == "python main.py" and errors.pip_command() == "pip install"
     monkeypatch.setattr(errors.shutil, "which", lambda name: "/usr/bin/python")
     assert errors.main_command() == ".venv/bin/python main.py"  # as the README's quick start types it
+    assert errors.pip_command() == ".venv/bin/python -m pip install"
+    monkeypatch.undo()
+    monkeypatch.setattr(errors.shutil, "which", lambda name: "/usr/bin/python")
     monkeypatch.chdir(tmp_path.parent)
     monkeypatch.setattr(errors.sys, "executable", "/opt/my envs/bin/python")
-    assert errors.main_command() == "'/opt/my envs/bin/python' main.py"
+    assert errors.main_command() == f"'/opt/my envs/bin/python' {os.path.relpath(errors.MAIN_SCRIPT)}"
+    assert errors.pip_command() == "'/opt/my envs/bin/python' -m pip install"
+    monkeypatch.chdir(errors.MAIN_SCRIPT.parent / "utils")  # a subfolder of the project: main.py is one up
+    assert errors.main_command().endswith(" ../main.py")

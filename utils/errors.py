@@ -5,7 +5,9 @@ import re
 import shlex
 import shutil
 import sys
+from pathlib import Path
 
+MAIN_SCRIPT = Path(__file__).resolve().parents[1] / "main.py"
 TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # the bold and colours torch's messages carry for a terminal
 
 
@@ -19,14 +21,25 @@ def one_line(text: str) -> str:
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode() for char in text)
 
 
-def main_command() -> str:
-    """`python main.py` as a hint prints it: with this interpreter's path where a plain `python` would start another
-    (a virtual environment not activated), so the hint runs as printed."""
+def python_command() -> str:
+    """`python` as a hint prints it: this interpreter's path where a plain `python` would start another (a virtual
+    environment not activated), so the hint runs as printed."""
     python = os.path.abspath(sys.executable)
     if shutil.which("python") in (python, sys.executable):
-        return "python main.py"
+        return "python"
     relative = os.path.relpath(python)
-    return f"{shlex.quote(python if relative.startswith('..') else relative)} main.py"
+    return shlex.quote(python if relative.startswith("..") else relative)
+
+
+def main_command() -> str:
+    """`python main.py` as a hint prints it: this interpreter, and main.py as seen from the current folder."""
+    return f"{python_command()} {shlex.quote(os.path.relpath(MAIN_SCRIPT))}"
+
+
+def pip_command() -> str:
+    """`pip install` as a hint prints it: through this interpreter where a plain `python` would start another."""
+    python = python_command()
+    return "pip install" if python == "python" else f"{python} -m pip install"
 
 
 class UserError(Exception):

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from utils.errors import UserError
+from utils.errors import UserError, pip_command
 
 # The project's pins: the install line a refusal gives takes each package's version from here.
 REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"
@@ -19,9 +19,10 @@ ONNX = {"onnx": "onnx", "onnxscript": "onnxscript", "onnxruntime": "onnxruntime"
 
 
 def pip_install(distributions: list[str]) -> str:
-    """`pip install` of the distributions, each at the version requirements.txt pins (unpinned if it has none)."""
+    """`pip install` of the distributions (through this interpreter where a plain `pip` is another's), each at the
+    version requirements.txt pins (unpinned if it has none)."""
     pins = dict(PIN.findall(REQUIREMENTS.read_text())) if REQUIREMENTS.is_file() else {}
-    return "pip install " + " ".join(f"{name}=={pins[name]}" if name in pins else name for name in distributions)
+    return f"{pip_command()} " + " ".join(f"{name}=={pins[name]}" if name in pins else name for name in distributions)
 
 
 def require(feature: str, packages: dict[str, str], instead: str = "") -> None:

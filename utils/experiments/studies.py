@@ -7,7 +7,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from utils.errors import UserError
+from utils.errors import UserError, pip_command
 
 # A worker's running trial beats every HEARTBEAT_S; one silent for GRACE_S (its worker was killed) is failed, so a
 # sweep run again does not count it as running.
@@ -60,7 +60,7 @@ def check_storage_url(url: str) -> None:
     except ImportError as error:
         package = DRIVER_PACKAGES.get((error.name or "").partition(".")[0], error.name)
         raise UserError(f"--storage {shown_url(url)} needs its database driver {error.name!r}: install it "
-                        f"(pip install {package})") from None
+                        f"({pip_command()} {package})") from None
 
 
 def _heartbeat_storage(url: str) -> optuna.storages.RDBStorage:

@@ -14,7 +14,7 @@ import typing
 from types import ModuleType
 from typing import Any
 
-from utils.errors import UserError
+from utils.errors import UserError, pip_command
 
 PREFIX = "torchvision:"
 BUILDER_ONLY = ("weights", "progress")  # and weights_backbone, never options: --weights covers them
@@ -31,7 +31,7 @@ def torchvision_models() -> ModuleType:
     try:
         return importlib.import_module("torchvision.models")
     except ImportError as error:
-        raise UserError(f"torchvision nets need torchvision, which cannot be imported ({error}): pip install "
+        raise UserError(f"torchvision nets need torchvision, which cannot be imported ({error}): {pip_command()} "
                         f"torchvision (requirements.txt names the version)") from None
 
 
