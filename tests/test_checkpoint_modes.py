@@ -7,11 +7,13 @@ in one project copy shared by the tests of this file.
 import csv
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
 import yaml
-from conftest import FAST, copy_project, error_line
+from conftest import FAST, copy_project, error_line, main_environment
 
 # Two val sets of one class under their own labels, a dataset argument and a net argument: all must follow.
 TRAINED = ("--model_name", "standard_net", "--train_dataset", "standard_data", "--val_datasets",
@@ -79,6 +81,14 @@ def test_a_checkpoint_of_a_run_in_another_log_dir_is_tested_into_that_log_dir(pr
     assert not (project.logs / "elsewhere").exists()
     tested = project.run("--mode", "test", "--ckpt", checkpoint, "--limit_test_batches", "2", "--log_dir", "Logs")
     assert tested.returncode == 0 and (project.logs / "elsewhere" / "version_0" / "results.json").is_file()
+    # Started from another folder, the run's folder of runs is found where the checkpoint lies.
+    (project.root / "scripts").mkdir(exist_ok=True)
+    tested = subprocess.run([sys.executable, "../main.py", "--mode", "test", "--ckpt",
+                             "../other_logs/elsewhere/version_0/checkpoints/last.ckpt",
+                             "--limit_test_batches", "2"], cwd=project.root / "scripts", env=main_environment(),
+                            capture_output=True, text=True, timeout=300)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert (project.root / "other_logs" / "elsewhere" / "version_2" / "results.json").is_file()
 
 
 def test_a_moved_checkpoint_still_knows_its_run(trained, tmp_path):

@@ -1,6 +1,7 @@
 """What a stored run gives this run's options: the defaults of --mode validate, test and predict (what the run
 that wrote the checkpoint chose), and the checks of a resumed run's net and experiment."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -8,11 +9,12 @@ from utils.config.config_files import REPLACED_KEYS, without_replaced_keys
 from utils.config.dataset_entries import parse_entry
 from utils.config.framework_options import TASK, names_where
 from utils.errors import UserError
+from utils.shared_names import CHECKPOINTS_FOLDER, CONFIG_FILE, experiment_folder
 from utils.stored_runs.checkpoint_files import STORED_CONFIG, readable_checkpoint, run_folder_config
 
-# What the checkpoint's run was: its net, its datasets, how they were split and what its task means. How this
-# command runs (hardware, loop lengths, loggers, where runs go) stays its own. The net's and the datasets'
-# constructor arguments follow too (parse_command_line).
+# What the checkpoint's run was: its net, its datasets, how they were split, what its task means, and the folder of
+# runs it lies in. How this command runs (hardware, loop lengths, loggers) stays its own. The net's and the
+# datasets' constructor arguments follow too (parse_command_line).
 RUN_OPTIONS = names_where(from_checkpoint=True)
 TASK_OPTIONS = names_where(group=TASK)
 FIT_ONLY = names_where(fit_only=True)
@@ -31,6 +33,10 @@ def checkpoint_run(path: str) -> dict[str, Any]:
         stored = run_folder_config(Path(path))
     # The net is the one whose weights the file holds, whatever a config beside it says.
     stored = {**stored, "model_name": checkpoint["template_net"]["model_name"]}
+    run_dir = Path(path).resolve().parent.parent
+    if Path(path).resolve().parent.name == CHECKPOINTS_FOLDER and (run_dir / CONFIG_FILE).is_file():
+        # Its run's folder of runs where it lies now, as seen from here: the stored one was seen from that run's.
+        stored["log_dir"] = os.path.relpath(experiment_folder(run_dir).parent)
     if stored.get("train_dataset") and not stored.get("val_datasets"):
         # A cross-validation validated on its held-out fold, which no other mode builds: its test sets stand in.
         stored["val_datasets"] = stored.get("test_datasets")
