@@ -45,10 +45,13 @@ def test_folds_and_sweeps_of_an_own_module_need_its_monitor_named(fork_server, o
     assert not own_project.logs.exists() or list(own_project.logs.iterdir()) == []
 
 
-def test_a_config_file_counts_as_given(fork_server, own_project):
+def test_a_config_file_counts_as_given_and_is_named(fork_server, own_project):
     config = own_project.write("options.yaml", "optimizer: adamw\nmax_epochs: 1\n")
     line = error_line(fork_server.run(own_project.root, *RUN, "--config", str(config)))
-    assert line.startswith("error: --optimizer: TensorLitModule")
+    assert line.startswith(f"error: --optimizer (in --config {config}): TensorLitModule"), line
+    own_project.write("lr.yaml", "lr: 0.1\n")
+    line = error_line(fork_server.run(own_project.root, *RUN, "--config", "lr.yaml"))
+    assert line.startswith("error: --lr (in --config lr.yaml): TensorLitModule is a LightningModule"), line
 
 
 def test_a_run_recorded_before_the_refusal_resumes_and_its_config_forgets_the_ignored_options(fork_server,
@@ -102,3 +105,4 @@ def test_clipping_or_accumulating_for_a_module_that_steps_its_optimizers_itself_
     shutil.rmtree(own_project.logs / "gan")  # the other tests of this file find Logs/ as it was
     assert line == ("error: --mode predict: TinyGan defines no predict_step, so there is nothing to predict: add "
                     "predict_step to it, or use another --mode")
+

@@ -245,8 +245,7 @@ def parse_command_line(argv: list[str]) -> Command:
             raise UserError(unknown_key_message(key, names.config if key in file_keys else None, resume_dir))
     tokens = config_tokens({**defaults, **config}) + argv
     options, given = vars(parser.parse_args(tokens)), parser.given(tokens)
-    stated_tokens = config_tokens(file_config) + argv
-    stated = parser.given(stated_tokens)
+    stated = parser.given(config_tokens(file_config) + argv)
     if resume_dir is not None:
         check_same_task(resume_dir, stored, options, stated)
     if "monitor_mode" not in given:
@@ -254,4 +253,5 @@ def parse_command_line(argv: list[str]) -> Command:
     left_out = outside_fit(options, stated) if options["mode"] != "fit" else frozenset()
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
                    resume_dir, resume_checkpoint, frozenset(known), given, stated, left_out, injected_nets=nets,
-                   spelled=parser.spellings(stated_tokens))
+                   spelled={**{destination: f"{name} (in --config {names.config})" for destination, name in
+                               parser.spellings(config_tokens(file_config)).items()}, **parser.spellings(argv)})
