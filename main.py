@@ -200,20 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: a user error is one `error: ...` line on stderr and exit code 2."""
     try:
         return run(sys.argv[1:] if argv is None else argv)
-    except SameInEveryProcess as error:
-        if is_rank_zero():
+    except (UserError, TrainingDiverged, DiskFull) as error:
+        # An error every process finds alike, at the same step, is said by one line.
+        if is_rank_zero() or not isinstance(error, (SameInEveryProcess, TrainingDiverged)):
             print(f"error: {error}", file=sys.stderr)
-        return 2
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as error:
-        if is_rank_zero():  # every process stops at the same step: one line says it
-            print(f"error: {error}", file=sys.stderr)
-        return 1
-    except DiskFull as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, UserError) else 1
     except RunStopped as stop:
         if str(stop):
             print(str(stop), file=sys.stderr)
