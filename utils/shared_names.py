@@ -106,6 +106,11 @@ def stage_named_key(key: str) -> str | None:
     return f"{stage}/{name}{slash}{tail}"
 
 
+def logged_stage(key: str) -> str | None:
+    """The stage a module logged `key` in: that of `val/...` keys, and of Lightning's usual `val_...` ones too."""
+    return metric_stage(stage_named_key(key) or key)
+
+
 def version_folder(number: int) -> str:
     """The name of an experiment's run number `number`: `version_<N>`."""
     return f"{VERSION_PREFIX}{number}"

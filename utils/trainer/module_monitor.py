@@ -21,6 +21,7 @@ from utils.shared_names import (
     CONFIG_FILE,
     TRAIN,
     VAL,
+    logged_stage,
     metric_key,
     metric_stage,
     monitor_mode_of,
@@ -35,7 +36,7 @@ CHOSEN_AT_FIRST_VALIDATION = "auto"
 
 
 class MonitorNotLogged(SameInEveryProcess):
-    """The monitor is not a key the module logged at its first validation (or it logged no val key to choose)."""
+    """The monitor is not a key the module logged by the time it was checked (or it logged no val key to choose)."""
 
 
 def val_keys(metrics: dict[str, object]) -> list[str]:
@@ -60,9 +61,9 @@ def first_val_key(metrics: dict[str, object], mode: str | None = None) -> str | 
     return next((key for key in ranked if monitor_mode_of(key) == mode), ranked[0] if ranked else None)
 
 
-def is_val_key(key: str) -> bool:
-    """Whether `key` is logged in validation: `val/...`, or Lightning's usual `val_...`."""
-    return metric_stage(stage_named_key(key) or key) == VAL
+def logged_keys(metrics: dict[str, object]) -> str:
+    """The keys logged, in order, Lightning's per-dataloader ones left out; `nothing` for none."""
+    return ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
 
 
 def remove_fresh_run_folder(run_dir: Path) -> None:
@@ -85,20 +86,21 @@ class ModuleMonitor(Callback):
         sanity check did not log is said at once, as the first validation may be an epoch away."""
         if self.checked or self.watches_train_key():
             return  # a train key: its epoch's value is logged after the validation, and checked when it is
-        metrics, name = trainer.callback_metrics, type(pl_module).__name__
-        logged = ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
-        if trainer.sanity_checking:  # a module may log some keys outside the sanity check alone: no refusal yet
-            # With several val sets Lightning keeps none of the sanity check's keys but those of its epoch end.
-            if metrics and self.monitor not in metrics and is_val_key(self.monitor) and len(
-                    trainer.num_val_batches) == 1:
-                say(trainer, f"note: --monitor {self.monitor} is not among the keys {name} logged in the sanity "
-                             f"check ({logged}): unless its first validation logs it, the run stops there")
+        name = type(pl_module).__name__
+        if not trainer.sanity_checking:
+            self.check_logged(trainer, name, "its first validation")
             return
-        self.check_logged(trainer, name, "its first validation")
+        # A module may log some keys outside the sanity check alone: no refusal yet. With several val sets Lightning
+        # keeps none of the sanity check's keys but those of its epoch end.
+        metrics = trainer.callback_metrics
+        if metrics and self.monitor not in metrics and logged_stage(self.monitor) == VAL and len(
+                trainer.num_val_batches) == 1:
+            say(trainer, f"note: --monitor {self.monitor} is not among the keys {name} logged in the sanity check "
+                         f"({logged_keys(metrics)}): unless its first validation logs it, the run stops there")
 
     def watches_train_key(self) -> bool:
         """Whether --monitor is a train key (`train/...`, or Lightning's usual `train_...`)."""
-        return metric_stage(stage_named_key(self.monitor) or self.monitor) == TRAIN
+        return logged_stage(self.monitor) == TRAIN
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Count the epochs this process has ended (a resumed run's first epoch logs its train keys anew); refuse a
@@ -123,7 +125,7 @@ class ModuleMonitor(Callback):
         """Refuse a --monitor the module has not logged by `when`, or choose the first val key for an unset one."""
         self.checked = True
         metrics = trainer.callback_metrics
-        logged = ", ".join(sorted(key for key in metrics if split_lightning_key(key) is None)) or "nothing"
+        logged = logged_keys(metrics)
         how = "log one with self.log in validation_step" if logged == "nothing" else "pass --monitor with one of those"
         if self.monitor == CHOSEN_AT_FIRST_VALIDATION:
             chosen = first_val_key(metrics, self.stated_mode)

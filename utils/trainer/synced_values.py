@@ -4,7 +4,7 @@ import torch
 
 from utils.errors import SameInEveryProcess
 from utils.lightning_package import LightningModule, Trainer
-from utils.shared_names import metric_key, metric_stage, split_lightning_key, stage_named_key
+from utils.shared_names import logged_stage, metric_key, split_lightning_key, stage_named_key
 
 FIX = "log it from every process with self.log(..., sync_dist=True), or log a torchmetrics metric object"
 
@@ -12,7 +12,7 @@ FIX = "log it from every process with self.log(..., sync_dist=True), or log a to
 def stage_keys(metrics: dict[str, object], stage: str) -> list[str]:
     """The keys logged in `stage` (`val/...` or Lightning's usual `val_...`), sorted, so every process lists them in
     the same order."""
-    return sorted(key for key in metrics if metric_stage(stage_named_key(key) or key) == stage)
+    return sorted(key for key in metrics if logged_stage(key) == stage)
 
 
 def shown_key(key: str, labels: list[str]) -> str:
