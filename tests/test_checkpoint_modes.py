@@ -7,13 +7,11 @@ in one project copy shared by the tests of this file.
 import csv
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 import yaml
-from conftest import FAST, copy_project, error_line, main_environment
+from conftest import FAST, copy_project, error_line
 
 # Two val sets of one class under their own labels, a dataset argument and a net argument: all must follow.
 TRAINED = ("--model_name", "standard_net", "--train_dataset", "standard_data", "--val_datasets",
@@ -70,7 +68,7 @@ def test_a_checkpoint_alone_brings_its_net_datasets_arguments_and_experiment(tra
         assert evaluated[label]["loss"] == pytest.approx(fitted[label]["loss"], abs=1e-6)
 
 
-def test_a_checkpoint_of_a_run_in_another_log_dir_is_tested_into_that_log_dir(project):
+def test_a_checkpoint_of_a_run_in_another_log_dir_is_tested_into_that_log_dir(project, fork_server):
     fitted = project.run(*TRAINED, "--experiment", "elsewhere", "--log_dir", "other_logs")
     assert fitted.returncode == 0, fitted.stderr[-3000:]
     fitted_dir = project.root / "other_logs" / "elsewhere" / "version_0"
@@ -83,10 +81,9 @@ def test_a_checkpoint_of_a_run_in_another_log_dir_is_tested_into_that_log_dir(pr
     assert tested.returncode == 0 and (project.logs / "elsewhere" / "version_0" / "results.json").is_file()
     # Started from another folder, the run's folder of runs is found where the checkpoint lies.
     (project.root / "scripts").mkdir(exist_ok=True)
-    tested = subprocess.run([sys.executable, "../main.py", "--mode", "test", "--ckpt",
-                             "../other_logs/elsewhere/version_0/checkpoints/last.ckpt",
-                             "--limit_test_batches", "2"], cwd=project.root / "scripts", env=main_environment(),
-                            capture_output=True, text=True, timeout=300)
+    tested = fork_server.run(project.root / "scripts", "--mode", "test", "--ckpt",
+                             "../other_logs/elsewhere/version_0/checkpoints/last.ckpt", "--limit_test_batches", "2",
+                             script="../main.py")
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert (project.root / "other_logs" / "elsewhere" / "version_2" / "results.json").is_file()
 

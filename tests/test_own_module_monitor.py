@@ -1,14 +1,12 @@
 """An own LightningModule's monitor and stages: chosen from what it logs, or none; stages it lacks are skipped."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import error_line, main_environment
+from conftest import error_line
 
 EXAMPLES = Path(__file__).parent / "examples"
 RUN = ("--dataset", "standard_data", "--num_samples", "256", "--batch_size", "32", "--max_epochs", "1")
@@ -124,23 +122,6 @@ def test_a_given_monitor_mode_chooses_the_first_val_key_it_fits(project):
     assert process.returncode == 0, process.stderr[-3000:]
     # TensorLitModule logs val/acc and val/loss: max fits the accuracy, not the loss it would otherwise choose.
     assert "monitor: val/acc, the first val key TensorLitModule logs (--monitor_mode max)" in process.stdout
-
-
-def test_an_error_during_training_starts_a_line_of_its_own_after_the_progress_bar(project):
-    # Output and errors into one file, as `> run.log 2>&1` writes them: the bar's line ends before the error.
-    with_module(project, "tensor_lit_module")
-    process = subprocess.run([sys.executable, "main.py", "--model_name", "tensor_lit_module", *RUN, "--monitor",
-                              "val/accuracy"], cwd=project.root, env=main_environment(), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, timeout=300)
-    assert process.returncode == 2
-    assert "\nerror: --monitor val/accuracy is not a key TensorLitModule logs" in process.stdout, process.stdout[-2000:]
-    # A loss turning NaN in the second epoch: the val bar closes first, so its cursor-up leaves the train bar's line.
-    project.write("model/diverging_net.py", (EXAMPLES / "diverging_net.py").read_text())
-    process = subprocess.run([sys.executable, "main.py", "--model_name", "diverging_net", "--dataset", "standard_data",
-                              "--num_samples", "400", "--batch_size", "16", "--max_epochs", "2", "--bad_step", "30"],
-                             cwd=project.root, env=main_environment(), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, timeout=300)
-    assert process.returncode == 1 and "\nerror: the training loss became nan" in process.stdout, process.stdout[-2000:]
 
 
 def test_a_train_key_the_module_logs_is_a_monitor_and_a_misspelt_one_is_one_line(project):

@@ -2,10 +2,13 @@
 about defaults."""
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import FAST
+from tests.conftest import FAST, main_environment
 
 TWO_SETS = ("--model_name", "standard_net", "--train_dataset", "standard_data", "--val_datasets", "a=standard_data",
             "b=standard_data:data_seed=1", "--num_samples", "200", *FAST)
@@ -37,3 +40,14 @@ def test_the_progress_bar_shows_the_loss_of_the_latest_logged_step(project):
     shown = re.findall(r"train/loss_step=([0-9.e+-]+)", process.stdout)
     assert len(set(shown)) >= 2  # the bar followed the logged steps
     assert float(shown[-1]) == float(f"{logged[-1].value:.3g}")
+
+
+def test_an_error_during_training_starts_a_line_of_its_own_after_the_progress_bar(project):
+    # Output and errors into one file, as `> run.log 2>&1` writes them: the bar's line ends before the error.
+    # A loss turning NaN in the second epoch: the val bar closes first, so its cursor-up leaves the train bar's line.
+    project.write("model/diverging_net.py", (Path(__file__).parent / "examples" / "diverging_net.py").read_text())
+    process = subprocess.run([sys.executable, "main.py", "--model_name", "diverging_net", "--dataset", "standard_data",
+                              "--num_samples", "400", "--batch_size", "16", "--max_epochs", "2", "--bad_step", "30"],
+                             cwd=project.root, env=main_environment(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert process.returncode == 1 and "\nerror: the training loss became nan" in process.stdout, process.stdout[-2000:]
