@@ -33,10 +33,10 @@ def checkpoint_run(path: str) -> dict[str, Any]:
         stored = run_folder_config(Path(path))
     # The net is the one whose weights the file holds, whatever a config beside it says.
     stored = {**stored, "model_name": checkpoint["template_net"]["model_name"]}
-    run_dir = Path(path).resolve().parent.parent
-    if Path(path).resolve().parent.name == CHECKPOINTS_FOLDER and (run_dir / CONFIG_FILE).is_file():
+    folder = Path(path).resolve().parent
+    if folder.name == CHECKPOINTS_FOLDER and (folder.parent / CONFIG_FILE).is_file():
         # Its run's folder of runs where it lies now, as seen from here: the stored one was seen from that run's.
-        stored["log_dir"] = os.path.relpath(experiment_folder(run_dir).parent)
+        stored["log_dir"] = os.path.relpath(experiment_folder(folder.parent).parent)
     if stored.get("train_dataset") and not stored.get("val_datasets"):
         # A cross-validation validated on its held-out fold, which no other mode builds: its test sets stand in.
         stored["val_datasets"] = stored.get("test_datasets")

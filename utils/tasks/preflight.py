@@ -6,14 +6,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils.data import Dataset, default_collate
 
-from utils.datasets.batches import (
-    collate_function,
-    forward_keywords,
-    keep_batch,
-    serves_batches,
-    split_batch,
-    underlying_dataset,
-)
+from utils.datasets.batches import collate_function, keep_batch, serves_batches, split_batch, underlying_dataset
 from utils.errors import UserError
 from utils.loading.constructor_parameters import constructor_parameters
 from utils.run_lock import is_rank_zero
@@ -205,10 +198,10 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
     was_training = model.training
     model.eval()
     try:
-        for label, dataset in datasets.items():
+        for index, (label, dataset) in enumerate(datasets.items()):
             inputs, targets, batch = checked_batch(dataset, label, task.input_key, task.target_key, model.own_loss)
             description = dataset_description(dataset, label)
-            if label == next(iter(datasets)):
+            if index == 0:
                 note_target_parameter(model, batch)
             with torch.no_grad():
                 with SquashedOutputs() as squashed:
@@ -226,7 +219,7 @@ def note_target_parameter(model: Any, batch: Any) -> None:
     """Say once that a forward taking the target (a Hugging Face model's `labels`) is never given it, so a loss it
     would compute with them is not the one the run trains on."""
     key, net_name = model.task.target_key, type(model.net).__name__
-    if isinstance(batch, dict) and key in batch and key in forward_keywords(model.net) and is_rank_zero():
+    if isinstance(batch, dict) and key in batch and key in model.forward_keywords and is_rank_zero():
         trained_on = "the net's own loss(outputs, targets)" if model.own_loss else (
             f"--loss {model.loss_function.loss}, which a loss(outputs, targets) method of the net would replace")
         print(f"note: {net_name}.forward takes {key}, which the run never gives it (the targets go to the loss): "
