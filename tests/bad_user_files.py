@@ -205,30 +205,24 @@ class TwoSplitsData(Dataset):
         return torch.zeros(16), 0
 '''
 
-WRAPPED_TARGETS_DATA = '''
+def indexed_data(name: str, item: str) -> str:
+    """data/ source of a Dataset class `name` of 64 items, item `index` being the expression `item`."""
+    return f"""
 import torch
 from torch.utils.data import Dataset
 
 
-class WrappedData(Dataset):
+class {name}(Dataset):
     def __len__(self):
         return 64
 
     def __getitem__(self, index):
-        return torch.randn(16), torch.tensor([index % 10])
-'''
-
-LIST_INPUTS_DATA = '''
-from torch.utils.data import Dataset
+        return {item}
+"""
 
 
-class ListData(Dataset):
-    def __len__(self):
-        return 64
-
-    def __getitem__(self, index):
-        return [float(index)] * 16, index % 10
-'''
+WRAPPED_TARGETS_DATA = indexed_data("WrappedData", "torch.randn(16), torch.tensor([index % 10])")
+LIST_INPUTS_DATA = indexed_data("ListData", "[float(index)] * 16, index % 10")
 
 TEXT_DATA = '''
 from torch.utils.data import Dataset
