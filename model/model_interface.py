@@ -27,7 +27,7 @@ from utils.shared_names import STEP_LOSS, TRAIN, metric_key
 from utils.tasks.dry_step import check_own_metrics
 from utils.tasks.given_targets import GivenTargetsMetrics
 from utils.tasks.kinds import fitted, outputs_reading, task_kind
-from utils.tasks.layout import classes_second
+from utils.tasks.layout import scores_and_targets
 from utils.tasks.losses import TaskLoss, check_own_loss_options
 from utils.tasks.metrics import StageMetrics, build_confusion, build_metrics, chosen_metrics, run_metric_names
 from utils.tasks.outputs import prediction
@@ -180,13 +180,13 @@ class MInterface(pl.LightningModule):
             loss = self.loss_function(outputs, targets)
             metrics.update(loss, outputs, targets)
             return loss
-        predicted = classes_second(prediction(outputs, self.task.output_key, type(self.net).__name__),
-                                   self.task.class_axis)
+        predicted, scored = scores_and_targets(prediction(outputs, self.task.output_key, type(self.net).__name__),
+                                               targets, self.task.class_axis)
         if self.own_loss:
             loss, count = self.loss_function(outputs, targets), None
         else:  # an epoch's loss is the mean over the targets counted, however they fall into batches
-            loss, count = self.loss_function.mean_and_count(predicted, targets)
-        metrics.update(loss, *fitted(self.task.task, predicted, targets), count)
+            loss, count = self.loss_function.mean_and_count(predicted, scored)
+        metrics.update(loss, *fitted(self.task.task, predicted, scored), count)
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:

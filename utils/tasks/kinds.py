@@ -21,13 +21,14 @@ class TaskKind:
 # One TaskKind per --task choice, in the registry's order: classification, binary, multilabel, segmentation, regression.
 TASKS = dict(zip(BY_NAME["task"].choices, (
     TaskKind("cross_entropy", ("accuracy", "f1"), "multiclass", "class scores [B, C] (or [B, C, ...], or [B, ..., C]) "
-             "against class indices [B] (or [B, ...])"),
+             "against class indices [B] (or [B, ...]) or class probabilities of the scores' shape"),
     TaskKind("bce_with_logits", ("accuracy", "f1"), "binary",
-             "one logit [B] or [B, 1] (or [B, 1, ...]) against 0/1 targets [B] (or [B, ...])"),
+             "one logit [B] or [B, 1] (or [B, 1, ...]) against targets from 0 to 1 [B] (or [B, ...])"),
     TaskKind("bce_with_logits", ("accuracy", "f1"), "multilabel",
-             "one logit per label [B, K] against 0/1 targets [B, K]"),
+             "one logit per label [B, K] against targets from 0 to 1 [B, K]"),
     TaskKind("cross_entropy", ("accuracy", "iou"), "multiclass",
-             "class scores [B, C, H, W] (or [B, H, W, C]) against class indices [B, H, W]"),
+             "class scores [B, C, H, W] (or [B, H, W, C]) against class indices [B, H, W] or class probabilities "
+             "of the scores' shape"),
     TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 is dropped)"),
 ), strict=True))
 CLASS_INDEX_TASKS = ("classification", "segmentation")
@@ -53,24 +54,38 @@ def task_kind(task: str) -> TaskKind:
     return TASKS[task]
 
 
-def fitted(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Outputs and targets in the shapes and types the task's losses and metrics compare."""
+def class_probabilities(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> bool:
+    """Whether the targets are class probabilities (soft targets: label smoothing, mixup): floats of the class
+    scores' own shape, for the class-index tasks."""
+    return (task in CLASS_INDEX_TASKS and targets.is_floating_point() and outputs.dim() > 1
+            and targets.shape == outputs.shape)
+
+
+def fitted(task: str, outputs: torch.Tensor, targets: torch.Tensor,
+           hard: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs and targets in the shapes and types the task's metrics compare, or its losses (`hard` False): the
+    metrics read soft targets as the hard ones they lean to, the likeliest class or 1 from 0.5 up."""
+    if class_probabilities(task, outputs, targets):
+        return outputs, targets.argmax(1) if hard else targets.to(outputs.dtype)
     if task in CLASS_INDEX_TASKS:
         return outputs, targets if targets.dtype == torch.long else targets.long()
     if task == "binary" and outputs.dim() == targets.dim() + 1 and outputs.shape[1] == 1:
         outputs = outputs.squeeze(1)
     if task == "regression" and outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1:
         outputs = outputs.squeeze(-1)
+    if task in ("binary", "multilabel") and targets.is_floating_point():
+        return outputs, (targets >= 0.5).long() if hard else targets.to(outputs.dtype)
     if task in ("binary", "multilabel"):
-        return outputs, targets.long() if not targets.is_floating_point() else targets.round().long()
+        return outputs, targets.long()
     return outputs, targets.to(outputs.dtype)
 
 
 def shape_problem(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> str | None:
     """Why outputs of this shape cannot be scored against these targets under the task, or None if they can."""
     if task in CLASS_INDEX_TASKS:
-        # Class scores on dimension 1: [B, C, ...] against [B, ...].
-        if outputs.dim() < 2 or outputs.shape[:1] + outputs.shape[2:] != targets.shape:
+        # Class scores on dimension 1: [B, C, ...] against [B, ...], or against probabilities of their own shape.
+        if not class_probabilities(task, outputs, targets) and (
+                outputs.dim() < 2 or outputs.shape[:1] + outputs.shape[2:] != targets.shape):
             # [B, 1] labels, or [B, 1, H, W] masks: a dimension of one where the outputs keep their class scores.
             wrapped = (targets.dim() == outputs.dim() > 1 and targets.shape[1] == 1 < outputs.shape[1]
                        and targets.shape[2:] == outputs.shape[2:])

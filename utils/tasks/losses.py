@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.errors import UserError
-from utils.tasks.kinds import CLASS_INDEX_TASKS, fitted
+from utils.tasks.kinds import CLASS_INDEX_TASKS, class_probabilities, fitted
 
 ELEMENTWISE_LOSSES = {
     "mse": F.mse_loss,
@@ -51,17 +51,19 @@ class TaskLoss:
         """The mean loss of a batch and how many numbers it is the mean of (targets not --ignore_index, each a
         position of the element-wise losses), so an epoch's mean weighs each batch by them; a class target out of
         range is one clear error, not a traceback."""
-        outputs, targets = fitted(self.task, outputs, targets)
-        kept = None if self.ignore_index is None else targets != self.ignore_index
+        soft = class_probabilities(self.task, outputs, targets)
+        outputs, targets = fitted(self.task, outputs, targets, hard=False)
+        kept = None if self.ignore_index is None or soft else targets != self.ignore_index
         try:
             if self.loss == "cross_entropy" and kept is None:
-                return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing), targets.numel()
+                items = targets.numel() // targets.shape[1] if soft else targets.numel()
+                return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing), items
             if self.loss == "cross_entropy":
                 return mean_of(F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing,
                                                ignore_index=self.ignore_index, reduction="sum"), kept.sum())
             if kept is not None:
                 targets = targets.where(kept, 0)
-            if self.task in CLASS_INDEX_TASKS:
+            if self.task in CLASS_INDEX_TASKS and not soft:
                 # One-hot targets on the class dimension, for the element-wise losses.
                 targets = F.one_hot(targets, outputs.shape[1]).movedim(-1, 1)
                 kept = None if kept is None else kept.unsqueeze(1).expand_as(outputs)
@@ -87,10 +89,13 @@ VOID_PIXEL = 255
 
 
 def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset: str, net_name: str,
-                  ignore_index: int | None = None) -> None:
-    """Refuse class targets outside 0 .. classes - 1, and binary or multi-label targets other than 0 and 1, but for
-    the --ignore_index value."""
+                  ignore_index: int | None = None, probabilities: bool = False) -> None:
+    """Refuse class targets outside 0 .. classes - 1, class probabilities that are none (`probabilities`: targets of
+    the class scores' shape), and binary or multi-label targets outside 0 to 1, but for the --ignore_index value."""
     if task == "regression" or targets.numel() == 0:
+        return
+    if probabilities:
+        check_probabilities(task, targets, dataset, ignore_index)
         return
     values = sorted({value.item() for value in targets.reshape(-1).unique()} - {ignore_index})
     # A negative value pads sequences (-100), 255 marks void pixels in segmentation masks (VOC's, Cityscapes').
@@ -98,10 +103,11 @@ def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset
     padding = "" if marker is None or ignore_index is not None else \
         f" (if {marker:g} marks padding or void pixels, pass --ignore_index {marker:g})"
     if task in ("binary", "multilabel"):
-        wrong = [value for value in values if value not in (0, 1)]
+        wrong = [value for value in values if not 0 <= value <= 1]
         if wrong:
-            raise UserError(f"{dataset} has the target {wrong[0]}, but --task {task} needs targets 0 and 1{padding}: "
-                            f"map the targets to 0 and 1, or use --task classification")
+            raise UserError(f"{dataset} has the target {wrong[0]}, but --task {task} needs targets from 0 to 1 (0 and "
+                            f"1, or soft targets between){padding}: map the targets into 0 to 1, or use --task "
+                            f"classification")
         return
     wrong = [value for value in values if not float(value).is_integer() or not 0 <= value < (classes or 0)]
     if wrong and not float(wrong[0]).is_integer():
@@ -112,3 +118,22 @@ def check_targets(task: str, classes: int | None, targets: torch.Tensor, dataset
         raise UserError(f"{dataset} has the target {wrong[0]}, but {net_name} scores {classes} classes "
                         f"(--num_classes {classes}), so the class indices are 0 to {(classes or 0) - 1}{padding}: "
                         f"raise the net's number of outputs or fix the targets")
+
+
+def check_probabilities(task: str, targets: torch.Tensor, dataset: str, ignore_index: int | None) -> None:
+    """Refuse targets of the class scores' shape that are no class probabilities (each item's from 0 to 1, summing to
+    1 on the class axis), and --ignore_index beside them."""
+    shape = tuple(targets.shape)
+    if ignore_index is not None:
+        raise UserError(f"{dataset} gives class probabilities (float targets of the class scores' shape {shape}), "
+                        f"which hold no class index for --ignore_index {ignore_index} to leave out: drop "
+                        f"--ignore_index, or give class indices")
+    sums = targets.sum(1)
+    if bool(((targets >= 0) & (targets <= 1)).all()) and torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
+        return
+    worst = sums.flatten()[(sums.flatten() - 1).abs().argmax()].item()
+    raise UserError(f"{dataset} gives float targets of the class scores' shape {shape}, which --task {task} reads as "
+                    f"class probabilities, but they are none (an item's sum to {worst:g}, values from "
+                    f"{targets.min().item():g} to {targets.max().item():g}): for several labels an item use --task "
+                    f"multilabel, for real values --task regression, else give class indices or probabilities that "
+                    f"sum to 1")

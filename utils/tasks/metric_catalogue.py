@@ -98,6 +98,16 @@ def check_ignores(name: str, ignore_index: int | None) -> None:
                         f"no ignore_index): choose metrics that have one, such as accuracy, f1 or iou")
 
 
+def check_metric_fits_task(name: str, task: str) -> None:
+    """Refuse a classification metric under --task regression: torchmetrics counts real-valued targets of the
+    outputs' shape as no class at all (accuracy 0), without a word."""
+    if task == "regression" and metric_class(name).__module__.startswith("torchmetrics.classification"):
+        raise UserError(f"--metrics {name} scores classes, and --task regression has real-valued targets, which it "
+                        f"would count as no class: for class probabilities as targets (mixup, label distributions) "
+                        f"use --task classification, whose metrics read each item's likeliest class; for real "
+                        f"values choose a regression metric (mae, mse, r2)")
+
+
 def build_metric(text: str, metrics_task: str | None, classes: int | None, ignore_index: int | None = None) -> Metric:
     """Build a metric from its entry, with the arguments the task knows and its signature asks for."""
     name, given = parse_metric_entry(text)

@@ -10,8 +10,8 @@ from utils.datasets.batches import collate_function, keep_batch, serves_batches,
 from utils.errors import UserError
 from utils.loading.constructor_parameters import constructor_parameters
 from utils.run_lock import is_rank_zero
-from utils.tasks.kinds import check_class_count, shape_problem
-from utils.tasks.layout import class_axis, classes_second
+from utils.tasks.kinds import check_class_count, class_probabilities, shape_problem
+from utils.tasks.layout import class_axis, scores_and_targets
 from utils.tasks.losses import check_targets
 from utils.tasks.outputs import element_read, prediction
 
@@ -87,13 +87,16 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
                         f"{str(error).splitlines()[0]}{hint}") from None
 
 
-# What a net written for a loss on probabilities ends in (a layer or a function), and the loss that applies it itself.
-SQUASHING = {"sigmoid": ("bce_with_logits", "a sigmoid"), "softmax": ("cross_entropy", "a log-softmax")}
+# What a net written for a loss on probabilities ends in (a function, and its layer), and the loss that squashes its
+# outputs itself, which reads them as logits: a log-softmax's are no logits of labels, each a sigmoid apart.
+SQUASHING = {"sigmoid": ("bce_with_logits", "a sigmoid", "Sigmoid"),
+             "softmax": ("cross_entropy", "a log-softmax", "Softmax"),
+             "log_softmax": ("bce_with_logits", "a sigmoid", "LogSoftmax")}
 
 
 class SquashedOutputs(TorchFunctionMode):
-    """Every sigmoid and softmax result (of an nn.Sigmoid or nn.Softmax layer, or of a torch function) while a net
-    runs in this mode."""
+    """Every sigmoid, softmax and log-softmax result (of a layer such as nn.Sigmoid, or of a torch function) while a
+    net runs in this mode."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -115,7 +118,7 @@ def same_numbers(given: torch.Tensor, output: torch.Tensor) -> bool:
 
 
 def squashing_of(given: torch.Tensor, seen: list[tuple[str, torch.Tensor]]) -> str | None:
-    """`sigmoid` or `softmax` when `given` is (a view of all of) such a result the net computed, else None."""
+    """`sigmoid`, `softmax` or `log_softmax` when `given` is (a view of all of) such a result the net computed."""
     return next((name for name, output in seen if same_numbers(given, output)), None)
 
 
@@ -124,7 +127,7 @@ def check_not_squashed(net_name: str, loss: str, squashing: str | None) -> None:
     squashed twice, their metrics count every item on one side."""
     if squashing is None or SQUASHING[squashing][0] != loss:
         return
-    raise UserError(f"{net_name} returns the result of a {squashing} (an nn.{squashing.capitalize()} layer or "
+    raise UserError(f"{net_name} returns the result of a {squashing} (an nn.{SQUASHING[squashing][2]} layer or "
                     f"torch.{squashing}, on a batch in eval mode as validation runs it), and --loss {loss} applies "
                     f"{SQUASHING[squashing][1]} itself, so the outputs would be squashed twice: return what goes into "
                     f"that last {squashing}, the logits the loss expects")
@@ -140,8 +143,8 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
         check_not_squashed(net_name, model.loss_function.loss, squashing)
     model.use_sigmoid_outputs(squashing == "sigmoid")
     model.use_class_axis(class_axis(task.task, given, targets, task.class_axis, net_name))
-    predicted = classes_second(given, model.task.class_axis)
-    problem = shape_problem(task.task, predicted, targets)
+    predicted, scored = scores_and_targets(given, targets, model.task.class_axis)
+    problem = shape_problem(task.task, predicted, scored)
     if problem:
         read = (f" (element {element_read(outputs, task.output_key, net_name)} of the {type(outputs).__name__} it "
                 f"returns, the one read: --output_key N reads element N)" if is_plain_sequence(outputs) else "")
@@ -150,8 +153,9 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
     counted = check_class_count(task.task, task.num_classes, predicted, net_name)
     if not isinstance(outputs, torch.Tensor):
         check_scores_read(model, outputs, counted, tuple(given.shape))
-    check_targets(task.task, counted, targets, description, net_name, task.ignore_index)
-    model.loss_function(outputs if model.own_loss else predicted, targets)
+    check_targets(task.task, counted, scored, description, net_name, task.ignore_index,
+                  class_probabilities(task.task, predicted, scored))
+    model.loss_function(outputs if model.own_loss else predicted, targets if model.own_loss else scored)
     return counted
 
 

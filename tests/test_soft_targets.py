@@ -1,0 +1,149 @@
+"""Soft targets (label smoothing, mixup, label distributions): the loss trains on them as they are, the metrics read
+the hard targets they lean to; targets that are no probabilities, and outputs no loss can read, are one line."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import error_line
+
+from utils.errors import UserError
+from utils.tasks.kinds import fitted
+from utils.tasks.layout import class_axis
+from utils.tasks.losses import TaskLoss
+
+# Scales its inputs, which are the class scores themselves: what it predicts is known whatever it learns.
+SCALED_INPUTS = """
+import torch
+from torch import nn
+
+
+class ScaledInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, scores):
+        return self.scale * scores
+"""
+
+# Scores and the class probabilities of six items, the first two one-hot, as a mixup pipeline gives them: the
+# likeliest scores match the likeliest class in the first four items and not in the last two.
+SOFT_CLASSES = [([2.0, 0.0, 0.0], [1.0, 0.0, 0.0]), ([0.0, 1.0, 0.0], [0.0, 1.0, 0.0]),
+                ([1.0, 0.5, 0.0], [0.7, 0.3, 0.0]), ([0.0, 0.0, 1.0], [0.2, 0.0, 0.8]),
+                ([1.0, 0.0, 0.0], [0.1, 0.6, 0.3]), ([0.0, 2.0, 1.0], [0.0, 0.45, 0.55])]
+# One logit an item against targets from 0 to 1, the first two 0 and 1: the logit's side matches the side of 0.5
+# in the first four.
+SOFT_BINARY = [(2.0, 1.0), (-1.0, 0.0), (1.5, 0.9), (-0.5, 0.1), (0.5, 0.3), (-2.0, 0.6)]
+
+DATASET = """
+import torch
+from torch.utils.data import Dataset
+
+ITEMS = {items}
+
+
+class {name}(Dataset):
+    def __init__(self, split: str = "train"):
+        self.items = [(torch.tensor(scores), torch.tensor(target)) for scores, target in ITEMS]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+"""
+
+# Batches of 4 and 2: the epoch's loss weighs each item alike, not each batch.
+RUN = ("--model_name", "scaled_inputs", "--batch_size", "4", "--max_epochs", "1", "--lr", "0.01", "--metrics",
+       "accuracy", "--confusion_images", "off")
+
+
+def write_files(project, name: str, items: list) -> None:
+    """The net and a dataset of `items` under data/<name>.py."""
+    project.write("model/scaled_inputs.py", SCALED_INPUTS)
+    class_name = "".join(part.capitalize() for part in name.split("_"))
+    project.write(f"data/{name}.py", DATASET.format(items=repr(items), name=class_name))
+
+
+def finished_run(fork_server, project, *arguments: str) -> tuple[dict, float]:
+    """A run's test results and the scale its last checkpoint holds (one epoch: the checkpoint tested)."""
+    process = fork_server.run(project.root, *RUN, *arguments, "--experiment", "soft")
+    assert process.returncode == 0, process.stderr[-3000:]
+    run_dir = project.logs / "soft" / "version_0"
+    scale = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["net.scale"]
+    return json.loads((run_dir / "results.json").read_text())["test"], scale
+
+
+def test_class_probabilities_train_cross_entropy_as_they_are_and_accuracy_reads_the_likeliest_class(fork_server,
+                                                                                                     project):
+    write_files(project, "soft_classes", SOFT_CLASSES)
+    results, scale = finished_run(fork_server, project, "--dataset", "soft_classes")
+    scores, targets = (torch.tensor([item[part] for item in SOFT_CLASSES]) for part in (0, 1))
+    by_hand = -(targets * F.log_softmax(scale * scores, dim=1)).sum(1).mean()
+    assert results["soft_classes"]["loss"] == pytest.approx(by_hand.item(), rel=1e-5)
+    assert results["soft_classes"]["accuracy"] == pytest.approx(4 / 6)
+
+
+def test_soft_binary_targets_train_as_they_are_and_the_metrics_count_from_half_up(fork_server, project):
+    write_files(project, "soft_binary", SOFT_BINARY)
+    results, scale = finished_run(fork_server, project, "--dataset", "soft_binary", "--task", "binary")
+    logits, targets = (torch.tensor([item[part] for item in SOFT_BINARY]) for part in (0, 1))
+    # Rounded to 0 and 1, the targets would give another loss: the one the run reported before soft targets counted.
+    by_hand = F.binary_cross_entropy_with_logits(scale * logits, targets)
+    assert by_hand.item() != pytest.approx(F.binary_cross_entropy_with_logits(scale * logits, targets.round()).item())
+    assert results["soft_binary"]["loss"] == pytest.approx(by_hand.item(), rel=1e-5)
+    assert results["soft_binary"]["accuracy"] == pytest.approx(4 / 6)
+
+
+@pytest.mark.parametrize(("items", "arguments", "expected"), [
+    ([([1.0, 0.0], [1.0, 1.0])] * 4, (), "gives float targets of the class scores' shape (2, 2), which --task "
+     "classification reads as class probabilities, but they are none (an item's sum to 2"),
+    ([([1.0, 0.0], [0.5, 0.5])] * 4, ("--ignore_index", "0"), "gives class probabilities (float targets of the class "
+     "scores' shape (2, 2)), which hold no class index for --ignore_index 0 to leave out"),
+    ([(1.0, 1.5)] * 4, ("--task", "binary"), "has the target 1.5, but --task binary needs targets from 0 to 1"),
+    ([([1.0, 0.0], [0.5, 0.5])] * 4, ("--task", "regression", "--metrics", "accuracy:task=multiclass,num_classes=2"),
+     "--metrics accuracy scores classes, and --task regression has real-valued targets"),
+], ids=["not_probabilities", "with_ignore_index", "binary_past_one", "class_metric_for_regression"])
+def test_targets_no_loss_can_read_as_given_are_one_error_line(fork_server, project, items, arguments, expected):
+    write_files(project, "odd_targets", items)
+    process = fork_server.run(project.root, *RUN, "--dataset", "odd_targets", *arguments)
+    assert expected in error_line(process)
+    assert not project.logs.exists() or not list(project.logs.iterdir())
+
+
+def test_a_log_softmax_under_bce_with_logits_is_one_error_line(fork_server, project):
+    project.write("model/log_softmax_net.py", """
+import torch.nn.functional as F
+from torch import nn
+
+
+class LogSoftmaxNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return F.log_softmax(self.layer(x), dim=1)
+""")
+    process = fork_server.run(project.root, "--model_name", "log_softmax_net", "--dataset", "standard_data",
+                              "--task", "multilabel")
+    assert "LogSoftmaxNet returns the result of a log_softmax (an nn.LogSoftmax layer or torch.log_softmax" in \
+        error_line(process)
+
+
+def test_probabilities_on_the_last_axis_of_a_sequence_are_read_there_and_moved_with_the_scores():
+    scores = torch.randn(2, 5, 3)
+    targets = torch.softmax(torch.randn(2, 5, 3), dim=-1)
+    assert class_axis("classification", scores, targets, None, "Tagger") == -1
+    assert class_axis("classification", scores.transpose(1, 2), targets.transpose(1, 2), None, "Tagger") == 1
+    with pytest.raises(UserError, match="pass --class_axis 1 or --class_axis -1"):
+        square = torch.full((2, 3, 3), 1 / 3)
+        class_axis("classification", torch.randn(2, 3, 3), square, None, "Tagger")
+    _, hard = fitted("classification", scores.transpose(1, 2), targets.transpose(1, 2))
+    assert torch.equal(hard, targets.argmax(-1))
+    loss, items = TaskLoss("cross_entropy", "classification").mean_and_count(scores.transpose(1, 2),
+                                                                              targets.transpose(1, 2))
+    assert items == 10
+    assert loss.item() == pytest.approx(-(targets * F.log_softmax(scores, -1)).sum(-1).mean().item(), rel=1e-6)
