@@ -147,3 +147,8 @@ def test_probabilities_on_the_last_axis_of_a_sequence_are_read_there_and_moved_w
                                                                               targets.transpose(1, 2))
     assert items == 10
     assert loss.item() == pytest.approx(-(targets * F.log_softmax(scores, -1)).sum(-1).mean().item(), rel=1e-6)
+
+
+def test_the_metrics_read_soft_binary_targets_from_half_up_and_keep_the_ignored_value():
+    _, hard = fitted("binary", torch.zeros(5), torch.tensor([0.2, 0.5, 0.7, 1.0, -100.0]))
+    assert hard.tolist() == [0, 1, 1, 1, -100]

@@ -73,8 +73,10 @@ def fitted(task: str, outputs: torch.Tensor, targets: torch.Tensor,
         outputs = outputs.squeeze(1)
     if task == "regression" and outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1:
         outputs = outputs.squeeze(-1)
-    if task in ("binary", "multilabel") and targets.is_floating_point():
-        return outputs, (targets >= 0.5).long() if hard else targets.to(outputs.dtype)
+    if task in ("binary", "multilabel") and targets.is_floating_point() and not hard:
+        return outputs, targets.to(outputs.dtype)
+    if task in ("binary", "multilabel") and targets.is_floating_point():  # an --ignore_index value stays as it is
+        return outputs, (targets >= 0.5).long().where((targets >= 0) & (targets <= 1), targets.long())
     if task in ("binary", "multilabel"):
         return outputs, targets.long()
     return outputs, targets.to(outputs.dtype)
