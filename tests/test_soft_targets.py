@@ -104,8 +104,11 @@ def test_soft_binary_targets_train_as_they_are_and_the_metrics_count_from_half_u
      "scores' shape (2, 2)), which hold no class index for --ignore_index 0 to leave out"),
     ([(1.0, 1.5)] * 4, ("--task", "binary"), "has the target 1.5, but --task binary needs targets from 0 to 1"),
     ([([1.0, 0.0], [0.5, 0.5])] * 4, ("--task", "regression", "--metrics", "accuracy:task=multiclass,num_classes=2"),
-     "--metrics accuracy scores classes, and --task regression has real-valued targets"),
-], ids=["not_probabilities", "with_ignore_index", "binary_past_one", "class_metric_for_regression"])
+     "--metrics accuracy scores classes, and these --task regression targets are real values (0.5)"),
+    ([([1.0, 0.0], [1, 0])] * 4, (), "(these targets of the scores' shape are integers, not probabilities: give class "
+     "indices, one_hot.argmax(1), or float probabilities, one_hot.float())"),
+], ids=["not_probabilities", "with_ignore_index", "binary_past_one", "class_metric_for_regression",
+        "integer_one_hot"])
 def test_targets_no_loss_can_read_as_given_are_one_error_line(fork_server, project, items, arguments, expected):
     write_files(project, "odd_targets", items)
     process = fork_server.run(project.root, *RUN, "--dataset", "odd_targets", *arguments)
@@ -113,24 +116,45 @@ def test_targets_no_loss_can_read_as_given_are_one_error_line(fork_server, proje
     assert not project.logs.exists() or not list(project.logs.iterdir())
 
 
-def test_a_log_softmax_under_bce_with_logits_is_one_error_line(fork_server, project):
-    project.write("model/log_softmax_net.py", """
+def test_a_later_batch_of_targets_that_are_no_probabilities_stops_the_run_in_one_line(fork_server, project):
+    # The pre-run check reads two items; nothing in torch refuses such a batch later, so the loss checks each.
+    write_files(project, "odd_targets", [*SOFT_CLASSES[:4], ([1.0, 0.0, 0.0], [1.0, 1.0, 0.0])])
+    process = fork_server.run(project.root, *RUN, "--dataset", "odd_targets")
+    assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr[-3000:]
+    assert process.stderr.strip().splitlines()[-1].startswith(
+        "error: a batch gives float targets of the class scores' shape (1, 3), which --task classification reads as "
+        "class probabilities, but they are none (an item's sum to 2")
+
+
+def test_a_regression_scored_by_a_classification_metric_runs_where_its_targets_are_whole(fork_server, project):
+    # A risk score trained with mse against 0/1 targets, ranked by AUROC: 6 of the 9 positive-negative pairs in order.
+    write_files(project, "risk", [(2.0, 1.0), (-1.0, 0.0), (1.5, 1.0), (-0.5, 0.0), (0.5, 0.0), (-2.0, 1.0)])
+    results, _ = finished_run(fork_server, project, "--dataset", "risk", "--task", "regression", "--metrics",
+                              "auroc:task=binary")
+    assert results["risk"]["auroc"] == pytest.approx(6 / 9)
+
+
+@pytest.mark.parametrize(("ending", "expected"), [
+    ("F.log_softmax(self.layer(x), dim=1)", "a log_softmax (an nn.LogSoftmax layer or F.log_softmax"),
+    ("F.logsigmoid(self.layer(x))", "a log_sigmoid (an nn.LogSigmoid layer or F.logsigmoid"),
+])
+def test_a_log_softmax_or_log_sigmoid_under_bce_with_logits_is_one_error_line(fork_server, project, ending, expected):
+    project.write("model/log_net.py", f"""
 import torch.nn.functional as F
 from torch import nn
 
 
-class LogSoftmaxNet(nn.Module):
+class LogNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.layer = nn.Linear(16, 10)
 
     def forward(self, x):
-        return F.log_softmax(self.layer(x), dim=1)
+        return {ending}
 """)
-    process = fork_server.run(project.root, "--model_name", "log_softmax_net", "--dataset", "standard_data",
-                              "--task", "multilabel")
-    assert "LogSoftmaxNet returns the result of a log_softmax (an nn.LogSoftmax layer or torch.log_softmax" in \
-        error_line(process)
+    process = fork_server.run(project.root, "--model_name", "log_net", "--dataset", "standard_data", "--task",
+                              "multilabel")
+    assert f"LogNet returns the result of {expected}" in error_line(process)
 
 
 def test_probabilities_on_the_last_axis_of_a_sequence_are_read_there_and_moved_with_the_scores():
@@ -142,6 +166,8 @@ def test_probabilities_on_the_last_axis_of_a_sequence_are_read_there_and_moved_w
         square = torch.full((2, 3, 3), 1 / 3)
         class_axis("classification", torch.randn(2, 3, 3), square, None, "Tagger")
     _, hard = fitted("classification", scores.transpose(1, 2), targets.transpose(1, 2))
+    for dtype in (torch.float16, torch.float64):  # numpy's np.eye(C)[y] gives float64
+        assert class_axis("classification", scores, targets.to(dtype), None, "Tagger") == -1
     assert torch.equal(hard, targets.argmax(-1))
     loss, items = TaskLoss("cross_entropy", "classification").mean_and_count(scores.transpose(1, 2),
                                                                               targets.transpose(1, 2))

@@ -93,6 +93,9 @@ def shape_problem(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> st
                        and targets.shape[2:] == outputs.shape[2:])
             hint = (" (the targets have a dimension of one where the class scores are: squeeze it, target.squeeze(1), "
                     "or give each item's class as a number)" if wrapped else "")
+            if targets.shape == outputs.shape:  # F.one_hot's integers
+                hint = (" (these targets of the scores' shape are integers, not probabilities: give class indices, "
+                        "one_hot.argmax(1), or float probabilities, one_hot.float())")
             return f"--task {task} needs {TASKS[task].shapes}{hint}"
         if outputs.shape[1] < 2:
             real = targets.is_floating_point() and not bool(((targets == 0) | (targets == 1)).all())

@@ -52,6 +52,8 @@ class TaskLoss:
         position of the element-wise losses), so an epoch's mean weighs each batch by them; a class target out of
         range is one clear error, not a traceback."""
         soft = class_probabilities(self.task, outputs, targets)
+        if soft:  # nothing in torch refuses a batch of them that are none, as it refuses a class index out of range
+            check_probabilities(self.task, targets, "a batch", None)
         outputs, targets = fitted(self.task, outputs, targets, hard=False)
         kept = None if self.ignore_index is None or soft else targets != self.ignore_index
         try:

@@ -13,6 +13,8 @@ from utils.run_lock import is_rank_zero
 from utils.tasks.kinds import check_class_count, class_probabilities, shape_problem
 from utils.tasks.layout import class_axis, scores_and_targets
 from utils.tasks.losses import check_targets
+from utils.tasks.metric_catalogue import check_metric_fits_targets, parse_metric_entry
+from utils.tasks.metrics import chosen_metrics
 from utils.tasks.outputs import element_read, prediction
 
 
@@ -88,15 +90,16 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
 
 
 # What a net written for a loss on probabilities ends in (a function, and its layer), and the loss that squashes its
-# outputs itself, which reads them as logits: a log-softmax's are no logits of labels, each a sigmoid apart.
-SQUASHING = {"sigmoid": ("bce_with_logits", "a sigmoid", "Sigmoid"),
-             "softmax": ("cross_entropy", "a log-softmax", "Softmax"),
-             "log_softmax": ("bce_with_logits", "a sigmoid", "LogSoftmax")}
+# outputs itself, which reads them as logits: those of a log-softmax or a log-sigmoid are never positive.
+SQUASHING = {"sigmoid": ("bce_with_logits", "a sigmoid", "nn.Sigmoid", "torch.sigmoid"),
+             "softmax": ("cross_entropy", "a log-softmax", "nn.Softmax", "torch.softmax"),
+             "log_softmax": ("bce_with_logits", "a sigmoid", "nn.LogSoftmax", "F.log_softmax"),
+             "log_sigmoid": ("bce_with_logits", "a sigmoid", "nn.LogSigmoid", "F.logsigmoid")}
 
 
 class SquashedOutputs(TorchFunctionMode):
-    """Every sigmoid, softmax and log-softmax result (of a layer such as nn.Sigmoid, or of a torch function) while a
-    net runs in this mode."""
+    """Every result of a function SQUASHING names (or of its layer, such as nn.Sigmoid) while a net runs in this
+    mode."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -118,7 +121,7 @@ def same_numbers(given: torch.Tensor, output: torch.Tensor) -> bool:
 
 
 def squashing_of(given: torch.Tensor, seen: list[tuple[str, torch.Tensor]]) -> str | None:
-    """`sigmoid`, `softmax` or `log_softmax` when `given` is (a view of all of) such a result the net computed."""
+    """The SQUASHING function whose result `given` is (or a view of all of it), if the net computed one."""
     return next((name for name, output in seen if same_numbers(given, output)), None)
 
 
@@ -127,10 +130,11 @@ def check_not_squashed(net_name: str, loss: str, squashing: str | None) -> None:
     squashed twice, their metrics count every item on one side."""
     if squashing is None or SQUASHING[squashing][0] != loss:
         return
-    raise UserError(f"{net_name} returns the result of a {squashing} (an nn.{SQUASHING[squashing][2]} layer or "
-                    f"torch.{squashing}, on a batch in eval mode as validation runs it), and --loss {loss} applies "
-                    f"{SQUASHING[squashing][1]} itself, so the outputs would be squashed twice: return what goes into "
-                    f"that last {squashing}, the logits the loss expects")
+    _, applied, layer, function = SQUASHING[squashing]
+    raise UserError(f"{net_name} returns the result of a {squashing} (an {layer} layer or {function}, on a batch in "
+                    f"eval mode as validation runs it), and --loss {loss} applies {applied} itself, so the outputs "
+                    f"would be squashed twice: return what goes into that last {squashing}, the logits the loss "
+                    f"expects")
 
 
 def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, description: str,
@@ -155,6 +159,8 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
         check_scores_read(model, outputs, counted, tuple(given.shape))
     check_targets(task.task, counted, scored, description, net_name, task.ignore_index,
                   class_probabilities(task.task, predicted, scored))
+    for entry in chosen_metrics(task.task, task.metrics):
+        check_metric_fits_targets(parse_metric_entry(entry)[0], task.task, scored)
     model.loss_function(outputs if model.own_loss else predicted, targets if model.own_loss else scored)
     return counted
 
