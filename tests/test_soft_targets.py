@@ -178,3 +178,58 @@ def test_probabilities_on_the_last_axis_of_a_sequence_are_read_there_and_moved_w
 def test_the_metrics_read_soft_binary_targets_from_half_up_and_keep_the_ignored_value():
     _, hard = fitted("binary", torch.zeros(5), torch.tensor([0.2, 0.5, 0.7, 1.0, -100.0]))
     assert hard.tolist() == [0, 1, 1, 1, -100]
+
+
+# pytorch/examples' VAE flattens its images and scores them in its own loss: its outputs [B, 16] never take the
+# shape of its targets, the images [B, 1, 4, 4]. Here without the sampling, so the loss can be checked by hand.
+FLAT_AUTOENCODER = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class FlatAutoencoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x):
+        return self.scale * x.view(-1, 16)
+
+    def loss(self, recon, x):
+        return F.mse_loss(recon, x.view(-1, 16))
+"""
+
+IMAGES = """
+import torch
+from torch.utils.data import Dataset
+
+
+class Images(Dataset):
+    def __init__(self, split: str = "train"):
+        self.images = torch.arange(6 * 16, dtype=torch.float32).reshape(6, 1, 4, 4) / 96
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        return self.images[index], self.images[index]
+"""
+
+
+def test_a_net_whose_own_loss_reads_other_shapes_logs_that_loss_alone_under_metrics_none(fork_server, project):
+    project.write("model/flat_autoencoder.py", FLAT_AUTOENCODER)
+    project.write("data/images.py", IMAGES)
+    arguments = ("--model_name", "flat_autoencoder", "--dataset", "images", "--task", "regression")
+    assert "only the metrics need these shapes, and --metrics none logs the loss alone" in error_line(
+        fork_server.run(project.root, *arguments))
+    assert "give --metrics none alone, or drop none" in error_line(
+        fork_server.run(project.root, *arguments, "--metrics", "none", "mae"))
+    process = fork_server.run(project.root, *arguments, "--metrics", "none", "--batch_size", "4", "--max_epochs", "1",
+                              "--experiment", "flat")
+    assert process.returncode == 0, process.stderr[-3000:]
+    run_dir = project.logs / "flat" / "version_0"
+    results = json.loads((run_dir / "results.json").read_text())["test"]["images"]
+    scale = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["net.scale"]
+    images = torch.arange(6 * 16, dtype=torch.float32) / 96
+    assert results == {"loss": pytest.approx(((scale - 1) ** 2 * images**2).mean().item(), rel=1e-5)}

@@ -143,8 +143,8 @@ OPTIONS = (
            "[B, ..., C] (default: read from the shapes)", read=int, choices=(1, -1), settings=("task",),
            from_checkpoint=True, configures="task"),
     Option("metrics", TASK, "torchmetrics names (accuracy, f1, auroc, iou, psnr:data_range=1.0, ...) or dotted paths "
-           "(default: the task's)", many=True, metavar="METRIC", settings=("task",), from_checkpoint=True,
-           configures="metrics"),
+           "(default: the task's; none: the loss alone)", many=True, metavar="METRIC", settings=("task",),
+           from_checkpoint=True, configures="metrics"),
     Option("input_key", TASK, "the inputs' key when dataset items are dicts", "inputs", settings=("task",),
            from_checkpoint=True, configures="task"),
     Option("target_key", TASK, "the target's key when dataset items are dicts", "target", settings=("task", "data"),

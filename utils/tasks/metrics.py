@@ -19,6 +19,8 @@ BATCHES_PER_GROUP = 32
 OUTPUTS_PER_GROUP = 1 << 20
 # What a metric's name cannot hold: it is one part of keys such as `val/<label>/<name>`, and a torch module's name.
 NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_-]+")
+# `--metrics none`: the loss alone; a net with its own loss then meets its targets as they are, whatever their shape.
+NO_METRICS = "none"
 # The tasks that predict classes: their metrics keep a confusion matrix, drawn as an image.
 CONFUSION_TASKS = ("classification", "binary", "segmentation")
 
@@ -64,7 +66,12 @@ def run_metric_names(task: str, entries: list[str] | None, own: list[str], net_n
 
 
 def chosen_metrics(task: str, entries: list[str] | None) -> list[str]:
-    """The --metrics entries, or the task's defaults."""
+    """The --metrics entries, none for `--metrics none`, or the task's defaults."""
+    if entries and NO_METRICS in entries and len(entries) > 1:
+        raise UserError(f"--metrics {' '.join(entries)}: none logs the loss alone, with no metric beside it: give "
+                        f"--metrics none alone, or drop none")
+    if entries == [NO_METRICS]:
+        return []
     return list(entries) if entries else list(task_kind(task).default_metrics)
 
 

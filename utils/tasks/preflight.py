@@ -14,7 +14,7 @@ from utils.tasks.kinds import check_class_count, class_probabilities, shape_prob
 from utils.tasks.layout import class_axis, scores_and_targets
 from utils.tasks.losses import check_targets
 from utils.tasks.metric_catalogue import check_metric_fits_targets, parse_metric_entry
-from utils.tasks.metrics import chosen_metrics
+from utils.tasks.metrics import NO_METRICS, chosen_metrics
 from utils.tasks.outputs import element_read, prediction
 
 
@@ -152,8 +152,10 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
     if problem:
         read = (f" (element {element_read(outputs, task.output_key, net_name)} of the {type(outputs).__name__} it "
                 f"returns, the one read: --output_key N reads element N)" if is_plain_sequence(outputs) else "")
+        own = (" (its own loss reads them as they are: only the metrics need these shapes, and --metrics none logs "
+               "the loss alone)" if model.own_loss else "")
         raise UserError(f"{net_name} outputs shape {tuple(given.shape)}{read} for targets of shape "
-                        f"{tuple(targets.shape)}, but {problem}: change the net's output or --task")
+                        f"{tuple(targets.shape)}, but {problem}{own}: change the net's output or --task")
     counted = check_class_count(task.task, task.num_classes, predicted, net_name)
     if not isinstance(outputs, torch.Tensor):
         check_scores_read(model, outputs, counted, tuple(given.shape))
@@ -192,8 +194,9 @@ def check_scores_read(model: Any, outputs: Any, counted: int | None, shape: tupl
 
 
 def check_given_targets(model: Any, outputs: Any, targets: Any, description: str) -> None:
-    """Run the net's own loss on targets that are not tensors, which then meet only that loss and its metrics()."""
-    if model.task.metrics:
+    """Run the net's own loss on targets that are not tensors (or on any, under `--metrics none`), which then meet
+    only that loss and its metrics()."""
+    if model.task.metrics and model.task.metrics != [NO_METRICS]:
         raise UserError(f"--metrics needs tensor targets, but {description} gives {type(targets).__name__}: drop "
                         f"--metrics and let the net's metrics() method name metrics that read these targets")
     model.use_targets_as_given()
@@ -216,7 +219,7 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
             with torch.no_grad():
                 with SquashedOutputs() as squashed:
                     outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
-                if isinstance(targets, torch.Tensor):
+                if isinstance(targets, torch.Tensor) and not (model.own_loss and task.metrics == [NO_METRICS]):
                     counted = check_tensor_targets(model, outputs, targets, description, squashed.seen)
                 else:
                     check_given_targets(model, outputs, targets, description)

@@ -17,6 +17,7 @@ from utils.tasks.kinds import check_num_classes, task_kind
 from utils.tasks.layout import check_layout_options
 from utils.tasks.losses import check_loss_fits_task
 from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
+from utils.tasks.metrics import chosen_metrics
 from utils.trainer.confusion_images import draws_images
 from utils.trainer.own_modules import check_module_defines_mode, is_own_module
 
@@ -34,7 +35,7 @@ def check_command(command: Command) -> None:
                          settings.task.label_smoothing, "label_smoothing" in command.stated)
     check_num_classes(settings.task.task, settings.task.num_classes)
     check_layout_options(settings.task)
-    for entry in settings.task.metrics or []:
+    for entry in chosen_metrics(settings.task.task, settings.task.metrics):
         metric_class(parse_metric_entry(entry)[0])
     check_options(command.options)
     check_logger_options(command.options)
