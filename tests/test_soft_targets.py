@@ -104,7 +104,7 @@ def test_soft_binary_targets_train_as_they_are_and_the_metrics_count_from_half_u
      "scores' shape (2, 2)), which hold no class index for --ignore_index 0 to leave out"),
     ([(1.0, 1.5)] * 4, ("--task", "binary"), "has the target 1.5, but --task binary needs targets from 0 to 1"),
     ([([1.0, 0.0], [0.5, 0.5])] * 4, ("--task", "regression", "--metrics", "accuracy:task=multiclass,num_classes=2"),
-     "--metrics accuracy scores classes, and these --task regression targets are real values (0.5)"),
+     "--metrics accuracy scores classes, and --task regression hands it real-valued outputs"),
     ([([1.0, 0.0], [1, 0])] * 4, (), "(these targets of the scores' shape are integers, not probabilities: give class "
      "indices, one_hot.argmax(1), or float probabilities, one_hot.float())"),
 ], ids=["not_probabilities", "with_ignore_index", "binary_past_one", "class_metric_for_regression",
@@ -126,12 +126,21 @@ def test_a_later_batch_of_targets_that_are_no_probabilities_stops_the_run_in_one
         "class probabilities, but they are none (an item's sum to 2")
 
 
-def test_a_regression_scored_by_a_classification_metric_runs_where_its_targets_are_whole(fork_server, project):
-    # A risk score trained with mse against 0/1 targets, ranked by AUROC: 6 of the 9 positive-negative pairs in order.
-    write_files(project, "risk", [(2.0, 1.0), (-1.0, 0.0), (1.5, 1.0), (-0.5, 0.0), (0.5, 0.0), (-2.0, 1.0)])
-    results, _ = finished_run(fork_server, project, "--dataset", "risk", "--task", "regression", "--metrics",
-                              "auroc:task=binary")
-    assert results["risk"]["auroc"] == pytest.approx(6 / 9)
+def test_scores_trained_by_mse_toward_0_and_1_are_read_at_one_half_under_binary(fork_server, project):
+    # The way the refusal of a classification metric under regression points: 0.3 is negative, -2.0 a miss.
+    write_files(project, "risk", [(2.0, 1.0), (-1.0, 0.0), (1.5, 1.0), (-0.5, 0.0), (0.3, 0.0), (-2.0, 1.0)])
+    results, _ = finished_run(fork_server, project, "--dataset", "risk", "--task", "binary", "--loss", "mse")
+    assert results["risk"]["accuracy"] == pytest.approx(5 / 6)
+
+
+def test_bf16_outputs_meet_soft_targets_unrounded_in_the_loss():
+    outputs = torch.randn(4, 3).bfloat16()
+    targets = torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.2, 0.2, 0.6]])
+    loss, _ = TaskLoss("cross_entropy", "classification").mean_and_count(outputs, targets)
+    assert loss.item() == pytest.approx(F.cross_entropy(outputs.float(), targets).item(), rel=1e-6)
+    binary, _ = TaskLoss("bce_with_logits", "binary").mean_and_count(outputs[:, 0], targets[:, 0])
+    assert binary.item() == pytest.approx(F.binary_cross_entropy_with_logits(outputs[:, 0].float(),
+                                                                              targets[:, 0]).item(), rel=1e-6)
 
 
 @pytest.mark.parametrize(("ending", "expected"), [

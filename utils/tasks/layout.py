@@ -5,15 +5,15 @@ import torch
 from utils.config.settings import TaskSettings
 from utils.errors import UserError
 from utils.tasks.kinds import CLASS_INDEX_TASKS
-from utils.tasks.metric_catalogue import check_ignores, parse_metric_entry
+from utils.tasks.metric_catalogue import check_ignores, check_metric_fits_task, parse_metric_entry
 from utils.tasks.metrics import chosen_metrics
 
 AXIS_NAMES = {1: "1 ([B, C, ...], channels second)", -1: "-1 ([B, ..., C], channels last)"}
 
 
 def check_layout_options(task: TaskSettings) -> None:
-    """Refuse --class_axis and --ignore_index for tasks without class scores or class targets, and --ignore_index
-    with a metric that cannot leave those targets out."""
+    """Refuse --class_axis and --ignore_index for tasks without class scores or class targets, --ignore_index with a
+    metric that cannot leave those targets out, and a classification metric under --task regression."""
     if task.class_axis is not None and task.task not in CLASS_INDEX_TASKS:
         raise UserError(f"--class_axis is for --task classification or segmentation, whose outputs hold class "
                         f"scores (got --task {task.task}): drop --class_axis")
@@ -22,6 +22,7 @@ def check_layout_options(task: TaskSettings) -> None:
                         "have: drop --ignore_index")
     for entry in chosen_metrics(task.task, task.metrics):
         check_ignores(parse_metric_entry(entry)[0], task.ignore_index)
+        check_metric_fits_task(parse_metric_entry(entry)[0], task.task)
 
 
 def fitting_axes(outputs: torch.Tensor, targets: torch.Tensor) -> list[int]:

@@ -51,6 +51,8 @@ class TaskLoss:
         """The mean loss of a batch and how many numbers it is the mean of (targets not --ignore_index, each a
         position of the element-wise losses), so an epoch's mean weighs each batch by them; a class target out of
         range is one clear error, not a traceback."""
+        # At least float32: bf16 outputs would round soft or real-valued targets cast to their type (0.8 -> 0.8008).
+        outputs = outputs.to(torch.promote_types(outputs.dtype, torch.float32))
         soft = class_probabilities(self.task, outputs, targets)
         if soft:  # nothing in torch refuses a batch of them that are none, as it refuses a class index out of range
             check_probabilities(self.task, targets, "a batch", None)

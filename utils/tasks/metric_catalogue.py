@@ -8,7 +8,6 @@ import re
 from functools import cache
 from typing import Any
 
-import torch
 from torchmetrics import Metric
 
 from utils.errors import UserError
@@ -99,16 +98,14 @@ def check_ignores(name: str, ignore_index: int | None) -> None:
                         f"no ignore_index): choose metrics that have one, such as accuracy, f1 or iou")
 
 
-def check_metric_fits_targets(name: str, task: str, targets: torch.Tensor) -> None:
-    """Refuse a classification metric under --task regression with targets that are no whole numbers: torchmetrics
-    counts them as no class at all (accuracy 0), without a word."""
-    fractions = targets[targets != targets.round()] if targets.is_floating_point() else targets[:0]
-    scores_classes = metric_class(name).__module__.startswith("torchmetrics.classification")
-    if task == "regression" and len(fractions) and scores_classes:
-        raise UserError(f"--metrics {name} scores classes, and these --task regression targets are real values "
-                        f"({fractions[0].item():g}), which it would count as no class: for class probabilities as "
-                        f"targets (mixup, label distributions) use --task classification, whose metrics read each "
-                        f"item's likeliest class; for real values choose a regression metric (mae, mse, r2)")
+def check_metric_fits_task(name: str, task: str) -> None:
+    """Refuse a classification metric under --task regression: torchmetrics reads real-valued outputs one group of
+    batches at a time, as probabilities where a group lies in [0, 1] and through a sigmoid where it does not."""
+    if task == "regression" and metric_class(name).__module__.startswith("torchmetrics.classification"):
+        raise UserError(f"--metrics {name} scores classes, and --task regression hands it real-valued outputs, which "
+                        f"torchmetrics would read on one scale or another from group to group of batches: for 0/1 "
+                        f"targets use --task binary --loss mse (its metrics read the outputs clipped into [0, 1]), "
+                        f"for class probabilities --task classification; for real values choose mae, mse or r2")
 
 
 def build_metric(text: str, metrics_task: str | None, classes: int | None, ignore_index: int | None = None) -> Metric:

@@ -13,8 +13,7 @@ from utils.run_lock import is_rank_zero
 from utils.tasks.kinds import check_class_count, class_probabilities, shape_problem
 from utils.tasks.layout import class_axis, scores_and_targets
 from utils.tasks.losses import check_targets
-from utils.tasks.metric_catalogue import check_metric_fits_targets, parse_metric_entry
-from utils.tasks.metrics import NO_METRICS, chosen_metrics
+from utils.tasks.metrics import NO_METRICS
 from utils.tasks.outputs import element_read, prediction
 
 
@@ -161,8 +160,6 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
         check_scores_read(model, outputs, counted, tuple(given.shape))
     check_targets(task.task, counted, scored, description, net_name, task.ignore_index,
                   class_probabilities(task.task, predicted, scored))
-    for entry in chosen_metrics(task.task, task.metrics):
-        check_metric_fits_targets(parse_metric_entry(entry)[0], task.task, scored)
     model.loss_function(outputs if model.own_loss else predicted, targets if model.own_loss else scored)
     return counted
 
