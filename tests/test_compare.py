@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from tests.conftest import FAST, error_line, main_environment
-from utils.runs.comparison import RunRecord, comparison_rows
+from utils.runs.comparison import RunRecord, cell, comparison_rows
 
 TINY = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "200", *FAST)
 CHANGES = (("--seed", "1"), ("--seed", "2", "--batch_size", "64"), ("--seed", "3", "--optimizer.lr", "0.01"))
@@ -56,3 +56,8 @@ def test_runs_of_two_monitors_show_the_monitor_once_each():
     header, *rows = comparison_rows(runs)
     assert header == ["run", "seed", "monitor", "best"]
     assert [row[2] for row in rows] == ["val/loss", "val/accuracy"]
+
+
+def test_a_cell_keeps_the_digits_of_a_small_or_large_number():
+    assert [cell(value) for value in (0.0, 0.93456, 1e-12, 3e-5, 2.5e7, None, ["a", "b"])] == [
+        "0.0000", "0.9346", "1e-12", "3e-05", "2.5e+07", "-", "a b"]

@@ -90,11 +90,12 @@ def test_metrics(results: dict[str, Any]) -> dict[str, float]:
 
 
 def cell(value: Any) -> str:
-    """A table cell on one line: numbers to four decimals, lists joined, nothing as '-'."""
+    """A table cell on one line: numbers to four decimals (four digits where decimals would hide them: a learning
+    rate of 1e-6), lists joined, nothing as '-'."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e6 else f"{value:.4g}"
     return one_line(" ".join(str(item) for item in value) if isinstance(value, list) else str(value))
 
 
