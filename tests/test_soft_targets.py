@@ -9,9 +9,10 @@ import torch.nn.functional as F
 from conftest import error_line
 
 from utils.errors import UserError
-from utils.tasks.kinds import fitted
+from utils.tasks.kinds import fitted, shape_problem
 from utils.tasks.layout import class_axis
-from utils.tasks.losses import TaskLoss
+from utils.tasks.losses import TaskLoss, check_probabilities
+from utils.tasks.metric_catalogue import check_metric_fits_task
 
 # Scales its inputs, which are the class scores themselves: what it predicts is known whatever it learns.
 SCALED_INPUTS = """
@@ -67,19 +68,20 @@ def write_files(project, name: str, items: list) -> None:
     project.write(f"data/{name}.py", DATASET.format(items=repr(items), name=class_name))
 
 
-def finished_run(fork_server, project, *arguments: str) -> tuple[dict, float]:
-    """A run's test results and the scale its last checkpoint holds (one epoch: the checkpoint tested)."""
+def finished_run(fork_server, project, *arguments: str) -> tuple[dict, float, str]:
+    """A run's test results, the scale its last checkpoint holds (one epoch: the checkpoint tested), its output."""
     process = fork_server.run(project.root, *RUN, *arguments, "--experiment", "soft")
     assert process.returncode == 0, process.stderr[-3000:]
     run_dir = project.logs / "soft" / "version_0"
     scale = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["net.scale"]
-    return json.loads((run_dir / "results.json").read_text())["test"], scale
+    return json.loads((run_dir / "results.json").read_text())["test"], scale, process.stdout
 
 
 def test_class_probabilities_train_cross_entropy_as_they_are_and_accuracy_reads_the_likeliest_class(fork_server,
                                                                                                      project):
     write_files(project, "soft_classes", SOFT_CLASSES)
-    results, scale = finished_run(fork_server, project, "--dataset", "soft_classes")
+    results, scale, output = finished_run(fork_server, project, "--dataset", "soft_classes")
+    assert "gives float targets of the class scores' shape, read as class probabilities" in output
     scores, targets = (torch.tensor([item[part] for item in SOFT_CLASSES]) for part in (0, 1))
     by_hand = -(targets * F.log_softmax(scale * scores, dim=1)).sum(1).mean()
     assert results["soft_classes"]["loss"] == pytest.approx(by_hand.item(), rel=1e-5)
@@ -88,7 +90,7 @@ def test_class_probabilities_train_cross_entropy_as_they_are_and_accuracy_reads_
 
 def test_soft_binary_targets_train_as_they_are_and_the_metrics_count_from_half_up(fork_server, project):
     write_files(project, "soft_binary", SOFT_BINARY)
-    results, scale = finished_run(fork_server, project, "--dataset", "soft_binary", "--task", "binary")
+    results, scale, _ = finished_run(fork_server, project, "--dataset", "soft_binary", "--task", "binary")
     logits, targets = (torch.tensor([item[part] for item in SOFT_BINARY]) for part in (0, 1))
     # Rounded to 0 and 1, the targets would give another loss: the one the run reported before soft targets counted.
     by_hand = F.binary_cross_entropy_with_logits(scale * logits, targets)
@@ -129,7 +131,7 @@ def test_a_later_batch_of_targets_that_are_no_probabilities_stops_the_run_in_one
 def test_scores_trained_by_mse_toward_0_and_1_are_read_at_one_half_under_binary(fork_server, project):
     # The way the refusal of a classification metric under regression points: 0.3 is negative, -2.0 a miss.
     write_files(project, "risk", [(2.0, 1.0), (-1.0, 0.0), (1.5, 1.0), (-0.5, 0.0), (0.3, 0.0), (-2.0, 1.0)])
-    results, _ = finished_run(fork_server, project, "--dataset", "risk", "--task", "binary", "--loss", "mse")
+    results, _, _ = finished_run(fork_server, project, "--dataset", "risk", "--task", "binary", "--loss", "mse")
     assert results["risk"]["accuracy"] == pytest.approx(5 / 6)
 
 
@@ -164,6 +166,7 @@ class LogNet(nn.Module):
     process = fork_server.run(project.root, "--model_name", "log_net", "--dataset", "standard_data", "--task",
                               "multilabel")
     assert f"LogNet returns the result of {expected}" in error_line(process)
+    assert "reads them as logits, and none of these is ever positive" in error_line(process)
 
 
 def test_probabilities_on_the_last_axis_of_a_sequence_are_read_there_and_moved_with_the_scores():
@@ -187,6 +190,57 @@ def test_probabilities_on_the_last_axis_of_a_sequence_are_read_there_and_moved_w
 def test_the_metrics_read_soft_binary_targets_from_half_up_and_keep_the_ignored_value():
     _, hard = fitted("binary", torch.zeros(5), torch.tensor([0.2, 0.5, 0.7, 1.0, -100.0]))
     assert hard.tolist() == [0, 1, 1, 1, -100]
+    # A later batch's target outside 0 to 1 stays outside, so the metrics refuse it rather than count it.
+    _, hard = fitted("binary", torch.zeros(3), torch.tensor([1.5, -0.3, 1.2]))
+    assert hard.tolist() == [2, -1, 2]
+
+
+def test_probabilities_rounded_to_bfloat16_still_sum_to_one_and_void_pixels_are_named():
+    probabilities = torch.distributions.Dirichlet(torch.full((50,), 0.05)).sample((64,))
+    check_probabilities("classification", probabilities.bfloat16(), "a batch", None)  # bf16-true rounds the batch
+    void = F.one_hot(torch.tensor([[0, 1], [2, 0]]), 3).float().movedim(-1, 0)[None]
+    void[..., 0, 0] = 0.0
+    with pytest.raises(UserError, match=r"a void pixel\?, has no class: give class indices, with --ignore_index"):
+        check_probabilities("segmentation", void, "dataset 'train' (Masks)", None)
+    classes_last = F.one_hot(torch.randint(3, (2, 4, 4)), 3).float()
+    assert "the targets hold their classes last, as F.one_hot gives them" in shape_problem(
+        "segmentation", torch.randn(2, 3, 4, 4), classes_last)
+
+
+# A net with its own loss and its own metric, whose logits all lie in [0, 1]: read through their sigmoid, as the
+# template reads an own loss's outputs, each is positive; read as probabilities, none is.
+OWN_METRIC_NET = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import BinaryAccuracy
+
+
+class OwnMetricNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x):
+        return self.scale * x
+
+    def loss(self, outputs, target):
+        return F.binary_cross_entropy_with_logits(outputs, target)
+
+    def metrics(self):
+        return {"acc": BinaryAccuracy()}
+"""
+
+
+def test_metrics_none_leaves_a_net_whose_shapes_fit_reading_its_own_metrics_as_before(fork_server, project):
+    write_files(project, "positives", [(0.1, 1.0), (0.2, 1.0), (0.3, 1.0), (0.4, 1.0)])
+    project.write("model/own_metric_net.py", OWN_METRIC_NET)
+    process = fork_server.run(project.root, "--model_name", "own_metric_net", "--dataset", "positives", "--task",
+                              "binary", "--metrics", "none", "--max_epochs", "1", "--lr", "0.001", "--experiment",
+                              "own")
+    assert process.returncode == 0, process.stderr[-3000:]
+    results = json.loads((project.logs / "own" / "version_0" / "results.json").read_text())["test"]["positives"]
+    assert set(results) == {"loss", "acc"} and results["acc"] == 1.0
 
 
 # pytorch/examples' VAE flattens its images and scores them in its own loss: its outputs [B, 16] never take the
@@ -242,3 +296,10 @@ def test_a_net_whose_own_loss_reads_other_shapes_logs_that_loss_alone_under_metr
     scale = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["net.scale"]
     images = torch.arange(6 * 16, dtype=torch.float32) / 96
     assert results == {"loss": pytest.approx(((scale - 1) ** 2 * images**2).mean().item(), rel=1e-5)}
+
+
+@pytest.mark.parametrize("name", ["accuracy", "auroc", "dice", "mean_iou"])
+def test_a_metric_of_classes_under_regression_is_refused_before_the_run(name):
+    with pytest.raises(UserError, match=f"--metrics {name} scores classes, and --task regression hands it"):
+        check_metric_fits_task(name, "regression")
+    check_metric_fits_task("mae", "regression")

@@ -61,6 +61,12 @@ def class_probabilities(task: str, outputs: torch.Tensor, targets: torch.Tensor)
             and targets.shape == outputs.shape)
 
 
+def sums_to_one(targets: torch.Tensor, axis: int) -> bool:
+    """Whether each item's targets sum to 1 on `axis`, to the precision of their type (bfloat16 rounds by 1e-2)."""
+    tolerance = max(1e-3, targets.shape[axis] * torch.finfo(targets.dtype).eps)
+    return bool(((targets.float().sum(axis) - 1).abs() <= tolerance).all())
+
+
 def fitted(task: str, outputs: torch.Tensor, targets: torch.Tensor,
            hard: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Outputs and targets in the shapes and types the task's metrics compare, or its losses (`hard` False): the
@@ -75,8 +81,10 @@ def fitted(task: str, outputs: torch.Tensor, targets: torch.Tensor,
         outputs = outputs.squeeze(-1)
     if task in ("binary", "multilabel") and targets.is_floating_point() and not hard:
         return outputs, targets.to(outputs.dtype)
-    if task in ("binary", "multilabel") and targets.is_floating_point():  # an --ignore_index value stays as it is
-        return outputs, (targets >= 0.5).long().where((targets >= 0) & (targets <= 1), targets.long())
+    if task in ("binary", "multilabel") and targets.is_floating_point():
+        # A value outside 0 to 1 stays outside (1.5 -> 2, -0.3 -> -1), so the metrics refuse it unless --ignore_index.
+        outside = torch.where(targets > 1, targets.ceil(), targets.floor()).long()
+        return outputs, (targets >= 0.5).long().where((targets >= 0) & (targets <= 1), outside)
     if task in ("binary", "multilabel"):
         return outputs, targets.long()
     return outputs, targets.to(outputs.dtype)
@@ -93,6 +101,9 @@ def shape_problem(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> st
                        and targets.shape[2:] == outputs.shape[2:])
             hint = (" (the targets have a dimension of one where the class scores are: squeeze it, target.squeeze(1), "
                     "or give each item's class as a number)" if wrapped else "")
+            if targets.dim() == outputs.dim() > 2 and targets.movedim(-1, 1).shape == outputs.shape:
+                hint = (" (the targets hold their classes last, as F.one_hot gives them: give class indices, "
+                        "target.argmax(-1), or move the classes to axis 1, target.movedim(-1, 1))")
             if targets.shape == outputs.shape:  # F.one_hot's integers
                 hint = (" (these targets of the scores' shape are integers, not probabilities: give class indices, "
                         "one_hot.argmax(1), or float probabilities, one_hot.float())")

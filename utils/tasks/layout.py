@@ -4,7 +4,7 @@ import torch
 
 from utils.config.settings import TaskSettings
 from utils.errors import UserError
-from utils.tasks.kinds import CLASS_INDEX_TASKS
+from utils.tasks.kinds import CLASS_INDEX_TASKS, sums_to_one
 from utils.tasks.metric_catalogue import check_ignores, check_metric_fits_task, parse_metric_entry
 from utils.tasks.metrics import chosen_metrics
 
@@ -31,7 +31,7 @@ def fitting_axes(outputs: torch.Tensor, targets: torch.Tensor) -> list[int]:
     if outputs.dim() < 2:
         return []
     if targets.is_floating_point() and targets.shape == outputs.shape:  # class probabilities: the axis they sum on
-        return [axis for axis in (1, -1) if torch.allclose(targets.sum(axis).float(), torch.ones(()), atol=1e-3)]
+        return [axis for axis in (1, -1) if sums_to_one(targets, axis)]
     second = outputs.shape[:1] + outputs.shape[2:] == targets.shape
     last = outputs.shape[:-1] == targets.shape
     return [axis for axis, fits in ((1, second), (-1, last)) if fits]

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.errors import UserError
-from utils.tasks.kinds import CLASS_INDEX_TASKS, class_probabilities, fitted
+from utils.tasks.kinds import CLASS_INDEX_TASKS, class_probabilities, fitted, sums_to_one
 
 ELEMENTWISE_LOSSES = {
     "mse": F.mse_loss,
@@ -132,12 +132,15 @@ def check_probabilities(task: str, targets: torch.Tensor, dataset: str, ignore_i
         raise UserError(f"{dataset} gives class probabilities (float targets of the class scores' shape {shape}), "
                         f"which hold no class index for --ignore_index {ignore_index} to leave out: drop "
                         f"--ignore_index, or give class indices")
-    sums = targets.sum(1)
-    if bool(((targets >= 0) & (targets <= 1)).all()) and torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
+    in_range = bool(((targets >= 0) & (targets <= 1)).all())
+    if in_range and sums_to_one(targets, 1):
         return
-    worst = sums.flatten()[(sums.flatten() - 1).abs().argmax()].item()
+    sums = targets.float().sum(1).flatten()
+    what = (f"an item's sum to {sums[(sums - 1).abs().argmax()].item():g}, not 1" if in_range else
+            f"values from {targets.min().item():g} to {targets.max().item():g}, not within 0 to 1")
+    void = (" (an item of all zeros, a void pixel?, has no class: give class indices, with --ignore_index for it)"
+            if in_range and bool((sums == 0).any()) else "")
     raise UserError(f"{dataset} gives float targets of the class scores' shape {shape}, which --task {task} reads as "
-                    f"class probabilities, but they are none (an item's sum to {worst:g}, values from "
-                    f"{targets.min().item():g} to {targets.max().item():g}): for several labels an item use --task "
+                    f"class probabilities, but they are none ({what}){void}: for several labels an item use --task "
                     f"multilabel, for real values --task regression, else give class indices or probabilities that "
                     f"sum to 1")

@@ -21,6 +21,7 @@ BUILD_DEFAULTS = {"dice_score": {"input_format": "mixed"}, "mean_io_u": {"input_
                   "f1_score": {"average": "macro"}, "f_beta_score": {"average": "macro"},
                   "precision": {"average": "macro"}, "recall": {"average": "macro"}}
 MODULES = ("torchmetrics.image", "torchmetrics.segmentation", "torchmetrics")
+CLASS_SCORING = ("torchmetrics.classification", "torchmetrics.segmentation")  # modules of the metrics of classes
 
 
 def snake_case(name: str) -> str:
@@ -101,7 +102,7 @@ def check_ignores(name: str, ignore_index: int | None) -> None:
 def check_metric_fits_task(name: str, task: str) -> None:
     """Refuse a classification metric under --task regression: torchmetrics reads real-valued outputs one group of
     batches at a time, as probabilities where a group lies in [0, 1] and through a sigmoid where it does not."""
-    if task == "regression" and metric_class(name).__module__.startswith("torchmetrics.classification"):
+    if task == "regression" and metric_class(name).__module__.startswith(CLASS_SCORING):
         raise UserError(f"--metrics {name} scores classes, and --task regression hands it real-valued outputs, which "
                         f"torchmetrics would read on one scale or another from group to group of batches: for 0/1 "
                         f"targets use --task binary --loss mse (its metrics read the outputs clipped into [0, 1]), "

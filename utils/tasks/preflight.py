@@ -90,10 +90,12 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
 
 # What a net written for a loss on probabilities ends in (a function, and its layer), and the loss that squashes its
 # outputs itself, which reads them as logits: those of a log-softmax or a log-sigmoid are never positive.
-SQUASHING = {"sigmoid": ("bce_with_logits", "a sigmoid", "nn.Sigmoid", "torch.sigmoid"),
-             "softmax": ("cross_entropy", "a log-softmax", "nn.Softmax", "torch.softmax"),
-             "log_softmax": ("bce_with_logits", "a sigmoid", "nn.LogSoftmax", "F.log_softmax"),
-             "log_sigmoid": ("bce_with_logits", "a sigmoid", "nn.LogSigmoid", "F.logsigmoid")}
+TWICE = "itself, so the outputs would be squashed twice"
+NEVER_POSITIVE = "as logits, and none of these is ever positive"
+SQUASHING = {"sigmoid": ("bce_with_logits", f"applies a sigmoid {TWICE}", "nn.Sigmoid", "torch.sigmoid"),
+             "softmax": ("cross_entropy", f"applies a log-softmax {TWICE}", "nn.Softmax", "torch.softmax"),
+             "log_softmax": ("bce_with_logits", f"reads them {NEVER_POSITIVE}", "nn.LogSoftmax", "F.log_softmax"),
+             "log_sigmoid": ("bce_with_logits", f"reads them {NEVER_POSITIVE}", "nn.LogSigmoid", "F.logsigmoid")}
 
 
 class SquashedOutputs(TorchFunctionMode):
@@ -129,11 +131,10 @@ def check_not_squashed(net_name: str, loss: str, squashing: str | None) -> None:
     squashed twice, their metrics count every item on one side."""
     if squashing is None or SQUASHING[squashing][0] != loss:
         return
-    _, applied, layer, function = SQUASHING[squashing]
+    _, reason, layer, function = SQUASHING[squashing]
     raise UserError(f"{net_name} returns the result of a {squashing} (an {layer} layer or {function}, on a batch in "
-                    f"eval mode as validation runs it), and --loss {loss} applies {applied} itself, so the outputs "
-                    f"would be squashed twice: return what goes into that last {squashing}, the logits the loss "
-                    f"expects")
+                    f"eval mode as validation runs it), and --loss {loss} {reason}: return what goes into that last "
+                    f"{squashing}, the logits the loss expects")
 
 
 def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, description: str,
@@ -148,6 +149,9 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
     model.use_class_axis(class_axis(task.task, given, targets, task.class_axis, net_name))
     predicted, scored = scores_and_targets(given, targets, model.task.class_axis)
     problem = shape_problem(task.task, predicted, scored)
+    if problem and model.own_loss and task.metrics == [NO_METRICS]:  # only the metrics need the shapes to fit
+        check_given_targets(model, outputs, targets, description)
+        return task.num_classes
     if problem:
         read = (f" (element {element_read(outputs, task.output_key, net_name)} of the {type(outputs).__name__} it "
                 f"returns, the one read: --output_key N reads element N)" if is_plain_sequence(outputs) else "")
@@ -158,8 +162,12 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
     counted = check_class_count(task.task, task.num_classes, predicted, net_name)
     if not isinstance(outputs, torch.Tensor):
         check_scores_read(model, outputs, counted, tuple(given.shape))
-    check_targets(task.task, counted, scored, description, net_name, task.ignore_index,
-                  class_probabilities(task.task, predicted, scored))
+    probabilities = class_probabilities(task.task, predicted, scored)
+    check_targets(task.task, counted, scored, description, net_name, task.ignore_index, probabilities)
+    if probabilities and is_rank_zero():
+        print(f"note: {description} gives float targets of the class scores' shape, read as class probabilities "
+              f"(soft targets: the loss takes them as they are, the metrics score the likeliest class); for real "
+              f"values pass --task regression")
     model.loss_function(outputs if model.own_loss else predicted, targets if model.own_loss else scored)
     return counted
 
@@ -216,7 +224,7 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
             with torch.no_grad():
                 with SquashedOutputs() as squashed:
                     outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
-                if isinstance(targets, torch.Tensor) and not (model.own_loss and task.metrics == [NO_METRICS]):
+                if isinstance(targets, torch.Tensor):
                     counted = check_tensor_targets(model, outputs, targets, description, squashed.seen)
                 else:
                     check_given_targets(model, outputs, targets, description)
