@@ -303,3 +303,10 @@ def test_a_metric_of_classes_under_regression_is_refused_before_the_run(name):
     with pytest.raises(UserError, match=f"--metrics {name} scores classes, and --task regression hands it"):
         check_metric_fits_task(name, "regression")
     check_metric_fits_task("mae", "regression")
+
+
+def test_a_trailing_1_of_regression_targets_is_dropped_as_one_of_the_outputs_is():
+    outputs, targets = torch.tensor([1.0, 2.0, 4.0]), torch.tensor([[1.0], [2.0], [3.0]])
+    loss, count = TaskLoss("mse", "regression").mean_and_count(outputs, targets)
+    assert (loss.item(), count) == (pytest.approx(1 / 3), 3)  # broadcast to [3, 3] it would be 21 / 9
+    assert shape_problem("regression", outputs, targets) is None

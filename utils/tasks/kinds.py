@@ -29,7 +29,7 @@ TASKS = dict(zip(BY_NAME["task"].choices, (
     TaskKind("cross_entropy", ("accuracy", "iou"), "multiclass",
              "class scores [B, C, H, W] (or [B, H, W, C]) against class indices [B, H, W] or class probabilities "
              "of the scores' shape"),
-    TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 is dropped)"),
+    TaskKind("mse", ("mae",), None, "outputs of the targets' shape (a trailing 1 of either is dropped)"),
 ), strict=True))
 CLASS_INDEX_TASKS = ("classification", "segmentation")
 
@@ -79,6 +79,8 @@ def fitted(task: str, outputs: torch.Tensor, targets: torch.Tensor,
         outputs = outputs.squeeze(1)
     if task == "regression" and outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1:
         outputs = outputs.squeeze(-1)
+    if task == "regression" and targets.dim() == outputs.dim() + 1 and targets.shape[-1] == 1:
+        targets = targets.squeeze(-1)
     if task in ("binary", "multilabel") and targets.is_floating_point() and not hard:
         return outputs, targets.to(outputs.dtype)
     if task in ("binary", "multilabel") and targets.is_floating_point():
