@@ -28,7 +28,9 @@ def per_dataset(metrics: dict[str, Any], stage: str, labels: list[str]) -> dict[
 
 def results_table(results: dict[str, Any]) -> str:
     """A plain text table: one row per stage and dataset, one column per metric."""
-    rows = [(stage, label, values) for stage in STAGES for label, values in results.get(stage, {}).items()]
+    partial = results.get("partial", {})
+    rows = [(stage, f"{label} (part)" if label in partial.get(stage, {}) else label, values)
+            for stage in STAGES for label, values in results.get(stage, {}).items()]
     if not rows:
         return "no metrics were computed"
     names = sorted({name for _, _, values in rows for name in values}, key=lambda name: (name != "loss", name))

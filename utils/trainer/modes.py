@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 
 from utils.config.command_line import Command
 from utils.errors import RunPruned, UserError
@@ -27,6 +28,7 @@ def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: Lightning
     best_step, val_metrics = stored_validation(best) if best else (None, dict(trainer.callback_metrics))
     results = {"best_checkpoint": best, "best_step": best_step, "best_score": best_score(trainer, val_metrics),
                "epochs_trained": trainer.current_epoch, "val": per_dataset(val_metrics, "val", labels["val"])}
+    with_cut_short(results, "val", cut_short(trainer.num_val_batches, trainer.val_dataloaders, labels["val"]))
     if trainer.checkpoint_callback is not None:  # an own module's monitor is chosen at its first validation
         results["monitor"] = trainer.checkpoint_callback.monitor
     skipped = [f"{stage} skipped: {type(model).__name__} defines no {step}" for stage, step in
@@ -36,6 +38,24 @@ def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: Lightning
     if defines_hook(type(model), "test_step"):
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
         results["test"] = per_dataset(trainer.callback_metrics, "test", labels["test"])
+        with_cut_short(results, "test", cut_short(trainer.num_test_batches, trainer.test_dataloaders,
+                                                  labels["test"]))
+    return results
+
+
+def cut_short(scored: list[int | float], loaders: Any, labels: list[str]) -> dict[str, list[int]]:
+    """The sets that --limit_val_batches or --limit_test_batches cut short, by label: [batches scored, batches] of
+    this process's share (Lightning counts the limit per process)."""
+    loaders = loaders if isinstance(loaders, list | tuple) else [loaders]
+    totals = [len(loader) if isinstance(loader, DataLoader) else None for loader in loaders]
+    return {label: [int(count), total] for label, count, total in zip(labels, scored, totals, strict=False)
+            if total is not None and count < total}
+
+
+def with_cut_short(results: dict[str, Any], stage: str, cut: dict[str, list[int]]) -> dict[str, Any]:
+    """`results` recording under `partial` which of the stage's sets were scored in part."""
+    if cut:
+        results.setdefault("partial", {})[stage] = cut
     return results
 
 
@@ -116,10 +136,12 @@ def mode_results(mode: str, trainer: Trainer, model: LightningModule, datamodule
         return fit_and_test(trainer, model, datamodule, resume_checkpoint, labels)
     if mode == "validate":
         trainer.validate(model, datamodule=datamodule, verbose=False)
-        return {"val": per_dataset(trainer.callback_metrics, "val", labels["val"])}
+        return with_cut_short({"val": per_dataset(trainer.callback_metrics, "val", labels["val"])}, "val",
+                              cut_short(trainer.num_val_batches, trainer.val_dataloaders, labels["val"]))
     if mode == "test":
         trainer.test(model, datamodule=datamodule, verbose=False)
-        return {"test": per_dataset(trainer.callback_metrics, "test", labels["test"])}
+        return with_cut_short({"test": per_dataset(trainer.callback_metrics, "test", labels["test"])}, "test",
+                              cut_short(trainer.num_test_batches, trainer.test_dataloaders, labels["test"]))
     return predict_to_file(trainer, model, datamodule, labels["test"], run_dir, task)
 
 

@@ -27,6 +27,13 @@ def record_configuration(command: Command, trainer: Trainer, run_dir: Path, thre
     record_options_in_loggers(trainer.loggers, run_dir, config)
 
 
+def partial_lines(results: dict[str, Any]) -> list[str]:
+    """A line for each set that a --limit_val_batches or --limit_test_batches scored in part."""
+    return [f"{stage} {label}: {scored} of {total} batches scored (of each process's share, --limit_{stage}_batches): "
+            f"its numbers are those batches', not the whole set's"
+            for stage, cut in results.get("partial", {}).items() for label, (scored, total) in cut.items()]
+
+
 def record_results(run_dir: Path, results: dict[str, Any]) -> None:
     """Write results.json and print the results table (or why a sweep trial was pruned)."""
     write_json(run_dir / RESULTS_FILE, results)
@@ -36,5 +43,5 @@ def record_results(run_dir: Path, results: dict[str, Any]) -> None:
         summary = export_line(results["export"])
     else:
         summary = results_table(results)
-    skipped = "".join(f"\n{line}" for line in results.get("skipped", []))
+    skipped = "".join(f"\n{line}" for line in [*results.get("skipped", []), *partial_lines(results)])
     print(f"\n{summary}{skipped}\n\nrun folder: {run_dir}")

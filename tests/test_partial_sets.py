@@ -1,0 +1,27 @@
+"""--limit_val_batches and --limit_test_batches: a set scored in part says so, in the table and in results.json."""
+
+import json
+
+# 203 points, 20 held out for val and test: batches of 8, 8 and 4.
+RUN = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "203", "--batch_size", "8",
+       "--max_epochs", "1", "--limit_train_batches", "2", "--confusion_images", "off")
+
+
+def finished(fork_server, project, experiment: str, *arguments: str) -> tuple[dict, str]:
+    """The run's results.json and its output."""
+    process = fork_server.run(project.root, *RUN, *arguments, "--experiment", experiment)
+    assert process.returncode == 0, process.stderr[-3000:]
+    return json.loads((project.logs / experiment / "version_0" / "results.json").read_text()), process.stdout
+
+
+def test_a_set_scored_in_part_is_marked_as_such_and_a_whole_one_is_not(fork_server, project):
+    results, output = finished(fork_server, project, "part", "--limit_val_batches", "1", "--limit_test_batches", "2")
+    assert results["partial"] == {"val": {"standard_data": [1, 3]}, "test": {"standard_data": [2, 3]}}
+    assert "val    standard_data (part)" in output and "test   standard_data (part)" in output
+    assert ("test standard_data: 2 of 3 batches scored (of each process's share, --limit_test_batches): its numbers "
+            "are those batches', not the whole set's") in output
+    tested, output = finished(fork_server, project, "tested", "--mode", "test", "--ckpt", results["best_checkpoint"],
+                              "--limit_test_batches", "1")
+    assert tested["partial"] == {"test": {"standard_data": [1, 3]}}
+    whole, output = finished(fork_server, project, "whole")
+    assert "partial" not in whole and "(part)" not in output
