@@ -2,6 +2,7 @@
 
 import inspect
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -21,6 +22,14 @@ def test_every_trainer_option_is_a_keyword_argument_of_the_trainer():
     arguments = trainer_arguments(settings)
     assert set(arguments) == set(names_where(trainer=True))
     assert set(arguments) <= set(inspect.signature(Trainer.__init__).parameters)
+
+
+@pytest.mark.parametrize("devices", ["auto", -1])
+def test_predict_takes_one_device_where_the_devices_are_left_to_lightning(devices):
+    # --devices auto (or -1) on a machine of several GPUs would start a process per GPU, each predicting its share.
+    settings = replace(parse_command_line(STANDARD).settings.trainer, mode="predict", devices=devices)
+    assert trainer_arguments(settings)["devices"] == 1
+    assert trainer_arguments(replace(settings, mode="test"))["devices"] == devices
 
 
 def test_each_option_has_its_default_when_not_given():

@@ -73,6 +73,8 @@ def trainer_arguments(settings: TrainerSettings) -> dict:
     """The Trainer's keyword arguments that the registry's Trainer options give."""
     arguments = {name: TRAINER_VALUES.get(name, lambda value: value)(getattr(settings, name))
                  for name in names_where(trainer=True)}
+    if settings.mode == "predict" and arguments["devices"] in ("auto", -1):
+        arguments["devices"] = 1  # predictions.pt holds every item in order: one process, not one per GPU
     return {**arguments, "strategy": build_strategy(settings)}
 
 
