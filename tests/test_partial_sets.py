@@ -2,6 +2,10 @@
 
 import json
 
+from torch.utils.data import DataLoader
+
+from utils.trainer.modes import cut_short
+
 # 203 points, 20 held out for val and test: batches of 8, 8 and 4.
 RUN = ("--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "203", "--batch_size", "8",
        "--max_epochs", "1", "--limit_train_batches", "2", "--confusion_images", "off")
@@ -25,3 +29,8 @@ def test_a_set_scored_in_part_is_marked_as_such_and_a_whole_one_is_not(fork_serv
     assert tested["partial"] == {"test": {"standard_data": [1, 3]}}
     whole, output = finished(fork_server, project, "whole")
     assert "partial" not in whole and "(part)" not in output
+
+
+def test_a_stage_that_scored_nothing_gives_no_numbers_to_mark():
+    loader = DataLoader(range(24), batch_size=8)  # 3 batches
+    assert cut_short([0, 1, 3], [loader] * 3, ["none", "some", "all"]) == {"some": [1, 3]}

@@ -49,7 +49,7 @@ def cut_short(scored: list[int | float], loaders: Any, labels: list[str]) -> dic
     loaders = loaders if isinstance(loaders, list | tuple) else [loaders]
     totals = [len(loader) if isinstance(loader, DataLoader) else None for loader in loaders]
     return {label: [int(count), total] for label, count, total in zip(labels, scored, totals, strict=False)
-            if total is not None and count < total}
+            if total is not None and 0 < count < total}  # none scored (--limit_val_batches 0) gives no numbers
 
 
 def with_cut_short(results: dict[str, Any], stage: str, cut: dict[str, list[int]]) -> dict[str, Any]:
