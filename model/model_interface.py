@@ -180,8 +180,8 @@ class MInterface(pl.LightningModule):
             loss = self.loss_function(outputs, targets)
             metrics.update(loss, outputs, targets)
             return loss
-        predicted, scored = scores_and_targets(prediction(outputs, self.task.output_key, type(self.net).__name__),
-                                               targets, self.task.class_axis)
+        given = prediction(outputs, self.task.output_key, type(self.net).__name__)
+        predicted, scored = scores_and_targets(self.task.task, given, targets, self.task.class_axis)
         if self.own_loss:
             loss, count = self.loss_function(outputs, targets), None
         else:  # an epoch's loss is the mean over the targets counted, however they fall into batches

@@ -4,7 +4,7 @@ import torch
 
 from utils.config.settings import TaskSettings
 from utils.errors import UserError
-from utils.tasks.kinds import CLASS_INDEX_TASKS, sums_to_one
+from utils.tasks.kinds import CLASS_INDEX_TASKS, class_probabilities, sums_to_one
 from utils.tasks.metric_catalogue import check_ignores, check_metric_fits_task, parse_metric_entry
 from utils.tasks.metrics import chosen_metrics
 
@@ -62,9 +62,9 @@ def classes_second(outputs: torch.Tensor, axis: int | None) -> torch.Tensor:
     return outputs.movedim(-1, 1) if axis == -1 and outputs.dim() > 2 else outputs
 
 
-def scores_and_targets(outputs: torch.Tensor, targets: torch.Tensor,
+def scores_and_targets(task: str, outputs: torch.Tensor, targets: torch.Tensor,
                        axis: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Outputs with their class scores on axis 1, and targets of their shape (class probabilities) moved alike."""
-    if targets.shape == outputs.shape and targets.is_floating_point():
+    """Outputs with their class scores on axis 1, and targets that are class probabilities moved alike."""
+    if class_probabilities(task, outputs, targets):
         targets = classes_second(targets, axis)
     return classes_second(outputs, axis), targets

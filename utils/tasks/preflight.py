@@ -147,7 +147,7 @@ def check_tensor_targets(model: Any, outputs: Any, targets: torch.Tensor, descri
         check_not_squashed(net_name, model.loss_function.loss, squashing)
     model.use_sigmoid_outputs(squashing == "sigmoid")
     model.use_class_axis(class_axis(task.task, given, targets, task.class_axis, net_name))
-    predicted, scored = scores_and_targets(given, targets, model.task.class_axis)
+    predicted, scored = scores_and_targets(task.task, given, targets, model.task.class_axis)
     problem = shape_problem(task.task, predicted, scored)
     if problem and model.own_loss and task.metrics == [NO_METRICS]:  # only the metrics need the shapes to fit
         check_given_targets(model, outputs, targets, description)

@@ -28,7 +28,7 @@ def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: Lightning
     best_step, val_metrics = stored_validation(best) if best else (None, dict(trainer.callback_metrics))
     results = {"best_checkpoint": best, "best_step": best_step, "best_score": best_score(trainer, val_metrics),
                "epochs_trained": trainer.current_epoch, "val": per_dataset(val_metrics, "val", labels["val"])}
-    with_cut_short(results, "val", cut_short(trainer.num_val_batches, trainer.val_dataloaders, labels["val"]))
+    with_cut_short(results, trainer, "val", labels["val"])
     if trainer.checkpoint_callback is not None:  # an own module's monitor is chosen at its first validation
         results["monitor"] = trainer.checkpoint_callback.monitor
     skipped = [f"{stage} skipped: {type(model).__name__} defines no {step}" for stage, step in
@@ -38,9 +38,15 @@ def fit_and_test(trainer: Trainer, model: LightningModule, datamodule: Lightning
     if defines_hook(type(model), "test_step"):
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
         results["test"] = per_dataset(trainer.callback_metrics, "test", labels["test"])
-        with_cut_short(results, "test", cut_short(trainer.num_test_batches, trainer.test_dataloaders,
-                                                  labels["test"]))
+        with_cut_short(results, trainer, "test", labels["test"])
     return results
+
+
+def stage_cut_short(trainer: Trainer, stage: str, labels: list[str]) -> dict[str, list[int]]:
+    """The sets of the stage (val or test) the Trainer last ran that its batch limit cut short."""
+    if stage == "val":
+        return cut_short(trainer.num_val_batches, trainer.val_dataloaders, labels)
+    return cut_short(trainer.num_test_batches, trainer.test_dataloaders, labels)
 
 
 def cut_short(scored: list[int | float], loaders: Any, labels: list[str]) -> dict[str, list[int]]:
@@ -52,8 +58,9 @@ def cut_short(scored: list[int | float], loaders: Any, labels: list[str]) -> dic
             if total is not None and 0 < count < total}  # none scored (--limit_val_batches 0) gives no numbers
 
 
-def with_cut_short(results: dict[str, Any], stage: str, cut: dict[str, list[int]]) -> dict[str, Any]:
+def with_cut_short(results: dict[str, Any], trainer: Trainer, stage: str, labels: list[str]) -> dict[str, Any]:
     """`results` recording under `partial` which of the stage's sets were scored in part."""
+    cut = stage_cut_short(trainer, stage, labels)
     if cut:
         results.setdefault("partial", {})[stage] = cut
     return results
@@ -136,12 +143,12 @@ def mode_results(mode: str, trainer: Trainer, model: LightningModule, datamodule
         return fit_and_test(trainer, model, datamodule, resume_checkpoint, labels)
     if mode == "validate":
         trainer.validate(model, datamodule=datamodule, verbose=False)
-        return with_cut_short({"val": per_dataset(trainer.callback_metrics, "val", labels["val"])}, "val",
-                              cut_short(trainer.num_val_batches, trainer.val_dataloaders, labels["val"]))
+        return with_cut_short({"val": per_dataset(trainer.callback_metrics, "val", labels["val"])}, trainer, "val",
+                              labels["val"])
     if mode == "test":
         trainer.test(model, datamodule=datamodule, verbose=False)
-        return with_cut_short({"test": per_dataset(trainer.callback_metrics, "test", labels["test"])}, "test",
-                              cut_short(trainer.num_test_batches, trainer.test_dataloaders, labels["test"]))
+        return with_cut_short({"test": per_dataset(trainer.callback_metrics, "test", labels["test"])}, trainer,
+                              "test", labels["test"])
     return predict_to_file(trainer, model, datamodule, labels["test"], run_dir, task)
 
 
