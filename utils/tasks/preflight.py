@@ -199,8 +199,8 @@ def check_scores_read(model: Any, outputs: Any, counted: int | None, shape: tupl
 
 
 def check_given_targets(model: Any, outputs: Any, targets: Any, description: str) -> None:
-    """Run the net's own loss on targets that are not tensors (or on any, under `--metrics none`), which then meet
-    only that loss and its metrics()."""
+    """Run the net's own loss on targets that are not tensors (or whose shape no metric could read, under `--metrics
+    none`), which then meet only that loss and its metrics()."""
     if model.task.metrics and model.task.metrics != [NO_METRICS]:
         raise UserError(f"--metrics needs tensor targets, but {description} gives {type(targets).__name__}: drop "
                         f"--metrics and let the net's metrics() method name metrics that read these targets")
