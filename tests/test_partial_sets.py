@@ -4,6 +4,7 @@ import json
 
 from torch.utils.data import DataLoader
 
+from utils.runs.results import results_table
 from utils.trainer.modes import cut_short
 
 # 203 points, 20 held out for val and test: batches of 8, 8 and 4.
@@ -34,3 +35,11 @@ def test_a_set_scored_in_part_is_marked_as_such_and_a_whole_one_is_not(fork_serv
 def test_a_stage_that_scored_nothing_gives_no_numbers_to_mark():
     loader = DataLoader(range(24), batch_size=8)  # 3 batches
     assert cut_short([0, 1, 3], [loader] * 3, ["none", "some", "all"]) == {"some": [1, 3]}
+
+
+def test_a_mean_over_sets_of_which_one_was_scored_in_part_is_marked_too():
+    values = {"loss": 1.0}
+    table = results_table({"val": {"a": values, "b": values, "mean": values}, "test": {"a": values},
+                           "partial": {"val": {"b": [1, 3]}}})
+    assert [line.split()[1:3] for line in table.splitlines()[1:]] == [
+        ["a", "1.0000"], ["b", "(part)"], ["mean", "(part)"], ["a", "1.0000"]]

@@ -27,10 +27,11 @@ def per_dataset(metrics: dict[str, Any], stage: str, labels: list[str]) -> dict[
 
 
 def results_table(results: dict[str, Any]) -> str:
-    """A plain text table: one row per stage and dataset, one column per metric."""
+    """A plain text table: one row per stage and dataset, one column per metric; a set scored in part, and a mean
+    over such sets, marked `(part)`."""
     partial = results.get("partial", {})
-    rows = [(stage, f"{label} (part)" if label in partial.get(stage, {}) else label, values)
-            for stage in STAGES for label, values in results.get(stage, {}).items()]
+    rows = [(stage, f"{label} (part)" if label in partial.get(stage, {}) or (label == MEAN_LABEL and partial.get(stage))
+             else label, values) for stage in STAGES for label, values in results.get(stage, {}).items()]
     if not rows:
         return "no metrics were computed"
     names = sorted({name for _, _, values in rows for name in values}, key=lambda name: (name != "loss", name))
