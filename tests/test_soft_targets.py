@@ -210,20 +210,13 @@ def test_probabilities_rounded_to_bfloat16_still_sum_to_one_and_void_pixels_are_
 # A net with its own loss and its own metric, whose logits all lie in [0, 1]: read through their sigmoid, as the
 # template reads an own loss's outputs, each is positive; read as probabilities, none is.
 OWN_METRIC_NET = """
-import torch
 import torch.nn.functional as F
-from torch import nn
 from torchmetrics.classification import BinaryAccuracy
 
+from model.scaled_inputs import ScaledInputs
 
-class OwnMetricNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.scale = nn.Parameter(torch.tensor(1.0))
 
-    def forward(self, x):
-        return self.scale * x
-
+class OwnMetricNet(ScaledInputs):
     def loss(self, outputs, target):
         return F.binary_cross_entropy_with_logits(outputs, target)
 
