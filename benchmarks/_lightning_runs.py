@@ -8,6 +8,7 @@ import _common  # noqa: F401  (puts the project on the import path)
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+import torchmetrics
 from _timing import EpochClock
 from _workloads import LEARNING_RATE, SEED, Workload, plain_datasets, plain_loader, plain_net
 from torch import nn
@@ -102,6 +103,81 @@ def bare_run(workload: Workload, epochs: int, clock: EpochClock, log_dir: str) -
                          default_root_dir=log_dir, callbacks=[ClockHooks(clock)])
     trainer.fit(BareModule(net), plain_loader(train_set, train=True),
                 [plain_loader(dataset, train=False) for dataset in val_sets])
+
+
+class FeaturesModule(BareModule):
+    """The template's default features written as Lightning's docs and lightning-hydra-template write them: the
+    train loss logged every --log_every_n_steps, accuracy and F1 on train and on each val set logged per epoch."""
+
+    def __init__(self, net: nn.Module, classes: int, val_sets: int) -> None:
+        super().__init__(net)
+
+        def metrics() -> torchmetrics.MetricCollection:
+            return torchmetrics.MetricCollection({
+                "accuracy": torchmetrics.Accuracy(task="multiclass", num_classes=classes, average="micro"),
+                "f1": torchmetrics.F1Score(task="multiclass", num_classes=classes, average="macro")})
+
+        self.train_metrics = metrics().clone(prefix="train/")
+        self.val_metrics = nn.ModuleList(metrics().clone(prefix=f"val/{index}/") for index in range(val_sets))
+        self.val_losses = nn.ModuleList(torchmetrics.MeanMetric() for _ in range(val_sets))
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """Cross-entropy of one batch, logged at logged steps; the train metrics updated."""
+        outputs = self.net(batch[0])
+        loss = F.cross_entropy(outputs, batch[1])
+        self.log("train/loss", loss)
+        self.train_metrics.update(outputs, batch[1])
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        """The epoch's train metrics."""
+        self.log_dict(self.train_metrics.compute())
+        self.train_metrics.reset()
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """The val set's loss and metrics updated."""
+        outputs = self.net(batch[0])
+        self.val_losses[dataloader_idx].update(F.cross_entropy(outputs, batch[1]), len(batch[1]))
+        self.val_metrics[dataloader_idx].update(outputs, batch[1])
+
+    def on_validation_epoch_end(self) -> None:
+        """Each val set's loss and metrics."""
+        for index, (loss, metrics) in enumerate(zip(self.val_losses, self.val_metrics, strict=True)):
+            self.log(f"val/{index}/loss" if index else "val/loss", loss.compute())
+            self.log_dict(metrics.compute())
+            loss.reset()
+            metrics.reset()
+
+
+def stock_run(module_class: type[BareModule], workload: Workload, epochs: int, log_dir: str,
+              callbacks: list[pl.Callback]) -> None:
+    """Train a module of `module_class` with Lightning's default logger, summary and progress bar and `callbacks`."""
+    net = plain_net(workload)
+    train_set, val_sets = plain_datasets(workload)
+    # Both workloads' nets score 10 classes.
+    module = BareModule(net) if module_class is BareModule else module_class(net, 10, len(val_sets))
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, min_epochs=epochs, log_every_n_steps=50,
+                         limit_train_batches=workload.train_batches or 1.0,
+                         limit_val_batches=workload.val_batches or 1.0, use_distributed_sampler=False,
+                         default_root_dir=log_dir, callbacks=callbacks)
+    trainer.fit(module, plain_loader(train_set, train=True),
+                [plain_loader(dataset, train=False) for dataset in val_sets])
+
+
+def callbacks_run(workload: Workload, epochs: int, clock: EpochClock, log_dir: str) -> None:
+    """(l): the bare module with Lightning's callbacks for the template's features alone: the logger, the summary, the
+    progress bar refreshed every 50 steps as the template's, a checkpoint every validation, early stopping."""
+    callbacks = [ClockHooks(clock), pl.callbacks.TQDMProgressBar(refresh_rate=50), pl.callbacks.ModelCheckpoint(),
+                 pl.callbacks.EarlyStopping(monitor="val/loss", patience=5, strict=False)]
+    stock_run(BareModule, workload, epochs, log_dir, callbacks)
+
+
+def features_run(workload: Workload, epochs: int, clock: EpochClock, log_dir: str) -> None:
+    """(f): the template's default features written as Lightning's docs write them: FeaturesModule, Lightning's
+    default progress bar, the best checkpoint by val/loss with last.ckpt beside it, early stopping."""
+    callbacks = [ClockHooks(clock), pl.callbacks.ModelCheckpoint(monitor="val/loss", save_last=True),
+                 pl.callbacks.EarlyStopping(monitor="val/loss", patience=5)]
+    stock_run(FeaturesModule, workload, epochs, log_dir, callbacks)
 
 
 def template_run(workload: Workload, epochs: int, clock: EpochClock, log_dir: str,

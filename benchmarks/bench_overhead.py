@@ -1,5 +1,6 @@
 """Template overhead in one process: a hand-written PyTorch loop (a) taking turns epoch by epoch with a bare
-LightningModule (b), the template (c) and itself (a', the control); peak memory; parity of the train loss.
+LightningModule (b), (b) with Lightning's callbacks for the template's features (l), those features written as
+Lightning's docs write them (f), the template (c) and itself (a', the control); peak memory; parity of the train loss.
 
     .venv/bin/python benchmarks/bench_overhead.py
 """
@@ -16,9 +17,10 @@ from _common import check_line, median, quiet, ratio_line, table
 from _timing import PHASES, EpochClock, TakingTurns, run_rounds
 from _workloads import SEED, HandWrittenLoop, Workload, hand_written_run, mlp_workload, mnist_workload
 
-VARIANTS = {"a": "hand-written loop", "b": "bare LightningModule", "c": "template",
-            "a'": "hand-written loop again (control)"}
-TIMED = ("b", "c", "a'")  # each run of these takes turns with a hand-written loop (a) of its own
+VARIANTS = {"a": "hand-written loop", "b": "bare LightningModule", "l": "(b) with Lightning's callbacks alone",
+            "f": "Lightning with the same features", "c": "template", "a'": "hand-written loop again (control)"}
+TIMED = ("b", "l", "f", "c", "a'")  # each run of these takes turns with a hand-written loop (a) of its own
+RUN_PAIRS = (("c", "b"), ("l", "b"), ("f", "b"), ("c", "f"))  # the Lightning runs against each other
 TIME_TARGETS = {("mnist", "c", "a"): 1.05}  # the MLP's (c)/(b) is reported, not a target
 MEMORY_TARGET = 1.10
 PARITY_TOLERANCE = 5e-6  # equal to 5 decimal places
@@ -51,14 +53,14 @@ def runner(variant: str, workload: Workload, epochs: int, log_dir: str) -> Calla
     """A function of a clock that trains `variant` for `epochs` epochs."""
     if variant in ("a", "a'"):
         return lambda clock: hand_written_run(workload, epochs, clock)
-    from _lightning_runs import bare_run, template_run
+    from _lightning_runs import bare_run, callbacks_run, features_run, template_run
 
-    run = bare_run if variant == "b" else template_run
+    run = {"b": bare_run, "l": callbacks_run, "f": features_run, "c": template_run}[variant]
     return lambda clock: run(workload, epochs, clock, log_dir)
 
 
 def time_variants(workload: Workload, epochs: int, rounds: int, log_dir: str) -> dict[str, list[TakingTurns]]:
-    """Each round one fresh run of (b), (c) and (a'), each taking turns with a fresh hand-written loop (a)."""
+    """Each round one fresh run of (b), (l), (f), (c) and (a'), each taking turns with a fresh hand-written loop (a)."""
 
     def taking_turns(variant: str) -> Callable[[], TakingTurns]:
         run = runner(variant, workload, epochs + 1, log_dir)
@@ -74,6 +76,11 @@ def time_variants(workload: Workload, epochs: int, rounds: int, log_dir: str) ->
         return run_rounds({variant: taking_turns(variant) for variant in TIMED}, rounds)
 
 
+def between(against_a: dict[str, list[float]], top: str, bottom: str) -> list[float]:
+    """Each round's (top)/(bottom): its (top)/(a) divided by its (bottom)/(a)."""
+    return [t / b for t, b in zip(against_a[top], against_a[bottom], strict=True)]
+
+
 def report_timing(workload: Workload, runs: dict[str, list[TakingTurns]]) -> None:
     """Median epoch and phase times per variant, then each ratio: the median over rounds with its interval."""
     clocks = {"a": [turns.other_clock for variant in TIMED for turns in runs[variant]], **runs}
@@ -83,13 +90,14 @@ def report_timing(workload: Workload, runs: dict[str, list[TakingTurns]]) -> Non
         phases[variant] = [1000 * median([epoch[index] for epoch in epochs]) for index in range(len(PHASES))]
         wall = median([seconds for clock in clocks[variant] for seconds in clock.timed()])
         rows.append((f"({variant}) {name}", f"{wall:.3f}", *(f"{ms:.1f}" for ms in phases[variant])))
-    rows.append(("(c) - (b)", "", *(f"{c - b:+.1f}" for c, b in zip(phases["c"], phases["b"], strict=True))))
+    for top, bottom in RUN_PAIRS:
+        differences = (f"{t - b:+.1f}" for t, b in zip(phases[top], phases[bottom], strict=True))
+        rows.append((f"({top}) - ({bottom})", "", *differences))
     print(table(["variant", "median s/epoch", *(f"{phase} ms" for phase in PHASES)], rows))
     for kind in ("wall", "cpu"):  # process CPU time: steadier than wall time while other processes are busy
         against_a = {variant: [turns.ratio(kind) for turns in runs[variant]] for variant in TIMED}
-        against_b = [c / b for c, b in zip(against_a["c"], against_a["b"], strict=True)]
-        ratios = {("c", "a"): against_a["c"], ("c", "b"): against_b, ("b", "a"): against_a["b"],
-                  ("a'", "a"): against_a["a'"]}
+        ratios = {("c", "a"): against_a["c"], **{pair: between(against_a, *pair) for pair in RUN_PAIRS},
+                  ("b", "a"): against_a["b"], ("a'", "a"): against_a["a'"]}
         for (top, bottom), values in ratios.items():
             target = TIME_TARGETS.get((workload.name, top, bottom)) if kind == "wall" else None
             control = " control" if top == "a'" else ""

@@ -21,7 +21,8 @@ RUNS = [
     case([*OVERHEAD, "--skip", "memory"],
          ["ratio  mnist wall time (c)/(a)", "ratio  mnist wall time (c)/(b)", "ratio  mnist wall time (b)/(a)",
           "ratio  mnist wall time (a')/(a) control", "ratio  mnist cpu time (c)/(a)", "ratio  mlp wall time (c)/(b)",
-          "(c) - (b)", "check  mnist train loss parity (a) vs (c)", "check  mlp train loss parity (a) vs (c)"]),
+          "ratio  mlp wall time (l)/(b)", "ratio  mlp wall time (f)/(b)", "ratio  mlp wall time (c)/(f)", "(c) - (b)",
+          "check  mnist train loss parity (a) vs (c)", "check  mlp train loss parity (a) vs (c)"]),
     # Peak memory takes a fresh interpreter per variant (three a workload): measured on one workload.
     case([*OVERHEAD, "--workloads", "mlp", "--skip", "timing", "parity"], ["ratio  mlp peak memory (c)/(b)"],
          "bench_overhead.py memory"),
