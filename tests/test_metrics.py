@@ -3,6 +3,7 @@
 import pytest
 import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassJaccardIndex
+from torchmetrics.functional.classification import multiclass_auroc, multiclass_calibration_error
 
 from utils.errors import UserError
 from utils.tasks.kinds import outputs_reading
@@ -118,7 +119,29 @@ def test_only_outputs_trained_as_logits_reach_the_metrics_as_their_sigmoid():
     assert outputs_reading("binary", None, own_loss=True) == "logits"  # a net's own loss: logits, unless
     assert outputs_reading("binary", None, own_loss=True, sigmoid_outputs=True) == "probabilities"  # a sigmoid's
     assert outputs_reading("multilabel", "mse", own_loss=False, sigmoid_outputs=True) == "probabilities"
-    assert outputs_reading("classification", None, own_loss=False) is None
+    assert outputs_reading("classification", None, own_loss=False) == "class_logits"  # cross_entropy's: softmax
+    assert outputs_reading("segmentation", "cross_entropy", own_loss=False) == "class_logits"
+    assert outputs_reading("classification", None, own_loss=True) is None  # a net's own loss: as they are
+    assert outputs_reading("regression", None, own_loss=False) is None
+
+
+def test_class_scores_that_all_lie_in_zero_to_one_reach_the_metrics_through_their_softmax_in_every_group():
+    # torchmetrics alone reads a group of scores inside [0, 1] as probabilities and any other through its softmax.
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.rand(96, 4, generator=generator)
+    scores[48:] += 3.0  # the second group's scores lie outside [0, 1]
+    targets = torch.randint(4, (96,), generator=generator)
+    ours = StageMetrics(build_metrics("classification", ["auroc", "calibration_error"], 4),
+                        reading=outputs_reading("classification", None, own_loss=False))
+    for start in (0, 48):
+        ours.update(torch.tensor(0.0), scores[start:start + 48], targets[start:start + 48])
+        ours.flush()
+    values = ours.compute()
+    probabilities = scores.softmax(1)
+    expected_auroc = multiclass_auroc(probabilities, targets, num_classes=4)
+    expected_calibration = multiclass_calibration_error(probabilities, targets, num_classes=4)
+    assert values["auroc"].item() == pytest.approx(expected_auroc.item(), abs=1e-6)
+    assert values["calibration_error"].item() == pytest.approx(expected_calibration.item(), abs=1e-6)
 
 
 @pytest.mark.parametrize("task", ["binary", "multilabel"])

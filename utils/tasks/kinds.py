@@ -35,13 +35,17 @@ CLASS_INDEX_TASKS = ("classification", "segmentation")
 
 
 def outputs_reading(task: str, loss: str | None, own_loss: bool, sigmoid_outputs: bool = False) -> str | None:
-    """How the metrics read a binary or multi-label task's outputs, once for the whole run: `probabilities`, clipped
-    into [0, 1] so a value past either end counts on its side, for outputs that are a sigmoid's result
-    (`sigmoid_outputs`) or trained toward 0 and 1 by mse, l1 or smooth_l1; `logits`, read through their sigmoid,
-    under bce_with_logits or a net's own loss; None for the other tasks.
+    """How the metrics read the outputs, once for the whole run: `probabilities`, clipped into [0, 1] so a value past
+    either end counts on its side, for binary or multi-label outputs that are a sigmoid's result (`sigmoid_outputs`)
+    or trained toward 0 and 1 by mse, l1 or smooth_l1; `logits`, read through their sigmoid, under bce_with_logits
+    or a net's own loss; `class_logits`, read through their softmax on the class axis, for class scores trained by
+    cross_entropy; None (as they are) otherwise.
 
-    torchmetrics alone would guess for each group of batches: it takes the sigmoid of a group holding any value
-    outside [0, 1] and reads a group inside it as probabilities, moving the threshold from group to group."""
+    torchmetrics alone would guess for each group of batches: it takes the sigmoid (softmax) of a group holding any
+    value outside [0, 1] and reads a group inside it as probabilities, moving the threshold (the scores) from group
+    to group."""
+    if task in CLASS_INDEX_TASKS:
+        return "class_logits" if not own_loss and (loss or TASKS[task].default_loss) == "cross_entropy" else None
     if task not in ("binary", "multilabel"):
         return None
     if sigmoid_outputs:

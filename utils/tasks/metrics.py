@@ -165,9 +165,12 @@ class StageMetrics(nn.Module):
         return "the metrics"
 
     def scores(self, outputs: torch.Tensor) -> torch.Tensor:
-        """What the metrics read of a group of outputs: the logits' sigmoid, or probabilities clipped into [0, 1]."""
+        """What the metrics read of a group of outputs: the logits' sigmoid, the class scores' softmax (classes on
+        axis 1), or probabilities clipped into [0, 1]."""
         if self.reading == "logits":
             return outputs.sigmoid()
+        if self.reading == "class_logits":  # in float32 at least: a half-precision softmax could tie two classes
+            return outputs.softmax(1, dtype=torch.promote_types(outputs.dtype, torch.float32))
         return outputs.clamp(0, 1) if self.reading == "probabilities" else outputs
 
     def compute(self) -> dict[str, torch.Tensor]:
