@@ -155,3 +155,13 @@ def test_outputs_trained_toward_0_and_1_count_at_one_half_whatever_else_their_ba
         ours.update(torch.tensor(0.0), batch_outputs.reshape(shape), batch_targets.reshape(shape))
         ours.flush()  # each batch a group of its own
     assert ours.compute()["accuracy"].item() == 1.0
+
+
+def test_a_set_whose_every_target_is_ignored_scores_nothing_even_with_a_ranking_metric():
+    # auroc over no target at all ends in torchmetrics' IndexError; the set has nothing to score, which is NaN.
+    ours = StageMetrics(build_metrics("classification", ["accuracy", "auroc", "average_precision"], 3, -100),
+                        reading="class_logits")
+    ours.update(torch.tensor(float("nan")), torch.randn(4, 3), torch.full((4,), -100), 0)
+    values = ours.compute()
+    assert set(values) == {"loss", "accuracy", "auroc", "average_precision"}
+    assert all(value.isnan() for value in values.values())

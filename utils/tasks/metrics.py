@@ -176,11 +176,12 @@ class StageMetrics(nn.Module):
     def compute(self) -> dict[str, torch.Tensor]:
         """The epoch's values over every process (torchmetrics syncs them), named `loss` and as the metrics."""
         self.flush()
-        values = {"loss": self.loss.compute()}
-        values.update({name: value.float() for name, value in self.collection.compute().items()})
-        # A NaN loss counted no target (all --ignore_index): there was nothing to score, which is no score of 0.
-        counted = ~values["loss"].isnan()
-        return {name: value.where(counted, torch.nan) for name, value in values.items()}
+        loss = self.loss.compute()
+        # A NaN loss counted no target (all --ignore_index): there was nothing to score, which is no score of 0, and
+        # a ranking metric (auroc) fails on nothing. The loss is the same in every process, so all skip alike.
+        if loss.isnan():
+            return {"loss": loss, **{name: torch.full((), torch.nan, device=loss.device) for name in self.collection}}
+        return {"loss": loss, **{name: value.float() for name, value in self.collection.compute().items()}}
 
     def confusion_matrix(self) -> torch.Tensor | None:
         """The epoch's confusion matrix over every process so far, or None for tasks without classes."""
