@@ -64,9 +64,9 @@ def checked_command(argv: list[str]) -> Command:
     """Parse the command line (which answers --help and --list), then make every check that needs no dataset."""
     command = parse_command_line(argv)
     from utils.trainer.own_module_options import own_module_command
-    from utils.trainer.run_checks import check_command
+    from utils.trainer.run_checks import check_command, with_monitor_mode
 
-    command = own_module_command(command)
+    command = with_monitor_mode(own_module_command(command))
     check_command(command)
     return command
 

@@ -174,8 +174,9 @@ OPTIONS = (
            read=vt.positive_int, metavar="K", settings=("optimization",), configures="parameter_groups", fit_only=True),
     Option("monitor", CHECKS, "metric for best checkpoint and early stopping", "val/loss",
            settings=("optimization", "trainer"), fit_only=True),
-    Option("monitor_mode", CHECKS, "whether a lower or a higher --monitor is better (default: max for a key whose "
-           "name says higher is better: accuracy, f1, auroc, iou, psnr, r2...; else min)", "min",
+    Option("monitor_mode", CHECKS, "whether a lower or a higher --monitor is better (default: as the monitored "
+           "metric's torchmetrics class says; for other keys max where the name says higher is better: accuracy, "
+           "f1, auroc, psnr...; else min)", "min",
            choices=("min", "max"), settings=("optimization", "trainer"), fit_only=True),
     Option("save_top_k", CHECKS, "best checkpoints kept (-1: every validation's)", 1, vt.kept_count,
            settings=("trainer",), fit_only=True),

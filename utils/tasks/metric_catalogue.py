@@ -63,6 +63,21 @@ def metric_class(name: str) -> type[Metric]:
     return known[resolved]
 
 
+def task_class(cls: type[Metric], metrics_task: Any) -> type[Metric]:
+    """The class a torchmetrics task wrapper builds for a task (`Accuracy` under multiclass: `MulticlassAccuracy`),
+    found by torchmetrics' own naming beside it; `cls` itself for a class that is no such wrapper."""
+    prefix = metrics_task.capitalize() if isinstance(metrics_task, str) else ""
+    found = getattr(inspect.getmodule(cls), f"{prefix}{cls.__name__}", None) if prefix else None
+    return found if inspect.isclass(found) and issubclass(found, Metric) else cls
+
+
+def higher_is_better(text: str, metrics_task: str | None) -> bool | None:
+    """Whether a higher value of an entry's metric is better, as its torchmetrics class says; None if it does not."""
+    name, given = parse_metric_entry(text)
+    better = task_class(metric_class(name), given.get("task", metrics_task)).higher_is_better
+    return better if isinstance(better, bool) else None  # a wrapper may make it a property of its wrapped metric
+
+
 def parse_metric_entry(text: str) -> tuple[str, dict[str, Any]]:
     """`NAME` or `NAME:key=value,key=value` -> (NAME, its arguments, each value read as YAML)."""
     import yaml

@@ -8,9 +8,9 @@ from torch import nn
 from torchmetrics import ConfusionMatrix, MeanMetric, Metric, MetricCollection
 
 from utils.errors import UserError
-from utils.shared_names import TEST, TRAIN, VAL, metric_key, metric_stage
+from utils.shared_names import TEST, TRAIN, VAL, metric_key, metric_stage, split_metric_key
 from utils.tasks.kinds import task_kind
-from utils.tasks.metric_catalogue import build_metric, snake_case
+from utils.tasks.metric_catalogue import build_metric, higher_is_better, snake_case
 
 # Batches kept before the metrics are updated: a step only appends its tensors to a list, and the metrics' own
 # tensor operations run once per group, on all of its batches at once.
@@ -73,6 +73,20 @@ def chosen_metrics(task: str, entries: list[str] | None) -> list[str]:
     if entries == [NO_METRICS]:
         return []
     return list(entries) if entries else list(task_kind(task).default_metrics)
+
+
+def metric_monitor_mode(monitor: str, task: str, entries: list[str] | None) -> str | None:
+    """`max` or `min` for a --monitor key of one of the run's metrics (--metrics' or the task's), as its torchmetrics
+    class says; None for any other key (the loss, a net's own metric), which its name decides."""
+    key, chosen = split_metric_key(monitor), chosen_metrics(task, entries)
+    entry = dict(zip(metric_names(chosen), chosen, strict=True)).get(key.name) if key else None
+    if entry is None:
+        return None
+    better = higher_is_better(entry, task_kind(task).metrics_task)
+    if better is None:
+        raise UserError(f"--monitor {monitor}: torchmetrics does not say whether a higher {entry_name(entry)} is "
+                        f"better, so the best checkpoint cannot be chosen: pass --monitor_mode max or min")
+    return "max" if better else "min"
 
 
 def build_metrics(task: str, entries: list[str], classes: int | None,

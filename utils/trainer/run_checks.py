@@ -1,5 +1,7 @@
 """Every check of a run that needs no dataset, made before anything is built or written."""
 
+from dataclasses import replace
+
 import torch
 
 from utils.config.checks import check_options
@@ -17,7 +19,7 @@ from utils.tasks.kinds import check_num_classes, task_kind
 from utils.tasks.layout import check_layout_options
 from utils.tasks.losses import check_loss_fits_task
 from utils.tasks.metric_catalogue import metric_class, parse_metric_entry
-from utils.tasks.metrics import chosen_metrics
+from utils.tasks.metrics import chosen_metrics, metric_monitor_mode
 from utils.trainer.confusion_images import draws_images
 from utils.trainer.own_modules import check_module_defines_mode, is_own_module
 
@@ -25,6 +27,16 @@ from utils.trainer.own_modules import check_module_defines_mode, is_own_module
 def runs_on_cpu(accelerator: str) -> bool:
     """Whether the run trains on the CPU: asked for, or the only device there is."""
     return accelerator == "cpu" or not (torch.cuda.is_available() or torch.backends.mps.is_available())
+
+
+def with_monitor_mode(command: Command) -> Command:
+    """The command with --monitor_mode, unless given, as the monitored metric's torchmetrics class says (its name
+    only guessed it while the command line was parsed)."""
+    if "monitor_mode" in command.given or is_own_module(command.model_class):
+        return command
+    task = command.settings.task
+    mode = metric_monitor_mode(command.options["monitor"], task.task, task.metrics)
+    return command if mode is None else replace(command, options={**command.options, "monitor_mode": mode})
 
 
 def check_command(command: Command) -> None:

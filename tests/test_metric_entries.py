@@ -1,0 +1,34 @@
+"""What a --metrics entry means is what torchmetrics builds: the way its value improves, the arguments its class
+takes, and one number to log."""
+
+import pytest
+
+from main import checked_command
+from utils.errors import UserError
+from utils.tasks.kinds import task_kind
+from utils.tasks.metric_catalogue import build_metric
+
+STANDARD = ["--model_name", "standard_net", "--dataset", "standard_data", "--num_samples", "64"]
+
+
+@pytest.mark.parametrize(("task", "metric"), [
+    ("classification", "exact_match"), ("classification", "f_beta_score:beta=2.0"),
+    ("classification", "critical_success_index:threshold=0.5"), ("segmentation", "mean_iou"),
+    ("regression", "spectral_angle_mapper"), ("regression", "learned_perceptual_image_patch_similarity"),
+    ("classification", "hinge_loss"), ("regression", "r2")])
+def test_an_unset_monitor_mode_is_the_way_the_monitored_metrics_class_says_it_improves(task, metric):
+    name = metric.partition(":")[0]
+    command = checked_command([*STANDARD, "--task", task, "--metrics", metric, "--monitor", f"val/{name}"])
+    if name != "learned_perceptual_image_patch_similarity":  # building it loads a net's weights
+        better = build_metric(metric, task_kind(task).metrics_task, 3).higher_is_better
+        assert command.settings.trainer.monitor_mode == ("max" if better else "min")
+    expected = "min" if name in ("spectral_angle_mapper", "learned_perceptual_image_patch_similarity",
+                                 "hinge_loss") else "max"
+    assert command.settings.trainer.monitor_mode == expected
+
+
+def test_a_monitored_metric_whose_class_does_not_say_which_way_is_better_asks_for_the_monitor_mode():
+    arguments = [*STANDARD, "--metrics", "negative_predictive_value", "--monitor", "val/negative_predictive_value"]
+    with pytest.raises(UserError, match="pass --monitor_mode max or min"):
+        checked_command(arguments)
+    assert checked_command([*arguments, "--monitor_mode", "max"]).settings.trainer.monitor_mode == "max"
