@@ -3,6 +3,7 @@ takes, and one number to log."""
 
 import pytest
 
+import main
 from main import checked_command
 from utils.errors import UserError
 from utils.tasks.kinds import task_kind
@@ -32,3 +33,23 @@ def test_a_monitored_metric_whose_class_does_not_say_which_way_is_better_asks_fo
     with pytest.raises(UserError, match="pass --monitor_mode max or min"):
         checked_command(arguments)
     assert checked_command([*arguments, "--monitor_mode", "max"]).settings.trainer.monitor_mode == "max"
+
+
+@pytest.mark.parametrize(("metrics_task", "entry", "argument", "built"), [
+    ("binary", "f1:average=macro", "average", "BinaryF1Score"),
+    ("binary", "accuracy:average=macro", "average", "BinaryAccuracy"),
+    ("binary", "accuracy:top_k=2", "top_k", "BinaryAccuracy"),
+    ("multiclass", "auroc:max_fpr=0.5", "max_fpr", "MulticlassAUROC")])
+def test_an_argument_the_class_built_for_the_task_does_not_take_is_refused(metrics_task, entry, argument, built):
+    with pytest.raises(UserError, match=f"builds {built} for this task, which does not take '{argument}'"):
+        build_metric(entry, metrics_task, 3)
+    build_metric(entry.partition(":")[0], metrics_task, 3)  # the same metric without it is built
+
+
+def test_an_ignored_metric_argument_stops_the_run_with_one_line_before_its_folder(tmp_path, capsys):
+    code = main.main([*STANDARD, "--metrics", "auroc:max_fpr=0.5", "--log_dir", str(tmp_path), "--accelerator", "cpu",
+                      "--max_epochs", "1"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: --metrics auroc:max_fpr=0.5: AUROC builds MulticlassAUROC")
+    assert not list(tmp_path.glob("*/version_*"))

@@ -141,6 +141,27 @@ def build_metric(text: str, metrics_task: str | None, classes: int | None, ignor
         raise UserError(f"--metrics {name} needs {missing[0]!r}, which the task does not give: pass it as "
                         f"--metrics {name}:{missing[0]}=VALUE")
     try:
-        return cls(**arguments)
+        metric = cls(**arguments)
     except (ValueError, TypeError) as error:
         raise UserError(f"--metrics {text} cannot be built for this task: {str(error).splitlines()[0]}") from None
+    check_arguments_taken(text, cls, type(metric), given)
+    return metric
+
+
+def named_parameters(cls: type) -> list[str]:
+    """The parameters of a class's constructor that are named, not gathered by `*args` or `**kwargs`."""
+    return [key for key, parameter in inspect.signature(cls).parameters.items()
+            if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)]
+
+
+def check_arguments_taken(text: str, cls: type[Metric], built: type[Metric], given: dict[str, Any]) -> None:
+    """Refuse an argument of a torchmetrics task wrapper (F1Score) that the class it builds for the task
+    (BinaryF1Score) does not take: the wrapper drops it, and the metric would log under its name unchanged."""
+    taken = named_parameters(built)
+    # `task` is the wrapper's own: it picks the class built.
+    dropped = [key for key in given if key != "task" and key in named_parameters(cls) and key not in taken]
+    if dropped:
+        key = dropped[0]
+        raise UserError(f"--metrics {text}: {cls.__name__} builds {built.__name__} for this task, which does not "
+                        f"take {key!r} and would ignore it: drop {key}={given[key]}, or change --task; "
+                        f"{built.__name__} takes {', '.join(taken)}")
