@@ -53,3 +53,13 @@ def test_an_ignored_metric_argument_stops_the_run_with_one_line_before_its_folde
     assert code == 2 and len(lines) == 1
     assert lines[0].startswith("error: --metrics auroc:max_fpr=0.5: AUROC builds MulticlassAUROC")
     assert not list(tmp_path.glob("*/version_*"))
+
+
+@pytest.mark.parametrize("entry", ["roc", "precision_recall_curve", "recall_at_fixed_precision:min_precision=0.5"])
+def test_a_curve_or_a_value_with_its_threshold_is_refused_in_one_line_before_the_run_folder(entry, tmp_path, capsys):
+    code = main.main([*STANDARD, "--metrics", entry, "--log_dir", str(tmp_path), "--accelerator", "cpu",
+                      "--max_epochs", "1"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"error: the metric {entry.partition(':')[0]!r} gives a tuple")
+    assert not list(tmp_path.glob("*/version_*"))

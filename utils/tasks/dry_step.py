@@ -39,15 +39,20 @@ def check_scalar_loss(loss: Any, source: str) -> None:
 
 
 def check_one_number_each(metrics: Any, description: str) -> None:
-    """Refuse a metric whose value is not one number (f1:average=none gives one a class): a run logs one a metric."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # two items make some metrics warn (no positive target, say)
-            values = metrics.compute()
-    except (RuntimeError, ValueError):
-        return  # a metric that needs more than two items to compute is judged on the whole set, later
-    for name, value in values.items():
-        if isinstance(value, torch.Tensor) and value.numel() != 1:
+    """Refuse a metric whose value is not one number: a curve (roc), a value and its threshold
+    (recall_at_fixed_precision) or a number a class (f1:average=none); a run logs one number a metric."""
+    for name, metric in metrics.collection.items(keep_base=True):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # two items make some metrics warn (no positive target, say)
+                value = metric.compute()
+        except (RuntimeError, ValueError):
+            continue  # a metric that needs more than two items to compute is judged on the whole set, later
+        if not isinstance(value, torch.Tensor):
+            raise UserError(f"the metric {name!r} gives a {type(value).__name__} (a curve, or a value with its "
+                            f"threshold) on {description}, and a run logs one number a metric: choose one that "
+                            f"gives a number, such as auroc or average_precision")
+        if value.numel() != 1:
             raise UserError(f"the metric {name!r} gives {value.numel()} numbers on {description}, and a run logs one "
                             f"number a metric: ask it for one (average=macro, say, rather than average=none)")
 
