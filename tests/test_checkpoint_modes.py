@@ -219,7 +219,7 @@ def test_predictions_keep_what_items_carry_beside_the_outputs(project):
     assert ids["outputs"].shape == (6, 3)  # half of the twelve items held out, in batches of 4 and 2
     assert ids["extras"]["extra_0"].tolist() == [100 + index for index in ids["index"].tolist()]
     assert ids["extras"]["target"].tolist() == [index % 3 for index in ids["index"].tolist()]
-    assert named["index"].tolist() == [0, 1, 2, 3, 4]
+    assert "index" not in named  # its own collate_fn makes the batches: rows are not known to be items in order
     assert named["extras"]["file"] == [f"image_{index}.png" for index in range(5)]
     assert named["extras"]["meta"]["size"].tolist() == [0, 10, 20, 30, 40]
     assert named["extras"]["meta"]["source"] == ["camera"] * 5
@@ -237,6 +237,48 @@ def test_predictions_keep_what_items_carry_beside_the_outputs(project):
     scores = [[float(row[f"output_{c}"]) for c in range(3)] for row in rows]
     assert torch.allclose(torch.tensor(scores), torch.cat([ids["outputs"], named["outputs"]]), atol=1e-5)
     assert [int(row["predicted"]) for row in rows] == torch.tensor(scores).argmax(1).tolist()
+
+
+SKIPPING_ITEMS = '''
+import torch
+from torch.utils.data import Dataset, default_collate
+
+
+class SkippingItems(Dataset):
+    """Ten items (features, label, id); item 3 is corrupt (None), which collate_fn drops, as such datasets do."""
+
+    def __init__(self, split: str = "test"):
+        self.points = torch.randn(10, 16, generator=torch.Generator().manual_seed(2))
+
+    def __len__(self):
+        return len(self.points)
+
+    def __getitem__(self, index):
+        return None if index == 3 else (self.points[index], index % 10, 100 + index)
+
+    @staticmethod
+    def collate_fn(items):
+        return default_collate([item for item in items if item is not None])
+'''
+
+
+def test_predictions_of_a_set_whose_collate_fn_drops_items_have_no_index_but_keep_each_items_id(trained):
+    project, fitted_dir = trained
+    project.write("data/skipping_items.py", SKIPPING_ITEMS)
+    before = set(project.run_dirs())
+    process = project.run("--mode", "predict", "--ckpt", str(fitted_dir / "checkpoints" / "last.ckpt"), "--dataset",
+                          "skipping_items", "--batch_size", "4")
+    assert process.returncode == 0, process.stderr[-3000:]
+    [run_dir] = set(project.run_dirs()) - before
+    predicted = torch.load(run_dir / "predictions.pt", weights_only=True)["skipping_items"]
+    assert predicted["outputs"].shape == (9, 10)
+    assert "index" not in predicted  # 0, 1, 2, 3, ... would name items 0, 1, 2, 4, ...: none rather than a wrong one
+    assert predicted["extras"]["extra_0"].tolist() == [100 + index for index in range(10) if index != 3]
+    with (run_dir / "predictions.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert "index" not in rows[0] and [int(row["extra_0"]) for row in rows] == predicted["extras"]["extra_0"].tolist()
+    assert ("note: the predictions of 'skipping_items' have no index: their rows follow the batches that "
+            "SkippingItems's own collate_fn makes") in process.stdout
 
 
 def test_task_options_stated_for_a_test_apply_to_it_and_its_record_leaves_out_what_only_fit_reads(trained):

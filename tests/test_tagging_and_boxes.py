@@ -295,7 +295,7 @@ def test_a_detector_s_list_of_dicts_is_kept_whole_by_predict(fork_server, projec
     assert process.returncode == 0, process.stderr[-3000:]
     [predicted] = torch.load(project.logs / "detected" / "version_0" / "predictions.pt",
                                   weights_only=True).values()
-    items = len(predicted["index"])
+    items = len(predicted["extras"]["target"])
     assert items > 0 and set(predicted["outputs"]) == {"boxes", "scores"}
     assert len(predicted["outputs"]["boxes"]) == items and predicted["outputs"]["boxes"][0].shape == (1, 4)
     assert predicted["outputs"]["scores"].shape == (items, 1)

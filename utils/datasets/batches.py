@@ -53,6 +53,13 @@ def collate_function(dataset: Dataset) -> Callable[[list[Any]], Any] | None:
     return keep_batch if serves_batches(dataset) else None
 
 
+def keeps_items_in_order(dataset: Dataset) -> bool:
+    """Whether the run's loaders make each batch of `dataset` the items its sampler chose, in that order: torch's
+    default collate, or a `__getitems__` (which torch asks for the items of the indices it is given); a dataset's own
+    collate_fn may drop or reorder them."""
+    return collate_function(dataset) in (None, keep_batch)
+
+
 def stacked_items(dataset_name: str, items: list[Any]) -> Any:
     """torch's default_collate, refusing in one line items it cannot stack (only a run's first items are checked
     before it starts; a later batch of unequal items fails here)."""

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from utils.datasets.batches import PredictedBatch, dataset_indices
+from utils.datasets.batches import PredictedBatch, dataset_indices, keeps_items_in_order
 from utils.datasets.per_item import is_per_item_list, join_items, split_items
 from utils.shared_names import PREDICTIONS_FILE, PREDICTIONS_TABLE
 
@@ -15,8 +15,9 @@ from utils.shared_names import PREDICTIONS_FILE, PREDICTIONS_TABLE
 PLAIN = (str, int, float, bool)
 
 
-def set_predictions(batches: list[Any], dataset: Dataset) -> dict[str, Any]:
-    """A set's predictions, one entry per item: its outputs, its index in the user's dataset and its extras."""
+def set_predictions(batches: list[Any], dataset: Dataset, sampled: list[list[int]]) -> dict[str, Any]:
+    """A set's predictions, one entry per item: its outputs, its index in the user's dataset (where the rows are
+    known to be the items the sampler chose, `sampled` by batch) and its extras."""
     predicted = [batch if isinstance(batch, PredictedBatch) else PredictedBatch(batch, {}) for batch in batches]
     if not all(is_batched(batch.outputs) for batch in predicted):
         # An own module's predict_step that returns no tensor of items: its returns as they are, one per batch.
@@ -25,8 +26,19 @@ def set_predictions(batches: list[Any], dataset: Dataset) -> dict[str, Any]:
     for batch in predicted:
         outputs += split_items(batch.outputs, len(batch.outputs))
         extras += split_items(batch.extras, len(batch.outputs))
-    return {"outputs": join_items(outputs), "index": torch.tensor(dataset_indices(dataset)[:len(outputs)]),
+    index = item_indices(dataset, sampled, [len(batch.outputs) for batch in predicted])
+    return {"outputs": join_items(outputs), **({"index": index} if index is not None else {}),
             "extras": join_items(extras)}
+
+
+def item_indices(dataset: Dataset, sampled: list[list[int]], rows: list[int]) -> torch.Tensor | None:
+    """The index in the user's dataset of each row of the batches (`rows` in each), or None where the rows are not
+    known to be the sampled items in order: never a wrong index."""
+    chosen = sampled[:len(rows)]  # --limit_predict_batches predicts the first batches only
+    if not keeps_items_in_order(dataset) or [len(batch) for batch in chosen] != rows:
+        return None
+    indices = dataset_indices(dataset)
+    return torch.tensor([indices[position] for batch in chosen for position in batch], dtype=torch.long)
 
 
 def is_batched(value: Any) -> bool:
@@ -61,20 +73,22 @@ def _output_cells(outputs: torch.Tensor, classify: bool) -> list[dict[str, Any]]
 
 
 def csv_rows(label: str, predicted: dict[str, Any], classify: bool) -> list[dict[str, Any]]:
-    """One row per item of a set whose outputs are [N] or [N, K]: its dataset label and index, its extras, its
-    predicted class and outputs; none for outputs of any other shape."""
+    """One row per item of a set whose outputs are [N] or [N, K]: its dataset label and index (where known), its
+    extras, its predicted class and outputs; none for outputs of any other shape."""
     outputs = predicted["outputs"]
     if not isinstance(outputs, torch.Tensor) or outputs.dim() not in (1, 2):
         return []
     output_cells = _output_cells(outputs.float(), classify)
     extras = split_items(predicted["extras"], len(outputs))
+    indices = [{"index": index} for index in predicted["index"].tolist()] if "index" in predicted else (
+        [{}] * len(outputs))
     rows = []
-    for index, item_extras, cells in zip(predicted["index"].tolist(), extras, output_cells, strict=True):
-        own = {"dataset": label, "index": index, **cells}
+    for position, item_extras, cells in zip(indices, extras, output_cells, strict=True):
+        own = {"dataset", "index", *cells}
         # An extra named like one of the template's own columns keeps its value under `extras.<name>`.
         extra_cells = {column if column not in own else f"extras.{column}": cell
                        for column, cell in _cells("", item_extras).items()}
-        rows.append({"dataset": label, "index": index, **extra_cells, **cells})
+        rows.append({"dataset": label, **position, **extra_cells, **cells})
     return rows
 
 

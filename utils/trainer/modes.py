@@ -5,9 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from utils.config.command_line import Command
+from utils.datasets.batches import keeps_items_in_order, underlying_dataset
 from utils.errors import RunPruned, UserError
 from utils.lightning_package import LightningDataModule, LightningModule, Trainer
 from utils.runs.checkpoints import stored_validation
@@ -82,11 +83,31 @@ def predict_to_file(trainer: Trainer, model: LightningModule, datamodule: Lightn
     label, and one row per item to predictions.csv where the outputs are one row per item."""
     batches = trainer.predict(model, datamodule=datamodule)
     batches = [batches] if len(test_labels) == 1 else batches
-    per_set = {label: set_predictions(per_batch, datamodule.test_sets[label])
-               for label, per_batch in zip(test_labels, batches, strict=True)}
+    loaders = trainer.predict_dataloaders
+    loaders = loaders if isinstance(loaders, list | tuple) else [loaders]
+    per_set = {label: set_predictions(per_batch, datamodule.test_sets[label], sampled_batches(loader))
+               for label, per_batch, loader in zip(test_labels, batches, loaders, strict=True)}
+    for label, predicted in per_set.items():
+        if "index" not in predicted and isinstance(predicted["outputs"], torch.Tensor):
+            note_no_index(label, datamodule.test_sets[label])
     files = write_predictions(run_dir, per_set, classify=task == "classification")
     return {"predictions": str(files[0]), **({"predictions_csv": str(files[1])} if len(files) > 1 else {}),
             "predicted_items": {label: len(predicted["outputs"]) for label, predicted in per_set.items()}}
+
+
+def sampled_batches(loader: Any) -> list[list[int]]:
+    """The indices the loader's sampler chose for each batch, in the loader's order (none for a loader without one)."""
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    return [list(batch) for batch in batch_sampler] if batch_sampler is not None else []
+
+
+def note_no_index(label: str, dataset: Dataset) -> None:
+    """Say why a set's predictions have no index, and how to keep an id of each item."""
+    maker = "collate_fn" if not keeps_items_in_order(dataset) else "__getitems__"
+    print(f"note: the predictions of {label!r} have no index: their rows follow the batches that "
+          f"{type(underlying_dataset(dataset)).__name__}'s own {maker} makes, which may drop or reorder items; to "
+          f"keep an id, return it as an extra element of each item ((inputs, target, id), or a dict key) that "
+          f"{maker} passes on: predictions keep it")
 
 
 def run_mode(command: Command, trainer: Trainer, model: LightningModule, datamodule: LightningDataModule,
