@@ -80,6 +80,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, check_trainable, preflight
     from utils.tasks.train_batches import check_train_batches
+    from utils.tasks.unlabeled import labeled_sets
     from utils.trainer.own_modules import is_own_module
 
     settings = command.settings
@@ -94,8 +95,11 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     if own_module:
         check_batches(checked_sets or datamodule.test_sets)
     else:
-        model.use_class_count(preflight(model, checked_sets or datamodule.test_sets))
-        dry_step(model, checked_sets or datamodule.test_sets)
+        evaluated = checked_sets or datamodule.test_sets
+        if settings.run.mode == "predict":  # items to predict on need no target
+            evaluated = labeled_sets(model, evaluated)
+        model.use_class_count(preflight(model, evaluated))
+        dry_step(model, evaluated)
     if settings.run.mode == "fit" and not own_module:
         check_trainable(model.net)
         check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,

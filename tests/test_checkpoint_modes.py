@@ -281,6 +281,47 @@ def test_predictions_of_a_set_whose_collate_fn_drops_items_have_no_index_but_kee
             "SkippingItems's own collate_fn makes") in process.stdout
 
 
+UNLABELED = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class Unlabeled(Dataset):
+    """Six points to predict on, without targets: bare tensors, or dicts of the inputs and a file name."""
+
+    def __init__(self, form: str = "bare"):
+        self.points = torch.randn(6, 16, generator=torch.Generator().manual_seed(3))
+        self.form = form
+
+    def __len__(self):
+        return len(self.points)
+
+    def __getitem__(self, index):
+        if self.form == "bare":
+            return self.points[index]
+        return {"inputs": self.points[index], "file": f"image_{index}.png"}
+'''
+
+
+def test_predict_takes_items_without_targets_and_the_other_modes_still_ask_for_them(trained):
+    project, fitted_dir = trained
+    project.write("data/unlabeled.py", UNLABELED)
+    checkpoint = str(fitted_dir / "checkpoints" / "last.ckpt")
+    run_dir = run_on(project, "--mode", "predict", "--ckpt", checkpoint, "--test_datasets", "bare=unlabeled",
+                     "named=unlabeled:form=dict", "--batch_size", "4")
+    predictions = torch.load(run_dir / "predictions.pt", weights_only=True)
+    bare, named = predictions["bare"], predictions["named"]
+    assert bare["outputs"].shape == (6, 10) and bare["index"].tolist() == list(range(6)) and bare["extras"] == {}
+    assert torch.allclose(named["outputs"], bare["outputs"])
+    assert named["extras"] == {"file": [f"image_{index}.png" for index in range(6)]}
+    with (run_dir / "predictions.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["file"] for row in rows] == [""] * 6 + named["extras"]["file"]
+    line = error_line(project.run("--mode", "test", "--ckpt", checkpoint, "--test_datasets",
+                                  "named=unlabeled:form=dict"))
+    assert line.startswith("error: a dict batch has no key 'target'")
+
+
 def test_task_options_stated_for_a_test_apply_to_it_and_its_record_leaves_out_what_only_fit_reads(trained):
     project, fitted_dir = trained
     checkpoint = results_of(fitted_dir)["best_checkpoint"]

@@ -90,6 +90,14 @@ def split_batch(batch: Any, input_key: str, target_key: str) -> tuple[Any, Any]:
                     f"got {type(batch).__name__}")
 
 
+def carries_target(batch: Any, target_key: str) -> bool:
+    """Whether a batch holds targets: a tuple's second element, or a dict's `target_key` entry (a batch of inputs
+    alone, as data to predict on comes, holds none)."""
+    if isinstance(batch, dict):
+        return target_key in batch
+    return isinstance(batch, (tuple, list)) and len(batch) >= 2
+
+
 def forward_keywords(net: Any) -> frozenset[str]:
     """The names of the parameters of `net.forward` after its first, which a dict batch's entries can fill (none
     for a forward whose signature Python cannot read, such as a scripted one)."""

@@ -45,9 +45,9 @@ def sample_batch(dataset: Dataset, label: str) -> Any:
         what = "its own collate_fn failed on two items" if own not in (None, keep_batch) else (
             "its items cannot be batched")
         raise UserError(f"{dataset_description(dataset, label)}: {what} ({str(error).splitlines()[0]}): give each "
-                        f"item tensors of one shape and a target (PIL images: convert them with "
-                        f"torchvision.transforms.ToTensor), or define collate_fn (a function in the dataset's file, "
-                        f"or a @staticmethod of its class)") from None
+                        f"item tensors of one shape and a target, or to predict on the inputs alone (PIL images: "
+                        f"convert them with torchvision.transforms.ToTensor), or define collate_fn (a function in the "
+                        f"dataset's file, or a @staticmethod of its class)") from None
 
 
 def checked_batch(dataset: Dataset, label: str, input_key: str, target_key: str,
