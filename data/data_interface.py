@@ -17,7 +17,7 @@ from utils.datasets.splits import held_out_count, seeded_split
 from utils.errors import UserError
 from utils.lightning_package import pl
 from utils.loading.constructor_parameters import constructor_parameters
-from utils.loading.instances import build_instance
+from utils.loading.instances import build_instance, instance_arguments
 from utils.trainer.run_state import train_position
 from utils.trainer.speedups import pins_memory
 
@@ -49,9 +49,10 @@ class DInterface(pl.LightningDataModule):
         self.dataset_classes, self.class_values, self.settings = dataset_classes, class_values, settings
         self._built: dict[tuple, Dataset] = {}
         self.train_resume: tuple[int, int] | None = None  # (epoch, items) a resumed checkpoint's epoch had trained
-        # Part of the train set is held out only when a val or test entry is that same dataset.
-        held_out = any((entry.name, entry.overrides) == (train_entry.name, train_entry.overrides)
-                       for entry in [*val_entries, *test_entries])
+        # Part of the train set is held out only when a val or test set would be built as the train set is.
+        train_arguments = self._arguments(train_entry, "train")
+        held_out = any(self._arguments(entry, stage) == train_arguments
+                       for stage, entries in (("val", val_entries), ("test", test_entries)) for entry in entries)
         self.train_set = self._dataset(train_entry, "train", train_entry if held_out else None)
         self.val_sets = {entry.label: self._dataset(entry, "val", train_entry) for entry in val_entries}
         self.test_sets = {entry.label: self._dataset(entry, "test", train_entry) for entry in test_entries}
@@ -62,25 +63,31 @@ class DInterface(pl.LightningDataModule):
                                                        target_key=settings.target_key)
             self.val_sets = {FOLD_LABEL: held_out_fold, **self.val_sets}
 
-    def _dataset(self, entry: DatasetEntry, stage: str, train_entry: DatasetEntry | None) -> Dataset:
+    def _split(self, entry: DatasetEntry, stage: str) -> dict[str, str]:
+        # The entry's own split wins: `--test_datasets NAME:split=val` tests on the val split.
         cls = self.dataset_classes[entry.name]
         has_split = "split" in {parameter.name for parameter in constructor_parameters(cls)}
-        same_as_train = train_entry is not None and (entry.name, entry.overrides) == (
-            train_entry.name, train_entry.overrides)
-        if has_split or not same_as_train:
-            return self._instance(entry, stage if has_split else None)
-        # The same class and arguments as the train set, without a split parameter: a seeded hold-out part of it.
+        return {"split": stage} if has_split and "split" not in entry.overrides else {}
+
+    def _arguments(self, entry: DatasetEntry, stage: str) -> tuple[str, dict[str, Any]]:
+        cls = self.dataset_classes[entry.name]
+        given = entry_arguments(cls, entry.overrides)
+        return entry.name, instance_arguments(cls, self.class_values, given, **self._split(entry, stage))
+
+    def _dataset(self, entry: DatasetEntry, stage: str, train_entry: DatasetEntry | None) -> Dataset:
+        if train_entry is None or self._arguments(entry, stage) != self._arguments(train_entry, "train"):
+            return self._instance(entry, stage)
+        # Built with the train set's class and arguments (its split included): a seeded held-out part of it.
         fraction = self.settings.val_fraction
-        whole = self._instance(entry, None)
+        whole = self._instance(train_entry, "train")
         if held_out_count(len(whole), fraction) >= len(whole):
-            raise UserError(f"{entry.label}: {cls.__name__} has {len(whole)} items, too few to hold out "
+            raise UserError(f"{entry.label}: {type(whole).__name__} has {len(whole)} items, too few to hold out "
                             f"--val_fraction {fraction} for validation: use more items or --val_datasets")
         train_part, val_part = seeded_split(whole, fraction, self.settings.seed)
         return train_part if stage == "train" else val_part
 
-    def _instance(self, entry: DatasetEntry, split: str | None) -> Dataset:
-        # The entry's own split wins: `--test_datasets NAME:split=val` tests on the val split.
-        fixed = {"split": split} if split and "split" not in entry.overrides else {}
+    def _instance(self, entry: DatasetEntry, stage: str) -> Dataset:
+        fixed = self._split(entry, stage)
         key = (entry.name, tuple(sorted(entry.overrides.items())), fixed.get("split"))
         if key not in self._built:
             cls = self.dataset_classes[entry.name]

@@ -12,6 +12,7 @@ from pytorch_lightning.callbacks import (
     LearningRateMonitor,
     ModelCheckpoint,
 )
+from torch.utils.data import Dataset
 
 import main
 from utils.config.command_line import parse_command_line
@@ -240,6 +241,44 @@ def test_train_set_is_held_out_from_only_when_it_is_also_evaluated():
         sizes.append((len(datamodule.train_set), [len(dataset) for dataset in datamodule.val_sets.values()]))
     assert sizes[0] == (55000, [5000, 5000])  # other classes validate: the whole train set trains
     assert sizes[1] == (180, [20])  # one class for every stage: 10% held out, never trained on
+
+
+class TrainAndTestSplits(Dataset):
+    """A split parameter that knows train (200 items) and test (50), as many public datasets do; item i holds i."""
+
+    def __init__(self, split: str = "train"):
+        if split not in ("train", "test"):
+            raise ValueError(f"Unknown split {split!r}")
+        self.size = 200 if split == "train" else 50
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        return torch.tensor([float(index)]), 0
+
+
+def item_indices(dataset) -> set[int]:
+    """The indices the items of `dataset` hold."""
+    return {int(dataset[position][0]) for position in range(len(dataset))}
+
+
+@pytest.mark.parametrize(("train", "val", "test", "test_size"), [
+    ("two_splits:split=train", "two_splits:split=train", "two_splits:split=train", 20),  # --dataset's shorthand
+    ("two_splits:split=train", "two_splits:split=train", "two_splits:split=test", 50),
+    ("two_splits", "two_splits:split=train", "t=two_splits:split=test", 50),  # the train split named or not
+])
+def test_a_val_set_built_as_the_train_set_is_is_held_out_of_it_split_included(train, val, test, test_size):
+    from data.data_interface import DInterface
+    from utils.config.dataset_entries import parse_entry
+
+    command = parse_command_line(STANDARD)
+    datamodule = DInterface(parse_entry(train), [parse_entry(val)], [parse_entry(test)],
+                            {"two_splits": TrainAndTestSplits}, command.class_values(), command.settings.data)
+    [val_set], [test_set] = datamodule.val_sets.values(), datamodule.test_sets.values()
+    trained = item_indices(datamodule.train_set)
+    assert (len(trained), len(val_set), len(test_set)) == (180, 20, test_size)
+    assert not trained & item_indices(val_set)  # validated on items it never trained on
 
 
 def test_a_machine_without_gpu_stops_the_per_step_nvml_query(monkeypatch):

@@ -12,8 +12,10 @@ def needs_value(cls: type, name: str) -> str:
     return f"{cls.__name__} needs a value for its parameter {name!r}, which has no default: pass --{name} VALUE"
 
 
-def build_instance(cls: type, values: dict[str, Any], given: dict[str, Any] | None = None, **fixed: Any) -> Any:
-    """Call `cls` with exactly the parameters its signature names: from `fixed`, else `given`, else `values`."""
+def instance_arguments(cls: type, values: dict[str, Any], given: dict[str, Any] | None = None,
+                       **fixed: Any) -> dict[str, Any]:
+    """The arguments `cls` is called with for exactly the parameters its signature names: from `fixed`, else `given`,
+    else `values`, else the parameter's default."""
     given = given or {}
     kwargs = {}
     for parameter in constructor_parameters(cls):
@@ -28,4 +30,9 @@ def build_instance(cls: type, values: dict[str, Any], given: dict[str, Any] | No
             kwargs[name] = parameter.default
         else:
             raise UserError(needs_value(cls, name))
-    return cls(**kwargs)
+    return kwargs
+
+
+def build_instance(cls: type, values: dict[str, Any], given: dict[str, Any] | None = None, **fixed: Any) -> Any:
+    """Call `cls` with the arguments `instance_arguments` gives it."""
+    return cls(**instance_arguments(cls, values, given, **fixed))
