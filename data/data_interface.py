@@ -48,6 +48,7 @@ class DInterface(pl.LightningDataModule):
         self.allow_zero_length_dataloader_with_multiple_devices = True
         self.dataset_classes, self.class_values, self.settings = dataset_classes, class_values, settings
         self._built: dict[tuple, Dataset] = {}
+        self._held_out: tuple[Dataset, Dataset] | None = None  # (train part, held-out part), one for every stage
         self.train_resume: tuple[int, int] | None = None  # (epoch, items) a resumed checkpoint's epoch had trained
         # Part of the train set is held out only when a val or test set would be built as the train set is.
         train_arguments = self._arguments(train_entry, "train")
@@ -78,12 +79,14 @@ class DInterface(pl.LightningDataModule):
         if train_entry is None or self._arguments(entry, stage) != self._arguments(train_entry, "train"):
             return self._instance(entry, stage)
         # Built with the train set's class and arguments (its split included): a seeded held-out part of it.
-        fraction = self.settings.val_fraction
-        whole = self._instance(train_entry, "train")
-        if held_out_count(len(whole), fraction) >= len(whole):
-            raise UserError(f"{entry.label}: {type(whole).__name__} has {len(whole)} items, too few to hold out "
-                            f"--val_fraction {fraction} for validation: use more items or --val_datasets")
-        train_part, val_part = seeded_split(whole, fraction, self.settings.seed)
+        if self._held_out is None:
+            fraction = self.settings.val_fraction
+            whole = self._instance(train_entry, "train")
+            if held_out_count(len(whole), fraction) >= len(whole):
+                raise UserError(f"{entry.label}: {type(whole).__name__} has {len(whole)} items, too few to hold out "
+                                f"--val_fraction {fraction} for validation: use more items or --val_datasets")
+            self._held_out = seeded_split(whole, fraction, self.settings.seed)
+        train_part, val_part = self._held_out
         return train_part if stage == "train" else val_part
 
     def _instance(self, entry: DatasetEntry, stage: str) -> Dataset:
