@@ -71,8 +71,26 @@ def checked_command(argv: list[str]) -> Command:
     return command
 
 
+def checked_sets(mode: str, datamodule: Any, model: Any) -> dict[str, Any]:
+    """The sets a mode reads, each once, by label: a fit's train and val sets and the test sets it ends on (one whose
+    label a val set has too as `test/<label>`); the test sets of the other modes."""
+    from utils.trainer.module_hooks import defines_hook
+
+    if mode != "fit":
+        return datamodule.test_sets
+    checked = {"train": datamodule.train_set, **datamodule.val_sets}
+    if not defines_hook(type(model), "test_step"):
+        return checked
+    for label, dataset in datamodule.test_sets.items():
+        if all(dataset is not seen for seen in checked.values()):
+            checked[f"test/{label}" if label in checked else label] = dataset
+    return checked
+
+
 def build_checked(command: Command) -> tuple[Any, Any]:
     """Seed, build the data and the model and push a batch through the net: the checks that need them."""
+    import torch
+
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
     from utils.lightning_package import pl
@@ -90,16 +108,17 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     # Seeded again: the net's first weights must not depend on how many datasets drew from the global generator.
     pl.seed_everything(settings.run.seed, workers=True, verbose=False)
     model = build_model(command)
-    checked_sets = {"train": datamodule.train_set, **datamodule.val_sets} if settings.run.mode == "fit" else None
+    sets = checked_sets(settings.run.mode, datamodule, model)
     own_module = is_own_module(command.model_class)
-    if own_module:
-        check_batches(checked_sets or datamodule.test_sets)
-    else:
-        evaluated = checked_sets or datamodule.test_sets
-        if settings.run.mode == "predict":  # items to predict on need no target
-            evaluated = labeled_sets(model, evaluated)
-        model.use_class_count(preflight(model, evaluated))
-        dry_step(model, evaluated)
+    # A dataset may draw from torch's generator as it gives items: checking a test set must not change the training.
+    with torch.random.fork_rng(devices=[]):
+        if own_module:
+            check_batches(sets)
+        else:
+            if settings.run.mode == "predict":  # items to predict on need no target
+                sets = labeled_sets(model, sets)
+            model.use_class_count(preflight(model, sets))
+            dry_step(model, sets)
     if settings.run.mode == "fit" and not own_module:
         check_trainable(model.net)
         check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,

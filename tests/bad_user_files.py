@@ -223,6 +223,9 @@ class {name}(Dataset):
 
 WRAPPED_TARGETS_DATA = indexed_data("WrappedData", "torch.randn(16), torch.tensor([index % 10])")
 LIST_INPUTS_DATA = indexed_data("ListData", "[float(index)] * 16, index % 10")
+NAMED_TARGETS_DATA = indexed_data("NamedTargetsData", "torch.randn(16), ('cat', 'dog')[index % 2]")
+# Its __len__ says 64 items, but there are 60.
+OVERCOUNTED_DATA = indexed_data("OvercountedData", "torch.randn(16), torch.arange(60)[index] % 10")
 
 TEXT_DATA = '''
 from torch.utils.data import Dataset

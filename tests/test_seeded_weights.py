@@ -21,15 +21,43 @@ class DrawnData(Dataset):
     def __getitem__(self, index):
         return self.x[index], self.y[index]
 '''
-RUN = ("--model_name", "standard_net", "--dataset", "drawn_data", "--num_classes", "2", "--max_epochs", "1",
-       "--hidden", "32")
+# A test set drawing from it as it gives each item, as a random augmentation does.
+DRAWS_PER_ITEM = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class NoisyData(Dataset):
+    def __len__(self):
+        return 40
+
+    def __getitem__(self, index):
+        return torch.randn(16), index % 2
+'''
+# A net whose training draws from it too.
+DROPOUT_NET = '''
+from torch import nn
+
+
+class DropoutNet(nn.Module):
+    def __init__(self, num_classes: int = 2):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, num_classes))
+
+    def forward(self, x):
+        return self.layers(x)
+'''
+RUN = ("--model_name", "dropout_net", "--dataset", "drawn_data", "--num_classes", "2", "--max_epochs", "1")
 
 
 def test_an_extra_test_set_leaves_the_trained_numbers_as_they_were(fork_server, tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("seeded") / "project")
     project.write("data/drawn_data.py", GLOBAL_DRAWS)
+    project.write("data/noisy_data.py", DRAWS_PER_ITEM)
+    project.write("model/dropout_net.py", DROPOUT_NET)
     values = {}
-    for experiment, extra in (("alone", ()), ("more", ("--test_datasets", "drawn_data", "small=drawn_data:size=40"))):
+    more = ("--test_datasets", "drawn_data", "small=drawn_data:size=40", "noisy=noisy_data")
+    for experiment, extra in (("alone", ()), ("more", more)):
         process = fork_server.run(project.root, *RUN, "--experiment", experiment, *extra)
         assert process.returncode == 0, process.stderr[-3000:]
         values[experiment] = json.loads((project.logs / experiment / "version_0" / "results.json").read_text())
