@@ -166,6 +166,8 @@ CASES = [
          ("--val_datasets", "'standard_data' twice")),
     Case("metric_of_many_numbers", (*STANDARD, "--metrics", "f1:average=none"),
          ("the metric 'f1' gives 10 numbers", "average=macro")),
+    Case("metric_of_many_numbers_by_python_none", (*STANDARD, "--metrics", "recall:average=None"),
+         ("the metric 'recall' gives 10 numbers", "average=macro")),
     # Whole-run checks.
     Case("unknown_monitor_key", (*STANDARD, "--monitor", "val/nope"), ("val/nope", "val/loss", "val/accuracy")),
     Case("cross_entropy_for_regression", (*STANDARD, "--loss", "cross_entropy", "--task", "regression"),

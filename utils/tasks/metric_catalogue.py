@@ -79,7 +79,7 @@ def higher_is_better(text: str, metrics_task: str | None) -> bool | None:
 
 
 def parse_metric_entry(text: str) -> tuple[str, dict[str, Any]]:
-    """`NAME` or `NAME:key=value,key=value` -> (NAME, its arguments, each value read as YAML)."""
+    """`NAME` or `NAME:key=value,key=value` -> (NAME, its arguments, each value read as YAML, Python's `None` too)."""
     import yaml
 
     name, _, settings = text.partition(":")
@@ -89,7 +89,7 @@ def parse_metric_entry(text: str) -> tuple[str, dict[str, Any]]:
         if not equals or not key.strip():
             raise UserError(f"--metrics {text}: bad argument {pair!r}, use NAME:key=value,key=value")
         try:
-            arguments[key.strip()] = yaml.safe_load(value)
+            arguments[key.strip()] = None if value.strip() == "None" else yaml.safe_load(value)
         except yaml.YAMLError:
             raise UserError(f"--metrics {text}: the value of {key.strip()!r} is not valid YAML") from None
         if not_finite(arguments[key.strip()]):
