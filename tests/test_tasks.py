@@ -266,6 +266,14 @@ def test_float64_inputs_from_numpy_are_one_error_line_saying_how_to_convert_them
     assert "StandardNet failed on a batch" in line and "float64 inputs" in line and ".float()" in line, line
 
 
+def test_tokenizer_style_items_of_a_dict_and_a_target_are_one_error_line_saying_how_to_give_them(project):
+    # ({"input_ids": ..., "attention_mask": ...}, label), as a tokenizer's output beside its label is often given.
+    project.write("data/items_data.py", ITEMS_DATA.replace("self.x[index], self.y[index]",
+                                                           '{"features": self.x[index]}, self.y[index]'))
+    line = error_line(project.run("--model_name", "standard_net", "--dataset", "items_data", *QUICK))
+    assert "StandardNet failed on a batch" in line and "one flat dict" in line and "--input_key" in line, line
+
+
 FEATURES_FIRST_NET = """import torch
 from torch import nn
 

@@ -80,6 +80,10 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
         if isinstance(inputs, list):
             hint = (" (the batch's inputs are a list: torch's default collate turns each item's list of numbers into "
                     "one tensor per position; give each item's inputs as one tensor, torch.tensor(x))")
+        if isinstance(inputs, dict):
+            hint = (" (the batch's inputs are a dict, as a tokenizer gives them: give each item as one flat dict, the "
+                    "target under --target_key, the entry forward takes first under --input_key (input_ids, say), "
+                    "the others reaching forward by name)")
         if isinstance(error, TypeError) and "required positional argument" in str(error):
             hint = (" (forward is given the inputs and the entries of a dict batch it names, never the targets: give "
                     "the parameter a default of None; a loss of the net's own goes in a loss(outputs, targets) "
