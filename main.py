@@ -93,6 +93,8 @@ def build_checked(command: Command) -> tuple[Any, Any]:
 
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
+    from utils.config.framework_options import BY_NAME
+    from utils.datasets.splits import check_fraction_used
     from utils.lightning_package import pl
     from utils.tasks.dry_step import dry_step
     from utils.tasks.metrics import check_monitor
@@ -127,6 +129,8 @@ def build_checked(command: Command) -> tuple[Any, Any]:
         check_train_batches(command.options, datamodule.train_set, None if own_module else model.net,
                             settings.task.input_key, settings.task.target_key)
     check_val_check_interval(command.options, len(datamodule.train_set))
+    check_fraction_used(settings.data.val_fraction, BY_NAME["val_fraction"].default, "val_fraction" in command.stated,
+                        datamodule.holds_out)
     return datamodule, model
 
 

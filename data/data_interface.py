@@ -52,9 +52,9 @@ class DInterface(pl.LightningDataModule):
         self.train_resume: tuple[int, int] | None = None  # (epoch, items) a resumed checkpoint's epoch had trained
         # Part of the train set is held out only when a val or test set would be built as the train set is.
         train_arguments = self._arguments(train_entry, "train")
-        held_out = any(self._arguments(entry, stage) == train_arguments
-                       for stage, entries in (("val", val_entries), ("test", test_entries)) for entry in entries)
-        self.train_set = self._dataset(train_entry, "train", train_entry if held_out else None)
+        self.holds_out = any(self._arguments(entry, stage) == train_arguments
+                             for stage, entries in (("val", val_entries), ("test", test_entries)) for entry in entries)
+        self.train_set = self._dataset(train_entry, "train", train_entry if self.holds_out else None)
         self.val_sets = {entry.label: self._dataset(entry, "val", train_entry) for entry in val_entries}
         self.test_sets = {entry.label: self._dataset(entry, "test", train_entry) for entry in test_entries}
         if settings.folds:

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import error_line
 from pytorch_lightning.callbacks import (
     DeviceStatsMonitor,
     EarlyStopping,
@@ -367,3 +368,31 @@ def test_save_top_k_minus_one_keeps_every_validations_checkpoint(fit):
     kept = sorted(path.name for path in (run_dir / "checkpoints").glob("epoch*.ckpt"))
     assert [name[:8] for name in kept] == ["epoch000", "epoch001", "epoch002"]
     assert results["best_checkpoint"].rsplit("/", 1)[1] in kept
+
+
+TWO_SPLITS = '''import torch
+from torch.utils.data import Dataset
+
+
+class TwoSplits(Dataset):
+    """Train (64 items) and test (16) splits, as many public datasets have."""
+
+    def __init__(self, split: str = "train"):
+        self.x = torch.randn(64 if split == "train" else 16, 16)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, index):
+        return self.x[index], index % 10
+'''
+
+
+def test_a_val_fraction_that_would_hold_out_nothing_is_one_error_line(project):
+    project.write("data/two_splits.py", TWO_SPLITS)
+    arguments = ("--model_name", "standard_net", "--train_dataset", "two_splits", "--val_datasets",
+                 "v=two_splits:split=test", "--max_epochs", "1")
+    line = error_line(project.run(*arguments, "--val_fraction", "0.3"))
+    assert line.startswith("error: --val_fraction 0.3 holds out part of the train set") and "drop" in line, line
+    assert not project.run_dirs()
+    assert project.run(*arguments, "--val_fraction", "0.3", "--val_datasets", "two_splits:split=train").returncode == 0
