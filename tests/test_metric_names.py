@@ -67,3 +67,15 @@ def test_a_long_metric_name_widens_its_column_of_the_results_table_so_values_sta
     header, *rows = table.splitlines()
     end = header.index("accuracy_average_macro") + len("accuracy_average_macro")
     assert [row[end - len(cell):end] for row, cell in zip(rows, ("0.5000", "-"), strict=True)] == ["0.5000", "-"]
+
+
+def test_a_nets_own_metric_of_one_number_a_class_logs_each_under_its_own_name(fork_server, project):
+    # torchmetrics' ClasswiseWrapper gives a dict of numbers, which the MetricCollection logs entry by entry.
+    imports = "from torchmetrics.wrappers import ClasswiseWrapper\nfrom torchmetrics.classification"
+    metrics = "'per_class': ClasswiseWrapper(MulticlassAccuracy(num_classes=10, average=None))"
+    project.write("model/own_metrics_net.py", OWN_METRICS_NET.replace("from torchmetrics.classification", imports)
+                  .replace("NAME: MulticlassAccuracy(num_classes=10, top_k=10)", metrics))
+    results, keys = finished(fork_server, project, *TINY, "--model_name", "own_metrics_net")
+    values = results["val"]["standard_data"]
+    assert {f"multiclassaccuracy_{index}" for index in range(10)} <= set(values), values
+    assert "val/standard_data/multiclassaccuracy_0" in keys

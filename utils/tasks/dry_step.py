@@ -39,8 +39,9 @@ def check_scalar_loss(loss: Any, source: str) -> None:
 
 
 def check_one_number_each(metrics: Any, description: str) -> None:
-    """Refuse a metric whose value is not one number: a curve (roc), a value and its threshold
-    (recall_at_fixed_precision) or a number a class (f1:average=none); a run logs one number a metric."""
+    """Refuse a metric whose value is not one number, or a dict of them (ClasswiseWrapper's, which is logged entry by
+    entry): a curve (roc), a value and its threshold (recall_at_fixed_precision) or a number a class
+    (f1:average=none); a run logs one number a metric."""
     for name, metric in metrics.collection.items(keep_base=True):
         try:
             with warnings.catch_warnings():
@@ -48,13 +49,14 @@ def check_one_number_each(metrics: Any, description: str) -> None:
                 value = metric.compute()
         except (RuntimeError, ValueError):
             continue  # a metric that needs more than two items to compute is judged on the whole set, later
-        if not isinstance(value, torch.Tensor):
-            raise UserError(f"the metric {name!r} gives a {type(value).__name__} (a curve, or a value with its "
-                            f"threshold) on {description}, and a run logs one number a metric: choose one that "
-                            f"gives a number, such as auroc or average_precision")
-        if value.numel() != 1:
-            raise UserError(f"the metric {name!r} gives {value.numel()} numbers on {description}, and a run logs one "
-                            f"number a metric: ask it for one (average=macro, say, rather than average=none)")
+        for key, number in value.items() if isinstance(value, dict) else [(name, value)]:
+            if not isinstance(number, torch.Tensor):
+                raise UserError(f"the metric {name!r} gives a {type(number).__name__} (a curve, or a value with its "
+                                f"threshold) on {description}, and a run logs one number a metric: choose one that "
+                                f"gives a number, such as auroc or average_precision")
+            if number.numel() != 1:
+                raise UserError(f"the metric {key!r} gives {number.numel()} numbers on {description}, and a run logs "
+                                f"one number a metric: ask it for one (average=macro, say, rather than average=none)")
 
 
 def dry_step(model: Any, datasets: dict[str, Dataset]) -> None:
