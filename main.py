@@ -89,13 +89,12 @@ def checked_sets(mode: str, datamodule: Any, model: Any) -> dict[str, Any]:
 
 def build_checked(command: Command) -> tuple[Any, Any]:
     """Seed, build the data and the model and push a batch through the net: the checks that need them."""
-    import torch
-
     from data.data_interface import DInterface
     from utils.config.checks import check_val_check_interval
     from utils.config.framework_options import BY_NAME
     from utils.datasets.splits import check_fraction_used
     from utils.lightning_package import pl
+    from utils.runs.random_state import host_random_state_kept
     from utils.tasks.dry_step import dry_step
     from utils.tasks.metrics import check_monitor
     from utils.tasks.preflight import check_batches, check_trainable, preflight
@@ -112,8 +111,8 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     model = build_model(command)
     sets = checked_sets(settings.run.mode, datamodule, model)
     own_module = is_own_module(command.model_class)
-    # A dataset may draw from torch's generator as it gives items: checking a test set must not change the training.
-    with torch.random.fork_rng(devices=[]):
+    # A dataset may draw random numbers as it gives items (an augmentation): checking a set must not change training.
+    with host_random_state_kept():
         if own_module:
             check_batches(sets)
         else:

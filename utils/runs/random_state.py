@@ -1,6 +1,8 @@
 """Save and restore the global random generators, as plain values a weights_only checkpoint can hold."""
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,3 +31,16 @@ def restore_random_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextmanager
+def host_random_state_kept() -> Iterator[None]:
+    """Put Python's, NumPy's and torch's CPU generators back as they were once the block ends (CUDA's is left alone:
+    reading it would start CUDA in a process that may fork its ranks)."""
+    python, numpy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(python)
+        np.random.set_state(numpy)
+        torch.set_rng_state(cpu)
