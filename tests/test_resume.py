@@ -217,3 +217,22 @@ def test_a_resume_that_states_another_loss_or_metrics_is_refused_and_changes_not
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
     same = project.run("--resume", "last", "--experiment", "task", "--max_epochs", "2", "--label_smoothing", "0.1")
     assert same.returncode == 0, same.stderr[-3000:]
+
+
+def test_a_resume_that_states_other_optimizer_or_schedule_settings_is_refused_and_changes_nothing(project):
+    # The checkpoint's optimizer and scheduler state would override them: the run would train on as before.
+    finished = project.run("--model_name", "standard_net", *COMMON, "--max_epochs", "1", "--experiment", "opt",
+                           "--scheduler", "cosine_annealing_lr")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    run_dir = project.logs / "opt" / "version_0"
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    shown = run_dir.relative_to(project.root)
+    for stated, own, reason in (
+            (["--lr", "0.05"], "(0.001)", "the optimizer and scheduler its checkpoint holds"),
+            (["--optimizer", "sgd"], "(adam)", "the optimizer and scheduler its checkpoint holds"),
+            (["--max_epochs", "3"], "(1)", "the run's cosine_annealing_lr schedule took its length from it")):
+        line = error_line(project.run("--resume", "last", "--experiment", "opt", *stated))
+        name = "--optimizer.lr" if stated[0] == "--lr" else stated[0]
+        assert line.startswith(f"error: --resume {shown}: {name} {stated[1]} is not the run's own {own}"), line
+        assert reason in line and "--weights" in line, line
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before

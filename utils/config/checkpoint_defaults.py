@@ -9,6 +9,7 @@ from utils.config.config_files import REPLACED_KEYS, without_replaced_keys
 from utils.config.dataset_entries import parse_entry
 from utils.config.framework_options import TASK, names_where
 from utils.errors import UserError
+from utils.loading.torch_optimizers import FILLED_IN, scheduler_class
 from utils.shared_names import CHECKPOINTS_FOLDER, CONFIG_FILE, experiment_folder
 from utils.stored_runs.checkpoint_files import STORED_CONFIG, readable_checkpoint, run_folder_config
 
@@ -18,6 +19,10 @@ from utils.stored_runs.checkpoint_files import STORED_CONFIG, readable_checkpoin
 RUN_OPTIONS = names_where(from_checkpoint=True)
 TASK_OPTIONS = names_where(group=TASK)
 FIT_ONLY = names_where(fit_only=True)
+# Settings of the optimizer and the scheduler a resumed checkpoint restores, beside their --optimizer.NAME and
+# --scheduler.NAME; and what a scheduler may take its length from (the run's epochs and its optimizer steps).
+TRAINING_OPTIONS = ("optimizer", "scheduler", "warmup_steps", "lr_groups")
+SCHEDULE_LENGTH = ("max_epochs", "limit_train_batches", "accumulate_grad_batches")
 # Options that would change the weights a fit starts from or trains: another mode evaluating --ckpt refuses them.
 WEIGHT_OPTIONS = ("weights", "weights_strict", "freeze", "unfreeze_at_epoch", "lr_groups")
 
@@ -83,16 +88,43 @@ def check_same_resumed_net(run_dir: Path, stored: dict, asked: str) -> None:
 
 
 def check_same_task(run_dir: Path, stored: dict[str, Any], options: dict[str, Any], stated: frozenset[str]) -> None:
-    """Refuse a task option (loss, metrics, ...) stated unlike the resumed run's: its best and its history would
-    compare numbers that mean different things."""
-    for name in TASK_OPTIONS:
+    """Refuse an option stated unlike the resumed run's where the checkpoint keeps what it meant: a task option (loss,
+    metrics, ...), whose best and history would compare numbers that mean different things; an optimizer's or a
+    scheduler's setting, which the optimizer's and scheduler's state restored from the checkpoint would override;
+    what a schedule took its length from (cosine_annealing_lr's T_max is --max_epochs)."""
+    training = [name for name in stated if name in TRAINING_OPTIONS or name.startswith(("optimizer.", "scheduler."))]
+    length = [name for name in SCHEDULE_LENGTH if name in stated and schedule_sets_length(stored.get("scheduler"))]
+    reasons = {**dict.fromkeys(TASK_OPTIONS, "a resumed run's loss and metrics keep what they meant"),
+               **dict.fromkeys(training, "a resumed run continues with the optimizer and scheduler its checkpoint "
+                                         "holds, which would override it"),
+               **dict.fromkeys(length, f"the run's {stored.get('scheduler')} schedule took its length from it, and "
+                                       f"the checkpoint restores that schedule")}
+    for name, reason in reasons.items():
         if name in stated and name in stored and options[name] != stored[name]:
             shown, own = (" ".join(map(str, value)) if isinstance(value, list) else value
                           for value in (options[name], stored[name]))
             own = "the default" if own is None else own
-            raise UserError(f"--resume {run_dir}: --{name} {shown} is not the run's own ({own}), and a "
-                            f"resumed run's loss and metrics keep what they meant: drop --{name}, or start a new "
-                            f"run from this one's weights with --weights {run_dir}/checkpoints/last.ckpt")
+            raise UserError(f"--resume {run_dir}: --{name} {shown} is not the run's own ({own}), and {reason}: drop "
+                            f"--{name}, or start a new run from this one's weights with --weights "
+                            f"{run_dir}/checkpoints/last.ckpt")
+
+
+def check_same_choices(run_dir: Path, stored: dict[str, Any], names: Any, stated: set[str]) -> None:
+    """Refuse another --optimizer or --scheduler than the resumed run's, before its config.yaml's settings of its own
+    optimizer and scheduler are read."""
+    for kind in ("optimizer", "scheduler"):
+        if kind in stated and kind in stored and getattr(names, kind) != stored[kind]:
+            raise UserError(f"--resume {run_dir}: --{kind} {getattr(names, kind)} is not the run's own "
+                            f"({stored[kind]}), and a resumed run continues with the optimizer and scheduler its "
+                            f"checkpoint holds: drop --{kind}, or start a new run from this one's weights with "
+                            f"--weights {run_dir}/checkpoints/last.ckpt")
+
+
+def schedule_sets_length(scheduler: str | None) -> bool:
+    """Whether the scheduler takes its length from the run (--max_epochs, or the optimizer steps it makes)."""
+    cls = scheduler_class(scheduler) if scheduler else None
+    return cls is not None and any(source in ("max_epochs", "total_steps")
+                                   for source in FILLED_IN.get(cls.__name__, {}).values())
 
 
 def outside_fit(options: dict[str, Any], stated: frozenset[str]) -> frozenset[str]:

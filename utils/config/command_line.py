@@ -9,6 +9,7 @@ from typing import Any
 
 from utils.config import value_types as vt
 from utils.config.checkpoint_defaults import (
+    check_same_choices,
     check_same_experiment,
     check_same_net,
     check_same_resumed_net,
@@ -126,8 +127,12 @@ def example_recipe(names: argparse.Namespace, argv: list[str], config: dict[str,
     trains_on = (names.dataset, names.train_dataset, names.val_datasets)  # the test sets change no training
     if names.model_name != "example_net" or any(trains_on) or names.mode != "fit" or names.resume:
         return {}
-    stated = {word.removeprefix("--").split("=", 1)[0] for word in argv if word.startswith("--")} | set(config)
-    return {} if stated & set(RECIPE_KEYS) else dict(EXAMPLE_RECIPE)
+    return {} if stated_names(argv, config) & set(RECIPE_KEYS) else dict(EXAMPLE_RECIPE)
+
+
+def stated_names(argv: list[str], config: dict[str, Any]) -> set[str]:
+    """The option names the command line and a config file state, as typed (without --)."""
+    return {word.removeprefix("--").split("=", 1)[0] for word in argv if word.startswith("--")} | set(config)
 
 
 def parse_names(argv: list[str], config: dict[str, Any]) -> argparse.Namespace:
@@ -213,6 +218,7 @@ def parse_command_line(argv: list[str]) -> Command:
                             f"with --resume {resume_dir / fold_folder(names.fold)}")
         stored = load_config(str(resume_dir / CONFIG_FILE))
         check_same_experiment(resume_dir, stored, names.experiment)
+        check_same_choices(resume_dir, stored, names, stated_names(argv, config))
         config = {**stored, **config}
         check_same_resumed_net(resume_dir, stored, parse_names(argv, config).model_name)
     config = without_replaced_keys(config, argv)
