@@ -204,35 +204,36 @@ def test_resume_without_a_checkpoint_is_refused(project, target, words):
     assert words in line
 
 
-def test_a_resume_that_states_another_loss_or_metrics_is_refused_and_changes_nothing(project):
-    finished = project.run("--model_name", "standard_net", *COMMON, "--max_epochs", "1", "--experiment", "task",
-                           "--label_smoothing", "0.1")
+def check_refused_resumes(project, experiment: str, started: tuple[str, ...],
+                          cases: list[tuple[list[str], str]]) -> None:
+    """Finish a one-epoch run, then check that each resume stating `cases`' options is one error line starting with
+    its text (after `--resume RUN_DIR: `) and containing `--weights`, which changes nothing in the run folder."""
+    finished = project.run("--model_name", "standard_net", *COMMON, "--max_epochs", "1", "--experiment", experiment,
+                           *started)
     assert finished.returncode == 0, finished.stderr[-3000:]
-    run_dir = project.logs / "task" / "version_0"
+    run_dir = project.logs / experiment / "version_0"
     before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
-    for stated, own in ((["--label_smoothing", "0.3"], "(0.1)"), (["--metrics", "accuracy", "auroc"], "(the default)")):
-        line = error_line(project.run("--resume", "last", "--experiment", "task", "--max_epochs", "2", *stated))
-        assert line.startswith(f"error: --resume {run_dir.relative_to(project.root)}: {' '.join(stated)} is not the "
-                               f"run's own {own}"), line
+    for stated, expected in cases:
+        line = error_line(project.run("--resume", "last", "--experiment", experiment, *stated))
+        assert line.startswith(f"error: --resume {run_dir.relative_to(project.root)}: {expected}"), line
+        assert "--weights" in line, line
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+
+
+def test_a_resume_that_states_another_loss_or_metrics_is_refused_and_changes_nothing(project):
+    check_refused_resumes(project, "task", ("--label_smoothing", "0.1"), [
+        (["--max_epochs", "2", "--label_smoothing", "0.3"], "--label_smoothing 0.3 is not the run's own (0.1)"),
+        (["--max_epochs", "2", "--metrics", "accuracy", "auroc"],
+         "--metrics accuracy auroc is not the run's own (the default)")])
     same = project.run("--resume", "last", "--experiment", "task", "--max_epochs", "2", "--label_smoothing", "0.1")
     assert same.returncode == 0, same.stderr[-3000:]
 
 
 def test_a_resume_that_states_other_optimizer_or_schedule_settings_is_refused_and_changes_nothing(project):
     # The checkpoint's optimizer and scheduler state would override them: the run would train on as before.
-    finished = project.run("--model_name", "standard_net", *COMMON, "--max_epochs", "1", "--experiment", "opt",
-                           "--scheduler", "cosine_annealing_lr")
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    run_dir = project.logs / "opt" / "version_0"
-    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
-    shown = run_dir.relative_to(project.root)
-    for stated, own, reason in (
-            (["--lr", "0.05"], "(0.001)", "the optimizer and scheduler its checkpoint holds"),
-            (["--optimizer", "sgd"], "(adam)", "the optimizer and scheduler its checkpoint holds"),
-            (["--max_epochs", "3"], "(1)", "the run's cosine_annealing_lr schedule took its length from it")):
-        line = error_line(project.run("--resume", "last", "--experiment", "opt", *stated))
-        name = "--optimizer.lr" if stated[0] == "--lr" else stated[0]
-        assert line.startswith(f"error: --resume {shown}: {name} {stated[1]} is not the run's own {own}"), line
-        assert reason in line and "--weights" in line, line
-    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+    kept = "and a resumed run continues with the optimizer and scheduler its checkpoint holds"
+    check_refused_resumes(project, "opt", ("--scheduler", "cosine_annealing_lr"), [
+        (["--lr", "0.05"], f"--optimizer.lr 0.05 is not the run's own (0.001), {kept}"),
+        (["--optimizer", "sgd"], f"--optimizer sgd is not the run's own (adam), {kept}"),
+        (["--max_epochs", "3"], "--max_epochs 3 is not the run's own (1), and the run's cosine_annealing_lr schedule "
+                                "took its length from it")])
