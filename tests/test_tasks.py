@@ -274,6 +274,37 @@ def test_tokenizer_style_items_of_a_dict_and_a_target_are_one_error_line_saying_
     assert "StandardNet failed on a batch" in line and "one flat dict" in line and "--input_key" in line, line
 
 
+TWO_EMBEDDINGS_NET = """import torch.nn.functional as F
+from torch import nn
+
+
+class TwoEmbeddingsNet(nn.Module):
+    \"\"\"A siamese-style net: two embeddings and its own loss on their distance.\"\"\"
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = nn.Linear(16, 8), nn.Linear(16, 8)
+
+    def forward(self, x):
+        return self.first(x), self.second(x)
+
+    def loss(self, outputs, target):
+        return (F.pairwise_distance(*outputs) - target.float()).pow(2).mean()
+"""
+
+
+def test_a_net_of_its_own_loss_and_several_outputs_is_told_what_the_default_metrics_score(project):
+    project.write("model/two_embeddings_net.py", TWO_EMBEDDINGS_NET)
+    arguments = ("--model_name", "two_embeddings_net", "--dataset", "standard_data:num_classes=2", "--max_epochs", "1")
+    process = project.run(*arguments)
+    assert process.returncode == 0, process.stderr[-3000:]
+    [note] = [line for line in process.stdout.splitlines() if line.startswith("note: TwoEmbeddingsNet")]
+    assert "returns 2 outputs" in note and "(accuracy, f1)" in note and "8 classes" in note, note
+    assert "--metrics none" in note, note
+    quiet = project.run(*arguments, "--metrics", "none")
+    assert quiet.returncode == 0 and "note: TwoEmbeddingsNet" not in quiet.stdout, quiet.stderr[-3000:]
+
+
 FEATURES_FIRST_NET = """import torch
 from torch import nn
 
@@ -341,7 +372,9 @@ def test_a_tuple_whose_element_0_has_the_wrong_shape_says_which_element_it_read(
                                                                     "labels):"))
     line = error_line(project.run(*arguments))
     assert "missing 1 required positional argument: 'labels' (forward is given the inputs and the entries of a " \
-           "dict batch it names, never the targets: give the parameter a default of None" in line, line
+           "dict batch it names, never the targets: for a second input, give dict items, --input_key naming the " \
+           "first" in line, line
+    assert "for a target it reads, give the parameter a default of None" in line, line
 
 
 def test_dict_items_of_different_lengths_use_the_dataset_s_collate_fn(project):

@@ -10,11 +10,11 @@ from utils.datasets.batches import collate_function, keep_batch, serves_batches,
 from utils.errors import UserError
 from utils.loading.constructor_parameters import constructor_parameters
 from utils.run_lock import is_rank_zero
-from utils.tasks.kinds import check_class_count, class_probabilities, shape_problem
+from utils.tasks.kinds import check_class_count, class_probabilities, shape_problem, task_kind
 from utils.tasks.layout import class_axis, scores_and_targets
 from utils.tasks.losses import check_targets
 from utils.tasks.metrics import NO_METRICS
-from utils.tasks.outputs import element_read, prediction
+from utils.tasks.outputs import element_read, named_entries, prediction
 
 
 def dataset_description(dataset: Dataset, label: str) -> str:
@@ -85,9 +85,10 @@ def net_outputs(net: torch.nn.Module, inputs: Any, description: str, keywords: d
                     "target under --target_key, the entry forward takes first under --input_key (input_ids, say), "
                     "the others reaching forward by name)")
         if isinstance(error, TypeError) and "required positional argument" in str(error):
-            hint = (" (forward is given the inputs and the entries of a dict batch it names, never the targets: give "
-                    "the parameter a default of None; a loss of the net's own goes in a loss(outputs, targets) "
-                    "method)")
+            hint = (" (forward is given the inputs and the entries of a dict batch it names, never the targets: "
+                    "for a second input, give dict items, --input_key naming the first and the others reaching "
+                    "forward by name; for a target it reads, give the parameter a default of None, and put a loss "
+                    "of the net's own in a loss(outputs, targets) method)")
         raise UserError(f"{type(net).__name__} failed on a batch of {description}, inputs of shape {shape}: "
                         f"{str(error).splitlines()[0]}{hint}") from None
 
@@ -230,11 +231,26 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
                     outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
                 if isinstance(targets, torch.Tensor):
                     counted = check_tensor_targets(model, outputs, targets, description, squashed.seen)
+                    if index == 0:
+                        note_metrics_of_own_loss(model, outputs, counted)
                 else:
                     check_given_targets(model, outputs, targets, description)
     finally:
         model.train(was_training)
     return counted
+
+
+def note_metrics_of_own_loss(model: Any, outputs: Any, counted: int | None) -> None:
+    """Say once that the task's default metrics score one part of several outputs of a net with its own loss (a
+    siamese net's two embeddings): only the net knows whether that part holds class scores."""
+    task, net_name = model.task, type(model.net).__name__
+    parts = outputs if is_plain_sequence(outputs) else named_entries(outputs)
+    if not model.own_loss or task.metrics or not parts or len(parts) < 2 or not is_rank_zero():
+        return
+    classes = f" of {counted} classes" if counted else ""
+    print(f"note: {net_name} has its own loss and returns {len(parts)} outputs; the task's default metrics "
+          f"({', '.join(task_kind(task.task).default_metrics)}) score the one --output_key reads as scores{classes} "
+          f"against the targets: pass --metrics none if it holds no such scores (embeddings, say)")
 
 
 def note_target_parameter(model: Any, batch: Any) -> None:
