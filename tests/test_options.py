@@ -103,6 +103,16 @@ def test_typed_options_reach_the_constructor(project):
                          "use_bias": False, "activation": "tanh", "sizes": [1, 2, 3], "pair": [5, 6], "limit": 2.5}
 
 
+def test_a_batch_size_parameter_is_handed_the_runs_batch_size(project):
+    # Lightning's GAN example records its batch_size as a hyperparameter: the run's own, not a second option.
+    project.write("model/batch_net.py", "from torch import nn\n\n\nclass BatchNet(nn.Linear):\n"
+                                        "    def __init__(self, batch_size: int = 64):\n"
+                                        "        super().__init__(16, 10)\n")
+    process = project.run("--model_name", "batch_net", *STANDARD_DATA, *FAST, "--batch_size", "8")
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert stored_model_arguments(process_run_dir(project)) == {"batch_size": 8}
+
+
 SPLIT_DATA = """import torch
 from torch.utils.data import Dataset
 

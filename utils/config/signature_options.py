@@ -19,7 +19,7 @@ from utils.loading.instances import needs_value
 # Set by the framework itself, never a command-line option of a class.
 FRAMEWORK_SET_PARAMETERS = {"split"}
 # Framework options that a constructor may also ask for: it is handed the framework's value.
-SHARED_FRAMEWORK_OPTIONS = {"num_classes", "seed"}
+SHARED_FRAMEWORK_OPTIONS = {"num_classes", "seed", "batch_size"}
 OPTION_TYPES = "int, float, str, bool, a Literal, a list, tuple or dict of these, or a union of them"
 
 
