@@ -111,6 +111,7 @@ def build_checked(command: Command) -> tuple[Any, Any]:
     model = build_model(command)
     sets = checked_sets(settings.run.mode, datamodule, model)
     own_module = is_own_module(command.model_class)
+    entries: dict[str, list[str]] = {}
     # A dataset may draw random numbers as it gives items (an augmentation): checking a set must not change training.
     with host_random_state_kept():
         if own_module:
@@ -119,14 +120,16 @@ def build_checked(command: Command) -> tuple[Any, Any]:
             if settings.run.mode == "predict":  # items to predict on need no target
                 sets = labeled_sets(model, sets)
             model.use_class_count(preflight(model, sets))
-            dry_step(model, sets)
+            entries = dry_step(model, sets)
+        if settings.run.mode == "fit":
+            check_train_batches(command.options, datamodule.train_set, None if own_module else model.net,
+                                settings.task.input_key, settings.task.target_key)
     if settings.run.mode == "fit" and not own_module:
         check_trainable(model.net)
-        check_monitor(settings.trainer.monitor, model.metric_names(), command.val_labels,
+        # A metric of a dict of numbers (ClasswiseWrapper's) logs each entry under its own name.
+        logged = [key for name in model.metric_names() for key in entries.get(name, [name])]
+        check_monitor(settings.trainer.monitor, logged, command.val_labels,
                       validates=settings.trainer.limit_val_batches != 0)
-    if settings.run.mode == "fit":
-        check_train_batches(command.options, datamodule.train_set, None if own_module else model.net,
-                            settings.task.input_key, settings.task.target_key)
     check_val_check_interval(command.options, len(datamodule.train_set))
     check_fraction_used(settings.data.val_fraction, BY_NAME["val_fraction"].default, "val_fraction" in command.stated,
                         datamodule.holds_out)

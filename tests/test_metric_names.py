@@ -75,7 +75,12 @@ def test_a_nets_own_metric_of_one_number_a_class_logs_each_under_its_own_name(fo
     metrics = "'per_class': ClasswiseWrapper(MulticlassAccuracy(num_classes=10, average=None))"
     project.write("model/own_metrics_net.py", OWN_METRICS_NET.replace("from torchmetrics.classification", imports)
                   .replace("NAME: MulticlassAccuracy(num_classes=10, top_k=10)", metrics))
-    results, keys = finished(fork_server, project, *TINY, "--model_name", "own_metrics_net")
+    results, keys = finished(fork_server, project, *TINY, "--model_name", "own_metrics_net", "--monitor",
+                             "val/multiclassaccuracy_3")
     values = results["val"]["standard_data"]
     assert {f"multiclassaccuracy_{index}" for index in range(10)} <= set(values), values
     assert "val/standard_data/multiclassaccuracy_0" in keys
+    line = error_line(fork_server.run(project.root, *TINY, "--model_name", "own_metrics_net", "--monitor",
+                                      "val/per_class"))
+    assert line.startswith("error: --monitor val/per_class is not a key this run logs"), line
+    assert "val/multiclassaccuracy_3" in line, line

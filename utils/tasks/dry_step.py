@@ -38,10 +38,11 @@ def check_scalar_loss(loss: Any, source: str) -> None:
                     f"shape [] (reduce it over the batch, for example with .mean())")
 
 
-def check_one_number_each(metrics: Any, description: str) -> None:
+def check_one_number_each(metrics: Any, description: str) -> dict[str, list[str]]:
     """Refuse a metric whose value is not one number, or a dict of them (ClasswiseWrapper's, which is logged entry by
     entry): a curve (roc), a value and its threshold (recall_at_fixed_precision) or a number a class
-    (f1:average=none); a run logs one number a metric."""
+    (f1:average=none); a run logs one number a metric. Return the names a dict's entries log under, by metric."""
+    entries = {}
     for name, metric in metrics.collection.items(keep_base=True):
         try:
             with warnings.catch_warnings():
@@ -49,6 +50,8 @@ def check_one_number_each(metrics: Any, description: str) -> None:
                 value = metric.compute()
         except (RuntimeError, ValueError):
             continue  # a metric that needs more than two items to compute is judged on the whole set, later
+        if isinstance(value, dict):
+            entries[name] = list(value)
         for key, number in value.items() if isinstance(value, dict) else [(name, value)]:
             if not isinstance(number, torch.Tensor):
                 raise UserError(f"the metric {name!r} gives a {type(number).__name__} (a curve, or a value with its "
@@ -57,10 +60,13 @@ def check_one_number_each(metrics: Any, description: str) -> None:
             if number.numel() != 1:
                 raise UserError(f"the metric {key!r} gives {number.numel()} numbers on {description}, and a run logs "
                                 f"one number a metric: ask it for one (average=macro, say, rather than average=none)")
+    return entries
 
 
-def dry_step(model: Any, datasets: dict[str, Dataset]) -> None:
-    """A val step of the model on two items of each dataset, metrics updated, nothing of the model changed."""
+def dry_step(model: Any, datasets: dict[str, Dataset]) -> dict[str, list[str]]:
+    """A val step of the model on two items of each dataset, metrics updated, nothing of the model changed; return
+    the names a metric of a dict of numbers logs its entries under, by metric."""
+    entries = {}
     source = f"{type(model.net).__name__}.loss()" if model.own_loss else f"--loss {model.task.loss or 'default'}"
     was_training = model.training
     model.eval()
@@ -71,6 +77,8 @@ def dry_step(model: Any, datasets: dict[str, Dataset]) -> None:
                 loss = model.shared_step(sample_batch(dataset, label), metrics)
                 check_scalar_loss(loss, source)
                 metrics.flush(f"the sample batch of {dataset_description(dataset, label)}")
-                check_one_number_each(metrics, f"the sample batch of {dataset_description(dataset, label)}")
+                entries.update(check_one_number_each(metrics,
+                                                     f"the sample batch of {dataset_description(dataset, label)}"))
     finally:
         model.train(was_training)
+    return entries
