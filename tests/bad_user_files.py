@@ -108,12 +108,12 @@ class WideNet(nn.Module):
         return self.layers(x)
 '''
 
-NET_WITH_BATCH_SIZE = '''
+NET_WITH_MAX_EPOCHS = '''
 from torch import nn
 
 
-class BatchNet(nn.Module):
-    def __init__(self, batch_size: int = 4):
+class EpochsNet(nn.Module):
+    def __init__(self, max_epochs: int = 4):
         super().__init__()
         self.layer = nn.Linear(16, 10)
 
