@@ -233,7 +233,13 @@ def test_a_resume_that_states_other_optimizer_or_schedule_settings_is_refused_an
     # The checkpoint's optimizer and scheduler state would override them: the run would train on as before.
     kept = "and a resumed run continues with the optimizer and scheduler its checkpoint holds"
     check_refused_resumes(project, "opt", ("--scheduler", "cosine_annealing_lr"), [
-        (["--lr", "0.05"], f"--optimizer.lr 0.05 is not the run's own (0.001), {kept}"),
+        (["--lr", "0.05"], f"--lr 0.05 is not the run's own (0.001), {kept}"),
         (["--optimizer", "sgd"], f"--optimizer sgd is not the run's own (adam), {kept}"),
         (["--max_epochs", "3"], "--max_epochs 3 is not the run's own (1), and the run's cosine_annealing_lr schedule "
                                 "took its length from it")])
+    # A schedule stepped each epoch takes its length from the epochs alone; one stepped each step, from the steps.
+    assert project.run("--resume", "last", "--experiment", "opt", "--limit_train_batches", "0.5").returncode == 0
+    length = "and the run's one_cycle_lr schedule took its length from it"
+    check_refused_resumes(project, "cycle", ("--scheduler", "one_cycle_lr"), [
+        (["--batch_size", "16"], f"--batch_size 16 is not the run's own (32), {length}"),
+        (["--limit_train_batches", "1"], f"--limit_train_batches 1 is not the run's own (1.0), {length}")])

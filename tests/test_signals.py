@@ -64,10 +64,13 @@ def test_sigterm_saves_a_resumable_last_checkpoint_and_exits_non_zero(project):
     assert not (run_dir / "results.json").exists()
     assert not list((run_dir / "checkpoints").glob(".*.tmp"))
 
-    # Batches of another size would hold other items than those the interrupted epoch had left.
+    # Another seed would shuffle other items into what the interrupted epoch had left.
     saved_bytes = (run_dir / "checkpoints" / "last.ckpt").read_bytes()
+    line = error_line(project.run("--resume", str(relative), "--delay", "0", "--seed", "7"))
+    assert "items into epoch 1, with --seed 42: with 7" in line and "resume with --seed 42" in line, line
+    # Batches of another size would also make another number of one_cycle_lr's steps than the schedule has.
     line = error_line(project.run("--resume", str(relative), "--delay", "0", "--batch_size", "16"))
-    assert "items into epoch 1, with --batch_size 32: with 16" in line and "resume with --batch_size 32" in line
+    assert "--batch_size 16 is not the run's own (32), and the run's one_cycle_lr schedule" in line, line
     assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == saved_bytes
     # The command the line prints, run as printed by a real interpreter: it resumes the run.
     resumed = subprocess.run([*shlex.split(hint.partition("resume with: ")[2]), "--delay", "0"], cwd=project.root,

@@ -10,7 +10,7 @@ from utils.config.dataset_entries import parse_entry
 from utils.config.framework_options import TASK, names_where
 from utils.errors import UserError
 from utils.loading.torch_optimizers import FILLED_IN, scheduler_class
-from utils.shared_names import CHECKPOINTS_FOLDER, CONFIG_FILE, experiment_folder
+from utils.shared_names import CHECKPOINTS_FOLDER, CONFIG_FILE, experiment_folder, fold_folder, last_checkpoint
 from utils.stored_runs.checkpoint_files import STORED_CONFIG, readable_checkpoint, run_folder_config
 
 # What the checkpoint's run was: its net, its datasets, how they were split, what its task means, and the folder of
@@ -20,9 +20,11 @@ RUN_OPTIONS = names_where(from_checkpoint=True)
 TASK_OPTIONS = names_where(group=TASK)
 FIT_ONLY = names_where(fit_only=True)
 # Settings of the optimizer and the scheduler a resumed checkpoint restores, beside their --optimizer.NAME and
-# --scheduler.NAME; and what a scheduler may take its length from (the run's epochs and its optimizer steps).
+# --scheduler.NAME; and the options a scheduler's length comes from, by where FILLED_IN takes it from.
 TRAINING_OPTIONS = ("optimizer", "scheduler", "warmup_steps", "lr_groups")
-SCHEDULE_LENGTH = ("max_epochs", "limit_train_batches", "accumulate_grad_batches")
+LENGTH_SOURCES = {"max_epochs": ("max_epochs",),
+                  "total_steps": ("max_epochs", "limit_train_batches", "accumulate_grad_batches", "batch_size",
+                                  "drop_last", "devices", "num_nodes")}
 # Options that would change the weights a fit starts from or trains: another mode evaluating --ckpt refuses them.
 WEIGHT_OPTIONS = ("weights", "weights_strict", "freeze", "unfreeze_at_epoch", "lr_groups")
 
@@ -87,26 +89,39 @@ def check_same_resumed_net(run_dir: Path, stored: dict, asked: str) -> None:
                         f"to start from this run's checkpoint)")
 
 
-def check_same_task(run_dir: Path, stored: dict[str, Any], options: dict[str, Any], stated: frozenset[str]) -> None:
+def check_same_task(run_dir: Path, stored: dict[str, Any], options: dict[str, Any], stated: frozenset[str],
+                    spelled: dict[str, str]) -> None:
     """Refuse an option stated unlike the resumed run's where the checkpoint keeps what it meant: a task option (loss,
     metrics, ...), whose best and history would compare numbers that mean different things; an optimizer's or a
     scheduler's setting, which the optimizer's and scheduler's state restored from the checkpoint would override;
     what a schedule took its length from (cosine_annealing_lr's T_max is --max_epochs)."""
     training = [name for name in stated if name in TRAINING_OPTIONS or name.startswith(("optimizer.", "scheduler."))]
-    length = [name for name in SCHEDULE_LENGTH if name in stated and schedule_sets_length(stored.get("scheduler"))]
     reasons = {**dict.fromkeys(TASK_OPTIONS, "a resumed run's loss and metrics keep what they meant"),
                **dict.fromkeys(training, "a resumed run continues with the optimizer and scheduler its checkpoint "
                                          "holds, which would override it"),
-               **dict.fromkeys(length, f"the run's {stored.get('scheduler')} schedule took its length from it, and "
-                                       f"the checkpoint restores that schedule")}
+               **dict.fromkeys(schedule_length_options(stored.get("scheduler")),
+                               f"the run's {stored.get('scheduler')} schedule took its length from it, and the "
+                               f"checkpoint restores that schedule")}
     for name, reason in reasons.items():
-        if name in stated and name in stored and options[name] != stored[name]:
+        if name in stated and name in stored and not same_value(options[name], stored[name]):
             shown, own = (" ".join(map(str, value)) if isinstance(value, list) else value
                           for value in (options[name], stored[name]))
             own = "the default" if own is None else own
-            raise UserError(f"--resume {run_dir}: --{name} {shown} is not the run's own ({own}), and {reason}: drop "
-                            f"--{name}, or start a new run from this one's weights with --weights "
-                            f"{run_dir}/checkpoints/last.ckpt")
+            typed = spelled.get(name, f"--{name}")
+            raise UserError(f"--resume {run_dir}: {typed} {shown} is not the run's own ({own}), and {reason}: drop "
+                            f"{typed}, or start a new run from this one's weights with {weights_hint(run_dir)}")
+
+
+def same_value(stated: Any, own: Any) -> bool:
+    """Whether a stated value is the run's own: equal, and not a count for a fraction (--limit_train_batches 1 is one
+    batch, 1.0 every batch)."""
+    return stated == own and isinstance(stated, int) == isinstance(own, int)
+
+
+def weights_hint(run_dir: Path) -> str:
+    """`--weights` with the run's last checkpoint, or a fold's for a cross-validation's folder."""
+    folder = run_dir if (run_dir / CHECKPOINTS_FOLDER).is_dir() else run_dir / fold_folder(0)
+    return f"--weights {last_checkpoint(folder)}"
 
 
 def check_same_choices(run_dir: Path, stored: dict[str, Any], names: Any, stated: set[str]) -> None:
@@ -117,14 +132,15 @@ def check_same_choices(run_dir: Path, stored: dict[str, Any], names: Any, stated
             raise UserError(f"--resume {run_dir}: --{kind} {getattr(names, kind)} is not the run's own "
                             f"({stored[kind]}), and a resumed run continues with the optimizer and scheduler its "
                             f"checkpoint holds: drop --{kind}, or start a new run from this one's weights with "
-                            f"--weights {run_dir}/checkpoints/last.ckpt")
+                            f"{weights_hint(run_dir)}")
 
 
-def schedule_sets_length(scheduler: str | None) -> bool:
-    """Whether the scheduler takes its length from the run (--max_epochs, or the optimizer steps it makes)."""
+def schedule_length_options(scheduler: str | None) -> tuple[str, ...]:
+    """The options the scheduler's length comes from: --max_epochs for one stepped each epoch (cosine_annealing_lr's
+    T_max), and what sets the optimizer steps too for one stepped each step (one_cycle_lr's total_steps)."""
     cls = scheduler_class(scheduler) if scheduler else None
-    return cls is not None and any(source in ("max_epochs", "total_steps")
-                                   for source in FILLED_IN.get(cls.__name__, {}).values())
+    sources = FILLED_IN.get(cls.__name__, {}).values() if cls is not None else ()
+    return tuple(dict.fromkeys(name for source in sources for name in LENGTH_SOURCES.get(source, ())))
 
 
 def outside_fit(options: dict[str, Any], stated: frozenset[str]) -> frozenset[str]:

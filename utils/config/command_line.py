@@ -252,12 +252,13 @@ def parse_command_line(argv: list[str]) -> Command:
     tokens = config_tokens({**defaults, **config}) + argv
     options, given = vars(parser.parse_args(tokens)), parser.given(tokens)
     stated = parser.given(config_tokens(file_config) + argv)
+    spelled = {**{destination: f"{name} (in --config {names.config})" for destination, name in
+                  parser.spellings(config_tokens(file_config)).items()}, **parser.spellings(argv)}
     if resume_dir is not None:
-        check_same_task(resume_dir, stored, options, stated)
+        check_same_task(resume_dir, stored, options, stated, spelled)
     if "monitor_mode" not in given:
         options["monitor_mode"] = monitor_mode_of(options["monitor"])
     left_out = outside_fit(options, stated) if options["mode"] != "fit" else frozenset()
     return Command(options, model_class, train, val, test, dataset_classes, experiment_name(names),
                    resume_dir, resume_checkpoint, frozenset(known), given, stated, left_out, injected_nets=nets,
-                   spelled={**{destination: f"{name} (in --config {names.config})" for destination, name in
-                               parser.spellings(config_tokens(file_config)).items()}, **parser.spellings(argv)})
+                   spelled=spelled)
