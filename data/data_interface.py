@@ -51,8 +51,8 @@ class DInterface(pl.LightningDataModule):
         self._held_out: tuple[Dataset, Dataset] | None = None  # (train part, held-out part), one for every stage
         self.train_resume: tuple[int, int] | None = None  # (epoch, items) a resumed checkpoint's epoch had trained
         # Part of the train set is held out only when a val or test set would be built as the train set is.
-        train_arguments = self._arguments(train_entry, "train")
-        self.holds_out = any(self._arguments(entry, stage) == train_arguments
+        self._train_arguments = self._arguments(train_entry, "train")
+        self.holds_out = any(self._arguments(entry, stage) == self._train_arguments
                              for stage, entries in (("val", val_entries), ("test", test_entries)) for entry in entries)
         self.train_set = self._dataset(train_entry, "train", train_entry if self.holds_out else None)
         self.val_sets = {entry.label: self._dataset(entry, "val", train_entry) for entry in val_entries}
@@ -76,7 +76,7 @@ class DInterface(pl.LightningDataModule):
         return entry.name, instance_arguments(cls, self.class_values, given, **self._split(entry, stage))
 
     def _dataset(self, entry: DatasetEntry, stage: str, train_entry: DatasetEntry | None) -> Dataset:
-        if train_entry is None or self._arguments(entry, stage) != self._arguments(train_entry, "train"):
+        if train_entry is None or self._arguments(entry, stage) != self._train_arguments:
             return self._instance(entry, stage)
         # Built with the train set's class and arguments (its split included): a seeded held-out part of it.
         if self._held_out is None:

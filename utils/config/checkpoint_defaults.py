@@ -89,7 +89,7 @@ def check_same_resumed_net(run_dir: Path, stored: dict, asked: str) -> None:
                         f"to start from this run's checkpoint)")
 
 
-def check_same_task(run_dir: Path, stored: dict[str, Any], options: dict[str, Any], stated: frozenset[str],
+def check_kept_by_checkpoint(run_dir: Path, stored: dict[str, Any], options: dict[str, Any], stated: frozenset[str],
                     spelled: dict[str, str]) -> None:
     """Refuse an option stated unlike the resumed run's where the checkpoint keeps what it meant: a task option (loss,
     metrics, ...), whose best and history would compare numbers that mean different things; an optimizer's or a

@@ -9,11 +9,11 @@ from typing import Any
 
 from utils.config import value_types as vt
 from utils.config.checkpoint_defaults import (
+    check_kept_by_checkpoint,
     check_same_choices,
     check_same_experiment,
     check_same_net,
     check_same_resumed_net,
-    check_same_task,
     checkpoint_run,
     name_defaults,
     outside_fit,
@@ -255,7 +255,7 @@ def parse_command_line(argv: list[str]) -> Command:
     spelled = {**{destination: f"{name} (in --config {names.config})" for destination, name in
                   parser.spellings(config_tokens(file_config)).items()}, **parser.spellings(argv)}
     if resume_dir is not None:
-        check_same_task(resume_dir, stored, options, stated, spelled)
+        check_kept_by_checkpoint(resume_dir, stored, options, stated, spelled)
     if "monitor_mode" not in given:
         options["monitor_mode"] = monitor_mode_of(options["monitor"])
     left_out = outside_fit(options, stated) if options["mode"] != "fit" else frozenset()

@@ -9,15 +9,16 @@ import numpy as np
 import torch
 
 
-def capture_random_state() -> dict[str, Any]:
-    """The state of Python's, NumPy's and torch's global generators (CUDA's too when present)."""
+def capture_random_state(cuda: bool = True) -> dict[str, Any]:
+    """The state of Python's, NumPy's and torch's global generators (CUDA's too when present, unless `cuda` is
+    False: reading it starts CUDA)."""
     kind, keys, position, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
         "numpy": [kind, keys.tolist(), position, has_gauss, cached],
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available():
+    if cuda and torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
@@ -37,10 +38,8 @@ def restore_random_state(state: dict[str, Any]) -> None:
 def host_random_state_kept() -> Iterator[None]:
     """Put Python's, NumPy's and torch's CPU generators back as they were once the block ends (CUDA's is left alone:
     reading it would start CUDA in a process that may fork its ranks)."""
-    python, numpy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    state = capture_random_state(cuda=False)
     try:
         yield
     finally:
-        random.setstate(python)
-        np.random.set_state(numpy)
-        torch.set_rng_state(cpu)
+        restore_random_state(state)
