@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from torchmetrics import Metric
 
 from utils.errors import UserError
-from utils.tasks.preflight import dataset_description, sample_batch
+from utils.tasks.preflight import dataset_description, evaluating, sample_batch
 
 
 def check_own_metrics(net: torch.nn.Module) -> dict[str, Metric]:
@@ -68,17 +68,12 @@ def dry_step(model: Any, datasets: dict[str, Dataset]) -> dict[str, list[str]]:
     the names a metric of a dict of numbers logs its entries under, by metric."""
     entries = {}
     source = f"{type(model.net).__name__}.loss()" if model.own_loss else f"--loss {model.task.loss or 'default'}"
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         for label, dataset in datasets.items():
             metrics = model.new_stage_metrics(confusion=True)
-            with torch.no_grad():
-                loss = model.shared_step(sample_batch(dataset, label), metrics)
-                check_scalar_loss(loss, source)
-                metrics.flush(f"the sample batch of {dataset_description(dataset, label)}")
-                entries.update(check_one_number_each(metrics,
-                                                     f"the sample batch of {dataset_description(dataset, label)}"))
-    finally:
-        model.train(was_training)
+            loss = model.shared_step(sample_batch(dataset, label), metrics)
+            check_scalar_loss(loss, source)
+            description = f"the sample batch of {dataset_description(dataset, label)}"
+            metrics.flush(description)
+            entries.update(check_one_number_each(metrics, description))
     return entries

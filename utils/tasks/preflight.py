@@ -1,5 +1,7 @@
 """One small batch through the net before any run folder exists, so mistakes surface as one clear line."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -218,26 +220,34 @@ def preflight(model: Any, datasets: dict[str, Dataset]) -> int | None:
     class scores (or that the targets are not tensors); return the number of classes the outputs score."""
     task = model.task
     counted = task.num_classes
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         for index, (label, dataset) in enumerate(datasets.items()):
             inputs, targets, batch = checked_batch(dataset, label, task.input_key, task.target_key, model.own_loss)
             description = dataset_description(dataset, label)
             if index == 0:
                 note_target_parameter(model, batch)
-            with torch.no_grad():
-                with SquashedOutputs() as squashed:
-                    outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
-                if isinstance(targets, torch.Tensor):
-                    counted = check_tensor_targets(model, outputs, targets, description, squashed.seen)
-                    if index == 0:
-                        note_metrics_of_own_loss(model, outputs, counted)
-                else:
-                    check_given_targets(model, outputs, targets, description)
+            with SquashedOutputs() as squashed:
+                outputs = net_outputs(model.net, inputs, description, model.keywords_of(batch))
+            if isinstance(targets, torch.Tensor):
+                counted = check_tensor_targets(model, outputs, targets, description, squashed.seen)
+                if index == 0:
+                    note_metrics_of_own_loss(model, outputs, counted)
+            else:
+                check_given_targets(model, outputs, targets, description)
+    return counted
+
+
+@contextmanager
+def evaluating(model: Any) -> Iterator[None]:
+    """The model in eval mode without gradients for the block, then back in the mode it was in: the pre-run checks
+    change nothing of it."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
     finally:
         model.train(was_training)
-    return counted
 
 
 def note_metrics_of_own_loss(model: Any, outputs: Any, counted: int | None) -> None:

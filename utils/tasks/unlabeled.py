@@ -2,12 +2,11 @@
 
 from typing import Any
 
-import torch
 from torch.utils.data import Dataset
 
 from utils.datasets.batches import batch_inputs, carries_target
 from utils.errors import UserError
-from utils.tasks.preflight import dataset_description, net_outputs, sample_batch
+from utils.tasks.preflight import dataset_description, evaluating, net_outputs, sample_batch
 
 
 def labeled_sets(model: Any, datasets: dict[str, Dataset]) -> dict[str, Dataset]:
@@ -23,12 +22,7 @@ def labeled_sets(model: Any, datasets: dict[str, Dataset]) -> dict[str, Dataset]
             raise UserError(f"{dataset_description(dataset, label)} gives dict items without the key "
                             f"{task.input_key!r} (their keys: {', '.join(map(str, batch))}): set --input_key to the "
                             f"key of the inputs")
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                net_outputs(model.net, batch_inputs(batch, task.input_key), dataset_description(dataset, label),
-                            model.keywords_of(batch))
-        finally:
-            model.train(was_training)
+        with evaluating(model):
+            net_outputs(model.net, batch_inputs(batch, task.input_key), dataset_description(dataset, label),
+                        model.keywords_of(batch))
     return labeled
